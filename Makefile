@@ -1,0 +1,54 @@
+# Blu's entry points. `make dev` runs Blu locally; `make test` runs every check. Both bootstrap themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export CDK_DISABLE_CLI_TELEMETRY := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: dev test lint synth bench deps web browser clean
+
+## Python virtualenv with the pinned requirements (re-installed when a requirements file changes)
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+## Node packages: the pinned CDK CLI and the front-end build
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed
+
+## The web UI's static assets, bundled from npm packages at build time
+web: node_modules/.installed
+	@if [ -f web/package.json ] || [ -d web/src ]; then npm run --silent build:web; fi
+
+## Debian's Chromium for the browser tests (Playwright launches it by path)
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; fi; }
+
+dev: deps web
+	$(PY) -m runtime
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+test: deps web browser lint
+	$(PY) -m pytest -q
+
+synth: deps
+	npx cdk synth --quiet
+
+bench: deps
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out web/dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Blu's container application: the web API, agent sessions, voice worker and store."""

@@ -1,0 +1,130 @@
+"""The session store interface: one contract, a DynamoDB and a local on-disk implementation."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from runtime.store.models import (
+    ActivityRecord,
+    ArtifactRecord,
+    MessageRecord,
+    Page,
+    SessionRecord,
+    ThrottleRecord,
+)
+
+
+class StoreError(Exception):
+    """Base class of the store's own errors."""
+
+
+class NotFound(StoreError):
+    """The item asked for does not exist."""
+
+
+class Conflict(StoreError):
+    """A conditional write lost: the item exists already, or changed meanwhile."""
+
+
+class InvalidCursor(StoreError):
+    """A pagination cursor that this store did not issue."""
+
+
+class Store(Protocol):
+    """Everything Blu keeps between restarts. All methods are synchronous and thread-safe;
+    async callers run them in a worker thread."""
+
+    # sessions ------------------------------------------------------------------------------
+    def create_session(self, session: SessionRecord) -> None:
+        """Insert; raises Conflict when the id exists."""
+
+    def get_session(self, session_id: str) -> SessionRecord:
+        """Raises NotFound."""
+
+    def update_session(self, session_id: str, **changes: object) -> SessionRecord:
+        """Set the given fields (name, status, claude_session_id, running_turn_id, updated_at, ...);
+        returns the new record. Raises NotFound; never creates. An unknown field or a value of the
+        wrong type raises ValueError or TypeError, on every back-end."""
+
+    def add_session_usage(
+        self,
+        session_id: str,
+        *,
+        messages: int = 0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cost_usd: float = 0.0,
+        at: float | None = None,
+    ) -> SessionRecord:
+        """Atomically add to the counters (and bump updated_at to `at` when given)."""
+
+    def list_sessions(
+        self, *, limit: int = 50, cursor: str | None = None, include_archived: bool = True
+    ) -> Page[SessionRecord]:
+        """Most recently updated first. `cursor` is the `next` of the previous page; `limit` is 1..1000.
+        Raises InvalidCursor for a cursor not issued for this listing."""
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete the session, its messages and its artifact links. Raises NotFound."""
+
+    def sessions_with_running_turns(self) -> list[SessionRecord]:
+        """Sessions whose running_turn_id is set (for crash recovery on start)."""
+
+    # messages ------------------------------------------------------------------------------
+    def put_message(self, message: MessageRecord) -> bool:
+        """Insert if absent. Returns False (and changes nothing) when a message with the same
+        session and id exists: a retried write never duplicates. Oversized text is truncated."""
+
+    def update_message(self, session_id: str, message_id: str, **changes: object) -> MessageRecord:
+        """Set fields of an existing message (text, state, tool_calls, usage, error). Raises NotFound.
+        Oversized fields are truncated as in put_message; `truncated`, once set, stays set."""
+
+    def get_message(self, session_id: str, message_id: str) -> MessageRecord:
+        """Raises NotFound."""
+
+    def list_messages(
+        self, session_id: str, *, limit: int = 50, cursor: str | None = None, newest_first: bool = False
+    ) -> Page[MessageRecord]:
+        """Messages of one session in id (time) order, or newest first. A cursor is bound to its
+        session and direction (InvalidCursor otherwise)."""
+
+    # artifacts -----------------------------------------------------------------------------
+    def put_artifact(self, artifact: ArtifactRecord) -> None:
+        """Insert or replace the (path, session) link."""
+
+    def list_artifacts(self, session_id: str) -> list[ArtifactRecord]:
+        """Artifacts of one session, most recently changed first."""
+
+    def sessions_for_path(self, path: str) -> list[ArtifactRecord]:
+        """Which sessions touched a workspace path, most recently changed first."""
+
+    # activity heartbeat --------------------------------------------------------------------
+    def get_activity(self) -> ActivityRecord: ...
+
+    def record_user_action(self, at: float) -> None: ...
+
+    def heartbeat(self, at: float) -> None: ...
+
+    def set_turn_running(self, session_id: str, turn_id: str | None) -> None:
+        """Mark (turn_id) or clear (None) the running turn of a session in the activity item."""
+
+    def set_voice_room(self, room: str, opened_at: float | None) -> None:
+        """Mark (opened_at) or clear (None) an open voice room."""
+
+    # login throttling ----------------------------------------------------------------------
+    def get_throttle(self, client: str) -> ThrottleRecord | None:
+        """The record as stored, which may have expired (DynamoDB's TTL deletes lazily): compare
+        `expires_at` with the time yourself."""
+
+    def record_login_failure(self, client: str, *, at: float, expires_at: float) -> ThrottleRecord:
+        """Atomically count one more failure (starting again from 1 when the record expired before
+        `at`) and set its expiry; returns the new record."""
+
+    def lock_client(self, client: str, *, locked_until: float) -> None:
+        """Set the lock time of an existing throttle record. Raises NotFound."""
+
+    def clear_throttle(self, client: str) -> None:
+        """Delete the record; nothing happens when there is none."""
+
+    def close(self) -> None:
+        """Release files and connections."""

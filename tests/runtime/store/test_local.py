@@ -1,0 +1,107 @@
+"""What only the SQLite store has to prove: its file outlives a killed process and stays consistent."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from runtime.store import open_store
+from runtime.store.local import LocalStore
+from runtime.store.models import SessionRecord
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# Writes messages as fast as it can and reports each one after it returns (i.e. after COMMIT).
+WRITER = """
+import sys
+from pathlib import Path
+from runtime.store.local import LocalStore
+from runtime.store.models import MessageRecord, SessionRecord
+
+store = LocalStore(Path(sys.argv[1]))
+store.create_session(SessionRecord(id="s1", name="kept"))
+i = 0
+while True:
+    store.put_message(MessageRecord(session_id="s1", id=f"m{i:06d}", role="user", text="x" * 5000))
+    store.add_session_usage("s1", messages=1)
+    i += 1
+    print(i, flush=True)
+"""
+
+
+def test_data_survives_a_killed_writer(tmp_path: Path) -> None:
+    path = tmp_path / "blu.sqlite3"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None
+        reported = 0
+        while reported < 30:
+            line = writer.stdout.readline()
+            assert line, "the writer died before writing"
+            reported = int(line)
+        writer.send_signal(signal.SIGKILL)  # mid-write, most likely
+        writer.wait(timeout=10)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = LocalStore(path)
+    try:
+        session = store.get_session("s1")
+        assert session.name == "kept"
+        messages = store.list_messages("s1", limit=1000).items
+        assert len(messages) >= reported, "every write reported as done survived"
+        assert all(m.text == "x" * 5000 for m in messages), "no half-written message"
+        assert session.message_count in (len(messages), len(messages) - 1)  # killed between the two writes
+    finally:
+        store.close()
+
+
+def test_two_stores_on_one_file_stay_atomic(tmp_path: Path) -> None:
+    """Two connections (as the web server and the voice worker processes would have) never lose an update."""
+    path = tmp_path / "blu.sqlite3"
+    stores = [LocalStore(path), LocalStore(path)]
+    stores[0].create_session(SessionRecord(id="s1"))
+
+    def work(store: LocalStore) -> None:
+        for _ in range(50):
+            store.add_session_usage("s1", messages=1, output_tokens=2)
+            store.set_turn_running(f"s-{id(store)}-{threading.get_ident()}", "t")
+
+    threads = [threading.Thread(target=work, args=(stores[i % 2],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    session = stores[1].get_session("s1")
+    assert (session.message_count, session.output_tokens) == (200, 400)
+    assert len(stores[0].get_activity().running_turns) == 4
+    for store in stores:
+        store.close()
+
+
+def test_file_is_in_wal_mode_and_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "blu.sqlite3"
+    store = LocalStore(path)
+    store.create_session(SessionRecord(id="s1", name="persisted"))
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    reopened = LocalStore(path)
+    assert reopened.get_session("s1").name == "persisted"
+    reopened.close()
+
+
+def test_open_store_without_a_table_is_local(tmp_path: Path) -> None:
+    for table_name in (None, ""):
+        data_dir = tmp_path / f"data-{table_name}" / "nested"
+        store = open_store(table_name=table_name, data_dir=data_dir)
+        assert isinstance(store, LocalStore)
+        assert store.path == data_dir / "blu.sqlite3" and store.path.exists()
+        store.close()
