@@ -1,0 +1,1 @@
+"""Claude agent sessions: the session manager, its per-session workers and the event stream."""

@@ -1,0 +1,161 @@
+"""Per-session event logs with sequence numbers, read by long-poll; the only way output reaches readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+EVENT_TYPES = (
+    "turn.status",
+    "message.delta",
+    "tool.call",
+    "tool.result",
+    "message.complete",
+    "session.updated",
+    "artifact.changed",
+    "error",
+)
+MAX_WAIT_SECONDS = 25.0
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    type: str
+    data: dict[str, Any]
+    at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "type": self.type, "data": self.data, "at": self.at}
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    events: list[Event]
+    next: int  # the seq to pass as `after` on the next read
+    epoch: str
+    reset: bool = False  # the reader's position is unknown here (other process, or too old): reload history
+
+
+class EventLog:
+    """An ordered, bounded log for one session. Appends wake every waiting reader.
+
+    Sequence numbers start at 1 in each process; `epoch` names the process so a reader that
+    comes back after a restart is told to reload instead of silently missing events.
+    """
+
+    def __init__(self, *, epoch: str, capacity: int = 5000) -> None:
+        self.epoch = epoch
+        self._events: deque[Event] = deque(maxlen=capacity)
+        self._head = 0
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    def append(self, type_: str, data: dict[str, Any]) -> Event:
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type_!r}")
+        self._head += 1
+        event = Event(self._head, type_, data)
+        self._events.append(event)
+        self._wake()
+        return event
+
+    def close(self) -> None:
+        """Release every waiting reader (on shutdown)."""
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _after(self, after: int) -> list[Event]:
+        if after >= self._head:
+            return []
+        start = len(self._events) - (self._head - after)
+        return list(itertools.islice(self._events, max(0, start), None))
+
+    def _position_unknown(self, after: int, epoch: str | None) -> bool:
+        if epoch is not None and epoch != self.epoch:
+            return True
+        if after > self._head or after < 0:
+            return True
+        oldest = self._events[0].seq if self._events else self._head + 1
+        return after < oldest - 1
+
+    async def read(self, *, after: int, wait: float, epoch: str | None = None, limit: int = 500) -> ReadResult:
+        """Events with seq > `after`: at once when there are any, else after up to `wait` seconds."""
+        if self._position_unknown(after, epoch):
+            return ReadResult([], self._head, self.epoch, reset=True)
+        deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
+        while True:
+            events = self._after(after)[:limit]
+            if events:
+                return ReadResult(events, events[-1].seq, self.epoch)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closed:
+                return ReadResult([], after, self.epoch)
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=remaining)
+
+
+class DeltaCoalescer:
+    """Gathers text deltas of one message and appends them as one event at most every `interval` s,
+    so a reader streams smoothly without one request per token. Any other event flushes it first."""
+
+    def __init__(self, log: EventLog, *, interval: float = 0.05) -> None:
+        self._log = log
+        self._interval = interval
+        self._pending: dict[str, Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, *, turn_id: str, message_id: str, text: str) -> None:
+        if not text:
+            return
+        if self._pending and self._pending["message_id"] == message_id:
+            self._pending["text"] += text
+        else:
+            self.flush()
+            self._pending = {"turn_id": turn_id, "message_id": message_id, "text": text}
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._interval, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending:
+            pending, self._pending = self._pending, None
+            self._log.append("message.delta", pending)
+
+
+class EventHub:
+    """The logs of all sessions in this process."""
+
+    def __init__(self) -> None:
+        self.epoch = os.urandom(6).hex()
+        self._logs: dict[str, EventLog] = {}
+
+    def log(self, session_id: str) -> EventLog:
+        log = self._logs.get(session_id)
+        if log is None:
+            log = self._logs[session_id] = EventLog(epoch=self.epoch)
+        return log
+
+    def publish(self, session_id: str, type_: str, data: dict[str, Any]) -> Event:
+        return self.log(session_id).append(type_, data)
+
+    def close(self) -> None:
+        for log in self._logs.values():
+            log.close()

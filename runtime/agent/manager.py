@@ -1,0 +1,347 @@
+"""The session manager: hot/warm/cold Claude clients, per-session queues, recovery and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+from claude_agent_sdk import fork_session
+
+from runtime.agent.events import EventHub
+from runtime.agent.options import ClaudeEndpoint
+from runtime.agent.title import fallback_title, generate_title
+from runtime.agent.turns import RunningTurn, Tier, TurnRequest
+from runtime.agent.worker import SessionWorker
+from runtime.settings import Settings
+from runtime.store.aio import AsyncStore
+from runtime.store.base import NotFound
+from runtime.store.models import (
+    Channel,
+    MessageRecord,
+    SessionRecord,
+    new_id,
+    new_message_id,
+    to_plain,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ShuttingDown(Exception):
+    """Blu is stopping and takes no new turns."""
+
+
+class QueueFull(Exception):
+    """Too many turns are waiting in this session."""
+
+
+class TurnRunning(Exception):
+    """The operation needs the session to be idle."""
+
+
+@dataclass
+class TierStats:
+    """Recent turn timings of one tier (seconds)."""
+
+    turns: int = 0
+    connect: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    first_token: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    total: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+
+    def summary(self) -> dict[str, Any]:
+        def median_ms(values: deque[float]) -> float | None:
+            return round(statistics.median(values) * 1000, 1) if values else None
+
+        return {
+            "turns": self.turns,
+            "connect_ms_median": median_ms(self.connect),
+            "first_token_ms_median": median_ms(self.first_token),
+            "total_ms_median": median_ms(self.total),
+        }
+
+
+class SessionManager:
+    """Owns every SessionWorker. At most `max_hot_clients` stay connected; the least recently used
+    idle one is demoted to warm (its transcript stays on disk for `resume`)."""
+
+    def __init__(self, *, settings: Settings, store: AsyncStore, hub: EventHub, endpoint: ClaudeEndpoint) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.endpoint = endpoint
+        self.workers: dict[str, SessionWorker] = {}
+        self.tier_stats = {tier: TierStats() for tier in Tier}
+        self.turn_errors = 0
+        self.accepting = True
+        self.started_at = time.time()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._room_lock = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> list[str]:
+        """Mark turns that were running when the previous process died as interrupted."""
+        recovered: list[str] = []
+        for session in await self.store.sessions_with_running_turns():
+            turn_id = session.running_turn_id
+            page = await self.store.list_messages(session.id, limit=20, newest_first=True)
+            for message in page.items:
+                if message.turn_id == turn_id and message.state == "running":
+                    await self.store.update_message(
+                        session.id,
+                        message.id,
+                        state="interrupted",
+                        error="Blu restarted while this turn was running; the reply above is what was saved.",
+                    )
+            await self.store.update_session(session.id, running_turn_id=None)
+            await self.store.set_turn_running(session.id, None)
+            recovered.append(session.id)
+        if recovered:
+            log.warning("marked interrupted turns after a restart", extra={"sessions": recovered})
+        return recovered
+
+    async def shutdown(self, *, grace_seconds: float = 60.0) -> None:
+        """Stop taking turns, end running ones (saved as interrupted), disconnect every client."""
+        self.accepting = False
+        for worker in list(self.workers.values()):
+            for request in worker.drain_queue():
+                await self._record_not_run(request)
+        running = [w for w in self.workers.values() if w.current is not None]
+        await asyncio.gather(
+            *(w.interrupt("shutdown", "Blu stopped while this turn was running.") for w in running),
+            return_exceptions=True,
+        )
+        for worker in self.workers.values():
+            worker.stop()
+        tasks = [w.task for w in self.workers.values()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=10)
+        for task in list(self._background):
+            task.cancel()
+        self.hub.close()
+
+    # -- turns ----------------------------------------------------------------------------
+    def _worker(self, session_id: str) -> SessionWorker:
+        worker = self.workers.get(session_id)
+        if worker is None or worker.task.done():
+            worker = self.workers[session_id] = SessionWorker(session_id, self)
+        return worker
+
+    async def submit(self, session_id: str, text: str, channel: Channel) -> tuple[TurnRequest, int, MessageRecord]:
+        """Store the person's message first, then queue its turn. Returns the turn, its position and the message."""
+        if not self.accepting:
+            raise ShuttingDown()
+        session = await self.store.get_session(session_id)
+        if session.status == "archived":
+            session = await self.store.update_session(session_id, status="active")
+        worker = self._worker(session_id)
+        if worker.queue_length >= self.settings.max_queued_turns:
+            raise QueueFull()
+        at = time.time()
+        message = MessageRecord(
+            session_id=session_id,
+            id=new_message_id(at),
+            role="user",
+            text=text,
+            channel=channel,
+            turn_id=new_id(),
+            state="complete",
+            created_at=at,
+        )
+        await self.store.put_message(message)
+        changes: dict[str, Any] = {}
+        if not session.name:
+            changes["name"] = fallback_title(text)
+        if session.status == "new":
+            changes["status"] = "active"
+        if changes:
+            await self.store.update_session(session_id, **changes)
+        session = await self.store.add_session_usage(session_id, messages=1, at=at)
+        await self.store.record_user_action(at)
+        assert message.turn_id is not None
+        request = TurnRequest(session_id, message.turn_id, message.id, text, channel)
+        position = worker.enqueue(request)
+        self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
+        self.hub.publish(
+            session_id,
+            "turn.status",
+            {
+                "turn_id": request.turn_id,
+                "status": "queued",
+                "position": position,
+                "user_message_id": message.id,
+            },
+        )
+        self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
+        return request, position, message
+
+    async def interrupt(self, session_id: str) -> bool:
+        worker = self.workers.get(session_id)
+        return bool(worker) and await worker.interrupt()  # type: ignore[union-attr]
+
+    async def make_room(self, requester: SessionWorker) -> None:
+        """Before a worker connects, demote least recently used idle hot workers over the cap."""
+        async with self._room_lock:
+            hot = [w for w in self.workers.values() if w.is_hot and w is not requester]
+            excess = len(hot) + 1 - self.settings.max_hot_clients
+            for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
+                worker.demote()
+
+    async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None:
+        if turn.tier is not None:
+            stats = self.tier_stats[turn.tier]
+            stats.turns += 1
+            stats.connect.append(turn.connect_seconds)
+            stats.total.append(time.monotonic() - turn.started_at)
+            first = turn.first_token_seconds()
+            if first is not None:
+                stats.first_token.append(first)
+        if turn.state == "error":
+            self.turn_errors += 1
+        if turn.state == "complete" and self.settings.title_mode == "model":
+            self._spawn(self._title_after_first_exchange(worker.session_id, turn))
+
+    async def _title_after_first_exchange(self, session_id: str, turn: RunningTurn) -> None:
+        session = await self.store.get_session(session_id)
+        if session.message_count > 2 or session.forked_from:
+            return
+        title = await generate_title(self.settings, self.endpoint, turn.request.text, turn.text)
+        if not title:
+            return
+        session = await self.store.update_session(session_id, name=title)
+        self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
+
+    async def _record_not_run(self, request: TurnRequest) -> None:
+        message = MessageRecord(
+            session_id=request.session_id,
+            id=new_message_id(),
+            role="assistant",
+            channel=request.channel,
+            turn_id=request.turn_id,
+            state="interrupted",
+            error="Blu stopped before this message was answered. Send it again.",
+        )
+        await self.store.put_message(message)
+        self.hub.publish(
+            request.session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)}
+        )
+        self.hub.publish(
+            request.session_id,
+            "turn.status",
+            {
+                "turn_id": request.turn_id,
+                "status": "interrupted",
+                "reason": "shutdown",
+                "message_id": message.id,
+            },
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- sessions -------------------------------------------------------------------------
+    async def fork(self, session_id: str, message_id: str) -> SessionRecord:
+        """A new session with the history up to and including `message_id`, and Claude's context
+        sliced at the last reply at or before it (Claude's fork_session)."""
+        source = await self.store.get_session(session_id)
+        await self.store.get_message(session_id, message_id)
+        history: list[MessageRecord] = []
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_messages(session_id, limit=200, cursor=cursor)
+            history.extend(m for m in page.items if m.id <= message_id)
+            if page.next is None or (page.items and page.items[-1].id > message_id):
+                break
+            cursor = page.next
+        anchor = next((m for m in reversed(history) if m.role == "assistant" and m.claude_message_uuid), None)
+        claude_id: str | None = None
+        if source.claude_session_id and anchor is not None:
+            try:
+                result = await asyncio.to_thread(
+                    fork_session,
+                    source.claude_session_id,
+                    directory=str(self.settings.workspace_dir),
+                    up_to_message_id=anchor.claude_message_uuid,
+                )
+                claude_id = result.session_id
+            except (FileNotFoundError, ValueError):
+                log.warning("Claude transcript could not be forked; the fork starts a new context", exc_info=True)
+        fork = SessionRecord(
+            id=new_id(),
+            name=f"{source.name or 'Session'} (fork)"[:80],
+            status="active",
+            claude_session_id=claude_id,
+            forked_from=source.id,
+        )
+        await self.store.create_session(fork)
+        for message in history:
+            state = "interrupted" if message.state == "running" else message.state
+            await self.store.put_message(
+                MessageRecord(
+                    **{
+                        **to_plain(message),
+                        "session_id": fork.id,
+                        "state": state,
+                        "tool_calls": message.tool_calls,
+                    }
+                )
+            )
+        return await self.store.add_session_usage(fork.id, messages=len(history), at=time.time())
+
+    async def delete(self, session_id: str) -> None:
+        worker = self.workers.get(session_id)
+        if worker is not None and not worker.is_idle:
+            raise TurnRunning()
+        await self.store.delete_session(session_id)
+        if worker is not None:
+            worker.stop()
+            self.workers.pop(session_id, None)
+
+    # -- reporting ------------------------------------------------------------------------
+    def busy(self) -> bool:
+        return any(not w.is_idle for w in self.workers.values())
+
+    def stats(self) -> dict[str, Any]:
+        process = psutil.Process(os.getpid())
+        children = process.children(recursive=True)
+        child_rss = 0
+        for child in children:
+            try:
+                child_rss += child.memory_info().rss
+            except psutil.Error:
+                continue
+        hot = sum(1 for w in self.workers.values() if w.is_hot)
+        return {
+            "model": "standin" if self.endpoint.standin else "claude",
+            "accepting_turns": self.accepting,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "clients": {
+                "hot": hot,
+                "max_hot": self.settings.max_hot_clients,
+                "warm": sum(1 for w in self.workers.values() if not w.is_hot),
+            },
+            "turns": {tier.value: self.tier_stats[tier].summary() for tier in Tier},
+            "turn_errors": self.turn_errors,
+            "queues": {sid: w.queue_length for sid, w in self.workers.items() if w.queue_length},
+            "running_turns": sum(1 for w in self.workers.values() if w.current is not None),
+            "memory": {
+                "rss_mb": round(process.memory_info().rss / 2**20, 1),
+                "children_rss_mb": round(child_rss / 2**20, 1),
+                "claude_processes": len(children),
+            },
+        }
+
+
+__all__ = ["NotFound", "QueueFull", "SessionManager", "ShuttingDown", "TurnRunning"]

@@ -1,0 +1,102 @@
+"""Everything the Claude Code CLI is started with: environment, tool policy and paths, from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions
+
+from runtime.settings import Settings
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+
+# Variables the runtime holds that the agent (and anything it runs) must never see. The SDK copies the
+# parent environment into the CLI's and cannot remove a variable, so each is overridden with "".
+HIDDEN_FROM_AGENT = (
+    "AUTH_PASSWORD_HASH",
+    "SESSION_SECRET",
+    "LIVEKIT_API_SECRET",
+    "LIVEKIT_API_KEY",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
+
+
+@cache
+def prompt(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.md").read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
+class ClaudeEndpoint:
+    """Where the CLI sends its requests and with which credential."""
+
+    base_url: str | None
+    api_key: str | None
+    oauth_token: str | None
+    standin: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, standin_url: str | None = None) -> ClaudeEndpoint:
+        if standin_url:
+            return cls(base_url=standin_url, api_key="standin-local", oauth_token=None, standin=True)
+        return cls(
+            base_url=settings.anthropic_base_url,
+            api_key=settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None,
+            oauth_token=(
+                settings.claude_code_oauth_token.get_secret_value() if settings.claude_code_oauth_token else None
+            ),
+        )
+
+
+def claude_env(settings: Settings, endpoint: ClaudeEndpoint) -> dict[str, str]:
+    env = {name: "" for name in HIDDEN_FROM_AGENT}
+    env.update(
+        {
+            "CLAUDE_CONFIG_DIR": str(settings.claude_config_dir),
+            "CLAUDE_CODE_TMPDIR": str(settings.data_dir / "tmp"),
+            "CLAUDE_CODE_MAX_RETRIES": str(settings.claude_max_retries),
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "ANTHROPIC_BASE_URL": endpoint.base_url or "",
+            "ANTHROPIC_API_KEY": endpoint.api_key or "",
+            "CLAUDE_CODE_OAUTH_TOKEN": endpoint.oauth_token or "",
+        }
+    )
+    if not endpoint.base_url:
+        del env["ANTHROPIC_BASE_URL"]  # an empty URL would break the CLI; unset means the real API
+    return env
+
+
+def agent_options(
+    settings: Settings,
+    endpoint: ClaudeEndpoint,
+    *,
+    resume: str | None = None,
+    stderr: Any = None,
+    can_use_tool: Any = None,
+) -> ClaudeAgentOptions:
+    return ClaudeAgentOptions(
+        cwd=str(settings.workspace_dir),
+        env=claude_env(settings, endpoint),
+        resume=resume,
+        model=settings.model,
+        permission_mode=settings.permission_mode,
+        allowed_tools=list(settings.allowed_tools),
+        disallowed_tools=list(settings.disallowed_tools),
+        system_prompt={"type": "preset", "preset": "claude_code", "append": prompt("system")},
+        include_partial_messages=True,
+        can_use_tool=can_use_tool,
+        stderr=stderr,
+        setting_sources=["project"],  # a CLAUDE.md in the workspace is memory across sessions
+    )
+
+
+def transcript_exists(settings: Settings, claude_session_id: str) -> bool:
+    """Whether the CLI's transcript of a session is on disk (`<config>/projects/<cwd>/<id>.jsonl`),
+    i.e. whether a warm resume can work."""
+    projects = settings.claude_config_dir / "projects"
+    return any(projects.glob(f"*/{claude_session_id}.jsonl"))

@@ -1,0 +1,155 @@
+"""What one turn is made of while it runs, and how its parts become records and events."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from claude_agent_sdk import ResultMessage
+
+from runtime.store.models import MAX_TOOL_FIELD_BYTES, Channel, MessageState, ToolCall, truncate_text
+
+FILE_TOOLS = {"Write": "create", "Edit": "update", "MultiEdit": "update", "NotebookEdit": "update"}
+
+
+class Tier(StrEnum):
+    """How a turn got its Claude client: already connected, resumed from a transcript, or new."""
+
+    HOT = "hot"
+    WARM = "warm"
+    COLD = "cold"
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    session_id: str
+    turn_id: str
+    user_message_id: str
+    text: str
+    channel: Channel
+    queued_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class RunningTurn:
+    """The mutable state of the turn a worker is running; turned into the assistant message at the end."""
+
+    request: TurnRequest
+    assistant_message_id: str
+    started_at: float = field(default_factory=time.monotonic)
+    tier: Tier | None = None
+    connect_seconds: float = 0.0
+    first_token_at: float | None = None
+    streamed_text: str = ""
+    text_blocks: list[str] = field(default_factory=list)
+    tools: dict[str, ToolCall] = field(default_factory=dict)
+    tool_started: dict[str, float] = field(default_factory=dict)
+    tool_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    claude_message_uuid: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+    stop_reason: str | None = None  # set when the turn was stopped: interrupted / timeout / stalled / shutdown
+    last_checkpoint: float = field(default_factory=time.monotonic)
+
+    @property
+    def text(self) -> str:
+        """The reply so far: the complete text blocks when Claude sent them, else what streamed."""
+        return "\n\n".join(block for block in self.text_blocks if block) or self.streamed_text
+
+    @property
+    def state(self) -> MessageState:
+        if self.stop_reason:
+            return "interrupted"
+        if self.error:
+            return "error"
+        return "complete"
+
+    def first_token_seconds(self) -> float | None:
+        return None if self.first_token_at is None else self.first_token_at - self.started_at
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(self.tools.values())
+
+    def start_tool(self, tool_use_id: str, name: str, tool_input: dict[str, Any]) -> ToolCall:
+        call = ToolCall(id=tool_use_id, name=name, input_summary=summarize(tool_input))
+        self.tools[tool_use_id] = call
+        self.tool_started[tool_use_id] = time.monotonic()
+        self.tool_inputs[tool_use_id] = tool_input
+        return call
+
+    def finish_tool(self, tool_use_id: str, *, is_error: bool, content: Any) -> ToolCall | None:
+        call = self.tools.get(tool_use_id)
+        if call is None:
+            return None
+        started = self.tool_started.get(tool_use_id, time.monotonic())
+        outcome: Literal["ok", "error", "denied"] = "error" if is_error else "ok"
+        if is_error and "permission" in summarize(content).lower():
+            outcome = "denied"
+        call = replace(
+            call,
+            outcome=outcome,
+            result_summary=summarize(content),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        self.tools[tool_use_id] = call
+        return call
+
+
+def summarize(value: Any, limit: int = MAX_TOOL_FIELD_BYTES) -> str:
+    """A bounded text form of a tool's input or result for the audit record and the UI."""
+    if isinstance(value, list):
+        parts = [item.get("text", "") if isinstance(item, dict) else str(item) for item in value]
+        text = "\n".join(parts)
+    elif isinstance(value, str):
+        text = value
+    elif value is None:
+        text = ""
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    return truncate_text(text, limit)[0]
+
+
+def artifact_path(workspace: Path, tool_input: dict[str, Any]) -> str | None:
+    """The workspace-relative path a file tool touched, or None when it lies outside the workspace."""
+    raw = tool_input.get("file_path") or tool_input.get("notebook_path")
+    if not isinstance(raw, str) or not raw:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        path = workspace / path
+    try:
+        return str(path.resolve().relative_to(workspace.resolve()))
+    except ValueError:
+        return None
+
+
+def describe_failure(result: ResultMessage) -> tuple[str, str]:
+    """(kind, message a person can act on) for a result that ended in error."""
+    status = getattr(result, "api_error_status", None)
+    text = (result.result or "") + " " + " ".join(result.errors or [])
+    lowered = text.lower()
+    if "not logged in" in lowered or ("invalid api key" in lowered and status is None):
+        return (
+            "auth",
+            "Blu has no working Claude credentials. Set CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY.",
+        )
+    if status in (401, 403) or "authentication" in lowered:
+        return (
+            "auth",
+            f"Claude rejected Blu's credentials (HTTP {status or 401}). Renew the token in the secret.",
+        )
+    if status == 429 or "rate limit" in lowered:
+        return "rate_limited", "Claude's rate limit was reached. Wait a minute and send the message again."
+    if status == 529 or "overloaded" in lowered:
+        return "overloaded", "Claude is overloaded right now. Try again in a minute."
+    if status is not None and status >= 500:
+        return "api", f"Claude's API failed (HTTP {status}). Try again shortly."
+    message = text.strip() or f"The turn ended with an error ({result.subtype})."
+    return "claude", truncate_text(message, 2000)[0]

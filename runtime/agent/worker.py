@@ -1,0 +1,435 @@
+"""One long-lived task per session that owns its ClaudeSDKClient and runs the session's turns in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeSDKClient,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ResultMessage,
+    StreamEvent,
+    SystemMessage,
+    TextBlock,
+    ToolPermissionContext,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
+)
+
+from runtime.agent.events import DeltaCoalescer, EventHub
+from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
+from runtime.agent.turns import FILE_TOOLS, RunningTurn, Tier, TurnRequest, artifact_path, describe_failure
+from runtime.settings import Settings
+from runtime.store.aio import AsyncStore
+from runtime.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id, to_plain
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 90.0
+INTERRUPT_GRACE_SECONDS = 10.0
+CHECKPOINT_SECONDS = 2.0
+
+_STOP = object()
+_DEMOTE = object()
+
+
+class WorkerHost(Protocol):
+    """What a worker needs from its manager."""
+
+    settings: Settings
+    endpoint: ClaudeEndpoint
+    store: AsyncStore
+    hub: EventHub
+
+    async def make_room(self, requester: SessionWorker) -> None: ...
+
+    async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None: ...
+
+
+@dataclass
+class Interruption:
+    reason: str  # interrupted / timeout / stalled / shutdown
+    message: str
+
+
+class SessionWorker:
+    """Feeds a session's queued turns to its client, one at a time, from one task.
+
+    The SDK's client must be used from the task that connected it, so connecting, querying,
+    receiving and disconnecting all happen in `run`; other tasks only enqueue or interrupt.
+    """
+
+    def __init__(self, session_id: str, host: WorkerHost) -> None:
+        self.session_id = session_id
+        self.host = host
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.client: ClaudeSDKClient | None = None
+        self.current: RunningTurn | None = None
+        self.last_used = time.monotonic()
+        self.queued_turn_ids: deque[str] = deque()
+        self._pending_interruption: Interruption | None = None
+        self._stderr: deque[str] = deque(maxlen=20)
+        self._claude_session_id: str | None = None
+        self._cost_baseline = 0.0  # the Claude session's running cost total when the current turn began
+        self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
+
+    # -- called from other tasks ----------------------------------------------------------
+    @property
+    def is_hot(self) -> bool:
+        return self.client is not None
+
+    @property
+    def is_idle(self) -> bool:
+        return self.current is None and self.queue.empty()
+
+    @property
+    def queue_length(self) -> int:
+        return len(self.queued_turn_ids)
+
+    def enqueue(self, request: TurnRequest) -> int:
+        """Queue a turn; returns how many turns run before it (0: it starts now)."""
+        position = len(self.queued_turn_ids) + (1 if self.current else 0)
+        self.queued_turn_ids.append(request.turn_id)
+        self.queue.put_nowait(request)
+        return position
+
+    def demote(self) -> None:
+        """Disconnect the client when idle (hot → warm), to free a hot slot."""
+        self.queue.put_nowait(_DEMOTE)
+
+    def stop(self) -> None:
+        self.queue.put_nowait(_STOP)
+
+    async def interrupt(self, reason: str = "interrupted", message: str = "Stopped on request.") -> bool:
+        """Stop the running turn; returns False when nothing was running."""
+        turn, client = self.current, self.client
+        if turn is None:
+            return False
+        turn.stop_reason = turn.stop_reason or reason
+        turn.error = turn.error or message
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.interrupt(), timeout=5)
+            except Exception:  # the watchdog and the grace period below still end the turn
+                log.warning("interrupt failed", extra={"session_id": self.session_id}, exc_info=True)
+        return True
+
+    def drain_queue(self) -> list[TurnRequest]:
+        """Take every queued turn off the queue (on shutdown) and return them."""
+        taken: list[TurnRequest] = []
+        kept: list[Any] = []
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            (taken if isinstance(item, TurnRequest) else kept).append(item)
+        for item in kept:
+            self.queue.put_nowait(item)
+        for request in taken:
+            with contextlib.suppress(ValueError):
+                self.queued_turn_ids.remove(request.turn_id)
+        return taken
+
+    # -- the worker task ------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            while True:
+                item = await self.queue.get()
+                if item is _STOP:
+                    break
+                if item is _DEMOTE:
+                    if self.queue.empty():
+                        await self._drop_client()
+                    continue
+                with contextlib.suppress(ValueError):
+                    self.queued_turn_ids.remove(item.turn_id)
+                await self._run_turn(item)
+        finally:
+            await self._drop_client()
+
+    async def _run_turn(self, request: TurnRequest) -> None:
+        store, hub, sid = self.host.store, self.host.hub, self.session_id
+        turn = RunningTurn(request=request, assistant_message_id=new_message_id())
+        self.current = turn
+        coalescer = DeltaCoalescer(hub.log(sid))
+        try:
+            await store.put_message(
+                MessageRecord(
+                    session_id=sid,
+                    id=turn.assistant_message_id,
+                    role="assistant",
+                    channel=request.channel,
+                    turn_id=request.turn_id,
+                    state="running",
+                )
+            )
+            session = await store.update_session(sid, running_turn_id=request.turn_id, status="active")
+            await store.set_turn_running(sid, request.turn_id)
+            if turn.stop_reason is None:
+                await self._ensure_client(turn, session)
+                hub.publish(sid, "turn.status", self._status(turn, "running"))
+                await self._converse(turn, coalescer)
+        except asyncio.CancelledError:
+            turn.stop_reason = turn.stop_reason or "shutdown"
+            turn.error = turn.error or "Blu stopped while this turn was running."
+            await asyncio.shield(self._finish(turn, coalescer))
+            raise
+        except Exception as exc:
+            log.exception("turn failed", extra={"session_id": sid, "turn_id": request.turn_id})
+            turn.error = turn.error or _describe_exception(exc, self._stderr)
+            turn.error_kind = turn.error_kind or "internal"
+            await self._drop_client()
+        await asyncio.shield(self._finish(turn, coalescer))
+
+    async def _ensure_client(self, turn: RunningTurn, session: SessionRecord) -> None:
+        started = time.monotonic()
+        if self.client is not None:
+            turn.tier = Tier.HOT
+            return
+        await self.host.make_room(self)
+        claude_id = session.claude_session_id
+        resume = claude_id if claude_id and transcript_exists(self.host.settings, claude_id) else None
+        turn.tier = Tier.WARM if resume else Tier.COLD
+        # A resumed transcript's running total goes on from what its earlier turns cost.
+        self._cost_baseline = session.cost_usd if resume else 0.0
+        client = ClaudeSDKClient(
+            agent_options(
+                self.host.settings,
+                self.host.endpoint,
+                resume=resume,
+                stderr=self._stderr.append,
+                can_use_tool=self._can_use_tool,
+            )
+        )
+        await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
+        self.client = client
+        turn.connect_seconds = time.monotonic() - started
+
+    async def _converse(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
+        assert self.client is not None
+        settings = self.host.settings
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.turn_timeout_seconds
+
+        def next_deadline() -> float:
+            return min(deadline, loop.time() + settings.watchdog_seconds)
+
+        await self.client.query(turn.request.text)
+        try:
+            async with asyncio.timeout(next_deadline()) as timer:
+                async for message in self.client.receive_response():
+                    await self._handle(turn, message, coalescer)
+                    timer.reschedule(next_deadline())
+        except TimeoutError:
+            timed_out = loop.time() >= deadline - 0.05
+            reason = "timeout" if timed_out else "stalled"
+            explanation = (
+                f"The turn ran longer than {settings.turn_timeout_seconds:g} s and was stopped."
+                if timed_out
+                else f"Claude sent nothing for {settings.watchdog_seconds:g} s; the turn was stopped."
+            )
+            turn.stop_reason, turn.error = reason, explanation
+            await self._recover(turn, coalescer)
+
+    async def _recover(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
+        """After a stalled or overlong turn: interrupt, drain briefly, else drop the client."""
+        client = self.client
+        if client is None:
+            return
+        try:
+            await asyncio.wait_for(client.interrupt(), timeout=5)
+            async with asyncio.timeout(INTERRUPT_GRACE_SECONDS):
+                async for message in client.receive_response():
+                    await self._handle(turn, message, coalescer)
+        except Exception:
+            await self._drop_client()
+
+    async def _handle(self, turn: RunningTurn, message: Any, coalescer: DeltaCoalescer) -> None:
+        sid, hub = self.session_id, self.host.hub
+        turn_id = turn.request.turn_id
+        if isinstance(message, StreamEvent):
+            await self._remember_claude_session(message.session_id)
+            if message.parent_tool_use_id:
+                return
+            event = message.event
+            if event.get("type") == "content_block_start" and event.get("content_block", {}).get("type") == "text":
+                if turn.streamed_text and not turn.streamed_text.endswith("\n\n"):
+                    turn.streamed_text += "\n\n"
+                    coalescer.add(turn_id=turn_id, message_id=turn.assistant_message_id, text="\n\n")
+            elif event.get("type") == "content_block_delta" and event.get("delta", {}).get("type") == "text_delta":
+                text = event["delta"].get("text", "")
+                if turn.first_token_at is None:
+                    turn.first_token_at = time.monotonic()
+                turn.streamed_text += text
+                coalescer.add(turn_id=turn_id, message_id=turn.assistant_message_id, text=text)
+                await self._checkpoint(turn)
+        elif isinstance(message, SystemMessage):
+            if message.subtype == "init":
+                await self._remember_claude_session(message.data.get("session_id"))
+        elif isinstance(message, AssistantMessage):
+            await self._remember_claude_session(message.session_id)
+            if message.parent_tool_use_id:
+                return
+            turn.claude_message_uuid = message.uuid or turn.claude_message_uuid
+            for block in message.content:
+                if isinstance(block, TextBlock):
+                    turn.text_blocks.append(block.text)
+                elif isinstance(block, ToolUseBlock):
+                    coalescer.flush()
+                    call = turn.start_tool(block.id, block.name, block.input)
+                    hub.publish(
+                        sid,
+                        "tool.call",
+                        {"turn_id": turn_id, "message_id": turn.assistant_message_id, **to_plain(call)},
+                    )
+        elif isinstance(message, UserMessage):
+            if message.parent_tool_use_id or not isinstance(message.content, list):
+                return
+            for block in message.content:
+                if isinstance(block, ToolResultBlock):
+                    coalescer.flush()
+                    finished = turn.finish_tool(block.tool_use_id, is_error=bool(block.is_error), content=block.content)
+                    if finished is None:
+                        continue
+                    hub.publish(
+                        sid,
+                        "tool.result",
+                        {"turn_id": turn_id, "message_id": turn.assistant_message_id, **to_plain(finished)},
+                    )
+                    if finished.outcome == "ok" and finished.name in FILE_TOOLS:
+                        await self._record_artifact(turn, block.tool_use_id, finished.name, message.tool_use_result)
+            await self._checkpoint(turn, force=True)
+        elif isinstance(message, ResultMessage):
+            await self._remember_claude_session(message.session_id)
+            usage = message.usage or {}
+            turn.input_tokens = (
+                int(usage.get("input_tokens") or 0)
+                + int(usage.get("cache_read_input_tokens") or 0)
+                + int(usage.get("cache_creation_input_tokens") or 0)
+            )
+            turn.output_tokens = int(usage.get("output_tokens") or 0)
+            # total_cost_usd is a running total for the Claude session, so a turn costs the difference.
+            total = float(message.total_cost_usd or 0.0)
+            turn.cost_usd = max(0.0, total - self._cost_baseline)
+            self._cost_baseline = total
+            if message.is_error and turn.stop_reason is None:
+                turn.error_kind, turn.error = describe_failure(message)
+
+    async def _record_artifact(
+        self, turn: RunningTurn, tool_use_id: str, tool: str, tool_use_result: dict[str, Any] | None
+    ) -> None:
+        path = artifact_path(self.host.settings.workspace_dir, turn.tool_inputs.get(tool_use_id, {}))
+        if path is None and tool_use_result:
+            path = artifact_path(self.host.settings.workspace_dir, {"file_path": tool_use_result.get("filePath")})
+        if path is None:
+            return
+        operation = FILE_TOOLS[tool]
+        if tool_use_result and tool_use_result.get("type") in ("create", "update"):
+            operation = tool_use_result["type"]
+        artifact = ArtifactRecord(path=path, session_id=self.session_id, operation=operation, tool=tool)  # type: ignore[arg-type]
+        await self.host.store.put_artifact(artifact)
+        self.host.hub.publish(
+            self.session_id, "artifact.changed", {"turn_id": turn.request.turn_id, **to_plain(artifact)}
+        )
+
+    async def _remember_claude_session(self, claude_session_id: str | None) -> None:
+        """Store Claude's session id the moment the SDK reports it, so a crash can still resume."""
+        if not claude_session_id or claude_session_id == self._claude_session_id:
+            return
+        self._claude_session_id = claude_session_id
+        await self.host.store.update_session(self.session_id, claude_session_id=claude_session_id)
+
+    async def _checkpoint(self, turn: RunningTurn, *, force: bool = False) -> None:
+        """Save the partial reply now and then, so a killed process loses at most a few seconds of it."""
+        now = time.monotonic()
+        if not force and now - turn.last_checkpoint < CHECKPOINT_SECONDS:
+            return
+        turn.last_checkpoint = now
+        await self.host.store.update_message(
+            self.session_id, turn.assistant_message_id, text=turn.text, tool_calls=turn.tool_calls()
+        )
+
+    async def _finish(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
+        """Persist the assistant message and usage, clear the running marks, tell every reader."""
+        store, hub, sid = self.host.store, self.host.hub, self.session_id
+        coalescer.flush()
+        try:
+            message = await store.update_message(
+                sid,
+                turn.assistant_message_id,
+                text=turn.text,
+                state=turn.state,
+                tool_calls=turn.tool_calls(),
+                input_tokens=turn.input_tokens,
+                output_tokens=turn.output_tokens,
+                cost_usd=turn.cost_usd,
+                error=turn.error,
+                claude_message_uuid=turn.claude_message_uuid,
+            )
+            await store.add_session_usage(
+                sid,
+                messages=1,
+                input_tokens=turn.input_tokens,
+                output_tokens=turn.output_tokens,
+                cost_usd=turn.cost_usd,
+                at=time.time(),
+            )
+            session = await store.update_session(sid, running_turn_id=None)
+            await store.set_turn_running(sid, None)
+        finally:
+            self.current = None
+            self.last_used = time.monotonic()
+        hub.publish(sid, "message.complete", {"turn_id": turn.request.turn_id, "message": to_plain(message)})
+        if turn.error and turn.state == "error":
+            hub.publish(
+                sid,
+                "error",
+                {"turn_id": turn.request.turn_id, "kind": turn.error_kind or "claude", "message": turn.error},
+            )
+        hub.publish(sid, "turn.status", self._status(turn, turn.state))
+        hub.publish(sid, "session.updated", {"session": to_plain(session)})
+        await self.host.turn_finished(self, turn)
+
+    def _status(self, turn: RunningTurn, status: str) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "turn_id": turn.request.turn_id,
+            "status": status,
+            "message_id": turn.assistant_message_id,
+            "user_message_id": turn.request.user_message_id,
+            "tier": turn.tier.value if turn.tier else None,
+        }
+        if status != "running":
+            data["reason"] = turn.stop_reason
+            data["duration_ms"] = int((time.monotonic() - turn.started_at) * 1000)
+            first = turn.first_token_seconds()
+            data["first_token_ms"] = None if first is None else int(first * 1000)
+        return data
+
+    async def _can_use_tool(
+        self, tool_name: str, tool_input: dict[str, Any], context: ToolPermissionContext
+    ) -> PermissionResultAllow | PermissionResultDeny:
+        """Blu's tool policy for calls the permission mode would otherwise ask a person about."""
+        if tool_name in self.host.settings.disallowed_tools:
+            return PermissionResultDeny(message=f"{tool_name} is not allowed by Blu's tool policy.")
+        return PermissionResultAllow()
+
+    async def _drop_client(self) -> None:
+        client, self.client = self.client, None
+        self._claude_session_id = None
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), timeout=10)
+
+
+def _describe_exception(exc: BaseException, stderr: deque[str]) -> str:
+    detail = " ".join(list(stderr)[-3:]).strip()
+    base = f"Claude Code failed: {type(exc).__name__}: {exc}"
+    return (base + (f" ({detail})" if detail else ""))[:2000]

@@ -1,0 +1,1 @@
+"""HTTP routers, one per area; every router but login and health requires the login cookie."""

@@ -1,0 +1,85 @@
+"""Dependencies shared by the routers: settings, store, manager, and the login check."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from runtime.agent.events import EventHub
+from runtime.agent.manager import SessionManager
+from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle
+from runtime.settings import Settings
+from runtime.store.aio import AsyncStore
+from runtime.workspace import Workspace
+
+USER_ACTION_WRITE_INTERVAL = 30.0  # seconds between heartbeat writes for user actions
+PASSIVE_PATH_SUFFIXES = ("/events",)  # reading the stream is not a person doing something
+PASSIVE_PATHS = {"/api/stats", "/api/config"}
+
+
+@dataclass
+class AppState:
+    """Everything the lifespan builds; one per app."""
+
+    settings: Settings
+    store: AsyncStore
+    hub: EventHub
+    manager: SessionManager
+    signer: CookieSigner
+    throttle: LoginThrottle
+    password_hash: str
+    workspace: Workspace
+    last_user_action_write: float = 0.0
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.blu  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_store(state: StateDep) -> AsyncStore:
+    return state.store
+
+
+def get_manager(state: StateDep) -> SessionManager:
+    return state.manager
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[AsyncStore, Depends(get_store)]
+ManagerDep = Annotated[SessionManager, Depends(get_manager)]
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """Who is logging in, for throttling. Behind API Gateway the last X-Forwarded-For hop is the one
+    the gateway saw; a client can prepend anything, so earlier hops are never trusted."""
+    if settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.client.host if request.client else "unknown"
+
+
+async def require_login(request: Request, state: StateDep) -> None:
+    if not state.signer.is_valid(request.cookies.get(COOKIE_NAME)):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Log in first.")
+    path = request.url.path
+    if path in PASSIVE_PATHS or path.endswith(PASSIVE_PATH_SUFFIXES):
+        return
+    now = time.time()
+    if now - state.last_user_action_write >= USER_ACTION_WRITE_INTERVAL:
+        state.last_user_action_write = now
+        await state.store.record_user_action(now)
+
+
+LoginRequired = [Depends(require_login)]

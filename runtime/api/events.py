@@ -1,0 +1,41 @@
+"""The event stream of a session, read by long-poll."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from runtime.agent.events import MAX_WAIT_SECONDS
+from runtime.api.deps import LoginRequired, ManagerDep, StoreDep
+from runtime.api.sessions import SessionId
+from runtime.store.base import NotFound
+
+router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRequired)
+
+
+@router.get("/{session_id}/events")
+async def read_events(
+    session_id: SessionId,
+    manager: ManagerDep,
+    store: StoreDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = MAX_WAIT_SECONDS,
+    epoch: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """Events after `after`; returns at once when there are some, else waits up to `wait` seconds.
+    `reset: true` means this server cannot continue from `after` (it restarted): reload the messages
+    and continue from `next`."""
+    log = manager.hub.log(session_id)
+    if log.head == 0:
+        try:
+            await store.get_session(session_id)
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
+    result = await log.read(after=after, wait=wait, epoch=epoch)
+    return {
+        "events": [event.to_json() for event in result.events],
+        "next": result.next,
+        "epoch": result.epoch,
+        "reset": result.reset,
+    }

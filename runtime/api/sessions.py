@@ -1,0 +1,208 @@
+"""Sessions, their messages, turns, forks and artifacts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from runtime.agent.manager import QueueFull, ShuttingDown, TurnRunning
+from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StoreDep
+from runtime.store.base import InvalidCursor, NotFound
+from runtime.store.models import SessionRecord, new_id, to_plain
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=LoginRequired)
+
+SESSION_ID = r"^[0-9a-f]{24}$"
+MESSAGE_ID = r"^[0-9]{13}-[0-9a-f]{8}$"
+SessionId = Annotated[str, Path(pattern=SESSION_ID)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+class RecentTurns:
+    """Idempotency keys of recently accepted messages, so a replayed POST never runs a turn twice."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self._seen: dict[tuple[str, str], dict[str, Any]] = {}
+        self._capacity = capacity
+
+    def get(self, session_id: str, key: str) -> dict[str, Any] | None:
+        return self._seen.get((session_id, key))
+
+    def put(self, session_id: str, key: str, value: dict[str, Any]) -> None:
+        if len(self._seen) >= self._capacity:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[(session_id, key)] = value
+
+
+recent_turns = RecentTurns()
+
+
+class NewSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("", max_length=120)
+
+
+class SessionChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=120)
+    status: Literal["active", "archived"] | None = None
+
+
+class NewMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    channel: Literal["text", "voice"] = "text"
+
+
+class ForkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: str = Field(pattern=MESSAGE_ID)
+
+
+def _not_found(kind: str = "Session") -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} not found.")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_session(store: StoreDep, body: NewSession | None = None) -> dict[str, Any]:
+    session = SessionRecord(id=new_id(), name=(body.name.strip() if body else ""))
+    await store.create_session(session)
+    return {"id": session.id, "session": to_plain(session)}
+
+
+@router.get("")
+async def list_sessions(
+    store: StoreDep, limit: Limit = 50, cursor: Cursor = None, archived: bool = True
+) -> dict[str, Any]:
+    try:
+        page = await store.list_sessions(limit=limit, cursor=cursor, include_archived=archived)
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid cursor.") from exc
+    return {"sessions": [to_plain(s) for s in page.items], "next": page.next}
+
+
+@router.get("/{session_id}")
+async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDep) -> dict[str, Any]:
+    try:
+        session = await store.get_session(session_id)
+    except NotFound as exc:
+        raise _not_found() from exc
+    worker = manager.workers.get(session_id)
+    return {
+        **to_plain(session),
+        "queue_length": worker.queue_length if worker else 0,
+        "running": bool(worker and worker.current),
+        "events_head": manager.hub.log(session_id).head,
+        "epoch": manager.hub.epoch,
+    }
+
+
+@router.patch("/{session_id}")
+async def update_session(
+    session_id: SessionId, body: SessionChanges, store: StoreDep, manager: ManagerDep
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        if not changes["name"]:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The name cannot be blank.")
+    if not changes:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "Nothing to change: give name or status.")
+    try:
+        session = await store.update_session(session_id, **changes)
+    except NotFound as exc:
+        raise _not_found() from exc
+    manager.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
+    return to_plain(session)
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_session(session_id: SessionId, manager: ManagerDep) -> Response:
+    try:
+        await manager.delete(session_id)
+    except NotFound as exc:
+        raise _not_found() from exc
+    except TurnRunning as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, "A turn is running; stop it first.") from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{session_id}/messages")
+async def list_messages(
+    session_id: SessionId,
+    store: StoreDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> dict[str, Any]:
+    try:
+        await store.get_session(session_id)
+        page = await store.list_messages(session_id, limit=limit, cursor=cursor, newest_first=order == "desc")
+    except NotFound as exc:
+        raise _not_found() from exc
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid cursor.") from exc
+    return {"messages": [to_plain(m) for m in page.items], "next": page.next}
+
+
+@router.post("/{session_id}/messages", status_code=status.HTTP_202_ACCEPTED)
+async def post_message(
+    session_id: SessionId,
+    body: NewMessage,
+    manager: ManagerDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> dict[str, Any]:
+    if len(body.text) > settings.max_message_chars:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"The message is longer than {settings.max_message_chars} characters.",
+        )
+    if not body.text.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The message is empty.")
+    if idempotency_key and (earlier := recent_turns.get(session_id, idempotency_key)):
+        return {**earlier, "replayed": True}
+    try:
+        request, position, message = await manager.submit(session_id, body.text, body.channel)
+    except NotFound as exc:
+        raise _not_found() from exc
+    except ShuttingDown as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Blu is stopping; send it again shortly.") from exc
+    except QueueFull as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "Too many messages are waiting in this session."
+        ) from exc
+    result = {"turn_id": request.turn_id, "position": position, "message_id": message.id}
+    if idempotency_key:
+        recent_turns.put(session_id, idempotency_key, result)
+    return result
+
+
+@router.post("/{session_id}/interrupt")
+async def interrupt(session_id: SessionId, manager: ManagerDep, store: StoreDep) -> dict[str, Any]:
+    try:
+        await store.get_session(session_id)
+    except NotFound as exc:
+        raise _not_found() from exc
+    return {"interrupted": await manager.interrupt(session_id)}
+
+
+@router.post("/{session_id}/fork", status_code=status.HTTP_201_CREATED)
+async def fork(session_id: SessionId, body: ForkRequest, manager: ManagerDep) -> dict[str, Any]:
+    try:
+        session = await manager.fork(session_id, body.message_id)
+    except NotFound as exc:
+        raise _not_found("Session or message") from exc
+    return {"id": session.id, "session": to_plain(session)}
+
+
+@router.get("/{session_id}/artifacts")
+async def artifacts(session_id: SessionId, store: StoreDep) -> dict[str, Any]:
+    try:
+        await store.get_session(session_id)
+    except NotFound as exc:
+        raise _not_found() from exc
+    return {"artifacts": [to_plain(a) for a in await store.list_artifacts(session_id)]}

@@ -1,0 +1,38 @@
+"""Health (open), configuration and statistics (login required)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep
+
+health_router = APIRouter(tags=["system"])
+router = APIRouter(prefix="/api", tags=["system"], dependencies=LoginRequired)
+
+
+@health_router.get("/health")
+async def health(manager: ManagerDep) -> dict[str, Any]:
+    return {"status": "ok" if manager.accepting else "stopping"}
+
+
+@router.get("/config")
+async def config(settings: SettingsDep, manager: ManagerDep) -> dict[str, Any]:
+    """What the UI shows about this Blu: above all whether it talks to Claude or the stand-in model."""
+    standin = manager.endpoint.standin
+    return {
+        "model": "standin" if standin else "claude",
+        "model_notice": (
+            "No Claude credentials are configured: Blu answers with the offline stand-in model." if standin else None
+        ),
+        "store": "local" if settings.is_local else "dynamodb",
+        "max_message_chars": settings.max_message_chars,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "idle_timeout_minutes": settings.idle_timeout_minutes,
+    }
+
+
+@router.get("/stats")
+async def stats(manager: ManagerDep) -> dict[str, Any]:
+    return manager.stats()

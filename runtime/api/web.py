@@ -1,0 +1,38 @@
+"""The browser UI's static files: the page is open (it is the login page too), the API is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+        "connect-src 'self' wss: https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+MISSING_BUILD = """<!doctype html><meta charset="utf-8"><title>Blu</title>
+<p>The web UI has not been built. Run <code>make dev</code> (it builds it) or <code>npm run build:web</code>.</p>"""
+
+
+def mount_web(app: FastAPI, web_dir: Path | None) -> None:
+    root = web_dir or DEFAULT_WEB_DIR
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_model=None)
+    async def index() -> FileResponse | HTMLResponse:
+        page = root / "index.html"
+        if not page.is_file():
+            return HTMLResponse(MISSING_BUILD, status_code=503, headers=SECURITY_HEADERS)
+        return FileResponse(page, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+    app.include_router(router)
+    assets = root / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="assets")

@@ -1,0 +1,112 @@
+"""The app factory: settings in, a FastAPI app out, with a lifespan that owns the session manager."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from runtime.agent.events import EventHub
+from runtime.agent.manager import SessionManager
+from runtime.agent.options import ClaudeEndpoint
+from runtime.api import auth, events, files, sessions, system, web
+from runtime.api.deps import AppState
+from runtime.auth import CookieSigner, LoginThrottle
+from runtime.credentials import load_login_secrets
+from runtime.settings import Settings
+from runtime.store import open_store
+from runtime.store.aio import AsyncStore
+from runtime.workspace import Workspace
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 60.0
+SHUTDOWN_SECONDS = 90.0  # within the task's stop timeout (a Spot interruption gives ~120 s)
+
+
+def prepare_dirs(settings: Settings) -> None:
+    for directory in (
+        settings.data_dir,
+        settings.workspace_dir,
+        settings.claude_config_dir,
+        settings.data_dir / "tmp",
+    ):
+        directory.mkdir(parents=True, exist_ok=True)
+    # The SDK's in-process transcript helpers (fork_session) find transcripts through this variable.
+    os.environ["CLAUDE_CONFIG_DIR"] = str(settings.claude_config_dir)
+
+
+async def _heartbeat(store: AsyncStore) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            await store.heartbeat(time.time())
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    prepare_dirs(settings)
+    store = AsyncStore(
+        open_store(table_name=settings.dynamodb_table or None, data_dir=settings.data_dir, region=settings.aws_region)
+    )
+    secrets = load_login_secrets(settings)
+    standin = None
+    if settings.use_standin:
+        from runtime.standin import StandinServer
+
+        standin = StandinServer()
+        standin.start()
+        log.warning(
+            "No Claude credentials are configured: answering with the offline stand-in model at %s",
+            standin.url,
+        )
+    endpoint = ClaudeEndpoint.from_settings(settings, standin_url=standin.url if standin else None)
+    hub = EventHub()
+    manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint)
+    await manager.start()
+    app.state.blu = AppState(
+        settings=settings,
+        store=store,
+        hub=hub,
+        manager=manager,
+        signer=CookieSigner(secrets.session_secret, max_age_seconds=settings.cookie_max_age_hours * 3600),
+        throttle=LoginThrottle(store.sync, clock=time.time),
+        password_hash=secrets.password_hash,
+        workspace=Workspace(settings.workspace_dir),
+    )
+    heartbeat = asyncio.create_task(_heartbeat(store))
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
+        await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
+        await asyncio.to_thread(store.sync.close)
+        if standin is not None:
+            standin.stop()
+
+
+API_ROUTERS = (system.health_router, auth.router, system.router, sessions.router, events.router, files.router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="Blu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    for router in API_ROUTERS:
+        app.include_router(router)
+    web.mount_web(app, settings.web_dir_override)
+    return app
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """On SIGTERM, before the server drains connections: refuse new turns and release long-polls."""
+    state: AppState | None = getattr(app.state, "blu", None)
+    if state is not None:
+        state.manager.accepting = False
+        state.hub.close()

@@ -1,0 +1,113 @@
+"""The container's configuration: the single list of environment variables the runtime accepts."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PermissionMode = Literal["default", "acceptEdits", "bypassPermissions", "plan"]
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Every field reads exactly one environment variable (its alias); nothing else configures Blu.
+
+    The service stack sets these on the Fargate task and a test compares both lists, so a variable
+    the task sets but the runtime ignores (or the reverse) fails the build.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # Serving
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("PORT"))
+    data_dir: Path = Field(Path(".data"), validation_alias=_env("BLU_DATA_DIR"))
+    workspace_dir_override: Path | None = Field(None, validation_alias=_env("BLU_WORKSPACE_DIR"))
+    web_dir_override: Path | None = Field(None, validation_alias=_env("BLU_WEB_DIR"))
+
+    # Store
+    dynamodb_table: str = Field("", validation_alias=_env("DYNAMODB_TABLE"))
+    aws_region: str | None = Field(None, validation_alias=_env("AWS_REGION"))
+
+    # Login
+    auth_password_hash: SecretStr | None = Field(None, validation_alias=_env("AUTH_PASSWORD_HASH"))
+    session_secret: SecretStr | None = Field(None, validation_alias=_env("SESSION_SECRET"))
+    trust_forwarded_for: bool = Field(False, validation_alias=_env("BLU_TRUST_FORWARDED_FOR"))
+    cookie_max_age_hours: int = Field(24 * 14, ge=1, le=24 * 90, validation_alias=_env("BLU_COOKIE_MAX_AGE_HOURS"))
+
+    # Claude (passed through to the CLI)
+    anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    claude_code_oauth_token: SecretStr | None = Field(None, validation_alias=_env("CLAUDE_CODE_OAUTH_TOKEN"))
+    claude_config_dir_override: Path | None = Field(None, validation_alias=_env("CLAUDE_CONFIG_DIR"))
+    claude_max_retries: int = Field(2, ge=0, le=10, validation_alias=_env("CLAUDE_CODE_MAX_RETRIES"))
+    model: str | None = Field(None, validation_alias=_env("BLU_MODEL"))
+    title_model: str = Field("haiku", validation_alias=_env("BLU_TITLE_MODEL"))
+    title_mode: Literal["model", "words"] = Field("model", validation_alias=_env("BLU_TITLE_MODE"))
+
+    # Agent sessions
+    max_hot_clients: int = Field(4, ge=1, le=32, validation_alias=_env("BLU_MAX_HOT_CLIENTS"))
+    turn_timeout_seconds: float = Field(900, gt=0, validation_alias=_env("BLU_TURN_TIMEOUT_SECONDS"))
+    watchdog_seconds: float = Field(180, gt=0, validation_alias=_env("BLU_WATCHDOG_SECONDS"))
+    max_queued_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("BLU_MAX_QUEUED_TURNS"))
+    permission_mode: PermissionMode = Field("acceptEdits", validation_alias=_env("BLU_PERMISSION_MODE"))
+    allowed_tools: tuple[str, ...] = Field((), validation_alias=_env("BLU_ALLOWED_TOOLS"))
+    disallowed_tools: tuple[str, ...] = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))
+
+    # Idle rule (the runtime stops itself by the same rule as the idle checker)
+    idle_timeout_minutes: int = Field(30, ge=1, le=1440, validation_alias=_env("BLU_IDLE_TIMEOUT_MINUTES"))
+
+    # Limits
+    max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("BLU_MAX_MESSAGE_CHARS"))
+    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1, validation_alias=_env("BLU_MAX_UPLOAD_BYTES"))
+
+    # Local runs: serve the offline stand-in model when no Claude credentials are configured
+    standin: Literal["auto", "on", "off"] = Field("auto", validation_alias=_env("BLU_STANDIN"))
+
+    @field_validator("allowed_tools", "disallowed_tools", mode="before")
+    @classmethod
+    def _split_tools(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def env_var_names(cls) -> set[str]:
+        """The environment variables this runtime reads (for the service stack's test)."""
+        names: set[str] = set()
+        for field in cls.model_fields.values():
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names.update(str(choice) for choice in alias.choices)
+        return names
+
+    @cached_property
+    def workspace_dir(self) -> Path:
+        return self.workspace_dir_override or self.data_dir / "workspace"
+
+    @cached_property
+    def claude_config_dir(self) -> Path:
+        """Claude's config and transcripts; on EFS (/state) in AWS so warm resume survives restarts."""
+        return self.claude_config_dir_override or self.data_dir / "claude"
+
+    @property
+    def has_claude_credentials(self) -> bool:
+        return bool(self.claude_code_oauth_token or self.anthropic_api_key)
+
+    @property
+    def use_standin(self) -> bool:
+        """Whether to answer with the offline stand-in model instead of Claude."""
+        if self.standin == "auto":
+            return not self.has_claude_credentials
+        return self.standin == "on"
+
+    @property
+    def is_local(self) -> bool:
+        return not self.dynamodb_table

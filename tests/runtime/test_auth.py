@@ -1,0 +1,86 @@
+"""Login, the cookie, throttling, and every route refusing a request without the cookie."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+
+from runtime.app import API_ROUTERS
+from tests.support.server import PASSWORD, BluClient, BluServer
+
+OPEN_ROUTES = {("GET", "/health"), ("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/")}
+
+
+def app_routes() -> list[tuple[str, str]]:
+    found = [("GET", "/")]
+    for route in (route for router in API_ROUTERS for route in router.routes):
+        for method in sorted(getattr(route, "methods", None) or []):
+            if method in ("HEAD", "OPTIONS"):
+                continue
+            path = re.sub(r"\{session_id\}", "0123456789abcdef01234567", route.path)  # type: ignore[attr-defined]
+            found.append((method, path))
+    return found
+
+
+def test_the_route_list_is_complete() -> None:
+    paths = {path for _method, path in app_routes()}
+    assert "/api/sessions/0123456789abcdef01234567/events" in paths
+    assert "/api/files/content" in paths and "/api/stats" in paths
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in app_routes() if r not in OPEN_ROUTES])
+def test_every_route_refuses_without_the_cookie(blu: BluServer, method: str, path: str) -> None:
+    response = httpx.request(method, blu.url + path, params={"path": "x", "after": 0, "wait": 0}, json={})
+    assert response.status_code == 401, (method, path, response.status_code)
+
+
+def test_a_forged_cookie_is_refused(blu: BluServer) -> None:
+    client = blu.client()
+    token = client.http.cookies["blu_session"]
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    response = httpx.get(blu.url + "/api/sessions", cookies={"blu_session": forged})
+    assert response.status_code == 401
+
+
+def test_login_sets_a_strict_httponly_cookie(blu: BluServer) -> None:
+    response = httpx.post(blu.url + "/api/login", json={"password": PASSWORD})
+    cookie = response.headers["set-cookie"].lower()
+    assert response.status_code == 204
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert "secure" not in cookie  # plain-HTTP localhost only
+    remote = httpx.post(blu.url + "/api/login", json={"password": PASSWORD}, headers={"host": "blu.example.com"})
+    assert "secure" in remote.headers["set-cookie"].lower()
+    logout = httpx.post(blu.url + "/api/logout", cookies=response.cookies)
+    assert logout.status_code == 204 and "blu_session=" in logout.headers["set-cookie"]
+
+
+def test_wrong_passwords_are_throttled_with_backoff(fresh_server: BluServer) -> None:
+    fresh_server.start()
+    url = fresh_server.url + "/api/login"
+    codes = [httpx.post(url, json={"password": "nope"}).status_code for _ in range(3)]
+    assert codes == [401, 401, 401]
+    throttled = httpx.post(url, json={"password": PASSWORD})
+    assert throttled.status_code == 429  # even the right password waits out the lock
+    assert int(throttled.headers["retry-after"]) >= 1 and "Try again in" in throttled.json()["detail"]
+    fresh_server.restart()
+    time.sleep(2.1)  # the first lock (2 s) has passed; the count of failures has not
+    again = httpx.post(url, json={"password": "still wrong"})
+    assert again.status_code == 401 and again.json()["retry_after"] == 4  # kept in the store: backoff doubled
+    assert httpx.post(url, json={}).status_code == 422
+
+
+def test_a_local_run_without_a_hash_generates_a_password_once(fresh_server: BluServer) -> None:
+    fresh_server.env.update({"AUTH_PASSWORD_HASH": "", "SESSION_SECRET": ""})
+    fresh_server.start()
+    printed = re.search(r"local password \(shown once, only its hash is kept\): (\S+)", fresh_server.log())
+    assert printed
+    password = printed.group(1)
+    stored = (fresh_server.data_dir / "login.json").read_text()
+    assert password not in stored and "$2b$" in stored
+    fresh_server.restart()
+    assert fresh_server.log().count("local password") == 1  # not again on the next start
+    client = BluClient(httpx.Client(base_url=fresh_server.url))
+    client.login(password)

@@ -1,0 +1,87 @@
+"""Warm resume after a restart, and nothing lost when the process is stopped or killed mid-turn."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from tests.support.server import BluClient, BluServer
+
+
+def wait_running(api: BluClient, sid: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for event in api.read(sid, wait=2)["events"]:
+            if event["type"] == "message.delta":
+                return
+    raise AssertionError("the turn never started streaming")
+
+
+def test_warm_resume_after_a_restart_keeps_the_context(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    first, _ = api.turn(sid, "remember the word pelican")
+    assert first["tier"] == "cold"
+    fresh_server.restart()
+    api = fresh_server.client()
+    status, _ = api.turn(sid, "[[recall]]")
+    assert status["tier"] == "warm"
+    reply = api.messages(sid)[-1]["text"]
+    assert "2" in reply and "pelican" in reply  # Claude's transcript came back with the session
+
+
+def test_a_new_session_after_restart_is_cold(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    status, _ = api.turn(api.new_session(), "hi")
+    assert status["tier"] == "cold"
+
+
+def test_sigterm_mid_turn_saves_partial_output_marked_interrupted(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    accepted = api.send(sid, "[[slow ms=200]] [[words n=200]]")
+    queued = api.send(sid, "never started")
+    wait_running(api, sid)
+    time.sleep(1.0)
+    assert fresh_server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once done
+    api = fresh_server.start().client()
+    stored = api.messages(sid)
+    by_turn = {(m["turn_id"], m["role"]): m for m in stored}
+    assert by_turn[(accepted["turn_id"], "user")]["state"] == "complete"
+    partial = by_turn[(accepted["turn_id"], "assistant")]
+    assert partial["state"] == "interrupted" and partial["text"].strip()
+    assert len(partial["text"].split()) < 200
+    assert by_turn[(queued["turn_id"], "user")]["text"] == "never started"
+    assert by_turn[(queued["turn_id"], "assistant")]["state"] == "interrupted"
+    status, _ = api.turn(sid, "and now?")
+    assert status["status"] == "complete"
+
+
+def test_sigkill_mid_turn_is_found_and_marked_on_start(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    accepted = api.send(sid, "[[slow ms=200]] [[words n=200]]")
+    wait_running(api, sid)
+    time.sleep(2.5)  # past one checkpoint of the partial reply
+    fresh_server.stop(signal.SIGKILL)
+    api = fresh_server.start().client()
+    stored = {m["role"]: m for m in api.messages(sid)}
+    assert stored["user"]["turn_id"] == accepted["turn_id"]
+    assert stored["assistant"]["state"] == "interrupted"
+    assert "restarted" in stored["assistant"]["error"]
+    assert stored["assistant"]["text"].strip()  # the checkpointed part survived the kill
+    session = api.http.get(f"/api/sessions/{sid}").json()
+    assert session["running_turn_id"] is None and session["running"] is False
+
+
+def test_a_reader_from_before_a_restart_is_told_to_reload(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    api.turn(sid, "hello")
+    before = api.read(sid, wait=0)
+    fresh_server.restart()
+    api = fresh_server.client()
+    response = api.http.get(
+        f"/api/sessions/{sid}/events", params={"after": before["next"], "epoch": before["epoch"], "wait": 0}
+    ).json()
+    assert response["reset"] is True and response["epoch"] != before["epoch"]

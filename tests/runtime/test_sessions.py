@@ -1,0 +1,112 @@
+"""Session features: titles, rename, archive, fork, delete, listing, errors from Claude."""
+
+from __future__ import annotations
+
+import time
+
+from tests.runtime.conftest import model_env
+from tests.support.server import BluClient, BluServer
+
+
+def test_rename_archive_unarchive_and_list(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "plan a trip to Lisbon in spring")
+    session = api.http.get(f"/api/sessions/{sid}").json()
+    assert session["name"].startswith("plan a trip to Lisbon")  # first words until a title arrives
+    assert api.http.patch(f"/api/sessions/{sid}", json={"name": "Lisbon"}).json()["name"] == "Lisbon"
+    assert api.http.patch(f"/api/sessions/{sid}", json={"status": "archived"}).json()["status"] == "archived"
+    active = api.http.get("/api/sessions", params={"archived": "false", "limit": 200}).json()["sessions"]
+    assert sid not in [s["id"] for s in active]
+    everything = api.http.get("/api/sessions", params={"limit": 200}).json()["sessions"]
+    assert sid in [s["id"] for s in everything]
+    assert api.http.patch(f"/api/sessions/{sid}", json={"status": "active"}).json()["status"] == "active"
+
+
+def test_sessions_list_newest_first_in_pages(api: BluClient) -> None:
+    ids = [api.new_session() for _ in range(5)]
+    for sid in ids:
+        api.http.patch(f"/api/sessions/{sid}", json={"name": f"s-{sid[:4]}"})
+        time.sleep(0.01)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = api.http.get("/api/sessions", params=params).json()
+        seen.extend(s["id"] for s in body["sessions"])
+        cursor = body["next"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen))
+    assert [i for i in seen if i in ids] == list(reversed(ids))
+
+
+def test_fork_copies_history_and_claude_context(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "the secret is heron")
+    api.turn(sid, "second thing")
+    first_reply = next(m for m in api.messages(sid) if m["role"] == "assistant")
+    response = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": first_reply["id"]})
+    assert response.status_code == 201
+    fork = response.json()["id"]
+    copied = api.messages(fork)
+    assert [m["text"] for m in copied] == ["the secret is heron", first_reply["text"]]
+    status, _ = api.turn(fork, "[[recall]]")
+    assert status["status"] == "complete"
+    recalled = api.messages(fork)[-1]["text"]
+    assert "heron" in recalled and "2" in recalled  # the fork's Claude saw turn 1 only, not "second thing"
+    forked = api.http.get(f"/api/sessions/{fork}").json()
+    assert forked["forked_from"] == sid
+    assert len(api.messages(sid)) == 4  # the source is untouched
+    missing = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": "0000000000000-00000000"})
+    assert missing.status_code == 404
+
+
+def test_delete_removes_the_session(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "short lived")
+    assert api.http.delete(f"/api/sessions/{sid}").status_code == 204
+    assert api.http.get(f"/api/sessions/{sid}").status_code == 404
+    assert api.http.get(f"/api/sessions/{sid}/messages").status_code == 404
+
+
+def test_overloaded_api_ends_the_turn_with_a_clear_error(api: BluClient) -> None:
+    sid = api.new_session()
+    started = time.monotonic()
+    status, events = api.turn(sid, "[[error status=529]]")
+    assert time.monotonic() - started < 20
+    assert status["status"] == "error"
+    error = next(e["data"] for e in events if e["type"] == "error")
+    assert error["kind"] == "overloaded" and "overloaded" in error["message"].lower()
+    assert api.turn(sid, "works again")[0]["status"] == "complete"
+
+
+def test_a_rejected_token_is_reported_within_seconds(fresh_server: BluServer, model: object) -> None:
+    fresh_server.env.update(model_env(model, api_key="invalid-key"))  # type: ignore[arg-type]
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    started = time.monotonic()
+    status, events = api.turn(sid, "hello")
+    assert time.monotonic() - started < 20
+    error = next(e["data"] for e in events if e["type"] == "error")
+    assert status["status"] == "error" and error["kind"] == "auth"
+    assert "credentials" in error["message"]
+
+
+def test_a_stalled_stream_is_stopped_by_the_watchdog(fresh_server: BluServer) -> None:
+    fresh_server.env["BLU_WATCHDOG_SECONDS"] = "2"
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    status, _ = api.turn(sid, "[[sleep s=30]]")
+    assert status["status"] == "interrupted" and status["reason"] == "stalled"
+    assert api.turn(sid, "and again")[0]["status"] == "complete"
+
+
+def test_stats_report_tiers_queues_and_memory(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "one")
+    api.turn(sid, "two")
+    stats = api.http.get("/api/stats").json()
+    assert stats["model"] == "claude"  # this server was given credentials (for the stand-in at its URL)
+    assert stats["turns"]["cold"]["turns"] >= 1 and stats["turns"]["hot"]["turns"] >= 1
+    assert stats["turns"]["hot"]["total_ms_median"] is not None
+    assert stats["memory"]["rss_mb"] > 0 and stats["clients"]["hot"] >= 1

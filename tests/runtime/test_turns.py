@@ -1,0 +1,143 @@
+"""Turns through the real Claude Code CLI against the stand-in model, observed over the HTTP API."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.support.server import BluClient, BluServer
+
+
+def test_text_turn_streams_in_order_and_is_stored(api: BluClient) -> None:
+    sid = api.new_session()
+    status, events = api.turn(sid, "hello [[slow ms=20]] [[words n=30]]")
+    assert status["status"] == "complete"
+    types = [e["type"] for e in events]
+    assert types[:3] == ["message.complete", "turn.status", "session.updated"]  # the person's message first
+    assert events[1]["data"]["status"] == "queued"
+    running = types.index("turn.status", 1 + types.index("turn.status"))
+    assert events[running]["data"]["status"] == "running"
+    first_delta, last_delta = types.index("message.delta"), len(types) - 1 - types[::-1].index("message.delta")
+    assert running < first_delta < last_delta < types.index("message.complete", running)
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    streamed = "".join(e["data"]["text"] for e in events if e["type"] == "message.delta")
+    final = [e for e in events if e["type"] == "message.complete"][-1]["data"]["message"]
+    assert streamed == final["text"] and len(final["text"].split()) >= 30
+    stored = api.messages(sid)
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[1]["text"] == final["text"] and stored[1]["state"] == "complete"
+    assert stored[1]["output_tokens"] > 0 and stored[1]["cost_usd"] > 0
+    session = api.http.get(f"/api/sessions/{sid}").json()
+    assert session["message_count"] == 2 and session["cost_usd"] == stored[1]["cost_usd"]
+
+
+def test_text_deltas_are_coalesced(api: BluClient) -> None:
+    sid = api.new_session()
+    _status, events = api.turn(sid, "[[words n=400]]")
+    deltas = [e for e in events if e["type"] == "message.delta"]
+    words = sum(len(e["data"]["text"].split()) for e in deltas)
+    assert words >= 400
+    assert len(deltas) < words / 4  # many tokens per event, not one request per token
+
+
+def test_tool_use_becomes_tool_events_and_an_artifact(api: BluClient) -> None:
+    sid = api.new_session()
+    status, events = api.turn(sid, '[[write path=reports/today.md content="# Today"]]')
+    assert status["status"] == "complete"
+    call = next(e["data"] for e in events if e["type"] == "tool.call")
+    result = next(e["data"] for e in events if e["type"] == "tool.result")
+    assert call["name"] == "Write" and result["id"] == call["id"] and result["outcome"] == "ok"
+    assert result["duration_ms"] is not None
+    artifact = next(e["data"] for e in events if e["type"] == "artifact.changed")
+    assert artifact["path"] == "reports/today.md" and artifact["operation"] == "create"
+    listed = api.http.get(f"/api/sessions/{sid}/artifacts").json()["artifacts"]
+    assert [a["path"] for a in listed] == ["reports/today.md"]
+    content = api.http.get("/api/files/content", params={"path": "reports/today.md"})
+    assert content.status_code == 200 and content.text == "# Today"
+    assistant = api.messages(sid)[-1]
+    assert assistant["tool_calls"][0]["name"] == "Write" and assistant["tool_calls"][0]["outcome"] == "ok"
+
+
+def test_second_turn_reuses_the_hot_client(api: BluClient) -> None:
+    sid = api.new_session()
+    first, _ = api.turn(sid, "one")
+    second, _ = api.turn(sid, "two [[recall]]")
+    assert (first["tier"], second["tier"]) == ("cold", "hot")
+    assert "2" in api.messages(sid)[-1]["text"]  # the model saw both user turns
+
+
+def test_concurrent_messages_queue_and_run_in_order(api: BluClient) -> None:
+    sid = api.new_session()
+    accepted = [api.send(sid, f"message {i} [[slow ms=30]]") for i in range(3)]
+    assert [a["position"] for a in accepted] == [0, 1, 2]
+    api.events_until(sid, accepted[-1]["turn_id"])
+    stored = api.messages(sid)
+    assert sorted(m["role"] for m in stored) == ["assistant"] * 3 + ["user"] * 3
+    replies = [m for m in stored if m["role"] == "assistant"]
+    assert [m["turn_id"] for m in replies] == [a["turn_id"] for a in accepted]
+    assert all(m["state"] == "complete" for m in replies)
+    for i, reply in enumerate(replies):
+        assert f"message {i}" in reply["text"]
+
+
+def test_interrupt_stops_a_long_turn_and_the_session_goes_on(api: BluClient) -> None:
+    sid = api.new_session()
+    accepted = api.send(sid, "[[sleep s=30]]")
+    deadline = time.monotonic() + 20
+    while not any(
+        e["type"] == "turn.status" and e["data"]["status"] == "running" for e in api.read(sid, wait=2)["events"]
+    ):
+        assert time.monotonic() < deadline
+    started = time.monotonic()
+    assert api.http.post(f"/api/sessions/{sid}/interrupt").json() == {"interrupted": True}
+    events = api.events_until(sid, accepted["turn_id"])
+    assert time.monotonic() - started < 10
+    assert events[-1]["data"]["status"] == "interrupted"
+    status, _ = api.turn(sid, "still there?")
+    assert status["status"] == "complete"
+    assert api.messages(sid)[1]["state"] == "interrupted"
+
+
+def test_two_readers_see_the_same_stream(blu: BluServer) -> None:
+    writer, other = blu.client(), blu.client()
+    sid = writer.new_session()
+    seen: list[list[dict[str, object]]] = []
+    accepted = writer.send(sid, "[[slow ms=20]] [[words n=25]]")
+
+    def follow() -> None:
+        seen.append(other.events_until(sid, accepted["turn_id"]))
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    mine = writer.events_until(sid, accepted["turn_id"])
+    thread.join(timeout=60)
+    assert [e["seq"] for e in mine] == [e["seq"] for e in seen[0]]
+    assert mine == seen[0]
+
+
+def test_a_replayed_post_runs_one_turn(api: BluClient) -> None:
+    sid = api.new_session()
+    first = api.send(sid, "only once", **{"Idempotency-Key": "abc-1"})
+    again = api.send(sid, "only once", **{"Idempotency-Key": "abc-1"})
+    assert again["turn_id"] == first["turn_id"] and again["replayed"] is True
+    api.events_until(sid, first["turn_id"])
+    assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
+
+
+def test_bad_input_gets_clear_errors(api: BluClient) -> None:
+    sid = api.new_session()
+    post = api.http.post
+    assert post(f"/api/sessions/{sid}/messages", json={"text": ""}).status_code == 422
+    assert post(f"/api/sessions/{sid}/messages", json={"text": "   "}).status_code == 422
+    assert post(f"/api/sessions/{sid}/messages", json={"text": "x", "extra": 1}).status_code == 422
+    assert post(f"/api/sessions/{sid}/messages", json={"text": "x", "channel": "fax"}).status_code == 422
+    assert post(f"/api/sessions/{sid}/messages", content=b"{not json").status_code == 422
+    assert post(f"/api/sessions/{sid}/messages", json={"text": "x" * 100_001}).status_code == 413
+    assert post("/api/sessions/000000000000000000000000/messages", json={"text": "x"}).status_code == 404
+    assert post("/api/sessions/../../etc/messages", json={"text": "x"}).status_code in (404, 422)
+    assert api.http.get("/api/sessions", params={"cursor": "bogus"}).status_code == 400
+    assert api.http.patch(f"/api/sessions/{sid}", json={"status": "deleted"}).status_code == 422
+    assert api.http.patch(f"/api/sessions/{sid}", json={}).status_code == 422
+    assert api.http.get(f"/api/sessions/{sid}/events", params={"wait": 99}).status_code == 422
+    assert [m["role"] for m in api.messages(sid)] == []  # nothing half-stored by the refused requests
