@@ -127,7 +127,8 @@ class DeltaCoalescer:
             self._pending["text"] += text
         else:
             self.flush()
-            self._pending = {"turn_id": turn_id, "message_id": message_id, "text": text}
+            # received_at: when the first of these tokens reached the server (for latency figures).
+            self._pending = {"turn_id": turn_id, "message_id": message_id, "text": text, "received_at": time.time()}
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._interval, self.flush)
 

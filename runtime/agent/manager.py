@@ -189,15 +189,18 @@ class SessionManager:
         worker = self.workers.get(session_id)
         return bool(worker) and await worker.interrupt()  # type: ignore[union-attr]
 
-    async def make_room(self, requester: SessionWorker) -> None:
-        """Before a worker connects, demote least recently used idle hot workers over the cap."""
+    async def make_room(self, requester: SessionWorker | None) -> None:
+        """Demote least recently used idle hot workers so that, with `requester` connecting, the hot
+        count fits the cap. When every hot worker is busy the cap is exceeded for a while, and the
+        excess is demoted as their turns end (see turn_finished)."""
         async with self._room_lock:
             hot = [w for w in self.workers.values() if w.is_hot and w is not requester]
-            excess = len(hot) + 1 - self.settings.max_hot_clients
+            excess = len(hot) + (1 if requester else 0) - self.settings.max_hot_clients
             for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
                 worker.demote()
 
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None:
+        await self.make_room(None)
         if turn.tier is not None:
             stats = self.tier_stats[turn.tier]
             stats.turns += 1

@@ -110,3 +110,15 @@ def test_stats_report_tiers_queues_and_memory(api: BluClient) -> None:
     assert stats["turns"]["cold"]["turns"] >= 1 and stats["turns"]["hot"]["turns"] >= 1
     assert stats["turns"]["hot"]["total_ms_median"] is not None
     assert stats["memory"]["rss_mb"] > 0 and stats["clients"]["hot"] >= 1
+
+
+def test_the_least_recently_used_client_is_demoted_over_the_cap(fresh_server: BluServer) -> None:
+    fresh_server.env["BLU_MAX_HOT_CLIENTS"] = "1"
+    api = fresh_server.start().client()
+    first, second = api.new_session(), api.new_session()
+    assert api.turn(first, "a")[0]["tier"] == "cold"
+    assert api.turn(second, "b")[0]["tier"] == "cold"  # connecting it demoted the first
+    assert api.turn(first, "c [[recall]]")[0]["tier"] == "warm"
+    assert "2" in api.messages(first)[-1]["text"]  # resumed with its context
+    stats = api.http.get("/api/stats").json()
+    assert stats["clients"]["hot"] == 1
