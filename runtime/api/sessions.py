@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.agent.manager import QueueFull, ShuttingDown, TurnRunning
-from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StoreDep
+from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StateDep, StoreDep
 from runtime.store.base import InvalidCursor, NotFound
 from runtime.store.models import SessionRecord, new_id, to_plain
 
@@ -19,25 +19,6 @@ MESSAGE_ID = r"^[0-9]{13}-[0-9a-f]{8}$"
 SessionId = Annotated[str, Path(pattern=SESSION_ID)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
-
-
-class RecentTurns:
-    """Idempotency keys of recently accepted messages, so a replayed POST never runs a turn twice."""
-
-    def __init__(self, capacity: int = 1000) -> None:
-        self._seen: dict[tuple[str, str], dict[str, Any]] = {}
-        self._capacity = capacity
-
-    def get(self, session_id: str, key: str) -> dict[str, Any] | None:
-        return self._seen.get((session_id, key))
-
-    def put(self, session_id: str, key: str, value: dict[str, Any]) -> None:
-        if len(self._seen) >= self._capacity:
-            self._seen.pop(next(iter(self._seen)))
-        self._seen[(session_id, key)] = value
-
-
-recent_turns = RecentTurns()
 
 
 class NewSession(BaseModel):
@@ -154,6 +135,7 @@ async def post_message(
     body: NewMessage,
     manager: ManagerDep,
     settings: SettingsDep,
+    state: StateDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
     if len(body.text) > settings.max_message_chars:
@@ -163,7 +145,7 @@ async def post_message(
         )
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The message is empty.")
-    if idempotency_key and (earlier := recent_turns.get(session_id, idempotency_key)):
+    if idempotency_key and (earlier := state.recent_turns.get(session_id, idempotency_key)):
         return {**earlier, "replayed": True}
     try:
         request, position, message = await manager.submit(session_id, body.text, body.channel)
@@ -177,7 +159,7 @@ async def post_message(
         ) from exc
     result = {"turn_id": request.turn_id, "position": position, "message_id": message.id}
     if idempotency_key:
-        recent_turns.put(session_id, idempotency_key, result)
+        state.recent_turns.put(session_id, idempotency_key, result)
     return result
 
 
