@@ -122,3 +122,29 @@ def test_the_least_recently_used_client_is_demoted_over_the_cap(fresh_server: Bl
     assert "2" in api.messages(first)[-1]["text"]  # resumed with its context
     stats = api.http.get("/api/stats").json()
     assert stats["clients"]["hot"] == 1
+
+
+def test_a_dropped_stream_still_completes_the_turn(api: BluClient) -> None:
+    sid = api.new_session()
+    status, _ = api.turn(sid, "[[drop]] [[words n=20]]")
+    assert status["status"] == "complete"  # the CLI retried without streaming
+    assert len(api.messages(sid)[-1]["text"].split()) >= 20
+
+
+def test_a_title_comes_from_the_small_model_after_the_first_exchange(fresh_server: BluServer) -> None:
+    fresh_server.env["BLU_TITLE_MODE"] = "model"
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    status, _ = api.turn(sid, "please compare three cheap electric bicycles for commuting")
+    assert status["status"] == "complete"
+    fallback = api.http.get(f"/api/sessions/{sid}").json()["name"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        events = api.read(sid, wait=5)["events"]
+        names = [e["data"]["session"]["name"] for e in events if e["type"] == "session.updated"]
+        if names and names[-1] != fallback:
+            break
+    else:
+        raise AssertionError("no title arrived")
+    title = api.http.get(f"/api/sessions/{sid}").json()["name"]
+    assert title != fallback and 1 <= len(title.split()) <= 6
