@@ -44,7 +44,7 @@ lint: $(VENV)/.installed
 test: deps web browser lint
 	$(PY) -m pytest -q
 
-synth: deps
+synth: deps web
 	npx cdk synth --quiet
 
 bench: deps

@@ -6,10 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 
+from stacks.api import ApiStack
+from stacks.control import ControlStack
 from stacks.data import DataStack
 from stacks.nag import apply_nag
 from stacks.network import NetworkStack
+from stacks.service import ServiceStack
 from stacks.settings import BluSettings, SettingsError
 
 
@@ -19,6 +25,9 @@ class BluStacks:
 
     network: NetworkStack
     data: DataStack
+    service: ServiceStack
+    control: ControlStack
+    api: ApiStack
 
     def all(self) -> tuple[cdk.Stack, ...]:
         return tuple(getattr(self, name) for name in self.__dataclass_fields__)
@@ -45,8 +54,100 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         efs_security_group=network.efs_security_group,
         description="Blu: table, buckets, file system and secret (stateful, retained)",
     )
+    service = ServiceStack(
+        app,
+        settings.stack_name("Service"),
+        settings=settings,
+        vpc=network.vpc,
+        app_security_group=network.app_security_group,
+        file_system=data.file_system,
+        workspace_access_point=data.workspace_access_point,
+        state_access_point=data.state_access_point,
+        secret=data.secret,
+        table_name=data.table.table_name,
+        description="Blu: ECS cluster, Fargate Spot ARM64 task and service, Cloud Map name (stateless)",
+    )
+    control = ControlStack(
+        app,
+        settings.stack_name("Control"),
+        settings=settings,
+        cluster_name=service.cluster.cluster_name,
+        service_name=service.service.service_name,
+        table_name=data.table.table_name,
+        secret_arn=data.secret.secret_arn,
+        description="Blu: launcher and idle-checker Lambdas, idle schedule (stateless)",
+    )
+    api = ApiStack(
+        app,
+        settings.stack_name("Api"),
+        settings=settings,
+        vpc=network.vpc,
+        vpc_link_security_group=network.vpc_link_security_group,
+        cloud_map_service=service.cloud_map_service,
+        launcher=control.launcher,
+        description="Blu: HTTP API, VPC link and access logs (stateless)",
+    )
+
+    # Grants: the task reads and writes the table and mounts EFS with IAM auth (the secret reaches it
+    # through the execution role, which ecs.Secret grants); each function gets exactly its service,
+    # its table and, for the launcher only, the secret.
+    grant_table_and_index(service.task_role, data.table)
+    data.file_system.grant_read_write(service.task_role)
+    for function in (control.launcher, control.idle_checker):
+        grant_service_control(function, cluster=service.cluster, service=service.service)
+        grant_table_items(function, data.table)
+    data.secret.grant_read(control.launcher)
+
     cdk.Tags.of(app).add("blu:environment", settings.environment_name)
-    return BluStacks(network=network, data=data)
+    return BluStacks(network=network, data=data, service=service, control=control, api=api)
+
+
+# The item-level calls the Lambdas make (PowerLog, DynamoStore's activity and throttle items);
+# no scans, no index, no batch or table-level actions.
+TABLE_INDEX = "GSI1"
+TABLE_ITEM_ACTIONS: tuple[str, ...] = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+
+
+def grant_table_items(grantee: iam.IGrantable, table: dynamodb.ITable) -> None:
+    """Item reads and writes on the table itself (not its indexes)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=list(TABLE_ITEM_ACTIONS), resources=[table.table_arn])
+    )
+
+
+def grant_table_and_index(grantee: iam.IGrantable, table: dynamodb.ITable) -> None:
+    """What the runtime's DynamoStore does: item reads and writes, batch deletes and GSI1 queries,
+    on this table and its one index by name (no index wildcard)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[*TABLE_ITEM_ACTIONS, "dynamodb:BatchWriteItem"],
+            resources=[table.table_arn, f"{table.table_arn}/index/{TABLE_INDEX}"],
+        )
+    )
+
+
+def grant_service_control(grantee: iam.IGrantable, *, cluster: ecs.ICluster, service: ecs.IBaseService) -> None:
+    """Read and scale this one ECS service, and read its cluster's tasks."""
+    principal = grantee.grant_principal
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["ecs:DescribeServices", "ecs:UpdateService"], resources=[service.service_arn])
+    )
+    # ListTasks takes no resource and DescribeTasks needs ARNs ECS invents per task: the condition
+    # pins both to Blu's cluster.
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ecs:ListTasks", "ecs:DescribeTasks"],
+            resources=["*"],
+            conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+        )
+    )
 
 
 def main() -> None:

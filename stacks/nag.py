@@ -14,9 +14,14 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from stacks.api import ApiStack
+from stacks.control import ControlStack
 from stacks.data import DataStack
+from stacks.service import ServiceStack
 
 ACK_PREFIX = "AwsSolutions::"
+# Granular findings (IAM4/IAM5) name the policy or resource; these are the ones Blu acknowledges.
+LAMBDA_BASIC_EXECUTION = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,73 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
             "Manager cannot rotate those without each provider's cooperation. The only generated "
             "value, SESSION_SECRET, signs login cookies: rotating it on a schedule would only log the "
             "user out. The user rotates values by editing the secret."
+        ),
+    ),
+    NagAcknowledgment(
+        stack=ServiceStack,
+        path="Blu/Cluster/Resource",
+        rule="AwsSolutions::AwsSolutions-ECS4",
+        reason=(
+            "Container Insights bills custom metrics for every task and cluster around the clock; for one "
+            "task that sleeps most of the day it would cost more than the task. The service's CPU and memory "
+            "metrics (free) and Blu's own metrics cover what the dashboard needs."
+        ),
+    ),
+    NagAcknowledgment(
+        stack=ServiceStack,
+        path="Blu/Task/Resource",
+        rule="AwsSolutions::AwsSolutions-ECS2",
+        reason=(
+            "The plain environment holds only non-secret settings (paths, port, table name, region, idle "
+            "timeout); every credential is injected from Secrets Manager (tests/stacks/test_service.py "
+            "asserts that no secret key appears in the plain environment)."
+        ),
+    ),
+    NagAcknowledgment(
+        stack=ServiceStack,
+        path="Blu/Task/ExecutionRole/DefaultPolicy/Resource",
+        rule="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        reason=(
+            "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires '*'); the image pull "
+            "actions themselves are scoped to the CDK assets repository."
+        ),
+    ),
+    *(
+        NagAcknowledgment(
+            stack=ControlStack,
+            path=f"Functions/{function}/ServiceRole/DefaultPolicy/Resource",
+            rule="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            reason=(
+                "xray:PutTraceSegments/PutTelemetryRecords (tracing) take no resource. ecs:ListTasks takes "
+                "none either, and ecs:DescribeTasks needs task ARNs that ECS invents at every start: both "
+                "are pinned to Blu's cluster by the ecs:cluster condition. Everything else names this "
+                "service, this table and this secret."
+            ),
+        )
+        for function in ("Launcher", "IdleChecker")
+    ),
+    *(
+        NagAcknowledgment(
+            stack=ControlStack,
+            path=f"Functions/{function}/ServiceRole/Resource",
+            rule=f"AwsSolutions::AwsSolutions-IAM4[Policy::{LAMBDA_BASIC_EXECUTION}]",
+            reason=(
+                "AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup, CreateLogStream and PutLogEvents, "
+                "the minimum for a function to log; AWS maintains it."
+            ),
+        )
+        for function in ("Launcher", "IdleChecker")
+    ),
+    NagAcknowledgment(
+        stack=ApiStack,
+        path="Http/Api",
+        rule="AwsSolutions::AwsSolutions-APIG4",
+        reason=(
+            "Both backends authorize every request themselves with the same signed login cookie "
+            "(runtime/auth): the launcher refuses /status, /wake and /shutdown without it and the runtime "
+            "every /api route. The open routes are the login page, its assets, /login and /logout. An API "
+            "Gateway authorizer would add a Lambda invocation to every request and could not serve the "
+            "login page to a logged-out browser."
         ),
     ),
 )

@@ -101,6 +101,21 @@ def data_template(blu: SynthesizedApp) -> Template:
 
 
 @pytest.fixture(scope="session")
+def service_template(blu: SynthesizedApp) -> Template:
+    return blu.templates["service"]
+
+
+@pytest.fixture(scope="session")
+def control_template(blu: SynthesizedApp) -> Template:
+    return blu.templates["control"]
+
+
+@pytest.fixture(scope="session")
+def api_template(blu: SynthesizedApp) -> Template:
+    return blu.templates["api"]
+
+
+@pytest.fixture(scope="session")
 def all_templates(blu: SynthesizedApp) -> dict[str, dict[str, Any]]:
     """Every stack's template as JSON, by BluStacks field name; grows as stacks are added."""
     return {name: blu.template_json(name) for name in blu.templates}

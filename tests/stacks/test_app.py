@@ -13,8 +13,20 @@ from tests.stacks.conftest import SynthesizedApp, make_app
 
 
 def test_stacks_in_deployment_order_with_prefixed_names(blu: SynthesizedApp) -> None:
-    assert [stack.stack_name for stack in blu.stacks.all()] == ["Blu-Network", "Blu-Data"]
-    assert blu.stacks.all() == (blu.stacks.network, blu.stacks.data)
+    assert [stack.stack_name for stack in blu.stacks.all()] == [
+        "Blu-Network",
+        "Blu-Data",
+        "Blu-Service",
+        "Blu-Control",
+        "Blu-Api",
+    ]
+    assert blu.stacks.all() == (
+        blu.stacks.network,
+        blu.stacks.data,
+        blu.stacks.service,
+        blu.stacks.control,
+        blu.stacks.api,
+    )
 
 
 def test_settings_come_from_cdk_json(blu: SynthesizedApp) -> None:
@@ -24,7 +36,8 @@ def test_settings_come_from_cdk_json(blu: SynthesizedApp) -> None:
 def test_environment_name_prefixes_the_stacks(tmp_path: Path) -> None:
     app = make_app(tmp_path, environment_name="dev-blu")
     stacks = blu_app.build_app(app, BluSettings.from_context(app.node))
-    assert [stack.stack_name for stack in stacks.all()] == ["Dev-Blu-Network", "Dev-Blu-Data"]
+    assert [stack.stack_name for stack in stacks.all()][:2] == ["Dev-Blu-Network", "Dev-Blu-Data"]
+    assert all(stack.stack_name.startswith("Dev-Blu-") for stack in stacks.all())
 
 
 def test_resources_are_tagged_with_the_environment(blu: SynthesizedApp) -> None:

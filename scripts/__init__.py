@@ -1,0 +1,1 @@
+"""Command-line helpers for deploying and operating Blu."""

@@ -1,0 +1,259 @@
+"""Service stack: the ECS cluster, Blu's Fargate (Spot, ARM64) task and service, and its Cloud Map name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_servicediscovery as servicediscovery
+from constructs import Construct
+
+from stacks.network import APP_PORT
+from stacks.settings import BluSettings
+
+# The image is built from the repository root (runtime/, web/, container/); container/.dockerignore
+# is not read from there, so the root's .dockerignore keeps the context small.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = "container/Dockerfile"
+
+WORKSPACE_PATH = "/workspace"
+STATE_PATH = "/state"
+CLOUD_MAP_NAMESPACE = "blu.internal"
+CLOUD_MAP_SERVICE = "app"
+# Fargate's maximum: a Spot interruption gives two minutes, and the runtime needs ~90 s to save turns.
+STOP_TIMEOUT_SECONDS = 120
+
+# Keys of the secret that the runtime's settings read (injected under the same names).
+RUNTIME_SECRETS: tuple[str, ...] = ("AUTH_PASSWORD_HASH", "SESSION_SECRET", "CLAUDE_CODE_OAUTH_TOKEN")
+# Keys read by the voice worker and the agent's tools, not by the runtime's settings.
+PASS_THROUGH_SECRETS: tuple[str, ...] = (
+    "LIVEKIT_URL",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "OPENAI_API_KEY",
+    "NOTION_API_KEY",
+    "GITHUB_TOKEN",
+)
+# Runtime settings the task deliberately leaves at their defaults (the test requires every setting
+# the runtime reads to be either set here or listed here, so a new setting forces a decision).
+RUNTIME_DEFAULTS: tuple[str, ...] = (
+    "BLU_WEB_DIR",  # the image serves web/dist from its default place
+    "ANTHROPIC_BASE_URL",  # only for the offline stand-in
+    "ANTHROPIC_API_KEY",  # Blu authenticates with CLAUDE_CODE_OAUTH_TOKEN
+    "BLU_COOKIE_MAX_AGE_HOURS",
+    "BLU_MODEL",
+    "BLU_TITLE_MODEL",
+    "BLU_TITLE_MODE",
+    "BLU_MAX_HOT_CLIENTS",
+    "BLU_TURN_TIMEOUT_SECONDS",
+    "BLU_WATCHDOG_SECONDS",
+    "BLU_MAX_QUEUED_TURNS",
+    "BLU_PERMISSION_MODE",
+    "BLU_ALLOWED_TOOLS",
+    "BLU_DISALLOWED_TOOLS",
+    "BLU_MAX_MESSAGE_CHARS",
+    "BLU_MAX_UPLOAD_BYTES",
+)
+
+
+def runtime_environment(*, table_name: str, region: str, idle_timeout_minutes: int) -> dict[str, str]:
+    """The task's plain environment: only names the runtime's settings accept, never a secret."""
+    return {
+        "HOST": "0.0.0.0",  # noqa: S104 -- inside the task; the security group admits the VPC only
+        "PORT": str(APP_PORT),
+        "BLU_DATA_DIR": STATE_PATH,
+        "BLU_WORKSPACE_DIR": WORKSPACE_PATH,
+        "CLAUDE_CONFIG_DIR": f"{STATE_PATH}/claude",
+        "DYNAMODB_TABLE": table_name,
+        "AWS_REGION": region,
+        # API Gateway's VPC link is the only way in: its last X-Forwarded-For hop is the browser.
+        "BLU_TRUST_FORWARDED_FOR": "true",
+        "BLU_IDLE_TIMEOUT_MINUTES": str(idle_timeout_minutes),
+        "CLAUDE_CODE_MAX_RETRIES": "2",
+        # Never answer with the offline stand-in in AWS: a missing token must show as an error.
+        "BLU_STANDIN": "off",
+    }
+
+
+class BluService(Construct):
+    """Cluster, task definition and service for Blu's one container, reachable through Cloud Map only."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        file_system: efs.IFileSystem,
+        workspace_access_point: efs.IAccessPoint,
+        state_access_point: efs.IAccessPoint,
+        secret: secretsmanager.ISecret,
+        table_name: str,
+        cpu: int,
+        memory_mib: int,
+        use_fargate_spot: bool,
+        use_arm64: bool,
+        desired_count: int,
+        idle_timeout_minutes: int,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            # Container Insights bills per metric around the clock; Blu's own metrics suffice.
+            container_insights_v2=ecs.ContainerInsights.DISABLED,
+            enable_fargate_capacity_providers=True,
+        )
+        self.namespace = servicediscovery.PrivateDnsNamespace(
+            self, "Namespace", name=CLOUD_MAP_NAMESPACE, vpc=vpc, description="Blu: names for API Gateway's VPC link"
+        )
+
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
+        architecture = ecs.CpuArchitecture.ARM64 if use_arm64 else ecs.CpuArchitecture.X86_64
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=architecture, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
+        )
+        volumes = {"workspace": (workspace_access_point, WORKSPACE_PATH), "state": (state_access_point, STATE_PATH)}
+        for name, (access_point, _) in volumes.items():
+            self.task_definition.add_volume(
+                name=name,
+                efs_volume_configuration=ecs.EfsVolumeConfiguration(
+                    file_system_id=file_system.file_system_id,
+                    # The file system's policy denies unencrypted transport; IAM auth makes the task
+                    # role, not the network alone, decide who mounts.
+                    transit_encryption="ENABLED",
+                    authorization_config=ecs.AuthorizationConfig(
+                        access_point_id=access_point.access_point_id, iam="ENABLED"
+                    ),
+                ),
+            )
+
+        self.image = ecs.ContainerImage.from_asset(
+            str(REPO_ROOT),
+            file=DOCKERFILE,
+            platform=ecr_assets.Platform.LINUX_ARM64 if use_arm64 else ecr_assets.Platform.LINUX_AMD64,
+        )
+        self.environment = runtime_environment(
+            table_name=table_name, region=cdk.Aws.REGION, idle_timeout_minutes=idle_timeout_minutes
+        )
+        self.secret_names = RUNTIME_SECRETS + PASS_THROUGH_SECRETS
+        self.container = self.task_definition.add_container(
+            "App",
+            image=self.image,
+            environment=self.environment,
+            secrets={name: ecs.Secret.from_secrets_manager(secret, name) for name in self.secret_names},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="blu", log_group=self.log_group),
+            port_mappings=[ecs.PortMapping(container_port=APP_PORT, protocol=ecs.Protocol.TCP)],
+            health_check=ecs.HealthCheck(
+                command=[
+                    "CMD",
+                    "python",
+                    "-c",
+                    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/health', timeout=4)",
+                ],
+                interval=cdk.Duration.seconds(10),
+                timeout=cdk.Duration.seconds(5),
+                retries=3,
+                start_period=cdk.Duration.seconds(20),
+            ),
+            stop_timeout=cdk.Duration.seconds(STOP_TIMEOUT_SECONDS),
+            readonly_root_filesystem=False,
+            essential=True,
+        )
+        for name, (_, path) in volumes.items():
+            self.container.add_mount_points(ecs.MountPoint(container_path=path, source_volume=name, read_only=False))
+
+        capacity_provider = "FARGATE_SPOT" if use_fargate_spot else "FARGATE"
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=desired_count,
+            capacity_provider_strategies=[ecs.CapacityProviderStrategy(capacity_provider=capacity_provider, weight=1)],
+            platform_version=ecs.FargatePlatformVersion.VERSION1_4,
+            assign_public_ip=True,  # outbound internet without a NAT gateway
+            security_groups=[security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            # One task at a time: two would share the sessions and workspace; a deploy stops the old
+            # task before starting the new one.
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=False),
+            health_check_grace_period=None,
+            cloud_map_options=ecs.CloudMapOptions(
+                cloud_map_namespace=self.namespace,
+                name=CLOUD_MAP_SERVICE,
+                # API Gateway's VPC link needs SRV records (address and port) for awsvpc tasks.
+                dns_record_type=servicediscovery.DnsRecordType.SRV,
+                dns_ttl=cdk.Duration.seconds(10),
+                container=self.container,
+                container_port=APP_PORT,
+            ),
+        )
+        cloud_map_service = self.service.cloud_map_service
+        assert cloud_map_service is not None
+        self.cloud_map_service: servicediscovery.IService = cloud_map_service
+
+
+class ServiceStack(cdk.Stack):
+    """Stateless compute: destroy and redeploy freely (state lives in the data stack)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: BluSettings,
+        vpc: ec2.IVpc,
+        app_security_group: ec2.ISecurityGroup,
+        file_system: efs.IFileSystem,
+        workspace_access_point: efs.IAccessPoint,
+        state_access_point: efs.IAccessPoint,
+        secret: secretsmanager.ISecret,
+        table_name: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        blu = BluService(
+            self,
+            "Blu",
+            vpc=vpc,
+            security_group=app_security_group,
+            file_system=file_system,
+            workspace_access_point=workspace_access_point,
+            state_access_point=state_access_point,
+            secret=secret,
+            table_name=table_name,
+            cpu=settings.cpu,
+            memory_mib=settings.memory,
+            use_fargate_spot=settings.use_fargate_spot,
+            use_arm64=settings.use_arm64,
+            desired_count=1 if settings.start_on_deploy else 0,
+            idle_timeout_minutes=settings.idle_timeout_minutes,
+            log_retention=settings.log_retention,
+        )
+        self.cluster = blu.cluster
+        self.service = blu.service
+        self.task_definition = blu.task_definition
+        self.container = blu.container
+        self.cloud_map_service = blu.cloud_map_service
+        self.log_group = blu.log_group
+        self.task_role = blu.task_definition.task_role
