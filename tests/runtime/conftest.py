@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.standin import StandinServer
-from tests.support.server import BluClient, BluServer
+from tests.support.server import BluServer
 
 
 @pytest.fixture(scope="session")
@@ -28,13 +28,6 @@ def blu(model: StandinServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
     server = BluServer(tmp_path_factory.mktemp("blu") / "data", env=model_env(model)).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def api(blu: BluServer) -> Iterator[BluClient]:
-    client = blu.client()
-    yield client
-    client.http.close()
 
 
 @pytest.fixture

@@ -1,0 +1,232 @@
+"""The chat as a new user meets it: start a session, watch the answer stream in, see a tool use as a
+card and its file as an artifact, read Markdown safely rendered, stop a long turn, see the queue."""
+
+from __future__ import annotations
+
+import secrets
+import struct
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.support.server import BluClient, BluServer
+from tests.web.conftest import screenshot
+from tests.web.helpers import (
+    assistant_messages,
+    body_of,
+    open_app,
+    send,
+    session_id,
+    streamed_text_samples,
+    wait_idle,
+    wait_last_assistant,
+    words,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def tiny_png(width: int = 3, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x20\x60\xe0" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_start_a_session_and_watch_the_answer_stream(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url)
+    page.get_by_role("button", name="+ New session").click()
+    assert page.locator("#composer-input").evaluate("e => document.activeElement === e")
+    send(page, "[[slow ms=80]] [[words n=40]]")
+
+    # The person's message shows at once; the session exists now and has an address.
+    page.wait_for_selector("li.msg--user")
+    page.wait_for_url("**/#/s/*")
+    sid = session_id(page)
+    samples = streamed_text_samples(page, 3)
+    assert "Blu is answering" in page.get_by_test_id("chat-status").inner_text()
+    assert page.get_by_role("button", name="Stop the running turn").is_visible()
+    screenshot(page, "desktop-streaming")
+
+    final = wait_last_assistant(page, "complete")
+    text = body_of(final)
+    for sample in samples:  # every moment showed a prefix of the answer: nothing duplicated on the way
+        assert text.startswith(sample), (sample, text)
+    stored = [m for m in api.messages(sid) if m["role"] == "assistant"]
+    assert len(stored) == 1 and words(stored[0]["text"]) == text
+    assert page.locator("li.msg").count() == 2
+    wait_idle(page)
+    assert not page.get_by_role("button", name="Stop the running turn").is_visible()
+
+    # The sidebar lists the new session first; the header shows tokens and cost.
+    first = page.locator(".session-link").first
+    assert first.get_attribute("data-session-id") == sid
+    assert first.get_attribute("aria-current") == "page"
+    usage = page.get_by_test_id("session-usage")
+    page.wait_for_function(
+        "(e) => /\\d+(\\.\\d)?k? in · \\d+ out · \\$/.test(e.textContent)", arg=usage.element_handle()
+    )
+    assert "in ·" in final.locator(".msg__usage").inner_text()
+
+
+def test_tool_use_is_a_card_and_its_file_an_artifact(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    name = f"notes-{secrets.token_hex(3)}.md"
+    send(page, f'[[write path={name} content="# Shopping\\n\\n- **eggs**\\n- milk\\n\\n```python\\nprint(42)\\n```"]]')
+
+    card = page.locator("details.tool").first
+    card.wait_for()
+    page.wait_for_selector("details.tool[data-outcome=ok]")
+    assert card.locator(".tool__name").inner_text() == "Write"
+    assert name in card.locator(".tool__target").inner_text()
+    assert card.locator(".tool__outcome").inner_text() == "Done"
+    assert not card.locator(".tool__result").is_visible()
+    card.locator("summary").click()  # collapsible: opens to show input and result
+    assert card.locator(".tool__result").is_visible()
+    assert "File created" in card.locator(".tool__result").inner_text()
+    wait_last_assistant(page, "complete")
+    # Still open after the message completed and re-rendered.
+    assert card.evaluate("e => e.open")
+
+    # The artifacts panel lists the file; opening it previews the Markdown (rendered), with a download.
+    panel = page.locator("#panel")
+    if not panel.is_visible():
+        page.get_by_role("button", name="Artifacts and files").click()
+    row = panel.locator(f"#tabpanel-artifacts .file-row[data-path='{name}']")
+    row.wait_for()
+    assert "Created" in row.inner_text()
+    screenshot(page, "desktop-tool-card-and-artifacts")
+    row.get_by_role("button", name=f"Preview {name}").click()
+    dialog = page.locator("dialog.preview")
+    dialog.get_by_role("heading", name="Shopping").wait_for()
+    assert dialog.locator("strong").inner_text() == "eggs"
+    assert dialog.locator("pre code .hljs-built_in, pre code .hljs-number").count() >= 1
+    download = dialog.get_by_role("link", name="Download")
+    assert "download=1" in (download.get_attribute("href") or "")
+    screenshot(page, "desktop-artifact-preview")
+    with page.expect_download() as info:
+        download.click()
+    assert info.value.suggested_filename == name
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+
+    # The workspace browser shows it too; upload a file and find it there.
+    panel.get_by_role("tab", name="Files").click()
+    files = panel.locator("#tabpanel-files")
+    files.locator(f".file-row[data-path='{name}']").wait_for()
+    page.set_input_files(
+        "#upload-input", files=[{"name": "hello.txt", "mimeType": "text/plain", "buffer": b"hi from the browser"}]
+    )
+    files.locator(".file-row[data-path='hello.txt']").wait_for()
+    files.get_by_role("button", name="Preview hello.txt").click()
+    dialog.get_by_text("hi from the browser").wait_for()
+    page.keyboard.press("Escape")
+    page.set_input_files("#upload-input", files=[{"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png()}])
+    files.get_by_role("button", name="Preview dot.png").click()
+    image = dialog.locator("img.preview__image")
+    image.wait_for()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth === 3", arg=image.element_handle())
+    page.keyboard.press("Escape")
+
+
+def test_keyboard_only(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    # The first stop for Tab on the page is a skip link to the message box.
+    first_focusable = page.evaluate("() => document.querySelector('#root a, #root button, #root input').className")
+    assert first_focusable == "skip-link"
+    page.focus(".skip-link")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to the message box"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "composer-input"
+    assert page.url.endswith("#/new")
+    # Shift+Enter adds a line, Enter sends.
+    page.keyboard.type("line one")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("line two")
+    page.keyboard.press("Enter")
+    assert page.locator("li.msg--user .msg__body").first.inner_text() == "line one\nline two"
+    wait_last_assistant(page, "complete")
+    # Ctrl+K jumps to the session search; Tab reaches the sessions, Enter opens one.
+    page.keyboard.press("Control+k")
+    assert page.evaluate("() => document.activeElement.id") == "session-search"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.classList.contains('session-link')")
+
+
+def test_markdown_is_rendered_and_model_html_never_runs(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    evil = (
+        "# Title\\n\\nSome *text* and `code`.\\n\\n```python\\ndef f():\\n    return 1\\n```\\n\\n"
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" onerror="window.__xss=1">'
+        '<script>window.__xss=2</script> <iframe src="/"></iframe> '
+        '<b onmouseover="window.__xss=4">bold</b> [bad link](javascript:window.__xss=3)'
+    )
+    send(page, f"[[say text='{evil}']]")
+    message = wait_last_assistant(page, "complete")
+    body = message.locator(".msg__body")
+    assert body.locator("h1").inner_text() == "Title"
+    assert body.locator("em").inner_text() == "text"
+    assert body.locator("pre code .hljs-keyword").first.inner_text() == "def"
+    # The model's raw HTML is shown as text, not parsed into elements.
+    assert body.locator("img, script, iframe, b, [onerror], [onmouseover]").count() == 0
+    assert "<script>window.__xss=2</script>" in body.inner_text()
+    link = body.get_by_text("bad link")
+    assert not (link.get_attribute("href") or "").startswith("javascript")
+    link.click()
+    assert page.evaluate("() => window.__xss") is None
+    # The person's own text is shown as text, never as HTML.
+    assert page.locator("li.msg--user .msg__body script").count() == 0
+    assert "<script>" in page.locator("li.msg--user .msg__body").inner_text()
+
+
+def test_stop_a_long_turn_and_see_the_queue(logged_in: Callable[..., Any], blu: BluServer, api: BluClient) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, "[[sleep s=30]] take your time")
+    wait_last_assistant(page, "running")
+    stop = page.get_by_role("button", name="Stop the running turn")
+    stop.wait_for()
+
+    # A second message while busy waits in the queue, and says so.
+    send(page, "and then this")
+    queued = page.locator("li.msg--user").last
+    queued.locator(".msg__badge", has_text="Queued").wait_for()
+    assert "queued" in page.get_by_test_id("chat-status").inner_text()
+    screenshot(page, "desktop-queued")
+
+    stop.click()
+    interrupted = page.locator("li.msg--assistant[data-state=interrupted]")
+    interrupted.wait_for()
+    assert interrupted.locator(".msg__badge").inner_text() == "Interrupted"
+    assert interrupted.locator(".msg__error").is_visible()
+    # The queued message runs next, and its badge goes away.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('li.msg--assistant')].length === 2 && "
+        "document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'",
+        timeout=30_000,
+    )
+    assert queued.locator(".msg__badge").inner_text() == ""
+    assert "and then this" in body_of(assistant_messages(page).last)
+    states = [m["state"] for m in api.messages(session_id(page)) if m["role"] == "assistant"]
+    assert states == ["interrupted", "complete"]
+
+
+def test_a_failed_turn_shows_its_error(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, "[[error status=529]] are you there")
+    failed = wait_last_assistant(page, "error")
+    assert failed.locator(".msg__badge").inner_text() == "Failed"
+    assert failed.locator(".msg__error").inner_text().strip()
+    wait_idle(page)

@@ -1,0 +1,100 @@
+"""Logging in and out: the login page when logged out, clear messages for a wrong password and for
+throttling (with the wait time), and no password anywhere but a POST body."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.server import PASSWORD, BluServer
+from tests.web.conftest import Console, ContextFactory, screenshot
+
+pytestmark = pytest.mark.browser
+
+LOGGED_OUT = r"status of 401 .*/api/config"
+
+
+def test_login_logout_and_back(new_context: ContextFactory, blu: BluServer, console: Console) -> None:
+    console.allow(LOGGED_OUT)
+    # Its own client address, so the throttling test's failures don't touch it.
+    context = new_context(extra_http_headers={"X-Forwarded-For": "10.0.0.1"})
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(f"{r.method} {r.url} {r.post_data or ''}"))
+    page.goto(blu.url + "/")
+    page.wait_for_selector("html[data-ready=login]")
+    assert page.get_by_role("heading", name="Log in to Blu").is_visible()
+    assert page.locator("#login-password").evaluate("e => document.activeElement === e")
+    screenshot(page, "desktop-login")
+    # Even if a script failed, the browser would post the form, never put the password in a URL.
+    assert page.locator("form.login-form").get_attribute("method") == "post"
+
+    page.fill("#login-password", PASSWORD)
+    page.press("#login-password", "Enter")
+    page.wait_for_selector("html[data-ready=app]")
+    assert page.get_by_role("navigation", name="Sessions").is_visible()
+    assert "stand-in" in page.get_by_test_id("model-notice").inner_text()
+    # The password travelled only in the login POST's body: never in a URL.
+    assert not [r for r in requests if PASSWORD in r.split(" ")[1]]
+    assert [r for r in requests if r.startswith("POST") and "/api/login" in r]
+
+    # A reload keeps the login (cookie); logging out shows the form again and a reload keeps it there.
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_selector("[data-testid=login]")
+    page.reload()
+    page.wait_for_selector("html[data-ready=login]")
+
+
+def test_wrong_password_then_throttled_with_wait_time(
+    new_context: ContextFactory, blu: BluServer, console: Console
+) -> None:
+    console.allow(LOGGED_OUT)
+    console.allow(r"status of 401 .*/api/login")
+    console.allow(r"status of 429 .*/api/login")
+    context = new_context(extra_http_headers={"X-Forwarded-For": "10.0.0.2"})
+    page = context.new_page()
+    # A second tab of the same person, ready to try while the first one is made to wait.
+    other = context.new_page()
+    for p in (page, other):
+        p.goto(blu.url + "/")
+        p.wait_for_selector("html[data-ready=login]")
+    page.bring_to_front()
+    message = page.locator("#login-message")
+    submit = page.locator("[data-testid=login] button[type=submit]")
+
+    for _ in range(2):
+        page.fill("#login-password", "not the password")
+        submit.click()
+        page.wait_for_function("(e) => e.textContent === 'Wrong password.'", arg=message.element_handle())
+        page.evaluate("(e) => { e.textContent = '' }", message.element_handle())
+    # The third failure starts the backoff: the answer says how long to wait, and the form waits.
+    page.fill("#login-password", "still wrong")
+    submit.click()
+    page.wait_for_function(
+        "(e) => /Wrong password\\. Try again in \\d+ s\\./.test(e.textContent)", arg=message.element_handle()
+    )
+    assert submit.is_disabled()
+
+    # The other tab tries meanwhile: the server refuses without checking (429) and says how long.
+    other.bring_to_front()
+    other.fill("#login-password", PASSWORD)
+    other.press("#login-password", "Enter")
+    throttled = other.locator("#login-message")
+    other.wait_for_function(
+        "(e) => /Too many wrong passwords\\. Try again in \\d+ s\\./.test(e.textContent)",
+        arg=throttled.element_handle(),
+    )
+    text = other.locator("#login-message").inner_text()
+    wait = int(re.search(r"in (\d+) s", text).group(1))  # type: ignore[union-attr]
+    assert 1 <= wait <= 5
+    screenshot(other, "desktop-login-throttled")
+
+    # When the wait is over the button comes back and the right password works.
+    other.wait_for_function(
+        "() => !document.querySelector('[data-testid=login] button[type=submit]').disabled", timeout=10_000
+    )
+    other.press("#login-password", "Enter")
+    other.wait_for_selector("html[data-ready=app]")

@@ -1,0 +1,314 @@
+// The logged-in screen: sessions sidebar, header with the session's actions and usage, the chat, and
+// the artifacts/files panel. Routes: #/s/<session id>, #/new (empty chat; the session is created on send).
+import { api, type Config, type SessionRecord } from "./api";
+import { ChatView } from "./chat";
+import { announce, h } from "./dom";
+import { formatCost, formatTokens } from "./format";
+import { icon } from "./icons";
+import { Panel, Preview } from "./panel";
+import { Sidebar } from "./sidebar";
+
+export interface AppHandle {
+  resume(): void;
+  destroy(): void;
+}
+
+export interface AppOptions {
+  onLogout(): void;
+}
+
+const WIDE = "(min-width: 1200px)";
+const NARROW = "(max-width: 899px)";
+
+function parseRoute(): string | null {
+  const match = /^#\/s\/([0-9a-f]{24})$/.exec(window.location.hash);
+  return match ? match[1]! : null;
+}
+
+export function startApp(root: HTMLElement, config: Config, options: AppOptions): AppHandle {
+  const cleanups: (() => void)[] = [];
+  const listen = <K extends keyof WindowEventMap>(target: Window | Document, type: K | string, fn: (e: Event) => void) => {
+    target.addEventListener(type, fn);
+    cleanups.push(() => target.removeEventListener(type, fn));
+  };
+
+  let chat: ChatView | null = null;
+  let current: SessionRecord | null = null;
+
+  // -- toasts ---------------------------------------------------------------------------------
+  const toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+  const toast = (text: string, kind: "info" | "error" = "info") => {
+    const item = h("div", { class: `toast toast--${kind}` }, text);
+    toasts.append(item);
+    window.setTimeout(() => item.remove(), kind === "error" ? 7000 : 3500);
+  };
+
+  // -- header ---------------------------------------------------------------------------------
+  const titleText = h("h1", { id: "session-title", class: "topbar__title-text" }, "New session");
+  const usage = h("p", { class: "topbar__usage", "data-testid": "session-usage", "aria-label": "Tokens and cost of this session" });
+  const renameInput = h("input", { id: "rename-input", class: "topbar__rename-input", maxlength: "120", "aria-label": "Session name", autocomplete: "off" });
+  const renameForm = h(
+    "form",
+    { class: "topbar__rename", hidden: true, onsubmit: (e: Event) => (e.preventDefault(), void saveRename()) },
+    renameInput,
+    h("button", { type: "submit", class: "button button--small button--primary" }, "Save"),
+    h("button", { type: "button", class: "button button--small", onclick: () => endRename() }, "Cancel"),
+  );
+  renameInput.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.stopPropagation();
+      endRename();
+    }
+  });
+  const iconButton = (name: string, label: string, props: Record<string, unknown>) =>
+    h("button", { type: "button", class: "button button--icon", ...props }, h("span", { class: "button__icon" }, icon(name)), h("span", { class: "button__label" }, label));
+  const menuButton = h(
+    "button",
+    { type: "button", class: "icon-button topbar__menu", "aria-label": "Sessions", "aria-controls": "sidebar", "aria-expanded": "false", onclick: () => toggleSidebar() },
+    icon("menu", 22),
+  );
+  const renameButton = iconButton("pencil", "Rename", { "aria-label": "Rename this session", onclick: () => startRename() });
+  const archiveButton = iconButton("archive", "Archive", { "aria-label": "Archive this session", onclick: () => void toggleArchive() });
+  const panelButton = iconButton("folder", "Files", { "aria-label": "Artifacts and files", "aria-controls": "panel", "aria-expanded": "false", onclick: () => togglePanel() });
+  const sessionActions = h("div", { class: "topbar__actions" }, renameButton, archiveButton);
+  const header = h(
+    "header",
+    { class: "topbar" },
+    menuButton,
+    h("div", { class: "topbar__title" }, titleText, renameForm, usage),
+    sessionActions,
+    panelButton,
+  );
+  const notice = config.model_notice
+    ? h("p", { class: "notice", role: "note", "data-testid": "model-notice" }, h("strong", null, "Stand-in model. "), config.model_notice)
+    : null;
+
+  // -- sidebar, panel, preview -------------------------------------------------------------------
+  const sidebar = new Sidebar({ currentId: () => current?.id ?? parseRoute(), newSession: () => newSession() });
+  const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
+  const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
+  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
+  const preview = new Preview();
+  const panel = new Panel({ toast, maxUploadBytes: config.max_upload_bytes ?? 25 * 1024 * 1024 }, preview, () => togglePanel(false));
+  const backdrop = h("div", { class: "backdrop", hidden: true, onclick: () => closeDrawers() });
+  const main = h("main", { id: "main", class: "main" }, header, notice);
+  const shell = h("div", { class: "app", "data-testid": "app" }, sidebar.element, main, panel.element, backdrop);
+  const srStatus = h("div", { id: "sr-status", class: "sr-only", role: "status", "aria-live": "polite" });
+  // The skip link focuses the message box without touching the URL's hash (the hash is the route).
+  const skip = h(
+    "a",
+    {
+      class: "skip-link",
+      href: "#composer-input",
+      onclick: (e: Event) => {
+        e.preventDefault();
+        chat?.focusComposer();
+      },
+    },
+    "Skip to the message box",
+  );
+  root.replaceChildren(skip, shell, preview.element, toasts, srStatus);
+
+  // -- drawers ---------------------------------------------------------------------------------
+  let sidebarOpen = false;
+  let panelOpen = window.matchMedia(WIDE).matches;
+  const narrow = () => window.matchMedia(NARROW).matches;
+  const layout = () => {
+    shell.classList.toggle("app--sidebar-open", sidebarOpen);
+    shell.classList.toggle("app--panel-open", panelOpen);
+    menuButton.setAttribute("aria-expanded", String(sidebarOpen));
+    panelButton.setAttribute("aria-expanded", String(panelOpen));
+    backdrop.hidden = !((sidebarOpen && narrow()) || (panelOpen && !window.matchMedia(WIDE).matches));
+    // Drawers that are off screen must not be reachable by Tab.
+    sidebar.element.inert = narrow() && !sidebarOpen;
+    panel.element.inert = !panelOpen;
+  };
+  function toggleSidebar(open = !sidebarOpen): void {
+    sidebarOpen = open;
+    if (open && !window.matchMedia(WIDE).matches) panelOpen = false;
+    layout();
+    if (open) sidebar.element.querySelector<HTMLElement>(".sidebar__new")?.focus();
+    else if (narrow()) menuButton.focus();
+  }
+  function togglePanel(open = !panelOpen): void {
+    panelOpen = open;
+    if (open && narrow()) sidebarOpen = false;
+    layout();
+    if (open) {
+      void panel.loadArtifacts();
+      panel.element.querySelector<HTMLElement>('[role="tab"][aria-selected="true"]')?.focus();
+    } else panelButton.focus();
+  }
+  function closeDrawers(): void {
+    const wasOpen = sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches);
+    sidebarOpen = false;
+    if (!window.matchMedia(WIDE).matches) panelOpen = false;
+    layout();
+    if (wasOpen) menuButton.focus();
+  }
+  layout();
+  listen(window, "resize", () => layout());
+
+  // -- session header ----------------------------------------------------------------------------
+  const renderHeader = () => {
+    const s = current;
+    titleText.textContent = s ? s.name || "New session" : "New session";
+    document.title = s?.name ? `${s.name} · Blu` : "Blu";
+    const has = !!s;
+    renameButton.disabled = !has;
+    archiveButton.disabled = !has;
+    const archived = s?.status === "archived";
+    archiveButton.querySelector(".button__label")!.textContent = archived ? "Unarchive" : "Archive";
+    archiveButton.querySelector(".button__icon")!.replaceChildren(icon(archived ? "unarchive" : "archive"));
+    archiveButton.setAttribute("aria-label", archived ? "Unarchive this session" : "Archive this session");
+    usage.textContent = s
+      ? `${formatTokens(s.input_tokens)} in · ${formatTokens(s.output_tokens)} out · ${formatCost(s.cost_usd)}${archived ? " · archived" : ""}`
+      : "";
+    usage.title = s ? `${s.input_tokens} input tokens, ${s.output_tokens} output tokens, $${s.cost_usd.toFixed(6)}` : "";
+  };
+
+  function startRename(): void {
+    if (!current) return;
+    renameInput.value = current.name || "";
+    renameForm.hidden = false;
+    titleText.hidden = true;
+    renameInput.focus();
+    renameInput.select();
+  }
+  function endRename(): void {
+    renameForm.hidden = true;
+    titleText.hidden = false;
+    renameButton.focus();
+  }
+  async function saveRename(): Promise<void> {
+    const name = renameInput.value.trim();
+    if (!current || !name) return endRename();
+    try {
+      const updated = await api.updateSession(current.id, { name });
+      sessionChanged(updated);
+      announce(`Renamed to ${updated.name}.`);
+    } catch (error) {
+      toast(`Couldn't rename: ${(error as Error).message}`, "error");
+    }
+    endRename();
+  }
+  async function toggleArchive(): Promise<void> {
+    if (!current) return;
+    const archive = current.status !== "archived";
+    try {
+      const updated = await api.updateSession(current.id, { status: archive ? "archived" : "active" });
+      sessionChanged(updated);
+      toast(archive ? "Archived. Find it again with “Show archived”." : "Moved back to your sessions.");
+    } catch (error) {
+      toast(`Couldn't ${archive ? "archive" : "unarchive"}: ${(error as Error).message}`, "error");
+    }
+  }
+
+  function sessionChanged(session: SessionRecord): void {
+    if (chat && session.id === chat.sessionId) {
+      current = { ...current, ...session };
+      renderHeader();
+    }
+    sidebar.upsert(session);
+  }
+
+  // -- routing ---------------------------------------------------------------------------------
+  function mountChat(id: string | null): void {
+    chat?.destroy();
+    current = null;
+    chat = new ChatView(id, {
+      sessionChanged,
+      sessionCreated: (session) => {
+        window.history.replaceState(null, "", `#/s/${session.id}`);
+        current = session;
+        renderHeader();
+        sidebar.upsert(session);
+        panel.setSession(session.id);
+      },
+      artifactsChanged: () => void panel.loadArtifacts(),
+      openSession: (sid) => {
+        window.location.hash = `#/s/${sid}`;
+      },
+      toast,
+      maxMessageChars: config.max_message_chars ?? 100_000,
+    });
+    main.append(chat.element);
+    renderHeader();
+    sidebar.render();
+    panel.setSession(id);
+    void chat.open();
+  }
+
+  function route(): void {
+    const id = parseRoute();
+    if (chat && chat.sessionId === id && id !== null) return;
+    if (window.location.hash !== "#/new" && id === null && window.location.hash) window.history.replaceState(null, "", "#/new");
+    mountChat(id);
+    if (narrow()) {
+      sidebarOpen = false;
+      layout();
+    }
+    if (!narrow()) chat?.focusComposer();
+  }
+
+  function newSession(): void {
+    if (window.location.hash === "#/new") {
+      mountChat(null);
+      chat?.focusComposer();
+    } else window.location.hash = "#/new";
+    if (narrow()) {
+      sidebarOpen = false;
+      layout();
+    }
+    chat?.focusComposer();
+  }
+
+  async function logout(): Promise<void> {
+    try {
+      await api.logout();
+    } catch {
+      // the cookie may already be gone
+    }
+    options.onLogout();
+  }
+
+  // -- global keys and wake-ups ----------------------------------------------------------------------
+  listen(document, "keydown", (event) => {
+    const e = event as KeyboardEvent;
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+      e.preventDefault();
+      if (narrow()) toggleSidebar(true);
+      sidebar.focusSearch();
+    } else if (e.key === "Escape" && !preview.element.open) {
+      if (sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches)) closeDrawers();
+    }
+  });
+  listen(window, "hashchange", () => route());
+  listen(document, "visibilitychange", () => {
+    if (document.visibilityState === "visible") {
+      chat?.kick();
+      void sidebar.refresh();
+    }
+  });
+  listen(window, "online", () => chat?.kick());
+  listen(window, "pageshow", (e) => {
+    if ((e as PageTransitionEvent).persisted) chat?.kick();
+  });
+
+  route();
+  void sidebar.refresh();
+
+  return {
+    resume(): void {
+      chat?.resume();
+      void sidebar.refresh();
+      void panel.loadArtifacts();
+    },
+    destroy(): void {
+      chat?.destroy();
+      chat = null;
+      cleanups.forEach((fn) => fn());
+      if (preview.element.open) preview.element.close();
+    },
+  };
+}

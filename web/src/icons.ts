@@ -1,0 +1,35 @@
+// Inline SVG icons (no icon font, no emoji font needed); decorative, hidden from screen readers.
+const PATHS: Record<string, string> = {
+  menu: "M3 6h18M3 12h18M3 18h18",
+  pencil: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
+  archive: "M3 4h18v4H3zM5 8v12h14V8M10 12h4",
+  unarchive: "M9 14l-4-4 4-4M5 10h10a5 5 0 0 1 0 10h-3",
+  folder: "M3 6h6l2 2h10v11H3z",
+  download: "M12 4v11M7 10l5 5 5-5M5 20h14",
+  close: "M6 6l12 12M18 6L6 18",
+  mic: "M12 3a3 3 0 0 1 3 3v6a3 3 0 0 1-6 0V6a3 3 0 0 1 3-3zM5 11a7 7 0 0 0 14 0M12 18v3",
+  keyboard: "M3 7h18v10H3zM7 10h1M11 10h1M15 10h1M7 14h10",
+  file: "M6 3h8l4 4v14H6zM14 3v4h4",
+  plus: "M12 5v14M5 12h14",
+};
+
+const NS = "http://www.w3.org/2000/svg";
+
+export function icon(name: keyof typeof PATHS | string, size = 20): SVGSVGElement {
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", String(size));
+  svg.setAttribute("height", String(size));
+  svg.setAttribute("fill", "none");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "2");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.classList.add("icon");
+  const path = document.createElementNS(NS, "path");
+  path.setAttribute("d", PATHS[name] ?? PATHS.file!);
+  svg.append(path);
+  return svg;
+}
