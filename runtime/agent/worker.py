@@ -174,6 +174,7 @@ class SessionWorker:
             await store.set_turn_running(sid, request.turn_id)
             if turn.stop_reason is None:
                 await self._ensure_client(turn, session)
+            if turn.stop_reason is None:  # an interrupt may have come while the client connected
                 hub.publish(sid, "turn.status", self._status(turn, "running"))
                 await self._converse(turn, coalescer)
         except asyncio.CancelledError:
