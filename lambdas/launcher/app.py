@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations at runtime and
 # `Deps` is local to create_app.
 
-import math
 import statistics
 import time
 from collections.abc import Callable
@@ -14,7 +13,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.common.power import PowerLog
 from lambdas.common.secret import SecretReader
@@ -26,7 +24,8 @@ from lambdas.common.service_state import (
     set_desired_count,
 )
 from lambdas.common.telemetry import logger, metrics, tracer
-from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login, cookie_is_secure
+from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
+from runtime.auth.responses import LoginBody, login_response, logout_response
 from runtime.store.base import Store
 
 # The built web UI: copied beside the code into the Lambda asset (web/dist), or the repository's own.
@@ -154,11 +153,6 @@ def shutdown_service(
 # ---- the HTTP app ---------------------------------------------------------------------------------
 
 
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=1, max_length=1024)
-
-
 def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
     """The launcher app; ``deps_factory`` is called per request (the handler caches its result)."""
     app = FastAPI(title="Blu launcher", docs_url=None, redoc_url=None, openapi_url=None)
@@ -209,43 +203,11 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
         result = attempt_login(body.password, password_hash=password_hash, client=client[:64], throttle=deps.throttle())
         if not result.ok:
             metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
-            wait = math.ceil(result.retry_after)
-            headers = {"Retry-After": str(wait)} if wait else {}
-            if result.throttled:
-                return JSONResponse(
-                    {"detail": f"Too many wrong passwords. Try again in {wait} s.", "retry_after": wait},
-                    status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-                    headers=headers,
-                )
-            return JSONResponse(
-                {"detail": "Wrong password.", "retry_after": wait},
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                headers=headers,
-            )
-        signer = deps.signer()
-        response = Response(status_code=status.HTTP_204_NO_CONTENT)
-        response.set_cookie(
-            COOKIE_NAME,
-            signer.issue(),
-            max_age=signer.max_age_seconds,
-            httponly=True,
-            secure=cookie_is_secure(request.headers.get("host", "")),
-            samesite="strict",
-            path="/",
-        )
-        return response
+        return login_response(result, signer=deps.signer(), host=request.headers.get("host", ""))
 
     @app.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
     def logout(request: Request) -> Response:
-        response = Response(status_code=status.HTTP_204_NO_CONTENT)
-        response.delete_cookie(
-            COOKIE_NAME,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=cookie_is_secure(request.headers.get("host", "")),
-        )
-        return response
+        return logout_response(host=request.headers.get("host", ""))
 
     @app.get("/status", dependencies=[LoggedIn])
     def get_status(deps: Deps) -> JSONResponse:
