@@ -17,19 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from runtime.auth import PasswordError, hash_password
+from runtime.secret_keys import SECRET_KEYS
 
-# The keys of the secret (stacks/data.py SECRET_KEYS; repeated so this runs without the CDK).
-SECRET_KEYS: tuple[str, ...] = (
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "AUTH_PASSWORD_HASH",
-    "SESSION_SECRET",
-    "LIVEKIT_URL",
-    "LIVEKIT_API_KEY",
-    "LIVEKIT_API_SECRET",
-    "OPENAI_API_KEY",
-    "NOTION_API_KEY",
-    "GITHUB_TOKEN",
-)
 SECRET_RESOURCE_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 -- a resource type
 
 

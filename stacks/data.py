@@ -18,21 +18,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from runtime.secret_keys import SECRET_KEYS
 from stacks.settings import BluSettings
 
-# The keys of Blu's one JSON secret. SESSION_SECRET is generated at deploy time; the user fills
-# in the others after the first deploy (empty string = not configured).
-SECRET_KEYS: tuple[str, ...] = (
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "AUTH_PASSWORD_HASH",
-    "SESSION_SECRET",
-    "LIVEKIT_URL",
-    "LIVEKIT_API_KEY",
-    "LIVEKIT_API_SECRET",
-    "OPENAI_API_KEY",
-    "NOTION_API_KEY",
-    "GITHUB_TOKEN",
-)
+# SESSION_SECRET is generated at deploy time; the user fills in the other keys (empty = not configured).
 GENERATED_SECRET_KEY = "SESSION_SECRET"  # noqa: S105 -- a key name, not a value
 
 RETAIN = cdk.RemovalPolicy.RETAIN

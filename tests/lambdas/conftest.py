@@ -16,6 +16,7 @@ from lambdas.common.power import PowerLog
 from lambdas.common.secret import SecretReader
 from runtime.auth import hash_password
 from runtime.store.dynamo import DynamoStore
+from tests.support.dynamo import create_table
 
 REGION = "eu-west-1"
 TABLE = "blu-table"
@@ -43,26 +44,6 @@ class Aws:
         return SecretReader(self.secretsmanager, self.secret_arn)
 
 
-def create_table(client: Any) -> None:
-    """The table as stacks/data.py declares it."""
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("PK", "SK", "GSI1PK", "GSI1SK")],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "GSI1",
-                "KeySchema": [
-                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_CA_BUNDLE"):
@@ -77,7 +58,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Blu")
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table(dynamodb)
+        create_table(dynamodb, TABLE)
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         secret = {"AUTH_PASSWORD_HASH": PASSWORD_HASH, "SESSION_SECRET": SESSION_SECRET, "CLAUDE_CODE_OAUTH_TOKEN": ""}
         arn = secretsmanager.create_secret(Name="blu", SecretString=json.dumps(secret))["ARN"]

@@ -14,6 +14,7 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from runtime.store.base import Store
+from tests.support.dynamo import create_table
 
 REGION = "eu-west-1"
 _table_numbers = itertools.count()
@@ -47,27 +48,6 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         patch.setattr(BotocoreStubber, "process_request", one_at_a_time)
         with mock_aws():
             yield boto3.client("dynamodb", region_name=REGION)
-
-
-def create_table(client: Any, name: str) -> None:
-    """The table exactly as stacks/data.py declares it: PK/SK, GSI1 (GSI1PK/GSI1SK, ALL), TTL on `ttl`."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in ("PK", "SK", "GSI1PK", "GSI1SK")],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "GSI1",
-                "KeySchema": [
-                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
 
 
 @pytest.fixture

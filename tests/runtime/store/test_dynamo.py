@@ -10,7 +10,7 @@ from runtime.store import open_store
 from runtime.store.codec import session_recency_key, time_key
 from runtime.store.dynamo import DynamoStore
 from runtime.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id
-from tests.runtime.store.conftest import create_table
+from tests.support.dynamo import create_table
 
 T0 = 1_760_000_000.0
 
