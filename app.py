@@ -93,6 +93,7 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
     # its table and, for the launcher only, the secret.
     grant_table_and_index(service.task_role, data.table)
     data.file_system.grant_read_write(service.task_role)
+    grant_self_stop(service.task_role, service=service)
     for function in (control.launcher, control.idle_checker):
         grant_service_control(function, cluster=service.cluster, service=service.service)
         grant_table_items(function, data.table)
@@ -147,6 +148,20 @@ def grant_service_control(grantee: iam.IGrantable, *, cluster: ecs.ICluster, ser
             resources=["*"],
             conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
         )
+    )
+
+
+def grant_self_stop(grantee: iam.IGrantable, *, service: ServiceStack) -> None:
+    """Let the runtime scale its own service (and only it) to 0 when idle.
+
+    The ARN is built from the fixed names: the service's own ARN would make the task role's policy
+    wait for the service, which waits for the task definition.
+    """
+    arn = service.format_arn(
+        service="ecs", resource="service", resource_name=f"{service.cluster_name}/{service.service_name}"
+    )
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["ecs:DescribeServices", "ecs:UpdateService"], resources=[arn])
     )
 
 

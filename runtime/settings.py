@@ -63,6 +63,23 @@ class Settings(BaseSettings):
 
     # Idle rule (the runtime stops itself by the same rule as the idle checker)
     idle_timeout_minutes: int = Field(30, ge=1, le=1440, validation_alias=_env("BLU_IDLE_TIMEOUT_MINUTES"))
+    # The ECS service to scale to 0 when idle (unset locally: nothing to stop).
+    ecs_cluster: str = Field("", validation_alias=_env("BLU_ECS_CLUSTER"))
+    ecs_service: str = Field("", validation_alias=_env("BLU_ECS_SERVICE"))
+
+    # Voice (LiveKit room + the voice worker's speech providers)
+    livekit_url: str | None = Field(None, validation_alias=_env("LIVEKIT_URL"))
+    livekit_api_key: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_KEY"))
+    livekit_api_secret: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_SECRET"))
+    voice_agent_name: str = Field("blu", min_length=1, validation_alias=_env("BLU_VOICE_AGENT_NAME"))
+    voice_token_ttl_seconds: int = Field(600, ge=30, le=3600, validation_alias=_env("BLU_VOICE_TOKEN_TTL_SECONDS"))
+    voice_stt_provider: Literal["openai"] = Field("openai", validation_alias=_env("BLU_VOICE_STT_PROVIDER"))
+    voice_stt_model: str = Field("gpt-4o-mini-transcribe", validation_alias=_env("BLU_VOICE_STT_MODEL"))
+    voice_tts_provider: Literal["openai", "polly"] = Field("openai", validation_alias=_env("BLU_VOICE_TTS_PROVIDER"))
+    voice_tts_model: str = Field("gpt-4o-mini-tts", validation_alias=_env("BLU_VOICE_TTS_MODEL"))
+    voice_tts_voice: str = Field("", validation_alias=_env("BLU_VOICE_TTS_VOICE"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
 
     # Limits
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("BLU_MAX_MESSAGE_CHARS"))
@@ -107,6 +124,20 @@ class Settings(BaseSettings):
         if self.standin == "auto":
             return not self.has_claude_credentials
         return self.standin == "on"
+
+    @property
+    def voice_configured(self) -> bool:
+        """Whether LiveKit is configured: tokens can be issued and the voice worker can join rooms."""
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
+
+    @property
+    def tts_voice(self) -> str:
+        """The configured voice, or the provider's default one."""
+        return self.voice_tts_voice or ("Joanna" if self.voice_tts_provider == "polly" else "alloy")
+
+    @property
+    def self_stop_configured(self) -> bool:
+        return bool(self.ecs_cluster and self.ecs_service)
 
     @property
     def is_local(self) -> bool:

@@ -31,16 +31,17 @@ CLOUD_MAP_SERVICE = "app"
 STOP_TIMEOUT_SECONDS = 120
 
 # Keys of the secret that the runtime's settings read (injected under the same names).
-RUNTIME_SECRETS: tuple[str, ...] = ("AUTH_PASSWORD_HASH", "SESSION_SECRET", "CLAUDE_CODE_OAUTH_TOKEN")
-# Keys read by the voice worker and the agent's tools, not by the runtime's settings.
-PASS_THROUGH_SECRETS: tuple[str, ...] = (
+RUNTIME_SECRETS: tuple[str, ...] = (
+    "AUTH_PASSWORD_HASH",
+    "SESSION_SECRET",
+    "CLAUDE_CODE_OAUTH_TOKEN",
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
     "OPENAI_API_KEY",
-    "NOTION_API_KEY",
-    "GITHUB_TOKEN",
 )
+# Keys read by the agent's tools, not by the runtime's settings.
+PASS_THROUGH_SECRETS: tuple[str, ...] = ("NOTION_API_KEY", "GITHUB_TOKEN")
 # Runtime settings the task deliberately leaves at their defaults (the test requires every setting
 # the runtime reads to be either set here or listed here, so a new setting forces a decision).
 RUNTIME_DEFAULTS: tuple[str, ...] = (
@@ -60,10 +61,20 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_DISALLOWED_TOOLS",
     "BLU_MAX_MESSAGE_CHARS",
     "BLU_MAX_UPLOAD_BYTES",
+    "BLU_VOICE_AGENT_NAME",
+    "BLU_VOICE_TOKEN_TTL_SECONDS",
+    "BLU_VOICE_STT_PROVIDER",
+    "BLU_VOICE_STT_MODEL",
+    "BLU_VOICE_TTS_PROVIDER",
+    "BLU_VOICE_TTS_MODEL",
+    "BLU_VOICE_TTS_VOICE",
+    "OPENAI_BASE_URL",  # only for the offline speech stand-ins
 )
 
 
-def runtime_environment(*, table_name: str, region: str, idle_timeout_minutes: int) -> dict[str, str]:
+def runtime_environment(
+    *, table_name: str, region: str, idle_timeout_minutes: int, cluster_name: str, service_name: str
+) -> dict[str, str]:
     """The task's plain environment: only names the runtime's settings accept, never a secret."""
     return {
         "HOST": "0.0.0.0",  # noqa: S104 -- inside the task; the security group admits the VPC only
@@ -76,6 +87,10 @@ def runtime_environment(*, table_name: str, region: str, idle_timeout_minutes: i
         # API Gateway's VPC link is the only way in: its last X-Forwarded-For hop is the browser.
         "BLU_TRUST_FORWARDED_FOR": "true",
         "BLU_IDLE_TIMEOUT_MINUTES": str(idle_timeout_minutes),
+        # The runtime scales its own service to 0 by the idle rule (names, not references: a task
+        # definition that referenced its own service would be a circular dependency).
+        "BLU_ECS_CLUSTER": cluster_name,
+        "BLU_ECS_SERVICE": service_name,
         "CLAUDE_CODE_MAX_RETRIES": "2",
         # Never answer with the offline stand-in in AWS: a missing token must show as an error.
         "BLU_STANDIN": "off",
@@ -107,9 +122,13 @@ class BluService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
+        # Fixed names (from the stack's name) so the task can be told its own service without a reference.
+        self.cluster_name = f"{cdk.Stack.of(self).stack_name}-cluster"
+        self.service_name = "blu"
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
+            cluster_name=self.cluster_name,
             vpc=vpc,
             # Container Insights bills per metric around the clock; Blu's own metrics suffice.
             container_insights_v2=ecs.ContainerInsights.DISABLED,
@@ -151,7 +170,11 @@ class BluService(Construct):
             platform=ecr_assets.Platform.LINUX_ARM64 if use_arm64 else ecr_assets.Platform.LINUX_AMD64,
         )
         self.environment = runtime_environment(
-            table_name=table_name, region=cdk.Aws.REGION, idle_timeout_minutes=idle_timeout_minutes
+            table_name=table_name,
+            region=cdk.Aws.REGION,
+            idle_timeout_minutes=idle_timeout_minutes,
+            cluster_name=self.cluster_name,
+            service_name=self.service_name,
         )
         self.secret_names = RUNTIME_SECRETS + PASS_THROUGH_SECRETS
         self.container = self.task_definition.add_container(
@@ -185,6 +208,7 @@ class BluService(Construct):
             self,
             "Service",
             cluster=self.cluster,
+            service_name=self.service_name,
             task_definition=self.task_definition,
             desired_count=desired_count,
             capacity_provider_strategies=[ecs.CapacityProviderStrategy(capacity_provider=capacity_provider, weight=1)],
@@ -251,6 +275,8 @@ class ServiceStack(cdk.Stack):
             log_retention=settings.log_retention,
         )
         self.cluster = blu.cluster
+        self.cluster_name = blu.cluster_name
+        self.service_name = blu.service_name
         self.service = blu.service
         self.task_definition = blu.task_definition
         self.container = blu.container

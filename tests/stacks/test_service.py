@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -23,6 +24,9 @@ def _one(template: Template, resource_type: str) -> dict[str, Any]:
     resources = template.find_resources(resource_type)
     assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
     return dict(next(iter(resources.values()))["Properties"])
+
+
+SELF_STOP_ACTIONS = ("ecs:DescribeServices", "ecs:UpdateService")
 
 
 def _container(template: Template) -> dict[str, Any]:
@@ -77,15 +81,27 @@ def test_efs_volumes_use_transit_encryption_iam_and_the_access_points(service_te
     assert mounts == {WORKSPACE_PATH: "workspace", STATE_PATH: "state"}
 
 
-def test_task_role_may_mount_efs_and_use_the_table_only(service_template: Template) -> None:
+def test_task_role_may_mount_efs_use_the_table_and_scale_its_own_service_only(service_template: Template) -> None:
     policies = service_template.find_resources(
         "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("TaskRole")}]}}
     )
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= actions
-    assert all(a.startswith(("dynamodb:", "elasticfilesystem:")) for a in actions)
+    assert all(a.startswith(("dynamodb:", "elasticfilesystem:")) or a in SELF_STOP_ACTIONS for a in actions)
     assert all(s["Resource"] != "*" for s in statements)
+    (self_stop,) = [s for s in statements if s["Action"] == list(SELF_STOP_ACTIONS)]
+    arn = json.dumps(self_stop["Resource"])
+    # Exactly the service the task runs in, by its fixed names (not a wildcard).
+    assert ":service/" in arn and "-cluster/blu" in arn and "*" not in arn
+
+
+def test_task_knows_its_own_cluster_and_service_names(service_template: Template) -> None:
+    environment = {e["Name"]: e["Value"] for e in _container(service_template)["Environment"]}
+    cluster = _one(service_template, "AWS::ECS::Cluster")
+    service = _one(service_template, "AWS::ECS::Service")
+    assert environment["BLU_ECS_CLUSTER"] == cluster["ClusterName"]
+    assert environment["BLU_ECS_SERVICE"] == service["ServiceName"] == "blu"
 
 
 def test_secrets_come_from_the_secret_and_never_from_plain_environment(service_template: Template) -> None:
