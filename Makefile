@@ -27,11 +27,14 @@ deps: $(VENV)/.installed node_modules/.installed
 web: node_modules/.installed
 	@if [ -f web/package.json ] || [ -d web/src ]; then npm run --silent build:web; fi
 
-## Debian's Chromium for the browser tests (Playwright launches it by path)
+## Debian's Chromium for the browser tests (Playwright launches it by path) and espeak-ng for spoken test audio
+SYSTEM_TOOLS := chromium espeak-ng
 browser:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; fi; }
+	@missing="$$(for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done)"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Tests need Debian's $$missing: sudo apt-get install -y $$missing" >&2; fi; \
+	fi
 
 dev: deps web
 	$(PY) -m runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import runtime_turns
+from bench import runtime_turns, voice_latency
 
 
 def main() -> None:
@@ -12,8 +12,13 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10, help="turns per tier")
     parser.add_argument("--sessions", type=int, default=6, help="concurrent sessions for the load run")
     parser.add_argument("--per-session", type=int, default=4, help="turns per session in the load run")
+    parser.add_argument("--voice-turns", type=int, default=8, help="spoken turns for the voice latency run")
+    parser.add_argument("--only", choices=["turns", "voice"], help="run one benchmark only")
     args = parser.parse_args()
-    runtime_turns.run(turns=args.turns, sessions=args.sessions, per_session=args.per_session)
+    if args.only != "voice":
+        runtime_turns.run(turns=args.turns, sessions=args.sessions, per_session=args.per_session)
+    if args.only != "turns":
+        voice_latency.run(turns=args.voice_turns)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,11 @@ def is_idle(
         return True, f"stale heartbeat (last sign of life: {ago})"
     if activity.running_turns:
         return False, f"{len(activity.running_turns)} turn(s) running"
-    if activity.voice_rooms:
-        return False, f"{len(activity.voice_rooms)} voice call(s) open"
+    # A call's mark is refreshed every minute by the voice worker; one left by a worker that died
+    # mid-call stops counting once it is as old as a stale heartbeat.
+    open_calls = [room for room, seen in activity.voice_rooms.items() if now - seen <= stale_heartbeat_minutes * 60.0]
+    if open_calls:
+        return False, f"{len(open_calls)} voice call(s) open"
     last_action = max((t for t in (activity.last_user_action_at, service_started_at) if t is not None), default=None)
     if last_action is not None and now - last_action < timeout:
         return False, f"last user action {_minutes(now - last_action)} min ago"

@@ -8,7 +8,6 @@ import itertools
 import json
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
@@ -17,7 +16,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -25,6 +23,7 @@ from starlette.routing import Route
 
 from runtime.standin.directives import Conversation, find_cwd
 from runtime.standin.replies import Reply, plan_reply
+from runtime.standin.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +330,7 @@ class _QuietDrops(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
 
-class StandinServer:
+class StandinServer(BackgroundServer):
     """The stand-in served by uvicorn in a background thread on an ephemeral port (for tests).
 
     `with StandinServer() as model: ...` then point the CLI at `model.url`; `model.requests` is the log.
@@ -339,19 +338,7 @@ class StandinServer:
 
     def __init__(self, config: StandinConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = StandinState(config)
-        self.app = create_app(state=self.state)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.host, self.port = host, self._socket.getsockname()[1]
-        self.url = f"http://{host}:{self.port}"
-        config_ = uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config_)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="standin", daemon=True
-        )
+        super().__init__(create_app(state=self.state), name="standin", host=host, port=port)
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -363,26 +350,6 @@ class StandinServer:
 
     def reset(self) -> None:
         self.state.reset()
-
-    def start(self) -> StandinServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("stand-in server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-        self._socket.close()
-
-    def __enter__(self) -> StandinServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 app = create_app()

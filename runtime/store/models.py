@@ -112,7 +112,7 @@ class ActivityRecord:
     last_user_action_at: float | None = None
     heartbeat_at: float | None = None
     running_turns: dict[str, str] = field(default_factory=dict)  # session id -> turn id
-    voice_rooms: dict[str, float] = field(default_factory=dict)  # room name -> opened at
+    voice_rooms: dict[str, float] = field(default_factory=dict)  # room name -> last seen open
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,20 @@ CASES = [
     ("nobody, nothing, past the timeout", fresh(), True, NOW - 60 * MIN, True, "idle"),
     ("active turn", fresh(running_turns={"s1": "t1"}), True, NOW - 60 * MIN, False, "turn"),
     (
-        "open voice call, 40 minutes long",
-        fresh(voice_rooms={"room": NOW - 40 * MIN}),
+        "open voice call, 40 minutes long (its mark refreshed a minute ago)",
+        fresh(voice_rooms={"room": NOW - 1 * MIN}),
         True,
         NOW - 60 * MIN,
         False,
         "voice",
+    ),
+    (
+        "call mark left by a voice worker that died 20 minutes ago",
+        fresh(voice_rooms={"room": NOW - 20 * MIN}),
+        True,
+        NOW - 60 * MIN,
+        True,
+        "idle",
     ),
     ("recent user action", fresh(last_user_action_at=NOW - 5 * MIN), True, NOW - 60 * MIN, False, "user action"),
     (

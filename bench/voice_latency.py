@@ -1,0 +1,89 @@
+"""Voice latency: from the end of speech to the first TTS request and to the first audio frame, split by stage.
+
+A spoken WAV (espeak-ng) goes through the real pipeline (Silero VAD, the local end-of-turn model, the
+OpenAI STT/TTS plugins against the instant speech stand-in, the runtime and Claude CLI against the
+instant Messages API stand-in). The first turn of a call starts the Claude CLI (cold); the others are hot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.runtime_turns import median_ms
+from runtime.standin import StandinServer
+from tests.runtime.voice.conftest import audio_call
+from tests.support.server import BluServer
+from tests.support.speech_standin import SpeechStandinServer
+from tests.support.spoken import speak_to_wav, wav_frames
+
+
+async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns: int) -> list[dict[str, float]]:
+    from runtime.voice import providers
+
+    api = blu.client()
+    sid = api.new_session()
+    rows: list[dict[str, float]] = []
+    async with audio_call(blu, sid, speech, providers.make_vad(), wav) as call:
+        assert call.microphone and call.speaker
+        for n in range(turns):
+            speech.state.script(f"Question number {n}. [[words n=12]]")
+            heard, spoken = len(speech.state.transcriptions), len(speech.state.speech)
+            frames = len(call.speaker.first_frame_at)
+            call.microphone.say(wav_frames(wav))
+            deadline = time.monotonic() + 60
+            while not (
+                len(call.speaker.first_frame_at) > frames and len(call.llm.timings) > n and call.llm.timings[n].ended
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the voice turn did not come back")
+                await asyncio.sleep(0.02)
+            end_of_speech = call.microphone.speech_ended_at[-1]
+            timing = call.llm.timings[n]
+            assert timing.submitted is not None and timing.first_text is not None
+            rows.append(
+                {
+                    "stt_request": speech.state.transcriptions[heard].at - end_of_speech,
+                    "end_of_turn": timing.started - end_of_speech,
+                    "handoff": timing.submitted - timing.started,
+                    "claude_first_text": timing.first_text - timing.submitted,
+                    "first_tts_request": speech.state.speech[spoken].at - end_of_speech,
+                    "first_sentence": speech.state.speech[spoken].at - timing.started,
+                    "first_audio": call.speaker.first_frame_at[frames] - end_of_speech,
+                }
+            )
+            await asyncio.sleep(1.0)  # let the reply play out before the next question
+    api.http.close()
+    return rows
+
+
+def run(*, turns: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="blu-bench-voice-"))
+    wav = speak_to_wav("What is on my calendar today", root / "question.wav")
+    with StandinServer() as model, SpeechStandinServer() as speech:
+        env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "bench", "CLAUDE_CODE_MAX_RETRIES": "0"}
+        blu = BluServer(root / "data", env=env).start()
+        try:
+            rows = asyncio.run(_measure(blu, speech, wav, turns + 1))
+        finally:
+            blu.stop()
+    cold, hot = rows[0], rows[1:]
+    print(f"\nVoice: end of speech → first TTS request / first audio frame ({len(hot)} hot turns + 1 cold, medians)")
+    print(f"{'stage':<48}{'hot':>10}{'cold':>10}")
+    labels: list[tuple[str, str]] = [
+        ("stt_request", "end of speech → STT request (VAD silence)"),
+        ("end_of_turn", "end of speech → turn handed to the LLM (STT + end of turn)"),
+        ("handoff", "hand-off: LLM start → runtime accepted the turn"),
+        ("claude_first_text", "runtime accepted → first reply text"),
+        ("first_sentence", "LLM start → first TTS request (first sentence)"),
+        ("first_tts_request", "end of speech → first TTS request"),
+        ("first_audio", "end of speech → first audio frame out"),
+    ]
+    for key, label in labels:
+        print(f"{label:<48}{median_ms([r[key] for r in hot]):>10}{cold[key] * 1000:>8.1f} ms")
+    spread: dict[str, Any] = {k: statistics.quantiles([r[k] * 1000 for r in hot], n=4) for k in ("handoff",)}
+    print(f"hand-off quartiles (ms): {[round(q, 1) for q in spread['handoff']]}")
