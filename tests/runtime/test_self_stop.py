@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,12 @@ def test_a_second_check_asks_again_but_records_one_sleep(aws: Aws) -> None:
     assert [e.kind for e in aws.power.recent()] == ["sleep"]
 
 
+def beat(store: AsyncStore, self_stop: SelfStop | None) -> None:
+    """One heartbeat round, on a loop of its own (a browser test's loop may be running in this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, heartbeat_once(store, self_stop)).result()
+
+
 class FailingEcs:
     def __init__(self) -> None:
         self.calls = 0
@@ -160,16 +168,16 @@ def untouched_for_45_minutes(store: Store) -> None:
     store.record_user_action(time.time() - 45 * MIN)
 
 
-async def test_ecs_errors_are_logged_and_retried_next_round(aws: Aws, caplog: pytest.LogCaptureFixture) -> None:
+def test_ecs_errors_are_logged_and_retried_next_round(aws: Aws, caplog: pytest.LogCaptureFixture) -> None:
     untouched_for_45_minutes(aws.store)
     failing = FailingEcs()
     with caplog.at_level(logging.ERROR, logger="runtime.app"):
-        await heartbeat_once(AsyncStore(aws.store), self_stop(failing, aws.power))
-        await heartbeat_once(AsyncStore(aws.store), self_stop(failing, aws.power))
+        beat(AsyncStore(aws.store), self_stop(failing, aws.power))
+        beat(AsyncStore(aws.store), self_stop(failing, aws.power))
     assert failing.calls == 2
     assert "idle check failed" in caplog.text
     assert aws.power.recent() == []  # nothing recorded while nothing was stopped
-    await heartbeat_once(AsyncStore(aws.store), self_stop(aws.ecs, aws.power))
+    beat(AsyncStore(aws.store), self_stop(aws.ecs, aws.power))
     assert aws.desired() == 0
 
 
@@ -186,17 +194,17 @@ class BrokenHeartbeat:
         raise AssertionError("no check without a fresh heartbeat")
 
 
-async def test_no_check_without_a_fresh_heartbeat(aws: Aws) -> None:
+def test_no_check_without_a_fresh_heartbeat(aws: Aws) -> None:
     # An old heartbeat would make the rule call this live task stale: no stop when the write failed.
-    await heartbeat_once(AsyncStore(BrokenHeartbeat()), self_stop(NoEcs(), None))  # type: ignore[arg-type]
+    beat(AsyncStore(BrokenHeartbeat()), self_stop(NoEcs(), None))  # type: ignore[arg-type]
 
 
-async def test_not_configured_locally_nothing_is_stopped(aws: Aws, tmp_path: Path) -> None:
+def test_not_configured_locally_nothing_is_stopped(aws: Aws, tmp_path: Path) -> None:
     settings = Settings(BLU_DATA_DIR=tmp_path, DYNAMODB_TABLE=TABLE)  # type: ignore[call-arg]
     assert not settings.self_stop_configured
     assert SelfStop.from_settings(settings, started_at=NOW - 1e6) is None
     untouched_for_45_minutes(aws.store)
-    await heartbeat_once(AsyncStore(aws.store), None)
+    beat(AsyncStore(aws.store), None)
     assert aws.store.get_activity().heartbeat_at is not None
     assert aws.desired() == 1
 
