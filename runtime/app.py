@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -19,6 +18,7 @@ from runtime.api import auth, events, files, sessions, system, web
 from runtime.api.deps import AppState
 from runtime.auth import CookieSigner, LoginThrottle
 from runtime.credentials import load_login_secrets
+from runtime.self_stop import SelfStop
 from runtime.settings import Settings
 from runtime.store import open_store
 from runtime.store.aio import AsyncStore
@@ -41,16 +41,32 @@ def prepare_dirs(settings: Settings) -> None:
     os.environ["CLAUDE_CONFIG_DIR"] = str(settings.claude_config_dir)
 
 
-async def _heartbeat(store: AsyncStore) -> None:
+async def heartbeat_once(store: AsyncStore, self_stop: SelfStop | None) -> None:
+    """Write the activity heartbeat, then (in AWS) apply the idle rule to this task."""
+    try:
+        await store.heartbeat(time.time())
+    except Exception:
+        # Without a fresh heartbeat the rule could call this live task stale: no stop this round.
+        log.warning("Could not write the activity heartbeat; trying again in a minute", exc_info=True)
+        return
+    if self_stop is None:
+        return
+    try:
+        await asyncio.to_thread(self_stop.check, store.sync, time.time())
+    except Exception:
+        log.exception("The idle check failed; trying again in a minute")
+
+
+async def _heartbeat(store: AsyncStore, self_stop: SelfStop | None) -> None:
     while True:
-        with contextlib.suppress(Exception):
-            await store.heartbeat(time.time())
+        await heartbeat_once(store, self_stop)
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    started_at = time.time()
     prepare_dirs(settings)
     store = AsyncStore(
         open_store(table_name=settings.dynamodb_table or None, data_dir=settings.data_dir, region=settings.aws_region)
@@ -80,7 +96,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         password_hash=secrets.password_hash,
         workspace=Workspace(settings.workspace_dir),
     )
-    heartbeat = asyncio.create_task(_heartbeat(store))
+    self_stop = SelfStop.from_settings(settings, started_at=started_at)
+    heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
     try:
         yield
     finally:

@@ -14,18 +14,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
+from stacks import routes
 from stacks.settings import BluSettings
 
-GET, POST = apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST
 # What the launcher answers, awake or asleep; every other request goes to the task.
-LAUNCHER_ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = (
-    ("/", GET),
-    ("/login", POST),
-    ("/logout", POST),
-    ("/status", GET),
-    ("/wake", POST),
-    ("/shutdown", POST),
-    ("/assets/{proxy+}", GET),
+LAUNCHER_ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = tuple(
+    (path, apigwv2.HttpMethod[method]) for path, method in routes.LAUNCHER_ROUTES
 )
 # One person's browser: long-polls, uploads and page loads stay far below this; a runaway script or
 # a stranger hammering /login does not.

@@ -20,13 +20,14 @@ from stacks.settings import BluSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What the functions import, relative to the repository: the Lambdas, the login core and the store
-# they share with the container, the idle rule, and the built web UI the launcher serves.
+# they share with the container, the idle rule and wake/sleep log, and the built web UI the launcher serves.
 CODE_PATHS: tuple[str, ...] = (
     "lambdas",
     "runtime/__init__.py",
     "runtime/auth",
     "runtime/store",
     "runtime/idle.py",
+    "runtime/power.py",
     "web/dist",
 )
 LAYER_REQUIREMENTS = REPO_ROOT / "lambdas" / "requirements.txt"

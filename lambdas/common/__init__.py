@@ -1,1 +1,1 @@
-"""Code both Lambdas share: configuration, the ECS service's state, the wake/sleep log, the secret."""
+"""Code both Lambdas share: configuration, the ECS service's state, the secret reader."""

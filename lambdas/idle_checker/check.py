@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lambdas.common.power import PowerLog
-from lambdas.common.service_state import read_state, set_desired_count
+from lambdas.common.service_state import read_state
 from lambdas.common.telemetry import logger, metrics, tracer
 from runtime.idle import is_idle
+from runtime.power import PowerLog, put_to_sleep
 from runtime.store.base import Store
 
 
@@ -37,8 +37,7 @@ def check_idle(
             power.record_sleep(at=now, reason="stopped outside Blu")
         logger.info("Blu stays as it is", extra=result)
         return result
-    set_desired_count(ecs, cluster=cluster, service=service, count=0)
-    if power.record_sleep(at=now, reason=reason):
+    if put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=reason):
         metrics.add_metric(name="Sleeps", unit=MetricUnit.Count, value=1)
     logger.info("Putting Blu to sleep", extra={**result, "stopped": True})
     return {**result, "stopped": True}

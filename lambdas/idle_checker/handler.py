@@ -10,9 +10,9 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.common.config import LambdaConfig
-from lambdas.common.power import PowerLog
 from lambdas.common.telemetry import logger, metrics, tracer
 from lambdas.idle_checker.check import check_idle
+from runtime.power import PowerLog
 from runtime.store import open_store
 
 _NO_LOCAL_DATA = Path("/tmp/blu-unused")  # noqa: S108 -- never written: a table is always set

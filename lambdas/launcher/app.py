@@ -14,7 +14,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from lambdas.common.power import PowerLog
 from lambdas.common.secret import SecretReader
 from lambdas.common.service_state import (
     DEFAULT_EXPECTED_SECONDS,
@@ -26,6 +25,7 @@ from lambdas.common.service_state import (
 from lambdas.common.telemetry import logger, metrics, tracer
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
 from runtime.auth.responses import LoginBody, login_response, logout_response
+from runtime.power import PowerLog, put_to_sleep
 from runtime.store.base import Store
 
 # The built web UI: copied beside the code into the Lambda asset (web/dist), or the repository's own.
@@ -143,8 +143,7 @@ def shutdown_service(
     state = read_state(ecs, cluster=cluster, service=service)
     if state.desired == 0:
         return {"stopped": False, "status": state.status}
-    set_desired_count(ecs, cluster=cluster, service=service, count=0)
-    if power.record_sleep(at=now, reason=reason):
+    if put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=reason):
         metrics.add_metric(name="Sleeps", unit=MetricUnit.Count, value=1)
     logger.info("Putting Blu to sleep", extra={"reason": reason})
     return {"stopped": True, "status": "stopping"}

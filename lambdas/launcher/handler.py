@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from lambdas.common.config import LambdaConfig
-from lambdas.common.power import PowerLog
 from lambdas.common.secret import SecretReader
 from lambdas.common.telemetry import logger, metrics, tracer
 from lambdas.launcher.app import LauncherDeps, create_app
+from runtime.power import PowerLog
 from runtime.store import open_store
 
 _NO_LOCAL_DATA = Path("/tmp/blu-unused")  # noqa: S108 -- never written: a table is always set

@@ -77,14 +77,28 @@ ManagerDep = Annotated[SessionManager, Depends(get_manager)]
 
 
 def client_address(request: Request, settings: Settings) -> str:
-    """Who is logging in, for throttling. Behind API Gateway the last X-Forwarded-For hop is the one
-    the gateway saw; a client can prepend anything, so earlier hops are never trusted."""
+    """Who is logging in, for throttling. API Gateway's HTTP API names the client in the last `for=` of
+    the RFC 7239 `Forwarded` header (and the launcher's `requestContext.http.sourceIp` is the same
+    address); other proxies append it to X-Forwarded-For. A client can prepend anything to either, so
+    only the last entry is trusted, and only with BLU_TRUST_FORWARDED_FOR."""
     if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        forwarded = _last_forwarded_for(request.headers.get("forwarded", ""))
+        if forwarded:
+            return forwarded[:64]
+        hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
         if hops:
             return hops[-1][:64]
     return request.client.host if request.client else "unknown"
+
+
+def _last_forwarded_for(value: str) -> str | None:
+    last = None
+    for element in value.split(","):
+        for pair in element.split(";"):
+            name, _, node = pair.strip().partition("=")
+            if name.lower() == "for" and node.strip().strip('"'):
+                last = node.strip().strip('"')
+    return last
 
 
 async def require_login(request: Request, state: StateDep) -> None:

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.common.power import PowerLog
 from lambdas.common.secret import SecretReader
 from runtime.auth import hash_password
+from runtime.power import PowerLog
 from runtime.store.dynamo import DynamoStore
 from tests.support.dynamo import create_table
 

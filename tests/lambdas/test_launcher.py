@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.common.power import PowerLog
 from lambdas.launcher import handler
 from lambdas.launcher.app import LauncherDeps, service_status, shutdown_service, wake_service
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle
+from runtime.power import PowerLog
 from tests.lambdas.conftest import CLUSTER, PASSWORD, SERVICE, SESSION_SECRET, TABLE, Aws, NoEcs, RecordingEcs
 from tests.lambdas.test_service_state import service, task
 

@@ -1,4 +1,4 @@
-"""The wake and sleep log in Blu's table: each wake and sleep with its time, reason and duration."""
+"""The wake and sleep log in Blu's table, and putting Blu to sleep (the idle checker, launcher and runtime share it)."""
 
 from __future__ import annotations
 
@@ -155,6 +155,15 @@ class PowerLog:
         if event.duration_seconds is not None:
             item["duration_seconds"] = {"N": str(_num(event.duration_seconds))}
         self._db.put_item(TableName=self._table, Item=item)
+
+
+def put_to_sleep(ecs: Any, power: PowerLog | None, *, cluster: str, service: str, at: float, reason: str) -> bool:
+    """Scale the service to 0, then record the sleep; True when this call recorded it (once per cycle).
+
+    The record follows a successful UpdateService, so the log never says asleep while nothing was stopped.
+    """
+    ecs.update_service(cluster=cluster, service=service, desiredCount=0)
+    return power.record_sleep(at=at, reason=reason) if power is not None else False
 
 
 def _key(sk: str) -> dict[str, Any]:

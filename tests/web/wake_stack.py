@@ -1,0 +1,153 @@
+"""Blu's AWS shape on this machine for the wake tests: the launcher Lambda behind a local HTTP API, an ECS
+stand-in whose task runs the real runtime, and DynamoDB and Secrets Manager from moto's server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from runtime.power import PowerLog, put_to_sleep
+from tests.support.dynamo import create_table
+from tests.support.ecs_standin import EcsStandin
+from tests.support.gateway import LocalGateway
+from tests.support.server import PASSWORD, PASSWORD_HASH, SESSION_SECRET, BluServer, free_port
+
+REGION = "eu-west-1"
+TABLE = "blu-table"
+CLUSTER = "blu"
+SERVICE = "blu-app"
+STAGE_SECONDS = 0.6
+
+
+@dataclass
+class WakeStack:
+    gateway: LocalGateway
+    ecs: EcsStandin
+    dynamodb: Any
+    power: PowerLog
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    def client(self, *, login: bool = True) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, timeout=30)
+        if login:
+            assert client.post("/login", json={"password": PASSWORD}).status_code == 204
+        return client
+
+    def throttle_keys(self) -> dict[str, int]:
+        """The login throttle's items in the table: client key → failures."""
+        items = self.dynamodb.scan(TableName=TABLE)["Items"]
+        return {
+            item["PK"]["S"].removeprefix("AUTH#"): int(item.get("failures", {}).get("N", 0))
+            for item in items
+            if item["PK"]["S"].startswith("AUTH#")
+        }
+
+    def ready(self) -> bool:
+        tasks = [t for t in self.ecs.tasks if t.desired_status == "RUNNING"]
+        return bool(tasks) and tasks[-1].health == "HEALTHY" and self.ecs.registered_url() is not None
+
+    def put_to_sleep(self) -> None:
+        """Back to desired 0 with every task stopped (through the ECS API, as the idle checker would)."""
+        if self.ecs.desired:
+            ecs = boto3.client("ecs", region_name=REGION)
+            put_to_sleep(ecs, self.power, cluster=CLUSTER, service=SERVICE, at=time.time(), reason="test reset")
+        self.ecs.wait_for(lambda: all(t.last_status == "STOPPED" for t in self.ecs.tasks), timeout=90)
+
+    def wake(self) -> None:
+        """Awake and healthy, woken through the launcher like a browser would."""
+        if not self.ready():
+            with self.client() as client:
+                assert client.post("/wake").status_code in (200, 202)
+        self.ecs.wait_for(self.ready, timeout=90)
+
+
+@contextmanager
+def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    runtime_env: dict[str, str] = {}
+
+    def start_runtime() -> BluServer:
+        return BluServer(tmp_path / "runtime", env=runtime_env).start(timeout=60)
+
+    ecs = EcsStandin(
+        region=REGION, cluster=CLUSTER, service=SERVICE, start_container=start_runtime, stage_seconds=STAGE_SECONDS
+    ).start()
+    aws = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+        "AWS_ENDPOINT_URL_ECS": ecs.url,
+    }
+    # The task's environment as stacks/service.py sets it (secrets included), pointed at the stand-ins.
+    runtime_env.update(
+        aws,
+        DYNAMODB_TABLE=TABLE,
+        AUTH_PASSWORD_HASH=PASSWORD_HASH,
+        SESSION_SECRET=SESSION_SECRET,
+        BLU_TRUST_FORWARDED_FOR="true",
+        BLU_ECS_CLUSTER=CLUSTER,
+        BLU_ECS_SERVICE=SERVICE,
+        BLU_IDLE_TIMEOUT_MINUTES="30",
+    )
+    gateway: LocalGateway | None = None
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("AWS_PROFILE", raising=False)
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        for name, value in aws.items():
+            env.setenv(name, value)
+        try:
+            dynamodb = boto3.client("dynamodb")
+            create_table(dynamodb, TABLE)
+            secret = {"AUTH_PASSWORD_HASH": PASSWORD_HASH, "SESSION_SECRET": SESSION_SECRET}
+            arn = boto3.client("secretsmanager").create_secret(Name="blu", SecretString=json.dumps(secret))["ARN"]
+            # The launcher's environment as stacks/control.py sets it.
+            for name, value in {
+                "BLU_CLUSTER_NAME": CLUSTER,
+                "BLU_SERVICE_NAME": SERVICE,
+                "DYNAMODB_TABLE": TABLE,
+                "BLU_SECRET_ARN": arn,
+                "BLU_IDLE_TIMEOUT_MINUTES": "30",
+                "POWERTOOLS_SERVICE_NAME": "blu-launcher",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "Blu",
+            }.items():
+                env.setenv(name, value)
+            from lambdas.launcher import handler
+
+            handler.use_deps(None)  # built from this environment on the first request
+            gateway = LocalGateway(handler.lambda_handler, ecs.registered_url).start()
+            yield WakeStack(
+                gateway=gateway,
+                ecs=ecs,
+                dynamodb=dynamodb,
+                power=PowerLog(dynamodb, TABLE),
+            )
+        finally:
+            if gateway is not None:
+                gateway.close()
+            ecs.close()
+            from lambdas.launcher import handler
+
+            handler.use_deps(None)
+            moto.stop()
