@@ -51,7 +51,7 @@ def test_running_turn_keeps_blu_awake(aws: Aws) -> None:
 
 def test_open_call_keeps_blu_awake(aws: Aws) -> None:
     aws.store.heartbeat(NOW - 1 * MIN)
-    aws.store.set_voice_room("room-1", NOW - 40 * MIN)
+    aws.store.set_voice_room("room-1", NOW - 1 * MIN)  # a 40-minute call, its mark refreshed a minute ago
     ecs = running_ecs()
     assert run(ecs, aws)["stopped"] is False
     assert ecs.service["desiredCount"] == 1
