@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.runtime_turns import median_ms
 from runtime.standin import StandinServer
 from tests.runtime.voice.conftest import audio_call
@@ -28,6 +30,9 @@ async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns
     api = blu.client()
     sid = api.new_session()
     rows: list[dict[str, float]] = []
+    # The same POST a browser makes for a typed turn, timed side by side with the voice hand-off.
+    text_sid = api.new_session()
+    text_post = httpx.AsyncClient(base_url=blu.url, cookies=dict(api.http.cookies), timeout=30)
     async with audio_call(blu, sid, speech, providers.make_vad(), wav) as call:
         assert call.microphone and call.speaker
         for n in range(turns):
@@ -43,11 +48,21 @@ async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns
                     raise RuntimeError("the voice turn did not come back")
                 await asyncio.sleep(0.02)
             end_of_speech = call.microphone.speech_ended_at[-1]
+            user_turn = [i for i in call.session.history.items if i.type == "message" and i.role == "user"][-1]
+            started = time.perf_counter()
+            accepted = await text_post.post(
+                f"/api/sessions/{text_sid}/messages", json={"text": f"typed {n} [[words n=3]]"}
+            )
+            text_post_seconds = time.perf_counter() - started
+            assert accepted.status_code == 202, accepted.text
             timing = call.llm.timings[n]
             assert timing.submitted is not None and timing.first_text is not None
             rows.append(
                 {
                     "stt_request": speech.state.transcriptions[heard].at - end_of_speech,
+                    "transcript": user_turn.metrics.get("transcription_delay", float("nan")),
+                    "end_of_turn_decision": user_turn.metrics.get("end_of_turn_delay", float("nan")),
+                    "text_post": text_post_seconds,
                     "end_of_turn": timing.started - end_of_speech,
                     "handoff": timing.submitted - timing.started,
                     "claude_first_text": timing.first_text - timing.submitted,
@@ -57,6 +72,7 @@ async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns
                 }
             )
             await asyncio.sleep(1.0)  # let the reply play out before the next question
+    await text_post.aclose()
     api.http.close()
     return rows
 
@@ -73,17 +89,20 @@ def run(*, turns: int) -> None:
             blu.stop()
     cold, hot = rows[0], rows[1:]
     print(f"\nVoice: end of speech → first TTS request / first audio frame ({len(hot)} hot turns + 1 cold, medians)")
-    print(f"{'stage':<48}{'hot':>10}{'cold':>10}")
+    print(f"{'stage':<60}{'hot':>10}{'cold':>10}")
     labels: list[tuple[str, str]] = [
         ("stt_request", "end of speech → STT request (VAD silence)"),
+        ("transcript", "end of speech → transcript (LiveKit's measure)"),
+        ("end_of_turn_decision", "end of speech → end-of-turn decision"),
         ("end_of_turn", "end of speech → turn handed to the LLM (STT + end of turn)"),
         ("handoff", "hand-off: LLM start → runtime accepted the turn"),
+        ("text_post", "for scale: a typed turn's POST, same run"),
         ("claude_first_text", "runtime accepted → first reply text"),
         ("first_sentence", "LLM start → first TTS request (first sentence)"),
         ("first_tts_request", "end of speech → first TTS request"),
         ("first_audio", "end of speech → first audio frame out"),
     ]
     for key, label in labels:
-        print(f"{label:<48}{median_ms([r[key] for r in hot]):>10}{cold[key] * 1000:>8.1f} ms")
+        print(f"{label:<60}{median_ms([r[key] for r in hot]):>10}{cold[key] * 1000:>8.1f} ms")
     spread: dict[str, Any] = {k: statistics.quantiles([r[k] * 1000 for r in hot], n=4) for k in ("handoff",)}
     print(f"hand-off quartiles (ms): {[round(q, 1) for q in spread['handoff']]}")
