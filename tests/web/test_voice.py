@@ -17,7 +17,6 @@ from tests.web.conftest import (
     CHROMIUM_ARGS,
     PHONE,
     ContextFactory,
-    _ensure_built,
     assert_no_horizontal_overflow,
     login_context,
     screenshot,
@@ -48,18 +47,14 @@ def build_test_ui() -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium with a fake microphone (a tone); whether a page may use it is each context's permission."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (make browser installs it)")
+def browser(browser: Any) -> Iterator[Any]:
+    """A second Chromium of the suite's Playwright, with a fake microphone (a tone); whether a page may
+    use it is each context's permission. The suite's own browser has built web/dist (used below)."""
     build_test_ui()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        yield instance
-        instance.close()
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
+    instance = browser.browser_type.launch(executable_path=str(CHROMIUM), args=args)
+    yield instance
+    instance.close()
 
 
 def _server(base: Path, **env: str) -> BluServer:
@@ -369,7 +364,6 @@ def test_livekit_unreachable_and_a_dropped_call(
 @pytest.fixture(scope="module")
 def blu_real(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BluServer]:
     """Blu serving the production build (the real LiveKit adapter) with a LiveKit URL where nothing listens."""
-    _ensure_built()
     env = {**LIVEKIT_ENV, "LIVEKIT_URL": "wss://127.0.0.1:9"}
     server = BluServer(tmp_path_factory.mktemp("blu-voice-real") / "data", env=env).start()
     yield server
