@@ -333,6 +333,7 @@ def test_no_microphone(mic_context: Callable[..., Any], blu: BluServer, api: Blu
     open_session(page, blu, api)
     start_call(page)
     assert "No microphone was found" in failure(page, "no-microphone")
+    assert status(page) == "Couldn't start the call"
     screenshot(page, "voice-no-microphone")
 
 
@@ -355,6 +356,7 @@ def test_livekit_unreachable_and_a_dropped_call(
     double(page, "d.drop('SIGNAL_CLOSE')")
     text = failure(page, "dropped")
     assert "The call dropped" in text and "saved in the chat" in text
+    assert status(page) == "Call ended"
     assert not page.get_by_test_id("voice-mute").is_visible()
     screenshot(page, "voice-dropped")
     page.get_by_role("button", name="Close voice mode").click()

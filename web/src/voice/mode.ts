@@ -113,6 +113,7 @@ export function openVoiceMode(options: VoiceModeOptions): VoiceMode {
     if (closed) return;
     root.dataset.failure = kind;
     setPhase("failed");
+    if (kind !== "dropped") status.textContent = "Couldn't start the call";
     errorText.textContent = detail ? `${FAILURES[kind]} (${detail})` : FAILURES[kind];
     errorBox.hidden = false;
     retry.hidden = kind === "not-configured" || kind === "rejected" || kind === "unsupported";
