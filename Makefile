@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint synth bench deps web browser clean
+.PHONY: dev test lint synth bench deps web web-test browser clean
 
 ## Python virtualenv with the pinned requirements (re-installed when a requirements file changes)
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -27,6 +27,10 @@ deps: $(VENV)/.installed node_modules/.installed
 web: node_modules/.installed
 	@if [ -f web/package.json ] || [ -d web/src ]; then npm run --silent build:web; fi
 
+## The same UI with the LiveKit adapter replaced by the browser tests' double (web/dist-test)
+web-test: node_modules/.installed
+	npm run --silent build:web-test
+
 ## Debian's Chromium for the browser tests (Playwright launches it by path) and espeak-ng for spoken test audio
 SYSTEM_TOOLS := chromium espeak-ng
 browser:
@@ -44,7 +48,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-test: deps web browser lint
+test: deps web web-test browser lint
 	$(PY) -m pytest -q
 
 synth: deps web
@@ -54,4 +58,4 @@ bench: deps
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out web/dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out web/dist web/dist-test .mypy_cache .ruff_cache .pytest_cache

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, sessions, system, web
+from runtime.api import auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.auth import CookieSigner, LoginThrottle
 from runtime.credentials import load_login_secrets
@@ -108,7 +108,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             standin.stop()
 
 
-API_ROUTERS = (system.health_router, auth.router, system.router, sessions.router, events.router, files.router)
+API_ROUTERS = (
+    system.health_router,
+    auth.router,
+    system.router,
+    sessions.router,
+    events.router,
+    files.router,
+    voice.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -30,6 +30,7 @@ async def config(settings: SettingsDep, manager: ManagerDep) -> dict[str, Any]:
         "max_message_chars": settings.max_message_chars,
         "max_upload_bytes": settings.max_upload_bytes,
         "idle_timeout_minutes": settings.idle_timeout_minutes,
+        "voice": settings.voice_configured,
     }
 
 

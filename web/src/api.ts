@@ -84,6 +84,16 @@ export interface Config {
   max_message_chars?: number;
   max_upload_bytes?: number;
   idle_timeout_minutes?: number;
+  voice?: boolean;
+}
+
+export interface VoiceToken {
+  url: string;
+  token: string;
+  room: string;
+  identity: string;
+  expires_at: number;
+  agent_name: string;
 }
 
 export class ApiError extends Error {
@@ -161,7 +171,9 @@ export async function request<T = unknown>(method: string, path: string, options
   } catch {
     // not JSON: keep the status text
   }
-  if (UNREACHABLE_STATUSES.has(response.status)) hooks.onUnreachable();
+  // An answer with a `code` comes from Blu itself (e.g. 503 voice_not_configured): Blu is reachable.
+  const fromBlu = typeof (parsed as { code?: unknown } | null)?.code === "string";
+  if (UNREACHABLE_STATUSES.has(response.status) && !fromBlu) hooks.onUnreachable();
   if (response.status === 401 && !options.ownAuth) hooks.onUnauthorized();
   throw new ApiError(response.status, detail, retryAfter, parsed);
 }
@@ -208,5 +220,6 @@ export const api = {
       body: file,
       headers: { "Content-Type": "application/octet-stream" },
     }),
+  voiceToken: (sessionId: string) => request<VoiceToken>("POST", "/api/voice/token", { json: { session_id: sessionId } }),
   fileUrl: (path: string, download = false) => `/api/files/content?path=${q(path)}` + (download ? "&download=1" : ""),
 };

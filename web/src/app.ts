@@ -231,6 +231,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       },
       toast,
       maxMessageChars: config.max_message_chars ?? 100_000,
+      voice: config.voice ?? false,
     });
     main.append(chat.element);
     renderHeader();

@@ -45,7 +45,11 @@ export interface ChatHost {
   openSession(id: string): void;
   toast(text: string, kind?: "info" | "error"): void;
   maxMessageChars: number;
+  /** Whether LiveKit is configured (`/api/config` voice): the microphone button works only then. */
+  voice: boolean;
 }
+
+const VOICE_OFF = "Voice is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET in Blu's secret.";
 
 const PAGE = 30;
 const POLL_WAIT_SECONDS = 25;
@@ -89,6 +93,8 @@ export class ChatView {
   private textarea: HTMLTextAreaElement;
   private sendButton: HTMLButtonElement;
   private stopButton: HTMLButtonElement;
+  private micButton: HTMLButtonElement;
+  private voice: { close(): void } | null = null;
 
   private messages = new Map<string, Msg>();
   private order: string[] = [];
@@ -144,12 +150,25 @@ export class ChatView {
       { type: "button", class: "button button--danger composer__stop", hidden: true, "aria-label": "Stop the running turn", onclick: () => void this.stop() },
       "Stop",
     );
+    this.micButton = h(
+      "button",
+      {
+        type: "button",
+        class: "button button--icon composer__mic",
+        "aria-label": host.voice ? "Talk to Blu (voice mode)" : "Voice mode (not configured)",
+        title: host.voice ? "Talk to Blu" : VOICE_OFF,
+        "aria-disabled": host.voice ? null : "true",
+        "data-testid": "voice-button",
+        onclick: () => void this.startVoice(),
+      },
+      icon("mic", 20),
+    );
     const hint = h("p", { id: "composer-hint", class: "composer__hint" }, "Enter sends · Shift+Enter adds a line");
     const form = h(
       "form",
       { class: "composer", "aria-label": "Send a message", onsubmit: (e: Event) => (e.preventDefault(), void this.submit()) },
       this.textarea,
-      h("div", { class: "composer__buttons" }, this.stopButton, this.sendButton),
+      h("div", { class: "composer__buttons" }, this.micButton, this.stopButton, this.sendButton),
       hint,
     );
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.status, form);
@@ -212,6 +231,7 @@ export class ChatView {
   }
 
   destroy(): void {
+    this.voice?.close();
     this.alive = false;
     this.generation += 1;
     this.pollAbort?.abort();
@@ -776,15 +796,7 @@ export class ChatView {
     this.scrollToBottom();
     if (!this.sessionId) {
       try {
-        const created = await api.createSession();
-        this.sessionId = created.id;
-        this.session = created.session;
-        this.after = 0;
-        this.epoch = null;
-        this.loaded = true;
-        this.host.sessionCreated(created.session);
-        this.startStream();
-        this.setupOlderLoading();
+        await this.createSession();
       } catch (error) {
         local.local.failed = `Couldn't start a session: ${(error as Error).message}`;
         this.dirty.add(local.id);
@@ -793,6 +805,47 @@ export class ChatView {
       }
     }
     await this.post(local);
+  }
+
+  private async createSession(): Promise<void> {
+    const created = await api.createSession();
+    this.sessionId = created.id;
+    this.session = created.session;
+    this.after = 0;
+    this.epoch = null;
+    this.loaded = true;
+    this.host.sessionCreated(created.session);
+    this.startStream();
+    this.setupOlderLoading();
+  }
+
+  /** Voice mode (loaded on demand). What is said arrives in this chat through the event stream, as voice messages. */
+  private async startVoice(): Promise<void> {
+    if (!this.host.voice) {
+      this.host.toast(VOICE_OFF, "error");
+      return;
+    }
+    if (this.voice) return;
+    this.voice = { close: () => undefined };
+    try {
+      if (!this.sessionId) await this.createSession();
+      const { openVoiceMode } = await import("./voice/mode");
+      if (!this.alive || !this.sessionId) {
+        this.voice = null;
+        return;
+      }
+      this.voice = openVoiceMode({
+        sessionId: this.sessionId,
+        onClose: () => {
+          this.voice = null;
+          this.kick();
+          this.micButton.focus();
+        },
+      });
+    } catch (error) {
+      this.voice = null;
+      this.host.toast(`Couldn't open voice mode: ${(error as Error).message}`, "error");
+    }
   }
 
   private async post(msg: Msg): Promise<void> {

@@ -8,6 +8,9 @@ const PATHS: Record<string, string> = {
   download: "M12 4v11M7 10l5 5 5-5M5 20h14",
   close: "M6 6l12 12M18 6L6 18",
   mic: "M12 3a3 3 0 0 1 3 3v6a3 3 0 0 1-6 0V6a3 3 0 0 1 3-3zM5 11a7 7 0 0 0 14 0M12 18v3",
+  "mic-off": "M12 3a3 3 0 0 1 3 3v4M9 9v3a3 3 0 0 0 5 2.2M5 11a7 7 0 0 0 11.5 5.4M19 11a7 7 0 0 1-.6 2.8M12 18v3M3 3l18 18",
+  "phone-off":
+    "M4 14.5c4.8-4 11.2-4 16 0l-2 2.5-3-1.2v-2.3a10 10 0 0 0-6 0v2.3l-3 1.2z",
   keyboard: "M3 7h18v10H3zM7 10h1M11 10h1M15 10h1M7 14h10",
   file: "M6 3h8l4 4v14H6zM14 3v4h4",
   plus: "M12 5v14M5 12h14",

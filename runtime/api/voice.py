@@ -1,0 +1,76 @@
+"""Voice calls: a short-lived LiveKit token for the session's room, which also dispatches the voice agent."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from fastapi import APIRouter, HTTPException, status
+from livekit.api import AccessToken, VideoGrants
+from livekit.protocol.agent_dispatch import RoomAgentDispatch
+from livekit.protocol.room import RoomConfiguration
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from runtime.api.deps import LoginRequired, SettingsDep, StoreDep
+from runtime.api.sessions import SESSION_ID
+from runtime.settings import Settings
+from runtime.store.base import NotFound
+
+router = APIRouter(prefix="/api/voice", tags=["voice"], dependencies=LoginRequired)
+
+NOT_CONFIGURED = "Voice is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET in Blu's secret."
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str = Field(pattern=SESSION_ID)
+
+
+def room_name(session_id: str) -> str:
+    """The session's room; the voice worker finds the session by this name and by the dispatch metadata."""
+    return f"blu-{session_id}"
+
+
+def issue_token(settings: Settings, session_id: str) -> dict[str, Any]:
+    assert settings.livekit_api_key and settings.livekit_api_secret
+    room = room_name(session_id)
+    identity = f"user-{secrets.token_hex(6)}"
+    dispatch = RoomAgentDispatch(agent_name=settings.voice_agent_name, metadata=json.dumps({"session_id": session_id}))
+    token = (
+        AccessToken(settings.livekit_api_key.get_secret_value(), settings.livekit_api_secret.get_secret_value())
+        .with_identity(identity)
+        .with_name("You")
+        .with_grants(
+            VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True)
+        )
+        .with_ttl(timedelta(seconds=settings.voice_token_ttl_seconds))
+        .with_room_config(RoomConfiguration(agents=[dispatch]))
+        .to_jwt()
+    )
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    return {
+        "url": settings.livekit_url,
+        "token": token,
+        "room": room,
+        "identity": identity,
+        "expires_at": expires_at,
+        "agent_name": settings.voice_agent_name,
+    }
+
+
+@router.post("/token", response_model=None)
+async def voice_token(body: TokenRequest, settings: SettingsDep, store: StoreDep) -> dict[str, Any] | JSONResponse:
+    """A token to join the session's room as the person; archived sessions can be talked to as well."""
+    if not settings.voice_configured:
+        return JSONResponse(
+            {"detail": NOT_CONFIGURED, "code": "voice_not_configured"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+    try:
+        await store.get_session(body.session_id)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
+    return issue_token(settings, body.session_id)
