@@ -122,7 +122,7 @@ def test_a_request_has_an_id_on_its_lines_and_a_failure_counts_as_an_http_error(
     assert_clean(stream.getvalue())
 
 
-def test_lambda_logger_is_scrubbed_including_secrets_read_from_the_secret(capsys: pytest.CaptureFixture[str]) -> None:
+def test_lambda_logger_is_scrubbed_including_secrets_read_from_the_secret() -> None:
     from lambdas.common.secret import SecretReader
     from lambdas.common.telemetry import logger
 
@@ -130,6 +130,11 @@ def test_lambda_logger_is_scrubbed_including_secrets_read_from_the_secret(capsys
         def get_secret_value(self, SecretId: str) -> dict[str, str]:
             return {"SecretString": json.dumps({"SESSION_SECRET": SESSION_SECRET, "GITHUB_TOKEN": GITHUB_TOKEN})}
 
+    # The handler keeps the stdout it was created with (maybe another test's capture): point it here.
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
     try:
         assert SecretReader(Client(), "arn").get("SESSION_SECRET") == SESSION_SECRET
         logger.info("signing with %s", SESSION_SECRET, extra={"token": GITHUB_TOKEN, "cookie": COOKIE})
@@ -139,7 +144,8 @@ def test_lambda_logger_is_scrubbed_including_secrets_read_from_the_secret(capsys
             logger.exception("login failed with Authorization: Bearer %s", OAUTH_TOKEN)
     finally:
         scrubber.clear()
-    out = capsys.readouterr().out
+        handler.setStream(previous)
+    out = buffer.getvalue()
     entries = [json.loads(line) for line in out.splitlines()]
     assert len(entries) == 2 and entries[1]["exception_name"] == "ValueError"
     assert_clean(out)
