@@ -13,6 +13,8 @@ from aws_cdk import aws_iam as iam
 from stacks.api import ApiStack
 from stacks.control import ControlStack
 from stacks.data import DataStack
+from stacks.log_retention import retain_provider_logs
+from stacks.monitoring import MonitoringStack
 from stacks.nag import apply_nag
 from stacks.network import NetworkStack
 from stacks.service import ServiceStack
@@ -28,6 +30,7 @@ class BluStacks:
     service: ServiceStack
     control: ControlStack
     api: ApiStack
+    monitoring: MonitoringStack
 
     def all(self) -> tuple[cdk.Stack, ...]:
         return tuple(getattr(self, name) for name in self.__dataclass_fields__)
@@ -99,8 +102,23 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         grant_table_items(function, data.table)
     data.secret.grant_read(control.launcher)
 
+    monitoring = MonitoringStack(
+        app,
+        settings.stack_name("Monitoring"),
+        settings=settings,
+        table=data.table,
+        file_system=data.file_system,
+        api=api.api,
+        launcher=control.launcher,
+        idle_checker=control.idle_checker,
+        cluster_name=service.cluster_name,
+        service_name=service.service_name,
+        description="Blu: dashboard, alarms and the alarm topic (stateless)",
+    )
+
+    retain_provider_logs(app, settings.log_retention)
     cdk.Tags.of(app).add("blu:environment", settings.environment_name)
-    return BluStacks(network=network, data=data, service=service, control=control, api=api)
+    return BluStacks(network=network, data=data, service=service, control=control, api=api, monitoring=monitoring)
 
 
 # The item-level calls the Lambdas make (PowerLog, DynamoStore's activity and throttle items);

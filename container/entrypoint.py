@@ -46,7 +46,7 @@ class Program:
 
 def programs_for(env: Mapping[str, str], *, module_exists: Callable[[str], bool] | None = None) -> list[Program]:
     """The web server always; the voice worker only when LIVEKIT_URL is set and the worker is installed."""
-    exists = module_exists or (lambda name: importlib.util.find_spec(name) is not None)
+    exists = module_exists or _module_exists
     programs = [Program("web", WEB_COMMAND)]
     if env.get("LIVEKIT_URL", "").strip():
         if exists(VOICE_MODULE):
@@ -56,6 +56,13 @@ def programs_for(env: Mapping[str, str], *, module_exists: Callable[[str], bool]
     else:
         log.info("LIVEKIT_URL is not set: voice is off")
     return programs
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # its parent package is not importable from here
+        return False
 
 
 class Supervisor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from types import FrameType
 
@@ -12,7 +13,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from runtime.app import begin_shutdown, create_app
+from runtime.observability.logs import configure_logging
+from runtime.secret_keys import SECRET_KEYS
 from runtime.settings import Settings
+
+log = logging.getLogger("runtime")
 
 
 class BluServer(uvicorn.Server):
@@ -26,8 +31,10 @@ class BluServer(uvicorn.Server):
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    # The task also receives secrets only the agent's tools read (NOTION_API_KEY, ...): scrub them too.
+    passed_through = (os.environ.get(key) for key in SECRET_KEYS if key != "LIVEKIT_URL")
+    configure_logging(level=settings.log_level, secrets=(*settings.secret_values(), *passed_through))
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -35,10 +42,17 @@ def main() -> int:
         port=settings.port,
         proxy_headers=False,
         timeout_graceful_shutdown=5,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep the scrubbing JSON handler configure_logging installed
         access_log=False,
     )
-    print(f"Blu is starting on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    log.info(
+        "Blu is starting on http://%s:%s (data in %s)",
+        settings.host,
+        settings.port,
+        settings.data_dir,
+        extra={"event": "start"},
+    )
     BluServer(config).run()
     return 0
 

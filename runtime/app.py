@@ -18,6 +18,8 @@ from runtime.api import auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.auth import CookieSigner, LoginThrottle
 from runtime.credentials import load_login_secrets
+from runtime.observability.asgi import RequestContextMiddleware
+from runtime.observability.logs import scrubber
 from runtime.self_stop import SelfStop
 from runtime.settings import Settings
 from runtime.store import open_store
@@ -72,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         open_store(table_name=settings.dynamodb_table or None, data_dir=settings.data_dir, region=settings.aws_region)
     )
     secrets = load_login_secrets(settings)
+    scrubber.register(secrets.password_hash, secrets.session_secret)  # generated ones, in local runs
     standin = None
     if settings.use_standin:
         from runtime.standin import StandinServer
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router)
     web.mount_web(app, settings.web_dir_override)
+    app.add_middleware(RequestContextMiddleware)
     return app
 
 

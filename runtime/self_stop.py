@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.idle import is_idle
+from runtime.observability.metrics import record_sleep
 from runtime.power import PowerLog, put_to_sleep
 from runtime.settings import Settings
 from runtime.store.base import Store
@@ -38,6 +39,8 @@ def stop_if_idle(
     if not idle:
         return False, reason
     recorded = put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=reason + REASON_SUFFIX)
+    if recorded:
+        record_sleep(reason="self")
     log.warning(
         "Blu is idle (%s): asked ECS to scale %s/%s to 0%s",
         reason,

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
 
+    # Observability
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias=_env("BLU_LOG_LEVEL"))
+
     # Limits
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("BLU_MAX_MESSAGE_CHARS"))
     max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1, validation_alias=_env("BLU_MAX_UPLOAD_BYTES"))
@@ -138,6 +141,11 @@ class Settings(BaseSettings):
     @property
     def self_stop_configured(self) -> bool:
         return bool(self.ecs_cluster and self.ecs_service)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret this process was given, for the log scrubber."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return tuple(v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value())
 
     @property
     def is_local(self) -> bool:

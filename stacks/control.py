@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas.common.config import IDLE_CHECK_MINUTES
 from stacks.settings import BluSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ CODE_PATHS: tuple[str, ...] = (
     "runtime/store",
     "runtime/idle.py",
     "runtime/power.py",
+    "runtime/observability",
     "web/dist",
 )
 LAYER_REQUIREMENTS = REPO_ROOT / "lambdas" / "requirements.txt"
@@ -39,7 +41,6 @@ PIP_PLATFORMS: tuple[str, ...] = (
     "manylinux_2_28_aarch64",
     "manylinux_2_34_aarch64",
 )
-IDLE_CHECK_MINUTES = 5
 # Bundling runs on the deployer's machine; this image is only named because CDK requires one and is
 # never pulled (local bundling always succeeds or fails the synth).
 _UNUSED_IMAGE = cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.14")

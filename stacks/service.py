@@ -69,6 +69,7 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_VOICE_TTS_MODEL",
     "BLU_VOICE_TTS_VOICE",
     "OPENAI_BASE_URL",  # only for the offline speech stand-ins
+    "BLU_LOG_LEVEL",
 )
 
 

@@ -12,6 +12,8 @@ ENV_TABLE = "DYNAMODB_TABLE"
 ENV_SECRET = "BLU_SECRET_ARN"  # noqa: S105 -- a variable name, not a value
 ENV_IDLE_TIMEOUT = "BLU_IDLE_TIMEOUT_MINUTES"
 ENV_COOKIE_MAX_AGE_HOURS = "BLU_COOKIE_MAX_AGE_HOURS"
+# How often the schedule runs the idle checker; each check while Blu runs reports this many minutes.
+IDLE_CHECK_MINUTES = 5
 
 # Every variable the control stack sets on the functions (its test compares against this).
 ENV_NAMES: tuple[str, ...] = (ENV_CLUSTER, ENV_SERVICE, ENV_TABLE, ENV_SECRET, ENV_IDLE_TIMEOUT)

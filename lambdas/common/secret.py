@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from runtime.observability.logs import scrubber
+
 CACHE_SECONDS = 300.0
 
 
@@ -24,5 +26,6 @@ class SecretReader:
             raw = self._client.get_secret_value(SecretId=self._arn)["SecretString"]
             parsed = json.loads(raw)
             self._value = {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+            scrubber.register(*self._value.values())  # the function's log lines must never show them
             self._read_at = self._clock()
         return self._value.get(key, "")

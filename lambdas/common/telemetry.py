@@ -1,11 +1,25 @@
-"""Powertools logger, tracer and metrics shared by the Lambdas (service name from POWERTOOLS_SERVICE_NAME)."""
+"""Powertools logger and tracer shared by the Lambdas; log lines are scrubbed like the runtime's.
+
+Metrics go through runtime/observability/metrics.py, which writes each record at once, so the
+handlers need no flush decorator.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from typing import Any
 
-NAMESPACE = "Blu"
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-logger = Logger()
+from runtime.observability.logs import scrubber
+
+
+class ScrubbingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines with secrets redacted from every value, exceptions included."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(scrubber.scrub_value(log))
+
+
+logger = Logger(logger_formatter=ScrubbingFormatter())
 tracer = Tracer()
-metrics = Metrics(namespace=NAMESPACE)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
+from lambdas.common.config import IDLE_CHECK_MINUTES
 from lambdas.common.service_state import read_state
-from lambdas.common.telemetry import logger, metrics, tracer
+from lambdas.common.telemetry import logger, tracer
 from runtime.idle import is_idle
+from runtime.observability.metrics import record_ready, record_running, record_sleep
 from runtime.power import PowerLog, put_to_sleep
 from runtime.store.base import Store
 
@@ -22,7 +22,12 @@ def check_idle(
     current = power.current()
     if state.status == "running" and current.get("state") == "waking" and state.ready_at is not None:
         # Nobody watched the overlay until it was ready: the container's start time is the best we know.
-        power.mark_ready(ready_at=state.ready_at)
+        duration = power.mark_ready(ready_at=state.ready_at)
+        if duration is not None:
+            record_ready(wake_duration_seconds=duration)
+    if state.service_running:
+        # Every check while the service runs stands for the minutes since the previous one (the cost guard).
+        record_running(minutes=IDLE_CHECK_MINUTES, tasks=max(1, state.running + state.pending))
     started = [t for t in (state.started_at, current.get("wake_at") if current.get("state") != "asleep" else None) if t]
     idle, reason = is_idle(
         store.get_activity(),
@@ -33,11 +38,13 @@ def check_idle(
     )
     result: dict[str, Any] = {"status": state.status, "idle": idle, "reason": reason, "stopped": False}
     if not idle or state.desired == 0:
-        if state.desired == 0 and state.status == "stopped" and current.get("state") not in (None, "asleep"):
-            power.record_sleep(at=now, reason="stopped outside Blu")
+        recorded_awake = current.get("state") not in (None, "asleep")
+        stopped_outside = state.desired == 0 and state.status == "stopped" and recorded_awake
+        if stopped_outside and power.record_sleep(at=now, reason="stopped outside Blu"):
+            record_sleep(reason="external")
         logger.info("Blu stays as it is", extra=result)
         return result
     if put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=reason):
-        metrics.add_metric(name="Sleeps", unit=MetricUnit.Count, value=1)
+        record_sleep(reason=reason)
     logger.info("Putting Blu to sleep", extra={**result, "stopped": True})
     return {**result, "stopped": True}

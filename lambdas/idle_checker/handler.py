@@ -10,7 +10,7 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.common.config import LambdaConfig
-from lambdas.common.telemetry import logger, metrics, tracer
+from lambdas.common.telemetry import logger, tracer
 from lambdas.idle_checker.check import check_idle
 from runtime.power import PowerLog
 from runtime.store import open_store
@@ -20,7 +20,6 @@ _NO_LOCAL_DATA = Path("/tmp/blu-unused")  # noqa: S108 -- never written: a table
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = LambdaConfig.from_env()
     return check_idle(

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
@@ -22,9 +21,10 @@ from lambdas.common.service_state import (
     read_state,
     set_desired_count,
 )
-from lambdas.common.telemetry import logger, metrics, tracer
+from lambdas.common.telemetry import logger, tracer
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
 from runtime.auth.responses import LoginBody, login_response, logout_response
+from runtime.observability.metrics import record_login, record_ready, record_sleep, record_wake
 from runtime.power import PowerLog, put_to_sleep
 from runtime.store.base import Store
 
@@ -80,7 +80,7 @@ def service_status(ecs: Any, power: PowerLog, *, cluster: str, service: str, now
     if state.status == "running" and current.get("state") == "waking":
         duration = power.mark_ready(ready_at=now)
         if duration is not None:
-            metrics.add_metric(name="WakeDurationSeconds", unit=MetricUnit.Seconds, value=duration)
+            record_ready(wake_duration_seconds=duration)
             logger.info("Blu is ready", extra={"wake_duration_seconds": duration})
     events = power.recent()
     durations = [e.duration_seconds for e in events if e.kind == "wake" and e.duration_seconds is not None]
@@ -130,7 +130,7 @@ def wake_service(
         return {"woken": False, "status": state.status, "stage": state.stage}
     set_desired_count(ecs, cluster=cluster, service=service, count=1)
     if power.record_wake(at=now, reason=reason):
-        metrics.add_metric(name="Wakes", unit=MetricUnit.Count, value=1)
+        record_wake()
     logger.info("Waking Blu", extra={"reason": reason})
     return {"woken": True, "status": "starting", "stage": "Waking"}
 
@@ -144,7 +144,7 @@ def shutdown_service(
     if state.desired == 0:
         return {"stopped": False, "status": state.status}
     if put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=reason):
-        metrics.add_metric(name="Sleeps", unit=MetricUnit.Count, value=1)
+        record_sleep(reason=reason)
     logger.info("Putting Blu to sleep", extra={"reason": reason})
     return {"stopped": True, "status": "stopping"}
 
@@ -200,8 +200,7 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
             )
         client = request.client.host if request.client else "unknown"
         result = attempt_login(body.password, password_hash=password_hash, client=client[:64], throttle=deps.throttle())
-        if not result.ok:
-            metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
+        record_login(ok=result.ok, throttled=result.throttled)
         return login_response(result, signer=deps.signer(), host=request.headers.get("host", ""))
 
     @app.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

@@ -12,7 +12,7 @@ from mangum import Mangum
 
 from lambdas.common.config import LambdaConfig
 from lambdas.common.secret import SecretReader
-from lambdas.common.telemetry import logger, metrics, tracer
+from lambdas.common.telemetry import logger, tracer
 from lambdas.launcher.app import LauncherDeps, create_app
 from runtime.power import PowerLog
 from runtime.store import open_store
@@ -54,6 +54,5 @@ _asgi = Mangum(app, lifespan="off")
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(_asgi(event, context))  # type: ignore[arg-type]  # Mangum's context protocol is stricter

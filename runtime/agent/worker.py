@@ -28,6 +28,8 @@ from claude_agent_sdk import (
 from runtime.agent.events import DeltaCoalescer, EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
 from runtime.agent.turns import FILE_TOOLS, RunningTurn, Tier, TurnRequest, artifact_path, describe_failure
+from runtime.observability.logs import log_context, request_id_var
+from runtime.observability.metrics import record_error, record_turn
 from runtime.settings import Settings
 from runtime.store.aio import AsyncStore
 from runtime.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id, to_plain
@@ -139,6 +141,8 @@ class SessionWorker:
 
     # -- the worker task ------------------------------------------------------------------
     async def run(self) -> None:
+        # The task inherited the context of the request that created it; its lines belong to turns.
+        request_id_var.set(None)
         try:
             while True:
                 item = await self.queue.get()
@@ -150,7 +154,8 @@ class SessionWorker:
                     continue
                 with contextlib.suppress(ValueError):
                     self.queued_turn_ids.remove(item.turn_id)
-                await self._run_turn(item)
+                with log_context(session_id=self.session_id, turn_id=item.turn_id):
+                    await self._run_turn(item)
         finally:
             await self._drop_client()
 
@@ -396,6 +401,7 @@ class SessionWorker:
             )
         hub.publish(sid, "turn.status", self._status(turn, turn.state))
         hub.publish(sid, "session.updated", {"session": to_plain(session)})
+        _record_metrics(turn)
         await self.host.turn_finished(self, turn)
 
     def _status(self, turn: RunningTurn, status: str) -> dict[str, Any]:
@@ -428,6 +434,29 @@ class SessionWorker:
             return
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), timeout=10)
+
+
+def _record_metrics(turn: RunningTurn) -> None:
+    first = turn.first_token_seconds()
+    calls = turn.tool_calls()
+    record_turn(
+        tier=turn.tier.value if turn.tier else None,
+        first_token_ms=None if first is None else first * 1000,
+        duration_ms=(time.monotonic() - turn.started_at) * 1000,
+        input_tokens=turn.input_tokens,
+        output_tokens=turn.output_tokens,
+        cost_usd=turn.cost_usd,
+        tool_calls=len(calls),
+        tool_errors=sum(1 for call in calls if call.outcome == "error"),
+    )
+    if turn.stop_reason in ("timeout", "stalled"):
+        record_error(kind="timeout")
+    elif turn.state == "error":
+        record_error(kind=turn.error_kind or "claude")
+    log.info(
+        "turn finished",
+        extra={"tier": turn.tier.value if turn.tier else None, "state": turn.state, "stop_reason": turn.stop_reason},
+    )
 
 
 def _describe_exception(exc: BaseException, stderr: deque[str]) -> str:

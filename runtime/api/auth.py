@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from runtime.api.deps import StateDep, client_address
 from runtime.auth import attempt_login
 from runtime.auth.responses import LoginBody, login_response, logout_response
+from runtime.observability.metrics import record_login
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -19,6 +20,7 @@ async def login(body: LoginBody, request: Request, state: StateDep) -> Response:
     result = await asyncio.to_thread(
         attempt_login, body.password, password_hash=state.password_hash, client=client, throttle=state.throttle
     )
+    record_login(ok=result.ok, throttled=result.throttled)
     return login_response(result, signer=state.signer, host=request.headers.get("host", ""))
 
 

@@ -14,6 +14,7 @@ from livekit.agents import AgentServer, JobContext, JobProcess
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from runtime.credentials import load_login_secrets
+from runtime.observability.metrics import record_voice_call, record_voice_latency
 from runtime.settings import Settings
 from runtime.store import open_store
 from runtime.store.aio import AsyncStore
@@ -109,6 +110,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     async def end_call(reason: str = "") -> None:
         minutes = await mark.close()
+        record_voice_call(minutes=minutes)
         await bridge.aclose()
         log.info("voice call ended after %.1f min", minutes, extra={"session_id": session_id, "reason": reason})
 
@@ -122,15 +124,18 @@ async def entrypoint(ctx: JobContext) -> None:
         tts_model=providers.make_tts(settings),
         turn_detection=providers.make_turn_detector(),
     )
-    session.on("conversation_item_added", _log_latency)
+    session.on("conversation_item_added", report_reply_latency)
     await session.start(agent=BluVoiceAgent(runtime_llm), room=ctx.room)
 
 
-def _log_latency(event: ConversationItemAddedEvent) -> None:
+def report_reply_latency(event: ConversationItemAddedEvent) -> None:
+    """Emit end-of-speech → first audio for each spoken reply (LiveKit measures it as e2e_latency)."""
     item: Any = event.item
     metrics = getattr(item, "metrics", None) or {}
     if getattr(item, "role", None) == "assistant" and "e2e_latency" in metrics:
-        log.info("voice reply began %.0f ms after the person stopped speaking", metrics["e2e_latency"] * 1000)
+        latency_ms = float(metrics["e2e_latency"]) * 1000
+        record_voice_latency(end_of_speech_to_first_audio_ms=latency_ms)
+        log.info("voice reply began %.0f ms after the person stopped speaking", latency_ms)
 
 
 def build_server(settings: Settings) -> AgentServer:

@@ -33,7 +33,6 @@ def test_runtime_dependencies_only() -> None:
         "constructs",
         "cdk-nag",
         "mangum",
-        "aws-lambda-powertools",
     }
     requirements = (REPO / "requirements.txt").read_text()
     for name in excluded.group(1).split("|"):

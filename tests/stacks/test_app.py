@@ -19,6 +19,7 @@ def test_stacks_in_deployment_order_with_prefixed_names(blu: SynthesizedApp) -> 
         "Blu-Service",
         "Blu-Control",
         "Blu-Api",
+        "Blu-Monitoring",
     ]
     assert blu.stacks.all() == (
         blu.stacks.network,
@@ -26,6 +27,7 @@ def test_stacks_in_deployment_order_with_prefixed_names(blu: SynthesizedApp) -> 
         blu.stacks.service,
         blu.stacks.control,
         blu.stacks.api,
+        blu.stacks.monitoring,
     )
 
 

@@ -89,3 +89,19 @@ async def test_a_call_is_marked_in_the_activity_heartbeat_while_open(tmp_path: P
     minutes = await mark.close()
     assert (await store.get_activity()).voice_rooms == {}
     assert 0 <= minutes < 1
+
+
+def test_a_spoken_reply_emits_its_end_of_speech_to_first_audio(capsys: pytest.CaptureFixture[str]) -> None:
+    from livekit.agents import ChatMessage
+    from livekit.agents.voice.events import ConversationItemAddedEvent
+
+    from runtime.observability.metrics import VOICE_FIRST_AUDIO_MS
+    from runtime.voice.worker import report_reply_latency
+    from tests.support.emf import parse_emf, with_metric
+
+    person = ChatMessage(role="user", content=["hello"], metrics={"end_of_turn_delay": 0.4})
+    reply = ChatMessage(role="assistant", content=["hi"], metrics={"e2e_latency": 0.8125})
+    for item in (person, reply):
+        report_reply_latency(ConversationItemAddedEvent(item=item))
+    (record,) = with_metric(parse_emf(capsys.readouterr().out), VOICE_FIRST_AUDIO_MS)
+    assert record.value(VOICE_FIRST_AUDIO_MS) == 812.5
