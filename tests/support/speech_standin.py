@@ -1,4 +1,4 @@
-"""A local stand-in of OpenAI's speech endpoints (transcriptions and speech), on the real wire protocol.
+"""A local stand-in of OpenAI's speech endpoints and Amazon Polly's SynthesizeSpeech, on their wire protocols.
 
 It cannot recognise speech: each transcription returns the next scripted transcript, and records how
 much audio it was sent, so a test can tell that real speech went through the VAD. Speech is a tone
@@ -83,6 +83,18 @@ class SpeechStandin:
             self.speech.append(SpeechRequest(at, text, voice))
         return Response(tone(min(MAX_SPEECH_SECONDS, 0.2 + SECONDS_PER_CHAR * len(text))), media_type="audio/pcm")
 
+    async def polly(self, request: Request) -> Response:
+        """Amazon Polly's SynthesizeSpeech (REST JSON: POST /v1/speech), PCM only."""
+        at = time.perf_counter()
+        body = await request.json()
+        if body.get("OutputFormat") != "pcm" or not body.get("VoiceId"):
+            return JSONResponse({"message": "the stand-in speaks pcm only"}, status_code=400)
+        text, rate = str(body.get("Text", "")), int(body.get("SampleRate", "16000"))
+        with self._lock:
+            self.speech.append(SpeechRequest(at, text, str(body["VoiceId"])))
+        audio = tone(min(MAX_SPEECH_SECONDS, 0.2 + SECONDS_PER_CHAR * len(text)), rate=rate)
+        return Response(audio, media_type="audio/pcm", headers={"x-amzn-RequestCharacters": str(len(text))})
+
 
 def tone(seconds: float, *, rate: int = PCM_RATE, hz: float = 220.0) -> bytes:
     samples = int(seconds * rate)
@@ -98,6 +110,7 @@ class SpeechStandinServer(BackgroundServer):
             routes=[
                 Route("/v1/audio/transcriptions", self.state.transcribe, methods=["POST"]),
                 Route("/v1/audio/speech", self.state.synthesize, methods=["POST"]),
+                Route("/v1/speech", self.state.polly, methods=["POST"]),
             ]
         )
         super().__init__(app, name="speech-standin")
