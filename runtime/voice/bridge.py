@@ -173,16 +173,3 @@ def _raise_for(response: httpx.Response) -> None:
     if response.status_code == 404:
         raise BridgeError("I can't find this chat any more.")
     raise BridgeError("Sorry, I couldn't pass that on to Blu.")
-
-
-async def wait_until_ready(base_url: str, *, attempts: int = 60, delay: float = 0.5) -> None:
-    """Wait for the runtime's health check (the worker may start before the web server)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
-        for _ in range(attempts):
-            try:
-                if (await client.get("/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(delay)
-    raise BridgeError(f"the runtime at {base_url} did not answer its health check")
