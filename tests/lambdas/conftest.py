@@ -17,6 +17,7 @@ from runtime.auth import hash_password
 from runtime.power import PowerLog
 from runtime.store.dynamo import DynamoStore
 from tests.support.dynamo import create_table
+from tests.support.ecs import create_service
 
 REGION = "eu-west-1"
 TABLE = "blu-table"
@@ -63,16 +64,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
         secret = {"AUTH_PASSWORD_HASH": PASSWORD_HASH, "SESSION_SECRET": SESSION_SECRET, "CLAUDE_CODE_OAUTH_TOKEN": ""}
         arn = secretsmanager.create_secret(Name="blu", SecretString=json.dumps(secret))["ARN"]
         ecs = boto3.client("ecs", region_name=REGION)
-        ecs.create_cluster(clusterName=CLUSTER)
-        ecs.register_task_definition(
-            family="blu",
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="1024",
-            memory="2048",
-            containerDefinitions=[{"name": "App", "image": "blu", "essential": True}],
-        )
-        ecs.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition="blu", desiredCount=0)
+        create_service(ecs, cluster=CLUSTER, service=SERVICE, desired_count=0)
         yield Aws(
             ecs=ecs,
             dynamodb=dynamodb,

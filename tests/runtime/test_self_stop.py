@@ -23,6 +23,7 @@ from runtime.store.aio import AsyncStore
 from runtime.store.base import Store
 from runtime.store.dynamo import DynamoStore
 from tests.support.dynamo import create_table
+from tests.support.ecs import create_service
 
 REGION = "eu-west-1"
 TABLE = "blu-table"
@@ -56,16 +57,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table(dynamodb, TABLE)
         ecs = boto3.client("ecs", region_name=REGION)
-        ecs.create_cluster(clusterName=CLUSTER)
-        ecs.register_task_definition(
-            family="blu",
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="1024",
-            memory="2048",
-            containerDefinitions=[{"name": "App", "image": "blu", "essential": True}],
-        )
-        ecs.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition="blu", desiredCount=1)
+        create_service(ecs, cluster=CLUSTER, service=SERVICE, desired_count=1)
         yield Aws(ecs=ecs, store=DynamoStore(TABLE, region=REGION), power=PowerLog(dynamodb, TABLE))
 
 
