@@ -6,7 +6,7 @@
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,6 +77,7 @@ def service_status(ecs: Any, power: PowerLog, *, cluster: str, service: str, now
     """``GET /status``: the service's state, the stage, timestamps and recent wake durations."""
     state = read_state(ecs, cluster=cluster, service=service)
     current = power.current()
+    state = waking_if_just_woken(state, current, now=now)
     if state.status == "running" and current.get("state") == "waking":
         duration = power.mark_ready(ready_at=now)
         if duration is not None:
@@ -87,6 +88,24 @@ def service_status(ecs: Any, power: PowerLog, *, cluster: str, service: str, now
     return status_body(state, current=current, wake_durations=durations, now=now) | {
         "recent": [e.as_json() for e in events[:10]],
     }
+
+
+# How long after a recorded wake a service that still reads desired 0 counts as waking (ECS's describe calls
+# are eventually consistent after UpdateService); later, the log is stale and ECS is believed.
+WAKE_SETTLE_SECONDS = 60.0
+
+
+def waking_if_just_woken(state: ServiceState, current: dict[str, Any], *, now: float) -> ServiceState:
+    """A wake was just asked for but ECS does not show it yet: report "starting"/"Waking", never "Asleep"."""
+    wake_at = current.get("wake_at")
+    if (
+        state.status == "stopped"
+        and current.get("state") == "waking"
+        and wake_at is not None
+        and 0 <= now - float(wake_at) < WAKE_SETTLE_SECONDS
+    ):
+        return replace(state, status="starting", stage="Waking", started_at=float(wake_at))
+    return state
 
 
 def status_body(

@@ -315,3 +315,15 @@ def test_shutdown_plain_function(aws: Aws) -> None:
     assert shutdown_service(ecs, aws.power, cluster=CLUSTER, service=SERVICE, now=NOW)["stopped"] is True
     assert ecs.service["desiredCount"] == 0
     assert isinstance(aws.power, PowerLog)
+
+
+def test_status_right_after_a_wake_never_says_asleep(aws: Aws) -> None:
+    # DescribeServices is eventually consistent: just after UpdateService it may still read desired 0.
+    ecs = RecordingEcs(service(0))
+    wake_service(ecs, aws.power, aws.store, cluster=CLUSTER, service=SERVICE, now=NOW)
+    ecs.service = service(0)
+    body = service_status(ecs, aws.power, cluster=CLUSTER, service=SERVICE, now=NOW + 2)
+    assert (body["status"], body["stage"], body["elapsed_seconds"]) == ("starting", "Waking", 2)
+    # A wake long past that ECS never shows is not believed over ECS.
+    body = service_status(ecs, aws.power, cluster=CLUSTER, service=SERVICE, now=NOW + 600)
+    assert (body["status"], body["stage"]) == ("stopped", "Asleep")

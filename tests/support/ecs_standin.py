@@ -3,8 +3,13 @@
 UpdateService, DescribeServices, ListTasks and DescribeTasks, as boto3 sends them (point it here with
 AWS_ENDPOINT_URL_ECS). Desired count 0 → 1 starts a task that goes PROVISIONING → PENDING → ACTIVATING
 (the runtime process starts) → RUNNING once its /health answers, then HEALTHY; 1 → 0 takes it through
-DEACTIVATING → STOPPING (SIGTERM) → DEPROVISIONING → STOPPED. A RUNNING task is "registered" (as ECS
-registers it in Cloud Map) and `registered_url()` is where the local gateway sends `$default`.
+DEACTIVATING → STOPPING (SIGTERM) → DEPROVISIONING → STOPPED. A RUNNING and HEALTHY task is "registered" (ECS
+reports the container's health check to Cloud Map, which answers only healthy instances) and
+`registered_url()` is where the local gateway sends `$default`.
+
+Tests that assert what a stage looks like drive the stages themselves: `hold("PENDING", ...)` stops every
+starting task before it enters those stages (HEALTHY is the health check passing) until `release(stage)`,
+so no assertion depends on how fast the runtime starts compared with a page's poll interval.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any, Protocol
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ACCOUNT = "123456789012"
 STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
+# The steps a starting task can be held before: its statuses after PROVISIONING, then the health check.
+GATES = ("PENDING", "ACTIVATING", "RUNNING", "HEALTHY")
 
 
 class Container(Protocol):
@@ -72,8 +79,13 @@ class EcsStandin:
         self.tasks: list[Task] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: list[str] = []
+        self.log: list[str] = []  # every transition, timestamped: for a failed test's report
         self.created_at = time.time()
         self._lock = threading.RLock()
+        self._gates = threading.Condition(self._lock)
+        self._held: set[str] = set()
+        self._waiting: set[str] = set()
+        self._ready_containers: list[Container] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -104,6 +116,40 @@ class EcsStandin:
         self._server.shutdown()
         self._server.server_close()
 
+    def hold(self, *stages: str) -> None:
+        """Starting tasks stop before entering each of `stages` (from GATES) until `release`d."""
+        unknown = set(stages) - set(GATES)
+        assert not unknown, f"no such gate: {unknown}"
+        with self._gates:
+            self._held = set(stages)
+
+    def release(self, stage: str) -> None:
+        """Let a task held before `stage` go on (and later ones pass it too)."""
+        with self._gates:
+            self._held.discard(stage)
+            self._gates.notify_all()
+
+    def release_all(self) -> None:
+        with self._gates:
+            self._held.clear()
+            self._gates.notify_all()
+
+    def waiting_before(self, stage: str) -> bool:
+        """Whether a task is held before `stage` right now."""
+        with self._gates:
+            return stage in self._waiting
+
+    def provide_container(self, container: Container) -> None:
+        """Use an already running container for the next task (a start faster than any poll)."""
+        with self._lock:
+            self._ready_containers.append(container)
+
+    def report(self) -> str:
+        """What happened, for a failed test: transitions, API calls and errors."""
+        with self._lock:
+            calls = [f"{name} {json.dumps(params, default=str)[:200]}" for name, params in self.calls[-40:]]
+            return "\n".join(["# transitions", *self.log[-200:], "# last API calls", *calls, "# errors", *self.errors])
+
     def calls_to(self, action: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == action]
 
@@ -111,7 +157,12 @@ class EcsStandin:
         """The RUNNING task's address, as Cloud Map would answer for the service (None: no instance)."""
         with self._lock:
             for task in self.tasks:
-                if task.last_status == "RUNNING" and task.desired_status == "RUNNING" and task.container:
+                if (
+                    task.last_status == "RUNNING"
+                    and task.health == "HEALTHY"
+                    and task.desired_status == "RUNNING"
+                    and task.container
+                ):
                     return task.container.url
         return None
 
@@ -207,6 +258,8 @@ class EcsStandin:
             task.version += 1
             if task.history[-1] != status:
                 task.history.append(status)
+            suffix = f" ({health})" if health else ""
+            self.log.append(f"{now:.3f} {task.arn.rsplit('/', 1)[-1][:8]} {status}{suffix}")
 
     def _run(self, task: Task) -> None:
         try:
@@ -217,14 +270,36 @@ class EcsStandin:
             task.stopped_reason = f"Essential container in task exited: {error}"
         self._stopping(task)
 
+    def _gate(self, task: Task, stage: str) -> bool:
+        """Wait a stage's time, then while `stage` is held; False when the task is asked to stop meanwhile."""
+        if task.stop_requested.wait(self.stage_seconds):
+            return False
+        with self._gates:
+            while stage in self._held:
+                self._waiting.add(stage)
+                self._gates.wait(0.05)
+                if task.stop_requested.is_set():
+                    self._waiting.discard(stage)
+                    return False
+            self._waiting.discard(stage)
+        return True
+
+    def _container(self) -> Container:
+        with self._lock:
+            if self._ready_containers:
+                return self._ready_containers.pop(0)
+        return self.start_container()  # returns once its /health answers
+
     def _starting(self, task: Task) -> bool:
         for status, stamps in (("PENDING", ("pullStartedAt",)), ("ACTIVATING", ("pullStoppedAt",))):
-            if task.stop_requested.wait(self.stage_seconds):
+            if not self._gate(task, status):
                 return False
             self._advance(task, status, *stamps)
-        task.container = self.start_container()  # returns once its /health answers
+        if not self._gate(task, "RUNNING"):
+            return False
+        task.container = self._container()
         self._advance(task, "RUNNING", "startedAt", "connectivityAt")
-        if task.stop_requested.wait(self.stage_seconds):
+        if not self._gate(task, "HEALTHY"):
             return False
         self._advance(task, "RUNNING", health="HEALTHY")
         return True

@@ -10,6 +10,7 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ class LocalGateway:
     lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     upstream: Callable[[], str | None]  # the task's address, None while no task is registered
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, route key or $default)
+    # The latest answers, for a failed test's report: (time, method, path, route, status, body's start).
+    answers: deque[tuple[float, str, str, str, int, str]] = field(default_factory=lambda: deque(maxlen=300))
 
     def __post_init__(self) -> None:
         # Each Lambda execution environment handles one event at a time with its own event loop (Mangum
@@ -100,6 +103,15 @@ class LocalGateway:
         self._server.server_close()
         self._lambda.shutdown(wait=False, cancel_futures=True)
         self._vpc_link.close()
+
+    def report(self) -> str:
+        """The latest answers, oldest first, and the latest launcher `/status` body in full."""
+        lines = [
+            f"{at:.3f} {method} {path} [{route}] → {status} {body}"
+            for at, method, path, route, status, body in self.answers
+        ]
+        statuses = [body for _, _, path, _, status, body in self.answers if path == "/status" and status == 200]
+        return "\n".join(["# latest answers", *lines, "# last /status", statuses[-1] if statuses else "(none)"])
 
     def invoke_launcher(
         self, route: str, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str
@@ -200,6 +212,12 @@ def _handler(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                 status, out, data = gateway.invoke_launcher(route, self.command, self.path, headers, body, client)
             else:
                 status, out, data = gateway.to_task(self.command, self.path, headers, body, client)
+            shown = (
+                data[:2000].decode(errors="replace")
+                if path in ("/status", "/wake", "/login")
+                else data[:120].decode(errors="replace")
+            )
+            gateway.answers.append((time.time(), self.command, path, route or "$default", status, shown))
             self.send_response(status)
             for name, value in out:
                 if name.lower() not in HOP_BY_HOP:

@@ -1,11 +1,13 @@
 """Browser tests: Debian's Chromium driven by Playwright (by path) against the real Blu app and its
-offline stand-in model. Every page's console errors are collected and fail the test that caused them."""
+offline stand-in model. Every page's console errors are collected and fail the test that caused them; a failed
+test leaves what it takes to diagnose it under test-output/failures/<test>/ (screenshots, console, stand-in logs)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ CHROMIUM_ARGS = [
 ]
 DIST = REPO / "web" / "dist"
 SCREENSHOTS = REPO / "test-output" / "screenshots"
+FAILURES = REPO / "test-output" / "failures"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -63,6 +66,63 @@ def blu(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BluS
     server.stop()
 
 
+# -- failure reports ------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@dataclass
+class Diagnostics:
+    """What a failed test saves: named text sources (stand-in logs, the last answers) and its pages."""
+
+    node: pytest.Item
+    sources: dict[str, Callable[[], str]] = field(default_factory=dict)
+    saved: bool = False
+
+    def add(self, name: str, source: Callable[[], str]) -> None:
+        self.sources[name] = source
+
+    @property
+    def failed(self) -> bool:
+        reports = self.node.stash.get(_REPORTS, {})
+        return any(report.failed for report in reports.values())
+
+    def save(self, pages: list[Any], console: Console) -> Path | None:
+        if self.saved or not self.failed:
+            return None
+        self.saved = True
+        folder = FAILURES / re.sub(r"[^\w.-]+", "_", self.node.nodeid)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for index, page in enumerate(pages):
+            try:
+                page.screenshot(path=str(folder / f"page-{index}.png"), full_page=True)
+                (folder / f"page-{index}.url.txt").write_text(page.url)
+            except Exception as error:  # a crashed page: say so and keep going
+                (folder / f"page-{index}.error.txt").write_text(repr(error))
+        (folder / "console.txt").write_text("\n".join(console.messages) + "\n")
+        for name, source in self.sources.items():
+            try:
+                text = source()
+            except Exception as error:
+                text = f"could not read: {error!r}"
+            (folder / f"{name}.txt").write_text(text + "\n")
+        return folder
+
+
+@pytest.fixture
+def diagnostics(request: pytest.FixtureRequest) -> Iterator[Diagnostics]:
+    found = Diagnostics(request.node)
+    yield found
+    found.save([], Console())
+
+
 # -- console errors -------------------------------------------------------------------------------
 @dataclass
 class Console:
@@ -71,18 +131,25 @@ class Console:
 
     errors: list[str] = field(default_factory=list)
     allowed: list[re.Pattern[str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # everything, for a failed test's report
 
     def allow(self, pattern: str) -> None:
         self.allowed.append(re.compile(pattern))
 
     def watch(self, page: Any) -> None:
         def on_console(message: Any) -> None:
+            location = message.location or {}
+            line = f"{message.text} [{location.get('url', '')}]"
+            self.messages.append(f"{time.time():.3f} {message.type}: {line}")
             if message.type == "error":
-                location = message.location or {}
-                self.errors.append(f"{message.text} [{location.get('url', '')}]")
+                self.errors.append(line)
+
+        def on_error(error: Any) -> None:
+            self.errors.append(f"uncaught: {error}")
+            self.messages.append(f"{time.time():.3f} uncaught: {error}")
 
         page.on("console", on_console)
-        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        page.on("pageerror", on_error)
 
     def unexpected(self) -> list[str]:
         return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
@@ -99,8 +166,9 @@ ContextFactory = Callable[..., Any]
 
 
 @pytest.fixture
-def new_context(browser: Any, console: Console) -> Iterator[ContextFactory]:
-    """Browser contexts (separate cookie jars, like separate devices) whose pages are watched."""
+def new_context(browser: Any, console: Console, diagnostics: Diagnostics) -> Iterator[ContextFactory]:
+    """Browser contexts (separate cookie jars, like separate devices) whose pages are watched (and saved
+    when the test fails)."""
     contexts: list[Any] = []
 
     def make(**options: Any) -> Any:
@@ -112,6 +180,7 @@ def new_context(browser: Any, console: Console) -> Iterator[ContextFactory]:
         return context
 
     yield make
+    diagnostics.save([page for context in contexts for page in context.pages], console)
     for context in contexts:
         context.close()
 

@@ -1,6 +1,9 @@
 """The wake flow end to end in Chromium: the real launcher Lambda behind a local HTTP API routed like API
 Gateway's, an ECS stand-in whose task is the real runtime, DynamoDB from moto's server. Log in on the
-launcher's page, watch the overlay follow the task's real stages, land in the chat, and put Blu to sleep."""
+launcher's page, watch the overlay follow the task's real stages, land in the chat, and put Blu to sleep.
+
+The tests drive the stand-in's stages (hold a task before a stage, release it once the page showed the
+previous one), so what they assert never depends on how fast the runtime starts compared with a poll."""
 
 from __future__ import annotations
 
@@ -12,7 +15,15 @@ from typing import Any
 import pytest
 
 from tests.support.server import PASSWORD
-from tests.web.conftest import PHONE, Console, ContextFactory, assert_no_horizontal_overflow, screenshot
+from tests.web.conftest import (
+    PHONE,
+    Console,
+    ContextFactory,
+    Diagnostics,
+    assert_no_horizontal_overflow,
+    login_context,
+    screenshot,
+)
 from tests.web.helpers import send, wait_last_assistant
 from tests.web.wake_stack import WakeStack, wake_stack
 
@@ -28,16 +39,28 @@ def stack(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture
-def asleep(stack: WakeStack) -> WakeStack:
+def asleep(stack: WakeStack, diagnostics: Diagnostics) -> Iterator[WakeStack]:
+    stack.watch(diagnostics)
     stack.put_to_sleep()
     stack.ecs.calls.clear()
-    return stack
+    yield stack
+    stack.ecs.release_all()
 
 
 @pytest.fixture
-def awake(stack: WakeStack) -> WakeStack:
+def awake(stack: WakeStack, diagnostics: Diagnostics) -> Iterator[WakeStack]:
+    stack.watch(diagnostics)
     stack.wake()
-    return stack
+    yield stack
+    stack.ecs.release_all()
+
+
+def wait_stage(page: Any, stage: str) -> None:
+    page.wait_for_function(
+        "(stage) => document.querySelector('[data-testid=wake-stage]')?.textContent === stage",
+        arg=stage,
+        timeout=WAIT_MS,
+    )
 
 
 def allow_asleep_errors(console: Console) -> None:
@@ -74,6 +97,7 @@ def test_login_wakes_blu_and_lands_in_the_chat(
     asleep: WakeStack, new_context: ContextFactory, console: Console
 ) -> None:
     allow_asleep_errors(console)
+    asleep.ecs.hold("PENDING", "ACTIVATING", "RUNNING", "HEALTHY")
     page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
     stages = status_stages(page)
     page.goto(asleep.url + "/")
@@ -87,23 +111,24 @@ def test_login_wakes_blu_and_lands_in_the_chat(
 
     page.fill("#wake-login-password", PASSWORD)
     page.press("#wake-login-password", "Enter")
-    page.wait_for_function(
-        "(names) => names.includes(document.querySelector('[data-testid=wake-stage]')?.textContent)",
-        arg=list(STARTING_STAGES),
-        timeout=WAIT_MS,
-    )
-    assert overlay.get_by_role("heading", name="Waking Blu…").is_visible()
-    assert re.fullmatch(r"\d+ s", overlay.get_by_test_id("wake-elapsed").inner_text())
-    steps = overlay.locator(".wake__steps li")
-    assert steps.all_inner_texts() == ["Asleep", "Waking", *STARTING_STAGES, "Ready"]
-    assert overlay.locator(".wake__steps li[aria-current=step]").inner_text() in STARTING_STAGES
-    assert_no_horizontal_overflow(page, "waking overlay, starting")
-    screenshot(page, "phone-waking-progress")
-
-    # Between polls the elapsed time keeps counting from the launcher's figure.
-    elapsed = overlay.get_by_test_id("wake-elapsed")
-    first = int(elapsed.inner_text().split()[0])
-    page.wait_for_function("([e, n]) => parseInt(e.textContent) > n", arg=[elapsed.element_handle(), first])
+    # The task is held before each next stage until the page has shown the current one.
+    for shown, next_stage in zip(STARTING_STAGES, ("PENDING", "ACTIVATING", "RUNNING", "HEALTHY"), strict=True):
+        wait_stage(page, shown)
+        assert overlay.get_by_role("heading", name="Waking Blu…").is_visible()
+        assert overlay.locator(".wake__steps li[aria-current=step]").inner_text() == shown
+        if shown == "Provisioning":
+            assert re.fullmatch(r"\d+ s", overlay.get_by_test_id("wake-elapsed").inner_text())
+            steps = overlay.locator(".wake__steps li")
+            assert steps.all_inner_texts() == ["Asleep", "Waking", *STARTING_STAGES, "Ready"]
+            assert_no_horizontal_overflow(page, "waking overlay, starting")
+            screenshot(page, "phone-waking-progress")
+            # Between polls the elapsed time keeps counting from the launcher's figure.
+            elapsed = overlay.get_by_test_id("wake-elapsed")
+            first = int(elapsed.inner_text().split()[0])
+            page.wait_for_function(
+                "([e, n]) => parseInt(e.textContent) > n", arg=[elapsed.element_handle(), first], timeout=WAIT_MS
+            )
+        asleep.ecs.release(next_stage)
 
     # Ready: the overlay goes away and the real chat (the runtime, through the gateway's $default) takes over.
     overlay.wait_for(state="hidden", timeout=WAIT_MS)
@@ -113,13 +138,79 @@ def test_login_wakes_blu_and_lands_in_the_chat(
     wait_last_assistant(page, "complete")
     screenshot(page, "phone-woken-chat")
 
-    assert stages[0] == "Asleep" and set(stages[1:]) <= {"Waking", *STARTING_STAGES, "Ready"}, stages
+    # What /status said, in order: asleep before the wake, then every stage, never "Asleep" once woken.
+    assert stages[: 1 + len(STARTING_STAGES)] == ["Asleep", *STARTING_STAGES], stages
+    assert stages[1 + len(STARTING_STAGES) :] in ([], ["Ready"]), stages
     task = asleep.ecs.tasks[-1]
     assert task.history == ["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING"]
     assert task.health == "HEALTHY"
     assert len(asleep.ecs.calls_to("UpdateService")) == 1
     wake = next(e for e in asleep.power.recent() if e.kind == "wake")
     assert wake.reason == "user"
+
+
+def test_a_start_faster_than_a_poll_still_lands_in_the_chat(
+    asleep: WakeStack, new_context: ContextFactory, console: Console
+) -> None:
+    allow_asleep_errors(console)
+    # A runtime already up and no time spent in any stage: healthy well within the page's first poll.
+    asleep.ecs.provide_container(asleep.start_runtime())
+    stage_seconds = asleep.ecs.stage_seconds
+    asleep.ecs.stage_seconds = 0
+    try:
+        page = new_context().new_page()
+        page.goto(asleep.url + "/")
+        page.wait_for_selector("#wake-overlay[data-phase=login]")
+        page.fill("#wake-login-password", PASSWORD)
+        page.press("#wake-login-password", "Enter")
+        page.locator("#wake-overlay").wait_for(state="hidden", timeout=WAIT_MS)
+        page.wait_for_selector("html[data-ready=app]")
+        send(page, "Hello after a quick start")
+        wait_last_assistant(page, "complete")
+    finally:
+        asleep.ecs.stage_seconds = stage_seconds
+    assert asleep.ecs.tasks[-1].health == "HEALTHY"
+    assert len(asleep.ecs.calls_to("UpdateService")) == 1
+
+
+def test_an_open_tab_never_wakes_blu_after_an_idle_sleep(
+    awake: WakeStack, new_context: ContextFactory, console: Console
+) -> None:
+    allow_asleep_errors(console)
+    context = new_context()
+    login_context(context, awake.url)  # through the runtime's /api/login, via the gateway
+    page = context.new_page()
+    page.goto(awake.url + "/")
+    page.wait_for_selector("html[data-ready=app]", timeout=WAIT_MS)
+    send(page, "Hello before the idle rule")
+    wait_last_assistant(page, "complete")
+
+    # The idle rule scales Blu to zero; the untouched tab's long-poll loses it.
+    slept_at = time.time()
+    awake.put_to_sleep(reason="idle")
+    awake.ecs.calls.clear()
+    overlay = page.locator("#wake-overlay")
+    overlay.get_by_role("heading", name="Blu is asleep").wait_for(timeout=WAIT_MS)
+    assert page.locator("#wake-overlay[data-phase=asleep]").count() == 1
+    # A whole further round of polling, with the page seeing focus and visibility events, and still no wake.
+    with page.expect_response(lambda r: r.url.endswith("/status"), timeout=WAIT_MS):
+        page.evaluate(
+            "() => { document.dispatchEvent(new Event('visibilitychange')); window.dispatchEvent(new Event('focus')); }"
+        )
+    assert [c for c in awake.ecs.calls_to("UpdateService") if c.get("desiredCount") == 1] == []
+    assert [e.kind for e in awake.power.recent() if e.at >= slept_at - 1] == ["sleep"]
+    assert [a for a in awake.gateway.answers if a[1:3] == ("POST", "/wake") and a[0] >= slept_at] == []
+    screenshot(page, "desktop-asleep-after-idle")
+
+    # The person's click wakes it, recorded as theirs, and the same tab carries on.
+    page.get_by_test_id("wake-button").click()
+    overlay.wait_for(state="hidden", timeout=WAIT_MS)
+    page.wait_for_selector("html[data-ready=app]")
+    wakes = [e for e in awake.power.recent() if e.kind == "wake" and e.at >= slept_at - 1]
+    assert [e.reason for e in wakes] == ["user"]
+    assert [c["desiredCount"] for c in awake.ecs.calls_to("UpdateService")][-1] == 1
+    send(page, "Hello after waking")
+    wait_last_assistant(page, "complete")
 
 
 def test_two_tabs_wake_one_task(asleep: WakeStack, new_context: ContextFactory, console: Console) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from tests.support.dynamo import create_table
 from tests.support.ecs_standin import EcsStandin
 from tests.support.gateway import LocalGateway
 from tests.support.server import PASSWORD, PASSWORD_HASH, SESSION_SECRET, BluServer, free_port
+from tests.web.conftest import Diagnostics
 
 REGION = "eu-west-1"
 TABLE = "blu-table"
@@ -35,6 +36,7 @@ class WakeStack:
     ecs: EcsStandin
     dynamodb: Any
     power: PowerLog
+    start_runtime: Callable[[], BluServer]
 
     @property
     def url(self) -> str:
@@ -59,19 +61,39 @@ class WakeStack:
         tasks = [t for t in self.ecs.tasks if t.desired_status == "RUNNING"]
         return bool(tasks) and tasks[-1].health == "HEALTHY" and self.ecs.registered_url() is not None
 
-    def put_to_sleep(self) -> None:
+    def put_to_sleep(self, reason: str = "test reset") -> None:
         """Back to desired 0 with every task stopped (through the ECS API, as the idle checker would)."""
+        self.ecs.release_all()
         if self.ecs.desired:
             ecs = boto3.client("ecs", region_name=REGION)
-            put_to_sleep(ecs, self.power, cluster=CLUSTER, service=SERVICE, at=time.time(), reason="test reset")
+            put_to_sleep(ecs, self.power, cluster=CLUSTER, service=SERVICE, at=time.time(), reason=reason)
         self.ecs.wait_for(lambda: all(t.last_status == "STOPPED" for t in self.ecs.tasks), timeout=90)
 
     def wake(self) -> None:
         """Awake and healthy, woken through the launcher like a browser would."""
+        self.ecs.release_all()
         if not self.ready():
-            with self.client() as client:
+            client = self.client()
+            try:
                 assert client.post("/wake").status_code in (200, 202)
+            finally:
+                client.close()
         self.ecs.wait_for(self.ready, timeout=90)
+
+    def runtime_logs(self) -> str:
+        """The tail of every task's runtime log, newest task last."""
+        parts = []
+        for task in self.ecs.tasks:
+            log = getattr(task.container, "log", None)
+            parts.append(f"# task {task.arn.rsplit('/', 1)[-1]} {task.history}\n{log() if log else '(no container)'}")
+        return "\n".join(parts)
+
+    def watch(self, diagnostics: Diagnostics) -> None:
+        """Save the stand-ins' logs and the last answers when the test fails."""
+        diagnostics.add("gateway", self.gateway.report)
+        diagnostics.add("ecs", self.ecs.report)
+        diagnostics.add("runtime", self.runtime_logs)
+        diagnostics.add("power", lambda: "\n".join(str(e.as_json()) for e in self.power.recent()))
 
 
 @contextmanager
@@ -142,6 +164,7 @@ def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
                 ecs=ecs,
                 dynamodb=dynamodb,
                 power=PowerLog(dynamodb, TABLE),
+                start_runtime=start_runtime,
             )
         finally:
             if gateway is not None:

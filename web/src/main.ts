@@ -28,7 +28,8 @@ const wake = createWakeOverlay({
 
 setApiHooks({
   onUnauthorized: () => showLogin(),
-  onUnreachable: () => void wake.start(),
+  // Opening the page in view is a person asking for Blu; losing it later (the idle rule) is not.
+  onUnreachable: () => void wake.start({ mayWake: screen === "boot" && document.visibilityState === "visible" }),
 });
 
 function showLogin(): void {

@@ -4,14 +4,17 @@
 // the container is stopped. Interface:
 //
 //   const wake = createWakeOverlay({ onReady });   // options below, all optional
-//   wake.start();        // begin watching (idempotent); the returned promise resolves when Blu is ready
+//   wake.start({ mayWake });  // begin watching (idempotent); the returned promise resolves when Blu is ready
 //   wake.stop();         // give up and hide
 //   wake.active          // true while watching
 //
 // Each round (every `pollMs`, 3 s by default) it asks `healthUrl`; 200 {"status":"ok"} means ready. Else it asks `statusUrl`:
 //   200 {"status": "stopped"|"starting"|"running"|"stopping", "stage"?, "started_at"?, "elapsed_seconds"?,
 //        "stages"?: string[], "expected_seconds"?: number, "message"?: string}  → the launcher answers:
-//        stopped → POST `wakeUrl` (once per sleep; a 401 shows a login form posting to `loginUrl`),
+//        stopped → POST `wakeUrl` only on a person's action: the page opened while visible (`mayWake`), a
+//                  login on the overlay, or its "Wake Blu" button. A tab that lost Blu to the idle rule shows
+//                  "Blu is asleep" and waits for the button (an untouched or hidden tab never wakes Blu);
+//                  a 401 shows a login form posting to `loginUrl`,
 //        starting → shows the stage and the elapsed time (and progress when stages or expected_seconds are given),
 //        running → ready as soon as `healthUrl` answers 200 (until then "almost ready").
 //   401 → the launcher wants a login first: the login form.
@@ -22,6 +25,11 @@ import "./overlay.css";
 
 export type WakePhase = "checking" | "reconnecting" | "asleep" | "waking" | "starting" | "stopping" | "login" | "ready";
 
+export interface StartOptions {
+  /** Whether a person's action started this (the page opened in view): then a sleeping Blu is woken at once. */
+  mayWake?: boolean;
+}
+
 export interface LauncherStatus {
   status: "stopped" | "starting" | "running" | "stopping";
   stage?: string | null;
@@ -30,6 +38,8 @@ export interface LauncherStatus {
   stages?: string[];
   expected_seconds?: number | null;
   message?: string | null;
+  /** The service's desired count: 0 while going to sleep, 1 once a wake was asked for. */
+  desired?: number;
 }
 
 export interface WakeOptions {
@@ -39,6 +49,8 @@ export interface WakeOptions {
   loginUrl?: string;
   /** Milliseconds between status polls. */
   pollMs?: number;
+  /** Milliseconds between status polls while asleep and waiting for the person (none while the tab is hidden). */
+  asleepPollMs?: number;
   /** Wait this long before showing the overlay for a blip that may fix itself (local reconnects). */
   showDelayMs?: number;
   /** Where the overlay is attached. */
@@ -48,7 +60,7 @@ export interface WakeOptions {
 }
 
 export interface WakeController {
-  start(): Promise<void>;
+  start(options?: StartOptions): Promise<void>;
   stop(): void;
   readonly active: boolean;
   readonly phase: WakePhase;
@@ -79,6 +91,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
   const healthUrl = options.healthUrl ?? "/health";
   const loginUrl = options.loginUrl ?? "/login";
   const pollMs = options.pollMs ?? 3000;
+  const asleepPollMs = options.asleepPollMs ?? 10_000;
   const showDelayMs = options.showDelayMs ?? 700;
 
   let active = false;
@@ -88,6 +101,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
   let showTimer: number | undefined;
   let waiters: (() => void)[] = [];
   let wokenAt = 0;
+  let mayWake = false;
   let lostAt = 0;
   let elapsedBase: { seconds: number; at: number } | null = null;
   let root: HTMLDivElement | null = null;
@@ -100,6 +114,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
     progress: HTMLProgressElement;
     steps: HTMLOListElement;
     login: HTMLElement;
+    wakeButton: HTMLButtonElement;
   } | null = null;
 
   const build = () => {
@@ -143,10 +158,24 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
     const login = document.createElement("div");
     login.className = "wake__login";
     login.hidden = true;
-    card.append(spinner, title, detail, meta, progress, steps, login);
+    const wakeButton = document.createElement("button");
+    wakeButton.type = "button";
+    wakeButton.className = "wake__button";
+    wakeButton.setAttribute("data-testid", "wake-button");
+    wakeButton.textContent = "Wake Blu";
+    wakeButton.hidden = true;
+    wakeButton.addEventListener("click", () => {
+      mayWake = true;
+      wakeButton.disabled = true;
+      void wake().then(() => {
+        wakeButton.disabled = false;
+        schedule(1000);
+      });
+    });
+    card.append(spinner, title, detail, meta, progress, steps, login, wakeButton);
     root.append(card);
     (options.container ?? document.body).append(root);
-    parts = { title, detail, stage, elapsed, progress, steps, login };
+    parts = { title, detail, stage, elapsed, progress, steps, login, wakeButton };
   };
 
   const setPhase = (next: WakePhase) => {
@@ -187,6 +216,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
     parts.detail.textContent = detail;
     parts.stage.textContent = status?.stage ? humanize(status.stage) : "";
     parts.login.hidden = phase !== "login";
+    parts.wakeButton.hidden = phase !== "asleep";
     // Progress: by stage position when the launcher lists its stages, else by expected time, else indeterminate.
     const stages = status?.stages?.length ? status.stages : null;
     const current = status?.stage ?? null;
@@ -208,7 +238,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
     parts.steps.hidden = !stages;
     if (value === null) parts.progress.removeAttribute("value");
     else parts.progress.value = value;
-    parts.progress.hidden = phase === "login" || phase === "reconnecting";
+    parts.progress.hidden = phase === "login" || phase === "reconnecting" || phase === "asleep";
     renderElapsed();
   };
 
@@ -229,6 +259,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
     lostAt = 0;
     elapsedBase = null;
     wokenAt = 0;
+    mayWake = false;
     const done = waiters;
     waiters = [];
     done.forEach((resolve) => resolve());
@@ -237,8 +268,15 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
 
   const schedule = (ms = pollMs) => {
     window.clearTimeout(timer);
+    timer = undefined;
+    // Asleep and waiting for the person: a hidden tab asks nothing until it is in view again.
+    if (phase === "asleep" && document.visibilityState === "hidden") return;
     if (active) timer = window.setTimeout(tick, ms);
   };
+
+  document.addEventListener("visibilitychange", () => {
+    if (active && phase === "asleep" && document.visibilityState === "visible" && timer === undefined) void tick();
+  });
 
   const healthy = async (): Promise<boolean> => {
     try {
@@ -263,6 +301,8 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
           heading: null,
           onSuccess: () => {
             parts?.login.replaceChildren();
+            // Logging in on the overlay is the person asking for Blu.
+            mayWake = true;
             setPhase("waking");
             wokenAt = 0;
             void tick();
@@ -276,11 +316,16 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
 
   const wake = async (): Promise<void> => {
     wokenAt = Date.now();
+    setPhase("waking");
+    show();
+    render("Waking Blu…", "Blu was asleep to save costs. Starting it now.", { status: "starting", stage: "Waking", stages: DEFAULT_STAGES });
     try {
       const r = await fetch(wakeUrl, { method: "POST", cache: "no-store", credentials: "same-origin" });
       if (r.status === 401) {
         wokenAt = 0;
         showLogin();
+      } else if (!r.ok) {
+        wokenAt = 0;
       }
     } catch {
       wokenAt = 0;
@@ -343,30 +388,55 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
         render("Waking Blu…", status.message ?? "Blu is starting. This usually takes under a minute.", status);
         break;
       case "stopping":
+        if (!status.desired && !mayWake) {
+          // Going to sleep and nobody asked for it since: the person decides when it wakes.
+          setPhase("asleep");
+          show();
+          render("Blu is going to sleep", "It saves costs while nobody uses it. Wake it when you need it.", status);
+          return schedule(pollMs);
+        }
         setPhase("stopping");
         show();
         render("Waking Blu…", status.message ?? "Blu is finishing going to sleep; it wakes again right after.", status);
+        if (!status.desired && (!wokenAt || Date.now() - wokenAt > 30_000)) await wake();
         break;
       default: {
-        setPhase(wokenAt ? "waking" : "asleep");
+        if (!mayWake) {
+          // Asleep (the idle rule, or another device): only the person wakes it again.
+          setPhase("asleep");
+          show();
+          elapsedBase = null;
+          render("Blu is asleep", status.message ?? "Blu went to sleep to save costs. Wake it when you need it.", {
+            ...status,
+            stage: "Asleep",
+            stages: status.stages ?? DEFAULT_STAGES.slice(0, 2),
+          });
+          return schedule(asleepPollMs);
+        }
+        // Ask once per sleep; ask again if the service is still stopped a while later.
+        if (!wokenAt || Date.now() - wokenAt > 30_000) {
+          await wake();
+          if ((phase as WakePhase) !== "login") schedule(1000);
+          return;
+        }
+        setPhase("waking");
         show();
         render("Waking Blu…", status.message ?? "Blu was asleep to save costs. Starting it now.", {
           ...status,
-          stage: status.stage ?? (wokenAt ? "Waking" : "Asleep"),
-          stages: status.stages ?? (status.stage ? undefined : DEFAULT_STAGES.slice(0, 2)),
+          stage: "Waking",
+          stages: status.stages ?? DEFAULT_STAGES,
         });
-        // Ask once per sleep; ask again if the service is still stopped a while later.
-        if (!wokenAt || Date.now() - wokenAt > 30_000) await wake();
       }
     }
     if ((phase as WakePhase) !== "login") schedule();
   };
 
   return {
-    start(): Promise<void> {
+    start(startOptions: StartOptions = {}): Promise<void> {
       const promise = new Promise<void>((resolve) => waiters.push(resolve));
       if (!active) {
         active = true;
+        mayWake = startOptions.mayWake ?? false;
         lostAt = 0;
         setPhase("checking");
         window.clearInterval(ticker);
