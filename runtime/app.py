@@ -113,6 +113,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 API_ROUTERS = (
     system.health_router,
+    auth.state_router,
     auth.router,
     system.router,
     sessions.router,

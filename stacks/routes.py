@@ -5,6 +5,7 @@ from __future__ import annotations
 # What the launcher answers, awake or asleep (path, method); every other request goes to the task.
 LAUNCHER_ROUTES: tuple[tuple[str, str], ...] = (
     ("/", "GET"),
+    ("/login", "GET"),
     ("/login", "POST"),
     ("/logout", "POST"),
     ("/status", "GET"),

@@ -23,7 +23,7 @@ from lambdas.common.service_state import (
 )
 from lambdas.common.telemetry import logger, tracer
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
-from runtime.auth.responses import LoginBody, login_response, logout_response
+from runtime.auth.responses import LoginBody, LoginState, login_response, logout_response, plain_http_refusal
 from runtime.observability.metrics import record_login, record_ready, record_sleep, record_wake
 from runtime.power import PowerLog, put_to_sleep
 from runtime.store.base import Store
@@ -209,8 +209,21 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
         # Vite names assets by content hash: safe to cache for a year.
         return FileResponse(target, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
+    @app.get("/login", response_model=LoginState)
+    def login_state(request: Request, response: Response, deps: Deps) -> LoginState:
+        """Whether this browser is logged in and, only then, whether Blu is awake (no ECS call otherwise)."""
+        response.headers.update(NO_STORE)
+        if not deps.signer().is_valid(request.cookies.get(COOKIE_NAME)):
+            return LoginState(logged_in=False, launcher=True, awake=None)
+        state = read_state(deps.ecs, cluster=deps.cluster, service=deps.service)
+        return LoginState(logged_in=True, launcher=True, awake=state.status == "running")
+
     @app.post("/login", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
     def login(body: LoginBody, request: Request, deps: Deps) -> Response:
+        scheme = request.headers.get("x-forwarded-proto", request.url.scheme)
+        refusal = plain_http_refusal(host=request.headers.get("host", ""), scheme=scheme)
+        if refusal is not None:
+            return refusal
         password_hash = deps.secrets.get("AUTH_PASSWORD_HASH")
         if not password_hash:
             return JSONResponse(

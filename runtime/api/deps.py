@@ -91,12 +91,28 @@ def client_address(request: Request, settings: Settings) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def original_scheme(request: Request) -> str:
+    """The scheme the browser used, as far as the headers tell: the last `proto=` of `Forwarded` (API
+    Gateway's VPC link) or X-Forwarded-Proto (a TLS proxy in front of a laptop), else the connection's.
+    Only for explaining a dropped cookie, never for a security decision, so the headers need no trust."""
+    proto = _last_forwarded(request.headers.get("forwarded", ""), "proto")
+    if proto:
+        return proto
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-proto", "").split(",") if hop.strip()]
+    return hops[-1] if hops else request.url.scheme
+
+
 def _last_forwarded_for(value: str) -> str | None:
+    return _last_forwarded(value, "for")
+
+
+def _last_forwarded(value: str, parameter: str) -> str | None:
+    """The last non-empty value of `parameter` in an RFC 7239 `Forwarded` header."""
     last = None
     for element in value.split(","):
         for pair in element.split(";"):
             name, _, node = pair.strip().partition("=")
-            if name.lower() == "for" and node.strip().strip('"'):
+            if name.lower() == parameter and node.strip().strip('"'):
                 last = node.strip().strip('"')
     return last
 

@@ -16,6 +16,32 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class LoginState(BaseModel):
+    """``GET /login``: whether this browser is logged in, answered 200 either way so a page can ask first."""
+
+    logged_in: bool
+    launcher: bool  # True when the launcher Lambda answers (Blu may be asleep), False for the runtime itself
+    awake: bool | None  # whether Blu answers now; None when the launcher does not say (logged out)
+
+
+def plain_http_refusal(*, host: str, scheme: str) -> Response | None:
+    """400 for a login over plain HTTP to a host other than localhost: the cookie is Secure there, so the
+    browser would drop it and the person would land on the login form again without a word. None: go on."""
+    if scheme.lower() == "https" or not cookie_is_secure(host):
+        return None
+    return JSONResponse(
+        {
+            "detail": (
+                "This page was opened over plain HTTP, where browsers drop Blu's secure login cookie. "
+                "Open Blu over HTTPS, or at http://localhost through an SSH tunnel "
+                "(ssh -L 8000:localhost:8000 <this machine>)."
+            ),
+            "reason": "insecure_origin",
+        },
+        status_code=400,
+    )
+
+
 def login_response(result: LoginResult, *, signer: CookieSigner, host: str) -> Response:
     """204 with the cookie; 401 for a wrong password; 429 with Retry-After while throttled."""
     if not result.ok:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,10 @@ def http_event(
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = handler.lambda_handler(event, FakeContext())  # type: ignore[arg-type]
+    """Run the handler as Lambda does: on a thread of its own, whose event loop is Mangum's to run (the
+    test's thread may already run one, e.g. Playwright's once a browser test ran in the same session)."""
+    with ThreadPoolExecutor(1) as pool:
+        response: dict[str, Any] = pool.submit(handler.lambda_handler, event, FakeContext()).result()  # type: ignore[arg-type]
     return response
 
 
@@ -327,3 +331,29 @@ def test_status_right_after_a_wake_never_says_asleep(aws: Aws) -> None:
     # A wake long past that ECS never shows is not believed over ECS.
     body = service_status(ecs, aws.power, cluster=CLUSTER, service=SERVICE, now=NOW + 600)
     assert (body["status"], body["stage"]) == ("stopped", "Asleep")
+
+
+@pytest.mark.parametrize("cookies", [None, [f"{COOKIE_NAME}=forged.token.value"]])
+def test_login_state_logged_out_is_200_and_never_asks_ecs(deps: LauncherDeps, cookies: list[str] | None) -> None:
+    deps.ecs = NoEcs()
+    response = invoke(http_event("GET", "/login", cookies=cookies))
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"logged_in": False, "launcher": True, "awake": None}
+    assert response["headers"]["cache-control"] == "no-store"
+
+
+def test_login_state_logged_in_says_whether_blu_is_awake(deps: LauncherDeps, aws: Aws) -> None:
+    asleep = invoke(http_event("GET", "/login", cookies=logged_in()))
+    assert json.loads(asleep["body"]) == {"logged_in": True, "launcher": True, "awake": False}
+    deps.ecs = RecordingEcs(service(1, running=1), [task("RUNNING", health="HEALTHY")])
+    awake = invoke(http_event("GET", "/login", cookies=logged_in()))
+    assert json.loads(awake["body"]) == {"logged_in": True, "launcher": True, "awake": True}
+
+
+def test_login_over_plain_http_off_localhost_says_why(deps: LauncherDeps) -> None:
+    event = http_event("POST", "/login", body={"password": PASSWORD})
+    event["headers"]["x-forwarded-proto"] = "http"
+    response = invoke(event)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["reason"] == "insecure_origin"
+    assert not response.get("cookies")

@@ -11,7 +11,7 @@ import pytest
 from runtime.app import API_ROUTERS
 from tests.support.server import PASSWORD, BluClient, BluServer
 
-OPEN_ROUTES = {("GET", "/health"), ("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/")}
+OPEN_ROUTES = {("GET", "/health"), ("GET", "/login"), ("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/")}
 
 
 def app_routes() -> list[tuple[str, str]]:
@@ -51,7 +51,11 @@ def test_login_sets_a_strict_httponly_cookie(blu: BluServer) -> None:
     assert response.status_code == 204
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert "secure" not in cookie  # plain-HTTP localhost only
-    remote = httpx.post(blu.url + "/api/login", json={"password": PASSWORD}, headers={"host": "blu.example.com"})
+    remote = httpx.post(
+        blu.url + "/api/login",
+        json={"password": PASSWORD},
+        headers={"host": "blu.example.com", "x-forwarded-proto": "https"},
+    )
     assert "secure" in remote.headers["set-cookie"].lower()
     logout = httpx.post(blu.url + "/api/logout", cookies=response.cookies)
     assert logout.status_code == 204 and "blu_session=" in logout.headers["set-cookie"]
@@ -84,3 +88,30 @@ def test_a_local_run_without_a_hash_generates_a_password_once(fresh_server: BluS
     assert fresh_server.log().count("local password") == 1  # not again on the next start
     client = BluClient(httpx.Client(base_url=fresh_server.url))
     client.login(password)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"host": "blu.lan:8000"},
+        {"host": "192.168.1.20:8000"},
+        {"host": "blu.lan", "forwarded": "for=1.2.3.4;proto=http"},
+    ],
+)
+def test_a_login_over_plain_http_from_another_machine_says_why(blu: BluServer, headers: dict[str, str]) -> None:
+    # The cookie is Secure off localhost, so the browser would drop it and loop back to the form silently.
+    response = httpx.post(blu.url + "/api/login", json={"password": PASSWORD}, headers=headers)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["reason"] == "insecure_origin"
+    assert "HTTPS" in body["detail"] and "localhost" in body["detail"]
+    assert "set-cookie" not in response.headers
+
+
+def test_login_state_answers_200_logged_in_or_not(blu: BluServer) -> None:
+    anonymous = httpx.get(blu.url + "/login")
+    assert anonymous.status_code == 200
+    assert anonymous.json() == {"logged_in": False, "launcher": False, "awake": True}
+    assert anonymous.headers["cache-control"] == "no-store"
+    client = blu.client()
+    assert client.http.get("/login").json() == {"logged_in": True, "launcher": False, "awake": True}

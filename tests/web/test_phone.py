@@ -18,7 +18,6 @@ PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "devic
 def test_phone_layout_has_no_horizontal_overflow(
     new_context: ContextFactory, blu: BluServer, api: BluClient, console: Console
 ) -> None:
-    console.allow(r"status of 401 .*/api/config")
     # A session with the wide things a phone must cope with: a long code line, a long word, a tool card.
     sid = api.new_session()
     name = f"wide-{secrets.token_hex(2)}.md"

@@ -1,5 +1,6 @@
-// The password form, shared by the login screen (POST /api/login on the runtime) and the waking
-// overlay (POST /login on the launcher). Both answer 204 + cookie, 401 {detail, retry_after} for a
+// The password form, shared by the login screen (POST /login on the launcher in AWS, /api/login on the
+// runtime locally) and the waking overlay (POST /login on the launcher). A 400 explains itself (`detail`:
+// e.g. plain HTTP from another machine, where the browser would drop the Secure cookie). Both answer 204 + cookie, 401 {detail, retry_after} for a
 // wrong password and 429 {detail, retry_after} + Retry-After while throttled.
 // The password only ever travels in a POST body: never in a URL, never logged.
 

@@ -22,7 +22,7 @@ function markInteractive(): void {
 const wake = createWakeOverlay({
   onReady: () => {
     if (app) app.resume();
-    else if (screen !== "login") void boot();
+    else void boot(); // boot asks GET /login again: the login screen stays if still logged out
   },
 });
 
@@ -32,13 +32,16 @@ setApiHooks({
   onUnreachable: () => void wake.start({ mayWake: screen === "boot" && document.visibilityState === "visible" }),
 });
 
+// Where the login form posts: the launcher's /login in AWS (it answers while Blu sleeps), else the runtime's.
+let loginUrl = "/api/login";
+
 function showLogin(): void {
   if (screen === "login") return;
   app?.destroy();
   app = null;
   screen = "login";
   document.title = "Log in · Blu";
-  const form = createLoginForm({ url: "/api/login", onSuccess: () => void boot() });
+  const form = createLoginForm({ url: loginUrl, onSuccess: () => void boot() });
   root.replaceChildren(
     h(
       "main",
@@ -50,10 +53,41 @@ function showLogin(): void {
   markInteractive();
 }
 
+interface LoginState {
+  logged_in: boolean;
+  /** The launcher Lambda answered (in AWS): Blu itself may be asleep. */
+  launcher: boolean;
+  awake: boolean | null;
+}
+
+/** GET /login: answered 200 whether logged in or not, by the launcher in AWS and the runtime locally. */
+async function loginState(): Promise<LoginState | null> {
+  try {
+    const r = await fetch("/login", { cache: "no-store", credentials: "same-origin", headers: { Accept: "application/json" } });
+    const type = r.headers.get("content-type") || "";
+    return r.ok && type.includes("json") ? ((await r.json()) as LoginState) : null;
+  } catch {
+    return null;
+  }
+}
+
 async function boot(): Promise<void> {
   if (booting) return;
   booting = true;
   try {
+    // Ask first, so a normal visit never probes a route that answers 401 or 503.
+    const state = await loginState();
+    // Opening the page in view, or logging in, is a person asking for Blu.
+    const personAsked = screen !== "app" && document.visibilityState === "visible";
+    if (state) loginUrl = state.launcher ? "/login" : "/api/login";
+    if (state && !state.logged_in) {
+      showLogin();
+      return;
+    }
+    if (state?.launcher && state.awake === false) {
+      void wake.start({ mayWake: personAsked, launcher: true });
+      return;
+    }
     const config = await api.config();
     const { startApp } = await appModule;
     app?.destroy();

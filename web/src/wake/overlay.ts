@@ -28,6 +28,8 @@ export type WakePhase = "checking" | "reconnecting" | "asleep" | "waking" | "sta
 export interface StartOptions {
   /** Whether a person's action started this (the page opened in view): then a sleeping Blu is woken at once. */
   mayWake?: boolean;
+  /** The launcher answers (GET /login said so): ask `/status` first and `/health` only once it says running. */
+  launcher?: boolean;
 }
 
 export interface LauncherStatus {
@@ -102,6 +104,9 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
   let waiters: (() => void)[] = [];
   let wokenAt = 0;
   let mayWake = false;
+  // Once a launcher answered, /health is asked only when it reports "running": a sleeping Blu's /health
+  // is a 503 from API Gateway, an error in the console on every round.
+  let statusFirst = false;
   let lostAt = 0;
   let elapsedBase: { seconds: number; at: number } | null = null;
   let root: HTMLDivElement | null = null;
@@ -335,7 +340,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
   const tick = async (): Promise<void> => {
     if (!active || phase === "login") return;
     // Blu itself first: when it answers there is nothing to wait for (and no launcher is asked).
-    if (await healthy()) return finish();
+    if (!statusFirst && (await healthy())) return finish();
     if (!active) return;
     let status: LauncherStatus | null = null;
     try {
@@ -349,6 +354,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
         const body = (await r.json()) as Partial<LauncherStatus>;
         if (typeof body.status === "string") status = body as LauncherStatus;
       }
+      statusFirst = status !== null;
     } catch {
       status = null;
     }
@@ -437,6 +443,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
       if (!active) {
         active = true;
         mayWake = startOptions.mayWake ?? false;
+        statusFirst = startOptions.launcher ?? false;
         lostAt = 0;
         setPhase("checking");
         window.clearInterval(ticker);
