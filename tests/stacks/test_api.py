@@ -19,6 +19,7 @@ def test_launcher_routes_and_default_route(api_template: Template) -> None:
     assert set(routes) == expected | {"$default"}
     assert expected == {
         "GET /",
+        "GET /login",
         "POST /login",
         "POST /logout",
         "GET /status",
