@@ -10,13 +10,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
 from runtime.api import auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
+from runtime.api.errors import ERROR_RESPONSES
+from runtime.api.guard import GuardMiddleware
 from runtime.auth import CookieSigner, LoginThrottle
+from runtime.auth.responses import validation_error
 from runtime.credentials import load_login_secrets
 from runtime.observability.asgi import RequestContextMiddleware
 from runtime.observability.logs import scrubber
@@ -107,6 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         heartbeat.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
         await asyncio.to_thread(store.sync.close)
+        app.state.blu.login_checks.close()
         if standin is not None:
             standin.stop()
 
@@ -124,11 +129,14 @@ API_ROUTERS = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Blu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # The schema is served behind the login (the guard covers every /api/ path but login and logout).
+    app = FastAPI(title="Blu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings = settings
     for router in API_ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    app.add_exception_handler(RequestValidationError, validation_error)
     web.mount_web(app, settings.web_dir_override)
+    app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -26,12 +26,12 @@ async def read_events(
     """Events after `after`; returns at once when there are some, else waits up to `wait` seconds.
     `reset: true` means this server cannot continue from `after` (it restarted): reload the messages
     and continue from `next`."""
-    log = manager.hub.log(session_id)
-    if log.head == 0:
+    if not manager.hub.has_log(session_id):  # an unknown id must not leave an event log behind
         try:
             await store.get_session(session_id)
         except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
+    log = manager.hub.log(session_id)
     result = await log.read(after=after, wait=wait, epoch=epoch)
     return {
         "events": [event.to_json() for event in result.events],

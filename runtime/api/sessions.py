@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.agent.manager import QueueFull, ShuttingDown, TurnRunning
 from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StateDep, StoreDep
+from runtime.auth.responses import Text
 from runtime.store.base import InvalidCursor, NotFound
 from runtime.store.models import SessionRecord, new_id, to_plain
 
@@ -23,18 +24,18 @@ Cursor = Annotated[str | None, Query(max_length=2048)]
 
 class NewSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field("", max_length=120)
+    name: Text = Field("", max_length=120)
 
 
 class SessionChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=120)
+    name: Text | None = Field(None, min_length=1, max_length=120)
     status: Literal["active", "archived"] | None = None
 
 
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1)
     channel: Literal["text", "voice"] = "text"
 
 
