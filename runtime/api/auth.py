@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from runtime.api.deps import LoginBusy, StateDep, client_address
 from runtime.api.errors import error_responses
-from runtime.auth import attempt_login
+from runtime.auth import COOKIE_NAME, attempt_login
 from runtime.auth.responses import LoginBody, login_response, logout_response
 from runtime.observability.metrics import record_login
 
@@ -41,5 +41,7 @@ async def login(body: LoginBody, request: Request, state: StateDep) -> Response:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def logout(request: Request) -> Response:
+async def logout(request: Request, state: StateDep) -> Response:
+    """Ends the login everywhere: every cookie issued before now is refused from here on."""
+    await state.log_out(request.cookies.get(COOKIE_NAME))
     return logout_response(host=request.headers.get("host", ""))

@@ -19,6 +19,7 @@ from runtime.store.aio import AsyncStore
 from runtime.workspace import Workspace
 
 T = TypeVar("T")
+LOGOUT_REFRESH_SECONDS = 5.0  # how soon a logout made through the launcher reaches this server
 USER_ACTION_WRITE_INTERVAL = 30.0  # seconds between heartbeat writes for user actions
 PASSIVE_PATH_SUFFIXES = ("/events",)  # reading the stream is not a person doing something
 PASSIVE_PATHS = {"/api/stats", "/api/config"}
@@ -78,8 +79,23 @@ class AppState:
     recent_turns: RecentTurns = field(default_factory=RecentTurns)
     login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())
 
+    logged_out_at: float | None = None
+    logged_out_read_at: float = float("-inf")
+
     async def cookie_is_valid(self, token: str | None) -> bool:
-        return self.signer.is_valid(token)
+        if not self.signer.is_valid(token):
+            return False
+        now = time.monotonic()
+        if now - self.logged_out_read_at >= LOGOUT_REFRESH_SECONDS:  # a logout through the launcher
+            self.logged_out_read_at = now
+            self.logged_out_at = (await self.store.get_activity()).logged_out_at
+        return self.signer.is_valid(token, not_before=self.logged_out_at)
+
+    async def log_out(self, token: str | None) -> None:
+        """Revoke every cookie issued until now, when the request carries a valid one."""
+        if await self.cookie_is_valid(token):
+            self.logged_out_at = time.time()
+            await self.store.record_logout(self.logged_out_at)
 
 
 def get_state(request: Request) -> AppState:

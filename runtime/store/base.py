@@ -106,6 +106,9 @@ class Store(Protocol):
 
     def heartbeat(self, at: float) -> None: ...
 
+    def record_logout(self, at: float) -> None:
+        """Refuse every login cookie issued before `at` (the activity item's `logged_out_at`)."""
+
     def set_turn_running(self, session_id: str, turn_id: str | None) -> None:
         """Mark (turn_id) or clear (None) the running turn of a session in the activity item."""
 

@@ -454,6 +454,9 @@ class DynamoStore:
     def record_user_action(self, at: float) -> None:
         self._update_activity([_a(self._m.activity, "last_user_action_at").set(codec.check_time(at, "at"))])
 
+    def record_logout(self, at: float) -> None:
+        self._update_activity([_a(self._m.activity, "logged_out_at").set(codec.check_time(at, "at"))])
+
     def heartbeat(self, at: float) -> None:
         self._update_activity([_a(self._m.activity, "heartbeat_at").set(codec.check_time(at, "at"))])
 

@@ -268,6 +268,10 @@ class LocalStore:
         when = codec.check_time(at, "at")
         self._change_activity(lambda a: replace(a, last_user_action_at=when))
 
+    def record_logout(self, at: float) -> None:
+        when = codec.check_time(at, "at")
+        self._change_activity(lambda a: replace(a, logged_out_at=when))
+
     def heartbeat(self, at: float) -> None:
         when = codec.check_time(at, "at")
         self._change_activity(lambda a: replace(a, heartbeat_at=when))

@@ -182,6 +182,21 @@ def test_logout_clears_the_cookie(deps: LauncherDeps) -> None:
     assert 'blu_session=""' in session_cookie(response) or "Max-Age=0" in session_cookie(response)
 
 
+def test_logout_revokes_the_cookie_for_the_launcher_and_the_runtime(deps: LauncherDeps, aws: Aws) -> None:
+    cookies = logged_in()
+    assert invoke(http_event("GET", "/status", cookies=cookies))["statusCode"] == 200
+    assert invoke(http_event("POST", "/logout"))["statusCode"] == 204  # no cookie: revokes nothing
+    assert invoke(http_event("GET", "/status", cookies=cookies))["statusCode"] == 200
+    assert invoke(http_event("POST", "/logout", cookies=cookies))["statusCode"] == 204
+    assert invoke(http_event("GET", "/status", cookies=cookies))["statusCode"] == 401
+    logged_out_at = aws.store.get_activity().logged_out_at  # what the runtime reads too
+    token = cookies[0].split("=", 1)[1]
+    assert not CookieSigner(SESSION_SECRET, max_age_seconds=3600).is_valid(token, not_before=logged_out_at)
+    fresh = invoke(http_event("POST", "/login", body={"password": PASSWORD}))
+    again = session_cookie(fresh).split(";")[0]
+    assert invoke(http_event("GET", "/status", cookies=[again]))["statusCode"] == 200
+
+
 # ---- wake, shutdown, status need the cookie ---------------------------------------------------------
 
 
