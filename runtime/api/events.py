@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from runtime.agent.events import MAX_WAIT_SECONDS
 from runtime.api.deps import LoginRequired, ManagerDep, StoreDep
+from runtime.api.errors import error_responses
 from runtime.api.sessions import SessionId
 from runtime.store.base import NotFound
 
-router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRequired)
+router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRequired, responses=error_responses(404))
 
 
 @router.get("/{session_id}/events")
