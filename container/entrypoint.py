@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib.util
 import logging
 import os
@@ -145,8 +147,24 @@ class Supervisor:
         return self.shutdown()
 
 
+def isolate_agent(env: dict[str, str]) -> None:
+    """The agent's own user needs Blu to start as root; anything else runs the agent as Blu's user,
+    which the logs say plainly (docs/architecture.md, "Secrets and the agent")."""
+    if env.get("BLU_AGENT_USER", "").strip() and os.geteuid() != 0:
+        log.warning("Not started as root: the agent runs as Blu's own user and can read what Blu can read")
+        env["BLU_AGENT_USER"] = ""
+
+
+def close_to_inspection() -> None:
+    """PR_SET_DUMPABLE 0 (the runtime's processes do the same for themselves)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    close_to_inspection()
+    isolate_agent(os.environ)  # type: ignore[arg-type]  # os.environ writes through to the children
     supervisor = Supervisor(programs_for(os.environ))
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)

@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from runtime.app import begin_shutdown, create_app
+from runtime.isolation import close_to_inspection, scrub_environment
 from runtime.observability.logs import configure_logging
 from runtime.secret_keys import SECRET_KEYS
 from runtime.settings import Settings
@@ -31,10 +32,12 @@ class BluServer(uvicorn.Server):
 
 
 def main() -> int:
+    close_to_inspection()  # before any secret is read: the agent's shell cannot read this process
     settings = Settings()
     # The task also receives secrets only the agent's tools read (NOTION_API_KEY, ...): scrub them too.
     passed_through = (os.environ.get(key) for key in SECRET_KEYS if key != "LIVEKIT_URL")
     configure_logging(level=settings.log_level, secrets=(*settings.secret_values(), *passed_through))
+    scrub_environment()  # read into settings; nothing started from here inherits them
     app = create_app(settings)
     config = uvicorn.Config(
         app,

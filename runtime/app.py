@@ -8,16 +8,22 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
 from runtime.api import auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
+from runtime.api.errors import ERROR_RESPONSES
+from runtime.api.guard import GuardMiddleware
 from runtime.auth import CookieSigner, LoginThrottle
+from runtime.auth.responses import validation_error
 from runtime.credentials import load_login_secrets
+from runtime.isolation import AgentUser, prepare_agent_dirs
 from runtime.observability.asgi import RequestContextMiddleware
 from runtime.observability.logs import scrubber
 from runtime.self_stop import SelfStop
@@ -31,7 +37,8 @@ HEARTBEAT_SECONDS = 60.0
 SHUTDOWN_SECONDS = 90.0  # within the task's stop timeout (a Spot interruption gives ~120 s)
 
 
-def prepare_dirs(settings: Settings) -> None:
+def prepare_dirs(settings: Settings) -> str | None:
+    """Make Blu's folders; with BLU_AGENT_USER, hand the agent's to it and return its CLI wrapper."""
     for directory in (
         settings.data_dir,
         settings.workspace_dir,
@@ -41,6 +48,8 @@ def prepare_dirs(settings: Settings) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     # The SDK's in-process transcript helpers (fork_session) find transcripts through this variable.
     os.environ["CLAUDE_CONFIG_DIR"] = str(settings.claude_config_dir)
+    user = AgentUser.from_settings(settings)
+    return str(prepare_agent_dirs(settings, user)) if user else None
 
 
 async def heartbeat_once(store: AsyncStore, self_stop: SelfStop | None) -> None:
@@ -69,7 +78,7 @@ async def _heartbeat(store: AsyncStore, self_stop: SelfStop | None) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     started_at = time.time()
-    prepare_dirs(settings)
+    agent_cli = prepare_dirs(settings)
     store = AsyncStore(
         open_store(table_name=settings.dynamodb_table or None, data_dir=settings.data_dir, region=settings.aws_region)
     )
@@ -85,7 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "No Claude credentials are configured: answering with the offline stand-in model at %s",
             standin.url,
         )
-    endpoint = ClaudeEndpoint.from_settings(settings, standin_url=standin.url if standin else None)
+    endpoint = replace(
+        ClaudeEndpoint.from_settings(settings, standin_url=standin.url if standin else None), cli_path=agent_cli
+    )
     hub = EventHub()
     manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint)
     await manager.start()
@@ -107,6 +118,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         heartbeat.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
         await asyncio.to_thread(store.sync.close)
+        app.state.blu.login_checks.close()
         if standin is not None:
             standin.stop()
 
@@ -125,11 +137,14 @@ API_ROUTERS = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Blu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # The schema is served behind the login (the guard covers every /api/ path but login and logout).
+    app = FastAPI(title="Blu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings = settings
     for router in API_ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    app.add_exception_handler(RequestValidationError, validation_error)
     web.mount_web(app, settings.web_dir_override)
+    app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

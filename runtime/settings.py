@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     turn_timeout_seconds: float = Field(900, gt=0, validation_alias=_env("BLU_TURN_TIMEOUT_SECONDS"))
     watchdog_seconds: float = Field(180, gt=0, validation_alias=_env("BLU_WATCHDOG_SECONDS"))
     max_queued_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("BLU_MAX_QUEUED_TURNS"))
+    # The OS user the agent's CLI and its tools run as (Blu must start as root): see docs/architecture.md.
+    agent_user: str = Field("", validation_alias=_env("BLU_AGENT_USER"))
     permission_mode: PermissionMode = Field("acceptEdits", validation_alias=_env("BLU_PERMISSION_MODE"))
     allowed_tools: tuple[str, ...] = Field((), validation_alias=_env("BLU_ALLOWED_TOOLS"))
     disallowed_tools: tuple[str, ...] = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))

@@ -46,6 +46,7 @@ PASS_THROUGH_SECRETS: tuple[str, ...] = ("NOTION_API_KEY", "GITHUB_TOKEN")
 # the runtime reads to be either set here or listed here, so a new setting forces a decision).
 RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_WEB_DIR",  # the image serves web/dist from its default place
+    "BLU_AGENT_USER",  # the image sets it (container/Dockerfile)
     "ANTHROPIC_BASE_URL",  # only for the offline stand-in
     "ANTHROPIC_API_KEY",  # Blu authenticates with CLAUDE_CODE_OAUTH_TOKEN
     "BLU_COOKIE_MAX_AGE_HOURS",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from lambdas.common.secret import SecretReader
@@ -23,7 +24,14 @@ from lambdas.common.service_state import (
 )
 from lambdas.common.telemetry import logger, tracer
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
-from runtime.auth.responses import LoginBody, LoginState, login_response, logout_response, plain_http_refusal
+from runtime.auth.responses import (
+    LoginBody,
+    LoginState,
+    login_response,
+    logout_response,
+    plain_http_refusal,
+    validation_error,
+)
 from runtime.observability.metrics import record_login, record_ready, record_sleep, record_wake
 from runtime.power import PowerLog, put_to_sleep
 from runtime.store.base import Store
@@ -174,15 +182,20 @@ def shutdown_service(
 def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
     """The launcher app; ``deps_factory`` is called per request (the handler caches its result)."""
     app = FastAPI(title="Blu launcher", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(RequestValidationError, validation_error)  # 422s echo no password
 
     def get_deps() -> LauncherDeps:
         return deps_factory()
 
     Deps = Annotated[LauncherDeps, Depends(get_deps)]
 
+    def is_logged_in(request: Request, deps: LauncherDeps) -> bool:
+        logged_out_at = deps.store.get_activity().logged_out_at  # a logout anywhere refuses older cookies
+        return deps.signer().is_valid(request.cookies.get(COOKIE_NAME), not_before=logged_out_at)
+
     def require_login(request: Request, deps: Deps) -> None:
         # Checked before any route body runs: without a valid cookie nothing reaches ECS.
-        if not deps.signer().is_valid(request.cookies.get(COOKIE_NAME)):
+        if not is_logged_in(request, deps):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Log in first.", headers=NO_STORE)
 
     LoggedIn = Depends(require_login)
@@ -213,7 +226,7 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
     def login_state(request: Request, response: Response, deps: Deps) -> LoginState:
         """Whether this browser is logged in and, only then, whether Blu is awake (no ECS call otherwise)."""
         response.headers.update(NO_STORE)
-        if not deps.signer().is_valid(request.cookies.get(COOKIE_NAME)):
+        if not is_logged_in(request, deps):
             return LoginState(logged_in=False, launcher=True, awake=None)
         state = read_state(deps.ecs, cluster=deps.cluster, service=deps.service)
         return LoginState(logged_in=True, launcher=True, awake=state.status == "running")
@@ -236,7 +249,10 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
         return login_response(result, signer=deps.signer(), host=request.headers.get("host", ""))
 
     @app.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-    def logout(request: Request) -> Response:
+    def logout(request: Request, deps: Deps) -> Response:
+        # Revokes every cookie issued before now, for the container too (it reads the same record).
+        if deps.signer().is_valid(request.cookies.get(COOKIE_NAME)):
+            deps.store.record_logout(time.time())  # the cookie's own clock (CookieSigner.issue)
         return logout_response(host=request.headers.get("host", ""))
 
     @app.get("/status", dependencies=[LoggedIn])

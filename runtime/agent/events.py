@@ -154,6 +154,9 @@ class EventHub:
             log = self._logs[session_id] = EventLog(epoch=self.epoch)
         return log
 
+    def has_log(self, session_id: str) -> bool:
+        return session_id in self._logs
+
     def publish(self, session_id: str, type_: str, data: dict[str, Any]) -> Event:
         return self.log(session_id).append(type_, data)
 

@@ -24,6 +24,11 @@ HIDDEN_FROM_AGENT = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "ECS_CONTAINER_METADATA_URI",
+    "ECS_CONTAINER_METADATA_URI_V4",
 )
 
 
@@ -40,6 +45,7 @@ class ClaudeEndpoint:
     api_key: str | None
     oauth_token: str | None
     standin: bool = False
+    cli_path: str | None = None  # the wrapper that starts the CLI as the agent's own user, when set
 
     @classmethod
     def from_settings(cls, settings: Settings, *, standin_url: str | None = None) -> ClaudeEndpoint:
@@ -83,6 +89,7 @@ def agent_options(
     return ClaudeAgentOptions(
         cwd=str(settings.workspace_dir),
         env=claude_env(settings, endpoint),
+        cli_path=endpoint.cli_path,
         resume=resume,
         model=settings.model,
         permission_mode=settings.permission_mode,

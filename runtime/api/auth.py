@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from runtime.api.deps import StateDep, client_address, original_scheme
+from runtime.api.deps import LoginBusy, StateDep, client_address, original_scheme
+from runtime.api.errors import error_responses
 from runtime.auth import COOKIE_NAME, attempt_login
 from runtime.auth.responses import LoginBody, LoginState, login_response, logout_response, plain_http_refusal
 from runtime.observability.metrics import record_login
@@ -20,22 +22,39 @@ state_router = APIRouter(tags=["auth"])
 async def login_state(request: Request, state: StateDep, response: Response) -> LoginState:
     """Whether this browser is logged in (200 either way: the page asks before showing anything)."""
     response.headers["Cache-Control"] = "no-store"
-    return LoginState(logged_in=state.signer.is_valid(request.cookies.get(COOKIE_NAME)), launcher=False, awake=True)
+    logged_in = await state.cookie_is_valid(request.cookies.get(COOKIE_NAME))
+    return LoginState(logged_in=logged_in, launcher=False, awake=True)
 
 
-@router.post("/login", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.post(
+    "/login",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(400, 401, 429, 503),
+)
 async def login(body: LoginBody, request: Request, state: StateDep) -> Response:
     refusal = plain_http_refusal(host=request.headers.get("host", ""), scheme=original_scheme(request))
     if refusal is not None:
         return refusal
     client = client_address(request, state.settings)
-    result = await asyncio.to_thread(
-        attempt_login, body.password, password_hash=state.password_hash, client=client, throttle=state.throttle
-    )
+    try:
+        result = await state.login_checks.run(
+            partial(
+                attempt_login, body.password, password_hash=state.password_hash, client=client, throttle=state.throttle
+            )
+        )
+    except LoginBusy:
+        return JSONResponse(
+            {"detail": "Too many logins at once. Try again in a few seconds.", "retry_after": 5},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": "5"},
+        )
     record_login(ok=result.ok, throttled=result.throttled)
     return login_response(result, signer=state.signer, host=request.headers.get("host", ""))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def logout(request: Request) -> Response:
+async def logout(request: Request, state: StateDep) -> Response:
+    """Ends the login everywhere: every cookie issued before now is refused from here on."""
+    await state.log_out(request.cookies.get(COOKIE_NAME))
     return logout_response(host=request.headers.get("host", ""))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -15,6 +18,8 @@ from runtime.settings import Settings
 from runtime.store.aio import AsyncStore
 from runtime.workspace import Workspace
 
+T = TypeVar("T")
+LOGOUT_REFRESH_SECONDS = 5.0  # how soon a logout made through the launcher reaches this server
 USER_ACTION_WRITE_INTERVAL = 30.0  # seconds between heartbeat writes for user actions
 PASSIVE_PATH_SUFFIXES = ("/events",)  # reading the stream is not a person doing something
 PASSIVE_PATHS = {"/api/stats", "/api/config"}
@@ -36,6 +41,28 @@ class RecentTurns:
         self._seen[(session_id, key)] = value
 
 
+class LoginBusy(RuntimeError):
+    """More password checks are waiting than the login pool takes."""
+
+
+class LoginChecks:
+    """Password checks (bcrypt, ~0.25 s of CPU each) on their own small pool with a bounded queue, so a
+    flood of logins neither starves the default thread pool that every store call uses nor piles up."""
+
+    def __init__(self, workers: int = 2, max_waiting: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="login")
+        self._slots = asyncio.Semaphore(workers + max_waiting)
+
+    async def run(self, func: Callable[[], T]) -> T:
+        if self._slots.locked():
+            raise LoginBusy("Too many logins at once.")
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, func)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass
 class AppState:
     """Everything the lifespan builds; one per app."""
@@ -50,6 +77,25 @@ class AppState:
     workspace: Workspace
     last_user_action_write: float = 0.0
     recent_turns: RecentTurns = field(default_factory=RecentTurns)
+    login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())
+
+    logged_out_at: float | None = None
+    logged_out_read_at: float = float("-inf")
+
+    async def cookie_is_valid(self, token: str | None) -> bool:
+        if not self.signer.is_valid(token):
+            return False
+        now = time.monotonic()
+        if now - self.logged_out_read_at >= LOGOUT_REFRESH_SECONDS:  # a logout through the launcher
+            self.logged_out_read_at = now
+            self.logged_out_at = (await self.store.get_activity()).logged_out_at
+        return self.signer.is_valid(token, not_before=self.logged_out_at)
+
+    async def log_out(self, token: str | None) -> None:
+        """Revoke every cookie issued until now, when the request carries a valid one."""
+        if await self.cookie_is_valid(token):
+            self.logged_out_at = time.time()
+            await self.store.record_logout(self.logged_out_at)
 
 
 def get_state(request: Request) -> AppState:
@@ -118,7 +164,7 @@ def _last_forwarded(value: str, parameter: str) -> str | None:
 
 
 async def require_login(request: Request, state: StateDep) -> None:
-    if not state.signer.is_valid(request.cookies.get(COOKIE_NAME)):
+    if not await state.cookie_is_valid(request.cookies.get(COOKIE_NAME)):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Log in first.")
     path = request.url.path
     if path in PASSIVE_PATHS or path.endswith(PASSIVE_PATH_SUFFIXES):

@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from runtime.agent.events import MAX_WAIT_SECONDS
 from runtime.api.deps import LoginRequired, ManagerDep, StoreDep
+from runtime.api.errors import error_responses
 from runtime.api.sessions import SessionId
 from runtime.store.base import NotFound
 
-router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRequired)
+router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRequired, responses=error_responses(404))
 
 
 @router.get("/{session_id}/events")
@@ -26,12 +27,12 @@ async def read_events(
     """Events after `after`; returns at once when there are some, else waits up to `wait` seconds.
     `reset: true` means this server cannot continue from `after` (it restarted): reload the messages
     and continue from `next`."""
-    log = manager.hub.log(session_id)
-    if log.head == 0:
+    if not manager.hub.has_log(session_id):  # an unknown id must not leave an event log behind
         try:
             await store.get_session(session_id)
         except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
+    log = manager.hub.log(session_id)
     result = await log.read(after=after, wait=wait, epoch=epoch)
     return {
         "events": [event.to_json() for event in result.events],

@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.agent.manager import QueueFull, ShuttingDown, TurnRunning
 from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StateDep, StoreDep
+from runtime.api.errors import error_responses
+from runtime.auth.responses import Text
 from runtime.store.base import InvalidCursor, NotFound
 from runtime.store.models import SessionRecord, new_id, to_plain
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=LoginRequired)
+NOT_FOUND = error_responses(404)
 
 SESSION_ID = r"^[0-9a-f]{24}$"
 MESSAGE_ID = r"^[0-9]{13}-[0-9a-f]{8}$"
@@ -23,18 +26,18 @@ Cursor = Annotated[str | None, Query(max_length=2048)]
 
 class NewSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field("", max_length=120)
+    name: Text = Field("", max_length=120)
 
 
 class SessionChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=120)
+    name: Text | None = Field(None, min_length=1, max_length=120)
     status: Literal["active", "archived"] | None = None
 
 
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1)
     channel: Literal["text", "voice"] = "text"
 
 
@@ -54,7 +57,7 @@ async def create_session(store: StoreDep, body: NewSession | None = None) -> dic
     return {"id": session.id, "session": to_plain(session)}
 
 
-@router.get("")
+@router.get("", responses=error_responses(400))
 async def list_sessions(
     store: StoreDep, limit: Limit = 50, cursor: Cursor = None, archived: bool = True
 ) -> dict[str, Any]:
@@ -65,7 +68,7 @@ async def list_sessions(
     return {"sessions": [to_plain(s) for s in page.items], "next": page.next}
 
 
-@router.get("/{session_id}")
+@router.get("/{session_id}", responses=NOT_FOUND)
 async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDep) -> dict[str, Any]:
     try:
         session = await store.get_session(session_id)
@@ -81,7 +84,7 @@ async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDe
     }
 
 
-@router.patch("/{session_id}")
+@router.patch("/{session_id}", responses=NOT_FOUND)
 async def update_session(
     session_id: SessionId, body: SessionChanges, store: StoreDep, manager: ManagerDep
 ) -> dict[str, Any]:
@@ -100,7 +103,12 @@ async def update_session(
     return to_plain(session)
 
 
-@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete(
+    "/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(404, 409),
+)
 async def delete_session(session_id: SessionId, manager: ManagerDep) -> Response:
     try:
         await manager.delete(session_id)
@@ -111,7 +119,7 @@ async def delete_session(session_id: SessionId, manager: ManagerDep) -> Response
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{session_id}/messages")
+@router.get("/{session_id}/messages", responses=error_responses(400, 404))
 async def list_messages(
     session_id: SessionId,
     store: StoreDep,
@@ -129,7 +137,7 @@ async def list_messages(
     return {"messages": [to_plain(m) for m in page.items], "next": page.next}
 
 
-@router.post("/{session_id}/messages", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{session_id}/messages", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(404, 429, 503))
 async def post_message(
     session_id: SessionId,
     body: NewMessage,
@@ -163,7 +171,7 @@ async def post_message(
     return result
 
 
-@router.post("/{session_id}/interrupt")
+@router.post("/{session_id}/interrupt", responses=NOT_FOUND)
 async def interrupt(session_id: SessionId, manager: ManagerDep, store: StoreDep) -> dict[str, Any]:
     try:
         await store.get_session(session_id)
@@ -172,7 +180,7 @@ async def interrupt(session_id: SessionId, manager: ManagerDep, store: StoreDep)
     return {"interrupted": await manager.interrupt(session_id)}
 
 
-@router.post("/{session_id}/fork", status_code=status.HTTP_201_CREATED)
+@router.post("/{session_id}/fork", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
 async def fork(session_id: SessionId, body: ForkRequest, manager: ManagerDep) -> dict[str, Any]:
     try:
         session = await manager.fork(session_id, body.message_id)
@@ -181,7 +189,7 @@ async def fork(session_id: SessionId, body: ForkRequest, manager: ManagerDep) ->
     return {"id": session.id, "session": to_plain(session)}
 
 
-@router.get("/{session_id}/artifacts")
+@router.get("/{session_id}/artifacts", responses=NOT_FOUND)
 async def artifacts(session_id: SessionId, store: StoreDep) -> dict[str, Any]:
     try:
         await store.get_session(session_id)

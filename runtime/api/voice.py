@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from runtime.api.deps import LoginRequired, SettingsDep, StoreDep
+from runtime.api.errors import error_responses
 from runtime.api.sessions import SESSION_ID
 from runtime.settings import Settings
 from runtime.store.base import NotFound
@@ -62,7 +63,7 @@ def issue_token(settings: Settings, session_id: str) -> dict[str, Any]:
     }
 
 
-@router.post("/token", response_model=None)
+@router.post("/token", response_model=None, responses=error_responses(404, 503))
 async def voice_token(body: TokenRequest, settings: SettingsDep, store: StoreDep) -> dict[str, Any] | JSONResponse:
     """A token to join the session's room as the person; archived sessions can be talked to as well."""
     if not settings.voice_configured:

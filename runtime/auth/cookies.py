@@ -1,6 +1,9 @@
-"""The signed login cookie: stateless, so the launcher Lambda and the container accept the same one."""
+"""The signed login cookie: the launcher Lambda and the container accept the same one; a logout, kept in
+the store, refuses every cookie issued before it."""
 
 from __future__ import annotations
+
+import time
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -16,16 +19,22 @@ class CookieSigner:
         self.max_age_seconds = max_age_seconds
 
     def issue(self) -> str:
-        return self._serializer.dumps({"sub": "owner"})
+        return self._serializer.dumps({"sub": "owner", "iat": time.time()})
 
-    def is_valid(self, token: str | None) -> bool:
+    def is_valid(self, token: str | None, *, not_before: float | None = None) -> bool:
+        """A cookie this key signed, not expired, and issued after `not_before` (the last logout)."""
         if not token or len(token) > 512:
             return False
         try:
             payload = self._serializer.loads(token, max_age=self.max_age_seconds)
         except (BadSignature, SignatureExpired):
             return False
-        return isinstance(payload, dict) and payload.get("sub") == "owner"
+        if not isinstance(payload, dict) or payload.get("sub") != "owner":
+            return False
+        issued = payload.get("iat")
+        if not_before is None:
+            return True
+        return isinstance(issued, float | int) and issued > not_before
 
 
 def cookie_is_secure(host: str) -> bool:

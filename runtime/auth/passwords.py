@@ -24,7 +24,10 @@ def hash_password(password: str, *, rounds: int = 12) -> str:
 
 def verify_password(password: str, password_hash: str) -> bool:
     """True when `password` matches; False for any malformed input rather than an exception."""
-    raw = password.encode("utf-8")
+    try:
+        raw = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
     if not raw or len(raw) > BCRYPT_MAX_BYTES:
         return False
     try:

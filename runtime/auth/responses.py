@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runtime.auth.cookies import COOKIE_NAME, CookieSigner, cookie_is_secure
 from runtime.auth.throttle import LoginResult
 
 
+def valid_unicode(text: str) -> str:
+    """Refuse lone surrogates ("\\ud800" in JSON): no store, file name or password can hold them."""
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        raise ValueError("The text is not valid Unicode (it holds a lone surrogate).")
+    return text
+
+
+Text = Annotated[str, AfterValidator(valid_unicode)]
+
+
 class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=1, max_length=1024)
+    password: Text = Field(min_length=1, max_length=1024)
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each bad field and why, never the value that was sent (a password, a long text)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "Invalid value."))[:200], "type": e.get("type")}
+        for e in errors[:20]
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 class LoginState(BaseModel):

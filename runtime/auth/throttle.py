@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runtime.auth.passwords import verify_password
-from runtime.store.base import Store
+from runtime.store.base import Conflict, Store
 
 FREE_FAILURES = 3  # mistakes allowed before any wait
 BASE_LOCK_SECONDS = 2.0
@@ -39,13 +39,17 @@ class LoginThrottle:
             return 0.0
         return max(0.0, record.locked_until - self._clock())
 
-    def failed(self, client: str) -> float:
+    def claim(self, client: str) -> tuple[bool, float]:
+        """Count an attempt as failed before its password is checked (atomically, in the store), so
+        parallel attempts cannot all pass a check-then-act; (allowed, seconds locked after it)."""
         now = self._clock()
-        record = self._store.record_login_failure(client, at=now, expires_at=now + RECORD_LIFETIME_SECONDS)
-        wait = lock_seconds(record.failures)
-        if wait:
-            self._store.lock_client(client, locked_until=now + wait)
-        return wait
+        try:
+            record, claimed = self._store.claim_login_attempt(
+                client, at=now, expires_at=now + RECORD_LIFETIME_SECONDS, lock_for=lock_seconds
+            )
+        except Conflict:  # too many writers at once: that is a flood, refuse without checking
+            return False, BASE_LOCK_SECONDS
+        return claimed, max(0.0, record.locked_until - now)
 
     def succeeded(self, client: str) -> None:
         self._store.clear_throttle(client)
@@ -53,10 +57,10 @@ class LoginThrottle:
 
 def attempt_login(password: str, *, password_hash: str, client: str, throttle: LoginThrottle) -> LoginResult:
     """The one login rule both the runtime and the launcher apply."""
-    wait = throttle.wait_seconds(client)
-    if wait > 0:
+    allowed, wait = throttle.claim(client)
+    if not allowed:
         return LoginResult(ok=False, retry_after=wait, throttled=True)
     if verify_password(password, password_hash):
         throttle.succeeded(client)
         return LoginResult(ok=True)
-    return LoginResult(ok=False, retry_after=throttle.failed(client))
+    return LoginResult(ok=False, retry_after=wait)

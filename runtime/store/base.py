@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from runtime.store.models import (
@@ -105,6 +106,9 @@ class Store(Protocol):
 
     def heartbeat(self, at: float) -> None: ...
 
+    def record_logout(self, at: float) -> None:
+        """Refuse every login cookie issued before `at` (the activity item's `logged_out_at`)."""
+
     def set_turn_running(self, session_id: str, turn_id: str | None) -> None:
         """Mark (turn_id) or clear (None) the running turn of a session in the activity item."""
 
@@ -119,6 +123,14 @@ class Store(Protocol):
     def record_login_failure(self, client: str, *, at: float, expires_at: float) -> ThrottleRecord:
         """Atomically count one more failure (starting again from 1 when the record expired before
         `at`) and set its expiry; returns the new record."""
+
+    def claim_login_attempt(
+        self, client: str, *, at: float, expires_at: float, lock_for: Callable[[int], float]
+    ) -> tuple[ThrottleRecord, bool]:
+        """Atomically count one attempt unless the client is locked at `at`: returns (record, True) with
+        the failure counted in advance and `locked_until = at + lock_for(failures)` when that is > 0, or
+        (current record, False) while locked. Parallel attempts are counted one by one, so a burst gets
+        no more password checks than the rule allows."""
 
     def lock_client(self, client: str, *, locked_until: float) -> None:
         """Set the lock time of an existing throttle record. Raises NotFound."""

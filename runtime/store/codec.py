@@ -318,3 +318,14 @@ def count_login_failure(current: ThrottleRecord | None, client: str, *, at: floa
     if current is None or throttle_expired(current, at):
         return ThrottleRecord(client=client, failures=1, expires_at=float(expires_at))
     return replace(current, failures=current.failures + 1, expires_at=float(expires_at))
+
+
+def claim_login_attempt(
+    current: ThrottleRecord | None, client: str, *, at: float, expires_at: float, lock_for: Callable[[int], float]
+) -> ThrottleRecord | None:
+    """The record after counting one more attempt, or None while `current` locks the client at `at`."""
+    if current is not None and not throttle_expired(current, at) and current.locked_until > at:
+        return None
+    counted = count_login_failure(current, client, at=at, expires_at=expires_at)
+    wait = lock_for(counted.failures)
+    return replace(counted, locked_until=at + wait) if wait > 0 else counted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote
@@ -454,6 +454,9 @@ class DynamoStore:
     def record_user_action(self, at: float) -> None:
         self._update_activity([_a(self._m.activity, "last_user_action_at").set(codec.check_time(at, "at"))])
 
+    def record_logout(self, at: float) -> None:
+        self._update_activity([_a(self._m.activity, "logged_out_at").set(codec.check_time(at, "at"))])
+
     def heartbeat(self, at: float) -> None:
         self._update_activity([_a(self._m.activity, "heartbeat_at").set(codec.check_time(at, "at"))])
 
@@ -506,6 +509,35 @@ class DynamoStore:
                     condition=_a(model, "expires_at") < at
                 )
                 return fresh
+            except PutError as exc:
+                if not _lost(exc):
+                    raise
+        raise Conflict(f"throttle record of {client} kept changing")
+
+    def claim_login_attempt(
+        self, client: str, *, at: float, expires_at: float, lock_for: Callable[[int], float]
+    ) -> tuple[ThrottleRecord, bool]:
+        codec.check_key(client, "client")
+        at, expires_at = codec.check_time(at, "at"), codec.check_time(expires_at, "expires_at")
+        model = self._m.throttle
+        for _ in range(8):
+            current = self.get_throttle(client)
+            claimed = codec.claim_login_attempt(current, client, at=at, expires_at=expires_at, lock_for=lock_for)
+            if claimed is None:
+                assert current is not None
+                return current, False
+            # Compare-and-set on what was read: of parallel attempts exactly one writes each count.
+            if current is None:
+                condition = model.PK.does_not_exist()
+            else:
+                condition = (_a(model, "failures") == current.failures) & (
+                    _a(model, "locked_until") == current.locked_until
+                )
+            try:
+                model(AUTH_PREFIX + client, THROTTLE, ttl=_ttl(expires_at), **_attributes(claimed)).save(
+                    condition=condition
+                )
+                return claimed, True
             except PutError as exc:
                 if not _lost(exc):
                     raise

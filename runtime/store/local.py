@@ -268,6 +268,10 @@ class LocalStore:
         when = codec.check_time(at, "at")
         self._change_activity(lambda a: replace(a, last_user_action_at=when))
 
+    def record_logout(self, at: float) -> None:
+        when = codec.check_time(at, "at")
+        self._change_activity(lambda a: replace(a, logged_out_at=when))
+
     def heartbeat(self, at: float) -> None:
         when = codec.check_time(at, "at")
         self._change_activity(lambda a: replace(a, heartbeat_at=when))
@@ -309,6 +313,21 @@ class LocalStore:
             record = codec.count_login_failure(current, client, at=at, expires_at=expires_at)
             db.execute("INSERT OR REPLACE INTO throttles VALUES (?, ?)", (client, _dump(record)))
         return record
+
+    def claim_login_attempt(
+        self, client: str, *, at: float, expires_at: float, lock_for: Callable[[int], float]
+    ) -> tuple[ThrottleRecord, bool]:
+        codec.check_key(client, "client")
+        at, expires_at = codec.check_time(at, "at"), codec.check_time(expires_at, "expires_at")
+        with self._write() as db:
+            row = db.execute("SELECT body FROM throttles WHERE client = ?", (client,)).fetchone()
+            current = None if row is None else _load(ThrottleRecord, row[0])
+            claimed = codec.claim_login_attempt(current, client, at=at, expires_at=expires_at, lock_for=lock_for)
+            if claimed is None:
+                assert current is not None
+                return current, False
+            db.execute("INSERT OR REPLACE INTO throttles VALUES (?, ?)", (client, _dump(claimed)))
+        return claimed, True
 
     def lock_client(self, client: str, *, locked_until: float) -> None:
         until = codec.check_time(locked_until, "locked_until")

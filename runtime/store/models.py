@@ -113,6 +113,7 @@ class ActivityRecord:
     heartbeat_at: float | None = None
     running_turns: dict[str, str] = field(default_factory=dict)  # session id -> turn id
     voice_rooms: dict[str, float] = field(default_factory=dict)  # room name -> last seen open
+    logged_out_at: float | None = None  # login cookies issued before this are refused (server-side logout)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import warnings
 
 from pydantic import ValidationError
 
+from runtime.isolation import close_to_inspection
 from runtime.settings import Settings
 from runtime.voice.providers import VoiceConfigError, check_voice_settings
 
@@ -14,6 +15,7 @@ EXIT_BAD_CONFIG = 2
 
 
 def main(argv: list[str]) -> int:
+    close_to_inspection()  # holds LiveKit's and OpenAI's keys: closed to the agent's shell
     try:
         settings = Settings()
         check_voice_settings(settings)

@@ -1,4 +1,4 @@
-"""The image definition: multi-stage, arm64-ready, non-root user matching EFS, runtime deps only, health check."""
+"""The image definition: multi-stage, arm64-ready, the agent as the EFS user, runtime deps only, health check."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ def test_multi_stage_with_the_web_ui_built_inside() -> None:
     assert "COPY --from=web /src/web/dist ./web/dist" in DOCKERFILE
 
 
-def test_runs_as_the_efs_access_points_user() -> None:
+def test_the_agent_runs_as_the_efs_access_points_user() -> None:
+    """Blu starts as root (no USER line) to start the agent as `blu`, the EFS access points' owner."""
     settings = BluSettings()
     assert f"ARG BLU_UID={settings.container_uid}" in DOCKERFILE
     assert f"ARG BLU_GID={settings.container_gid}" in DOCKERFILE
-    assert re.search(r"^USER blu$", DOCKERFILE, flags=re.MULTILINE)
+    assert not re.search(r"^USER ", DOCKERFILE, flags=re.MULTILINE)
+    assert re.search(r"^ENV BLU_AGENT_USER=blu\b", DOCKERFILE, flags=re.MULTILINE)
 
 
 def test_runtime_dependencies_only() -> None:

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from container.entrypoint import VOICE_MODULE, Program, Supervisor, programs_for
+from container.entrypoint import VOICE_MODULE, Program, Supervisor, isolate_agent, programs_for
 
 
 def test_web_only_without_livekit() -> None:
@@ -104,3 +104,13 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
     code = supervisor.shutdown()
     assert web.process is not None and web.process.returncode == -signal.SIGKILL
     assert code == -signal.SIGKILL
+
+
+def test_the_agent_user_is_dropped_with_a_warning_when_not_root(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    env = {"BLU_AGENT_USER": "blu"}
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    isolate_agent(env)
+    assert env["BLU_AGENT_USER"] == "blu"
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    isolate_agent(env)
+    assert env["BLU_AGENT_USER"] == "" and "can read what Blu can read" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -86,7 +87,7 @@ def http_event(
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """Run the handler as Lambda does: on a thread of its own, whose event loop is Mangum's to run (the
     test's thread may already run one, e.g. Playwright's once a browser test ran in the same session)."""
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1, initializer=lambda: asyncio.set_event_loop(asyncio.new_event_loop())) as pool:
         response: dict[str, Any] = pool.submit(handler.lambda_handler, event, FakeContext()).result()  # type: ignore[arg-type]
     return response
 
@@ -184,6 +185,21 @@ def test_logout_clears_the_cookie(deps: LauncherDeps) -> None:
     response = invoke(http_event("POST", "/logout"))
     assert response["statusCode"] == 204
     assert 'blu_session=""' in session_cookie(response) or "Max-Age=0" in session_cookie(response)
+
+
+def test_logout_revokes_the_cookie_for_the_launcher_and_the_runtime(deps: LauncherDeps, aws: Aws) -> None:
+    cookies = logged_in()
+    assert invoke(http_event("GET", "/status", cookies=cookies))["statusCode"] == 200
+    assert invoke(http_event("POST", "/logout"))["statusCode"] == 204  # no cookie: revokes nothing
+    assert invoke(http_event("GET", "/status", cookies=cookies))["statusCode"] == 200
+    assert invoke(http_event("POST", "/logout", cookies=cookies))["statusCode"] == 204
+    assert invoke(http_event("GET", "/status", cookies=cookies))["statusCode"] == 401
+    logged_out_at = aws.store.get_activity().logged_out_at  # what the runtime reads too
+    token = cookies[0].split("=", 1)[1]
+    assert not CookieSigner(SESSION_SECRET, max_age_seconds=3600).is_valid(token, not_before=logged_out_at)
+    fresh = invoke(http_event("POST", "/login", body={"password": PASSWORD}))
+    again = session_cookie(fresh).split(";")[0]
+    assert invoke(http_event("GET", "/status", cookies=[again]))["statusCode"] == 200
 
 
 # ---- wake, shutdown, status need the cookie ---------------------------------------------------------

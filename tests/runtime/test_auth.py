@@ -115,3 +115,17 @@ def test_login_state_answers_200_logged_in_or_not(blu: BluServer) -> None:
     assert anonymous.headers["cache-control"] == "no-store"
     client = blu.client()
     assert client.http.get("/login").json() == {"logged_in": True, "launcher": False, "awake": True}
+
+
+def test_logout_revokes_the_cookie_on_the_server(fresh_server: BluServer) -> None:
+    fresh_server.start()
+    first, second = fresh_server.client(), fresh_server.client()
+    kept = first.http.cookies["blu_session"]
+    assert httpx.post(fresh_server.url + "/api/logout").status_code == 204  # without a cookie: revokes nothing
+    assert first.http.get("/api/sessions").status_code == 200
+    assert first.http.post("/api/logout").status_code == 204
+    for token in (kept, second.http.cookies["blu_session"]):  # every device's cookie from before
+        assert httpx.get(fresh_server.url + "/api/sessions", cookies={"blu_session": token}).status_code == 401
+    fresh_server.restart()  # kept in the store
+    assert httpx.get(fresh_server.url + "/api/sessions", cookies={"blu_session": kept}).status_code == 401
+    assert fresh_server.client().http.get("/api/sessions").status_code == 200  # a new login works

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from runtime.auth import LoginThrottle, attempt_login, hash_password
+from runtime.auth.throttle import FREE_FAILURES
 from runtime.store import Conflict, InvalidCursor, NotFound, Store
 from runtime.store.models import (
     MAX_TEXT_BYTES,
@@ -488,6 +490,34 @@ def test_concurrent_login_failures_all_count(store: Store) -> None:
     run_threads(8, work)
     throttle = store.get_throttle("c")
     assert throttle is not None and throttle.failures == 40
+
+
+def test_login_attempts_are_claimed_before_the_check(store: Store) -> None:
+    def lock(failures: int) -> float:
+        return 10.0 if failures >= 3 else 0.0
+
+    claims = [store.claim_login_attempt("c", at=T0, expires_at=T0 + 100, lock_for=lock) for _ in range(4)]
+    assert [(r.failures, ok) for r, ok in claims] == [(1, True), (2, True), (3, True), (3, False)]
+    assert claims[2][0].locked_until == T0 + 10 and claims[3][0] == store.get_throttle("c")
+    after_lock, ok = store.claim_login_attempt("c", at=T0 + 11, expires_at=T0 + 100, lock_for=lock)
+    assert ok and (after_lock.failures, after_lock.locked_until) == (4, T0 + 21)
+    expired, ok = store.claim_login_attempt("c", at=T0 + 101, expires_at=T0 + 200, lock_for=lock)
+    assert ok and (expired.failures, expired.locked_until) == (1, 0.0)
+
+
+def test_a_parallel_burst_of_wrong_passwords_gets_three_checks(store: Store) -> None:
+    checks: list[int] = []
+    throttle = LoginThrottle(store, clock=lambda: T0)
+    wrong = hash_password("right", rounds=4)
+
+    def work(_: int) -> None:
+        for _ in range(2):
+            result = attempt_login("wrong", password_hash=wrong, client="burst", throttle=throttle)
+            if not result.throttled:
+                checks.append(1)
+
+    run_threads(8, work)
+    assert len(checks) == FREE_FAILURES
 
 
 # cursors and limits ------------------------------------------------------------------------------

@@ -1,0 +1,31 @@
+"""Error bodies as the OpenAPI schema documents them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+_DESCRIPTIONS = {
+    400: "The request names something malformed or outside the workspace",
+    401: "Not logged in",
+    403: "Refused: a request from another site",
+    404: "Not found",
+    409: "Conflicts with what is running",
+    413: "Over the size limit",
+    422: "The request's fields are not valid",
+    429: "Too many requests; wait and try again",
+    503: "Blu is stopping or busy",
+}
+
+
+class ErrorBody(BaseModel):
+    detail: Any
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+# Answered by the middleware or the framework on every API route.
+ERROR_RESPONSES = error_responses(401, 403, 413, 422)

@@ -1,0 +1,89 @@
+"""Cheap refusals before any route runs: other sites' writes, requests without a valid cookie, big bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
+
+from runtime.auth import COOKIE_NAME
+
+OPEN_PATHS = frozenset({"/api/login", "/api/logout"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+JSON_BODY_LIMIT = 2 * 1024 * 1024  # a 100,000-character message escaped as \uXXXX pairs fits
+UPLOAD_PATH = "/api/files/content"
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()}
+
+
+def same_origin(method: str, headers: dict[str, str]) -> bool:
+    """A state-changing request must come from Blu's own pages: a browser says so in Sec-Fetch-Site and
+    Origin. Clients that send neither (curl, tests, the voice worker) are not browsers and pass."""
+    if method in SAFE_METHODS:
+        return True
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin is not None:
+        host = headers.get("host", "")
+        return origin != "null" and urlsplit(origin).netloc.lower() == host.lower()
+    return True
+
+
+class GuardMiddleware:
+    """Pure ASGI, so a refusal costs neither reading nor parsing the body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        method = scope["method"]
+        if not same_origin(method, headers):
+            await _refuse(send, 403, "Refused: this request came from another site.")
+            return
+        state = getattr(scope["app"].state, "blu", None)
+        if scope["path"] not in OPEN_PATHS:
+            token = cookie_parser(headers.get("cookie", "")).get(COOKIE_NAME)
+            if state is None or not await state.cookie_is_valid(token):
+                await _refuse(send, 401, "Log in first.")
+                return
+        limit = JSON_BODY_LIMIT
+        if scope["path"] == UPLOAD_PATH and state is not None:
+            limit = state.settings.max_upload_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(send, 413, f"The body is larger than {limit} bytes.")
+            return
+        await self.app(scope, _counting(receive, limit), send)
+
+
+def _counting(receive: Any, limit: int) -> Any:
+    received = 0
+
+    async def counted() -> dict[str, Any]:
+        nonlocal received
+        message: dict[str, Any] = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, f"The body is larger than {limit} bytes.")
+        return message
+
+    return counted
+
+
+async def _refuse(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

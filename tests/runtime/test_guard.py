@@ -1,0 +1,100 @@
+"""Refusals that cost nothing: other sites' writes, no cookie, big bodies; and errors that echo no input."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from tests.support.server import PASSWORD, BluClient, BluServer
+
+SESSION = "0123456789abcdef01234567"
+
+
+def test_requests_without_the_cookie_are_refused_before_the_body_is_read(blu: BluServer) -> None:
+    url = f"{blu.url}/api/sessions/{SESSION}/messages"
+    assert httpx.post(url, content=b"{not json", headers={"content-type": "application/json"}).status_code == 401
+    # 200 MB announced, 10 bytes sent: the answer comes without waiting for (or reading) the rest.
+    assert raw_status(blu, f"/api/sessions/{SESSION}/messages", 200 * 1024 * 1024) == 401
+
+
+def raw_status(blu: BluServer, path: str, declared: int, cookie: str = "") -> int:
+    with socket.create_connection(("127.0.0.1", blu.port), timeout=10) as sock:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        head += f"Content-Length: {declared}\r\n" + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n"
+        sock.sendall(head.encode() + b"x" * 10)
+        return int(sock.recv(4096).split(b" ", 2)[1])
+
+
+def test_bodies_over_the_limit_are_refused_declared_or_streamed(api: BluClient, blu: BluServer) -> None:
+    session = api.new_session()
+    url = f"/api/sessions/{session}/messages"
+    cookie = f"blu_session={api.http.cookies['blu_session']}"
+    assert raw_status(blu, url, 50 * 1024 * 1024, cookie) == 413
+
+    def chunks():  # type: ignore[no-untyped-def]  # no length: only the running count can stop it
+        for _ in range(40):
+            yield b" " * (64 * 1024)
+
+    streamed = api.http.post(url, content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert api.messages(session) == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "http://127.0.0.1.evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "same-site"},
+        {"sec-fetch-site": "cross-site", "origin": "http://127.0.0.1"},
+    ],
+)
+def test_state_changing_requests_from_other_sites_are_refused(api: BluClient, headers: dict[str, str]) -> None:
+    before = len(api.http.get("/api/sessions").json()["sessions"])
+    response = api.http.post("/api/sessions", json={}, headers=headers)
+    assert response.status_code == 403
+    assert api.http.post("/api/login", json={"password": PASSWORD}, headers=headers).status_code == 403
+    assert len(api.http.get("/api/sessions", headers=headers).json()["sessions"]) == before  # reads pass
+
+
+def test_the_own_origin_passes(api: BluClient, blu: BluServer) -> None:
+    own = {"origin": blu.url, "sec-fetch-site": "same-origin"}
+    assert api.http.post("/api/sessions", json={}, headers=own).status_code == 201
+
+
+def test_validation_errors_do_not_echo_input(blu: BluServer, api: BluClient) -> None:
+    secret = "hunter2-" + "x" * 2000
+    response = httpx.post(blu.url + "/api/login", json={"password": secret})
+    assert response.status_code == 422 and "hunter2" not in response.text
+    session = api.new_session()
+    wrong = api.http.post(f"/api/sessions/{session}/messages", json={"text": "private words", "channel": "fax"})
+    assert wrong.status_code == 422 and "private words" not in wrong.text and "fax" not in wrong.text
+
+
+def test_lone_surrogates_are_refused_not_crashed_on(blu: BluServer, api: BluClient) -> None:
+    raw = '{"password": "\\ud800"}'
+    login = httpx.post(blu.url + "/api/login", content=raw, headers={"content-type": "application/json"})
+    assert login.status_code == 422
+    session = api.new_session()
+    bodies = [
+        ("POST", "/api/sessions", '{"name": "a\\udfffb"}'),
+        ("PATCH", f"/api/sessions/{session}", '{"name": "\\ud800"}'),
+        ("POST", f"/api/sessions/{session}/messages", '{"text": "hi \\ud83d"}'),
+    ]
+    for method, path, body in bodies:
+        response = api.http.request(method, path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, (path, response.status_code)
+    assert api.messages(session) == []
+
+
+def test_events_of_an_unknown_session_are_404_and_leave_nothing(api: BluClient) -> None:
+    unknown = "f" * 24
+    for _ in range(2):
+        response = api.http.get(f"/api/sessions/{unknown}/events", params={"after": 0, "wait": 0})
+        assert response.status_code == 404
+    assert api.http.get(f"/api/sessions/{unknown}").status_code == 404
+    assert json.loads(api.http.get("/api/stats").text)  # the server is fine
