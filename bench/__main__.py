@@ -9,14 +9,14 @@ from bench import runtime_turns, voice_latency
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Blu benchmarks (offline, against the stand-in model)")
-    parser.add_argument("--turns", type=int, default=10, help="turns per tier")
+    parser.add_argument("--pairs", type=int, default=20, help="interleaved Blu/SDK pairs per tier")
     parser.add_argument("--sessions", type=int, default=6, help="concurrent sessions for the load run")
     parser.add_argument("--per-session", type=int, default=4, help="turns per session in the load run")
     parser.add_argument("--voice-turns", type=int, default=8, help="spoken turns for the voice latency run")
     parser.add_argument("--only", choices=["turns", "voice"], help="run one benchmark only")
     args = parser.parse_args()
     if args.only != "voice":
-        runtime_turns.run(turns=args.turns, sessions=args.sessions, per_session=args.per_session)
+        runtime_turns.run(pairs=args.pairs, sessions=args.sessions, per_session=args.per_session)
     if args.only != "turns":
         voice_latency.run(turns=args.voice_turns)
 
