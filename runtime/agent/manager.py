@@ -7,6 +7,7 @@ import logging
 import os
 import statistics
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +149,7 @@ class SessionManager:
         if worker.queue_length >= self.settings.max_queued_turns:
             raise QueueFull()
         at = time.time()
+        prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
             id=new_message_id(at),
@@ -157,6 +159,7 @@ class SessionManager:
             turn_id=new_id(),
             state="complete",
             created_at=at,
+            claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
         )
         await self.store.put_message(message)
         changes: dict[str, Any] = {}
@@ -169,7 +172,7 @@ class SessionManager:
         session = await self.store.add_session_usage(session_id, messages=1, at=at)
         await self.store.record_user_action(at)
         assert message.turn_id is not None
-        request = TurnRequest(session_id, message.turn_id, message.id, text, channel)
+        request = TurnRequest(session_id, message.turn_id, message.id, text, channel, prompt_uuid=prompt_uuid)
         position = worker.enqueue(request)
         self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
         self.hub.publish(
@@ -257,7 +260,7 @@ class SessionManager:
     # -- sessions -------------------------------------------------------------------------
     async def fork(self, session_id: str, message_id: str) -> SessionRecord:
         """A new session with the history up to and including `message_id`, and Claude's context
-        sliced at the last reply at or before it (Claude's fork_session)."""
+        sliced at the same message (Claude's fork_session): the fork shows what Claude knows."""
         source = await self.store.get_session(session_id)
         await self.store.get_message(session_id, message_id)
         history: list[MessageRecord] = []
@@ -268,19 +271,7 @@ class SessionManager:
             if page.next is None or (page.items and page.items[-1].id > message_id):
                 break
             cursor = page.next
-        anchor = next((m for m in reversed(history) if m.role == "assistant" and m.claude_message_uuid), None)
-        claude_id: str | None = None
-        if source.claude_session_id and anchor is not None:
-            try:
-                result = await asyncio.to_thread(
-                    fork_session,
-                    source.claude_session_id,
-                    directory=str(self.settings.workspace_dir),
-                    up_to_message_id=anchor.claude_message_uuid,
-                )
-                claude_id = result.session_id
-            except (FileNotFoundError, ValueError):
-                log.warning("Claude transcript could not be forked; the fork starts a new context", exc_info=True)
+        claude_id = await self._fork_claude_context(source, history)
         fork = SessionRecord(
             id=new_id(),
             name=f"{source.name or 'Session'} (fork)"[:80],
@@ -301,7 +292,38 @@ class SessionManager:
                     }
                 )
             )
-        return await self.store.add_session_usage(fork.id, messages=len(history), at=time.time())
+        # The fork's totals are the sum of the replies it shows, as for any session.
+        return await self.store.add_session_usage(
+            fork.id,
+            messages=len(history),
+            input_tokens=sum(m.input_tokens for m in history),
+            output_tokens=sum(m.output_tokens for m in history),
+            cost_usd=sum(m.cost_usd for m in history),
+            at=time.time(),
+        )
+
+    async def _fork_claude_context(self, source: SessionRecord, history: list[MessageRecord]) -> str | None:
+        """Claude's transcript cut at the last copied message it holds (a prompt's own entry or a reply's
+        last one); a prompt whose turn never ran is not in it, so the one before is tried."""
+        if not source.claude_session_id:
+            return None
+        for message in reversed(history):
+            if not message.claude_message_uuid:
+                continue
+            try:
+                result = await asyncio.to_thread(
+                    fork_session,
+                    source.claude_session_id,
+                    directory=str(self.settings.workspace_dir),
+                    up_to_message_id=message.claude_message_uuid,
+                )
+            except ValueError:
+                continue  # not in the transcript
+            except FileNotFoundError:
+                break
+            return result.session_id
+        log.warning("Claude's transcript could not be cut at the fork; the fork starts a new context")
+        return None
 
     async def delete(self, session_id: str) -> None:
         worker = self.workers.get(session_id)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -225,24 +226,49 @@ class SessionWorker:
         deadline = loop.time() + settings.turn_timeout_seconds
 
         def next_deadline() -> float:
-            return min(deadline, loop.time() + settings.watchdog_seconds)
+            # While a tool runs (a build, a test run) silence is its work; the turn limit still bounds it.
+            return deadline if turn.tool_pending else min(deadline, loop.time() + settings.watchdog_seconds)
 
-        await self.client.query(turn.request.text)
+        await self.client.query(_prompt_message(turn.request))
         try:
             async with asyncio.timeout(next_deadline()) as timer:
-                async for message in self.client.receive_response():
+                async for message in self._own_messages(turn):
                     await self._handle(turn, message, coalescer)
                     timer.reschedule(next_deadline())
         except TimeoutError:
             timed_out = loop.time() >= deadline - 0.05
             reason = "timeout" if timed_out else "stalled"
             explanation = (
-                f"The turn ran longer than {settings.turn_timeout_seconds:g} s and was stopped."
+                f"The turn ran longer than {settings.turn_timeout_seconds:g} s and Blu stopped it."
                 if timed_out
-                else f"Claude sent nothing for {settings.watchdog_seconds:g} s; the turn was stopped."
+                else f"Claude sent nothing for {settings.watchdog_seconds:g} s, so Blu stopped the turn."
             )
             turn.stop_reason, turn.error = reason, explanation
             await self._recover(turn, coalescer)
+
+    async def _own_messages(self, turn: RunningTurn) -> AsyncIterator[Any]:
+        """The client's messages that belong to this turn, up to and including its result.
+
+        One connection also carries turns the CLI starts by itself (a background command's end) and
+        what a previous turn left behind; those are skipped, so replies never shift by a turn. The
+        CLI marks the stream events and the result of the turn that took in our prompt's uuid."""
+        assert self.client is not None
+        mine = turn.request.prompt_uuid
+        taken_in = False
+        async for message in self.client.receive_messages():
+            if isinstance(message, StreamEvent):
+                marked = [*(message.user_message_uuids or []), message.user_message_uuid]
+                if message.user_message_uuid is not None or message.user_message_uuids:
+                    taken_in = mine in marked
+            if isinstance(message, ResultMessage):
+                if _result_is_for(message, mine):
+                    yield message
+                    return
+                log.info("skipped a result of another turn", extra={"origin": str(message.origin)})
+                taken_in = False
+                continue
+            if taken_in or isinstance(message, SystemMessage):
+                yield message
 
     async def _recover(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
         """After a stalled or overlong turn: interrupt, drain briefly, else drop the client."""
@@ -252,7 +278,7 @@ class SessionWorker:
         try:
             await asyncio.wait_for(client.interrupt(), timeout=5)
             async with asyncio.timeout(INTERRUPT_GRACE_SECONDS):
-                async for message in client.receive_response():
+                async for message in self._own_messages(turn):
                     await self._handle(turn, message, coalescer)
         except Exception:
             await self._drop_client()
@@ -262,6 +288,7 @@ class SessionWorker:
         turn_id = turn.request.turn_id
         if isinstance(message, StreamEvent):
             await self._remember_claude_session(message.session_id)
+            turn.count_usage(message.event)
             if message.parent_tool_use_id:
                 return
             event = message.event
@@ -314,13 +341,7 @@ class SessionWorker:
             await self._checkpoint(turn, force=True)
         elif isinstance(message, ResultMessage):
             await self._remember_claude_session(message.session_id)
-            usage = message.usage or {}
-            turn.input_tokens = (
-                int(usage.get("input_tokens") or 0)
-                + int(usage.get("cache_read_input_tokens") or 0)
-                + int(usage.get("cache_creation_input_tokens") or 0)
-            )
-            turn.output_tokens = int(usage.get("output_tokens") or 0)
+            # Tokens come from each call's stream events (an interrupted turn's result reports none);
             # total_cost_usd is a running total for the Claude session, so a turn costs the difference.
             total = float(message.total_cost_usd or 0.0)
             turn.cost_usd = max(0.0, total - self._cost_baseline)
@@ -366,6 +387,13 @@ class SessionWorker:
         """Persist the assistant message and usage, clear the running marks, tell every reader."""
         store, hub, sid = self.host.store, self.host.hub, self.session_id
         coalescer.flush()
+        if turn.stop_reason:
+            for call in turn.stop_pending_tools():
+                hub.publish(
+                    sid,
+                    "tool.result",
+                    {"turn_id": turn.request.turn_id, "message_id": turn.assistant_message_id, **to_plain(call)},
+                )
         try:
             message = await store.update_message(
                 sid,
@@ -457,6 +485,28 @@ def _record_metrics(turn: RunningTurn) -> None:
         "turn finished",
         extra={"tier": turn.tier.value if turn.tier else None, "state": turn.state, "stop_reason": turn.stop_reason},
     )
+
+
+def _prompt_message(request: TurnRequest) -> AsyncIterator[dict[str, Any]]:
+    """The prompt as the SDK's message dict, carrying the turn's uuid."""
+
+    async def one() -> AsyncIterator[dict[str, Any]]:
+        yield {
+            "type": "user",
+            "message": {"role": "user", "content": request.text},
+            "parent_tool_use_id": None,
+            "uuid": request.prompt_uuid,
+        }
+
+    return one()
+
+
+def _result_is_for(result: ResultMessage, prompt_uuid: str) -> bool:
+    """Whether a result ends the turn that took in this prompt. A CLI that marks no result at all
+    (older versions) has its results taken as they come."""
+    if result.user_message_uuid == prompt_uuid or prompt_uuid in (result.user_message_uuids or []):
+        return True
+    return result.user_message_uuid is None and not result.user_message_uuids and result.origin is None
 
 
 def _describe_exception(exc: BaseException, stderr: deque[str]) -> str:

@@ -68,7 +68,10 @@ def tool_steps(directives: list[Directive], cwd: str | None) -> list[ToolCall]:
             steps.append(ToolCall("Edit", edit, f"Edited {path}."))
         elif d.name == "bash":
             command = d.args.get("cmd", "true")
-            steps.append(ToolCall("Bash", {"command": command, "description": "Run a command"}, f"Ran `{command}`:"))
+            bash: dict[str, Any] = {"command": command, "description": "Run a command"}
+            if d.args.get("background"):  # the CLI runs it in the background and reports its end later
+                bash["run_in_background"] = True
+            steps.append(ToolCall("Bash", bash, f"Ran `{command}`:"))
     return steps
 
 

@@ -72,7 +72,7 @@ class ToolCall:
     id: str
     name: str
     input_summary: str
-    outcome: Literal["pending", "ok", "error", "denied"] = "pending"
+    outcome: Literal["pending", "ok", "error", "denied", "stopped"] = "pending"
     result_summary: str = ""
     duration_ms: int | None = None
 

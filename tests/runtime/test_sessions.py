@@ -148,3 +148,50 @@ def test_a_title_comes_from_the_small_model_after_the_first_exchange(fresh_serve
         raise AssertionError("no title arrived")
     title = api.http.get(f"/api/sessions/{sid}").json()["name"]
     assert title != fallback and 1 <= len(title.split()) <= 6
+
+
+def test_forking_at_the_persons_messages_gives_claude_what_the_fork_shows(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "one")
+    api.turn(sid, "two")
+    one, _reply, two, _ = api.messages(sid)
+    expected = {one["id"]: (["one"], 2), two["id"]: (["one", _reply["text"], "two"], 3)}
+    for message_id, (shown, prompts) in expected.items():
+        fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": message_id}).json()["id"]
+        assert [m["text"] for m in api.messages(fork)] == shown
+        status, _ = api.turn(fork, "[[recall]]")
+        assert status["status"] == "complete"
+        # Claude sees every prompt the fork shows, then the new one (the CLI merges the two last).
+        assert api.messages(fork)[-1]["text"] == f"Recall: {prompts} user turns; first prompt: one"
+
+
+def test_one_accounting_across_complete_interrupted_failed_and_forked_turns(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "[[words n=40]]")
+    accepted = api.send(sid, "[[slow ms=200]] [[words n=200]]")
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "message.delta" for e in api.read(sid, wait=2)["events"]):
+        assert time.monotonic() < deadline
+    api.http.post(f"/api/sessions/{sid}/interrupt")
+    api.events_until(sid, accepted["turn_id"])
+    api.turn(sid, "[[error status=529]]")
+    replies = {m["state"]: m for m in api.messages(sid) if m["role"] == "assistant"}
+    assert set(replies) == {"complete", "interrupted", "error"}
+    for reply in replies.values():
+        # A reply that cost something used tokens, and the reverse.
+        assert (reply["cost_usd"] > 0) == (reply["input_tokens"] > 0) == (reply["output_tokens"] > 0), reply
+    assert replies["interrupted"]["output_tokens"] > 0 and replies["complete"]["output_tokens"] > 0
+
+    def totals_match(session_id: str) -> None:
+        session = api.http.get(f"/api/sessions/{session_id}").json()
+        messages = api.messages(session_id)
+        assert session["message_count"] == len(messages)
+        for key in ("input_tokens", "output_tokens"):
+            assert session[key] == sum(m[key] for m in messages)
+        assert abs(session["cost_usd"] - sum(m["cost_usd"] for m in messages)) < 1e-9
+
+    totals_match(sid)
+    last = api.messages(sid)[-1]["id"]
+    fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": last}).json()["id"]
+    totals_match(fork)
+    assert api.http.get(f"/api/sessions/{fork}").json()["cost_usd"] > 0

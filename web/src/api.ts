@@ -25,7 +25,7 @@ export interface ToolCall {
   id: string;
   name: string;
   input_summary: string;
-  outcome: "pending" | "ok" | "error" | "denied";
+  outcome: "pending" | "ok" | "error" | "denied" | "stopped";
   result_summary: string;
   duration_ms: number | null;
 }

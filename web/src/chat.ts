@@ -77,6 +77,7 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   ok: "Done",
   error: "Failed",
   denied: "Denied",
+  stopped: "Stopped",
 };
 
 export class ChatView {
