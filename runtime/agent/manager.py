@@ -218,8 +218,17 @@ class SessionManager:
             self._spawn(self._title_after_first_exchange(worker.session_id, turn))
 
     async def _title_after_first_exchange(self, session_id: str, turn: RunningTurn) -> None:
+        """Title the session after its first complete reply (earlier turns may have failed), unless
+        the person named it meanwhile or it is a fork."""
         session = await self.store.get_session(session_id)
-        if session.message_count > 2 or session.forked_from:
+        if session.forked_from:
+            return
+        page = await self.store.list_messages(session_id, limit=200)
+        first_prompt = next((m for m in page.items if m.role == "user"), None)
+        first_reply = next((m for m in page.items if m.role == "assistant" and m.state == "complete"), None)
+        if first_reply is None or first_reply.id != turn.assistant_message_id:
+            return
+        if first_prompt is None or session.name != fallback_title(first_prompt.text):
             return
         title = await generate_title(self.settings, self.endpoint, turn.request.text, turn.text)
         if not title:

@@ -18,6 +18,7 @@ _STOPWORD_TEXT = (
     "conversation"
 )
 _VOCABULARY = _VOCABULARY_TEXT.split()
+_SPEAKER = re.compile(r"^[ \t]*[A-Za-z][\w ]{0,20}:", re.MULTILINE)
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
@@ -93,6 +94,7 @@ def title_for(prompt: str) -> str:
     """A 2-5 word title from the conversation's own words (the text after the `Title:` instruction)."""
     body = prompt.split("\n", 1)[1] if "\n" in prompt else prompt.split(":", 1)[-1]
     body = re.sub(r"\[\[.*?\]\]", " ", body, flags=re.DOTALL)
+    body = _SPEAKER.sub("", body)  # "Person:", "Assistant:" and the like name a speaker, not the topic
     words: list[str] = []
     for word in re.findall(r"[A-Za-z][A-Za-z0-9'-]*", body):
         known = {w.lower() for w in words} | _STOPWORDS
