@@ -138,8 +138,17 @@ class SessionManager:
             worker = self.workers[session_id] = SessionWorker(session_id, self)
         return worker
 
-    async def submit(self, session_id: str, text: str, channel: Channel) -> tuple[TurnRequest, int, MessageRecord]:
-        """Store the person's message first, then queue its turn. Returns the turn, its position and the message."""
+    async def submit(
+        self,
+        session_id: str,
+        text: str,
+        channel: Channel,
+        *,
+        turn_id: str | None = None,
+        message_id: str | None = None,
+    ) -> tuple[TurnRequest, int, MessageRecord]:
+        """Store the person's message first, then queue its turn. Returns the turn, its position and the
+        message. `turn_id` and `message_id` are given when an idempotency key already names them."""
         if not self.accepting:
             raise ShuttingDown()
         session = await self.store.get_session(session_id)
@@ -152,11 +161,11 @@ class SessionManager:
         prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
-            id=new_message_id(at),
+            id=message_id or new_message_id(at),
             role="user",
             text=text,
             channel=channel,
-            turn_id=new_id(),
+            turn_id=turn_id or new_id(),
             state="complete",
             created_at=at,
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
@@ -187,6 +196,13 @@ class SessionManager:
         )
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
         return request, position, message
+
+    def position(self, session_id: str, turn_id: str) -> int:
+        """How many turns run before this one now (0: running or done)."""
+        worker = self.workers.get(session_id)
+        if worker is None or turn_id not in worker.queued_turn_ids:
+            return 0
+        return list(worker.queued_turn_ids).index(turn_id) + (1 if worker.current else 0)
 
     async def interrupt(self, session_id: str) -> bool:
         worker = self.workers.get(session_id)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -20,22 +20,6 @@ PASSIVE_PATH_SUFFIXES = ("/events",)  # reading the stream is not a person doing
 PASSIVE_PATHS = {"/api/stats", "/api/config"}
 
 
-class RecentTurns:
-    """Idempotency keys of recently accepted messages, so a replayed POST never runs a turn twice."""
-
-    def __init__(self, capacity: int = 1000) -> None:
-        self._seen: dict[tuple[str, str], dict[str, Any]] = {}
-        self._capacity = capacity
-
-    def get(self, session_id: str, key: str) -> dict[str, Any] | None:
-        return self._seen.get((session_id, key))
-
-    def put(self, session_id: str, key: str, value: dict[str, Any]) -> None:
-        if len(self._seen) >= self._capacity:
-            self._seen.pop(next(iter(self._seen)))
-        self._seen[(session_id, key)] = value
-
-
 @dataclass
 class AppState:
     """Everything the lifespan builds; one per app."""
@@ -49,7 +33,6 @@ class AppState:
     password_hash: str
     workspace: Workspace
     last_user_action_write: float = 0.0
-    recent_turns: RecentTurns = field(default_factory=RecentTurns)
 
 
 def get_state(request: Request) -> AppState:

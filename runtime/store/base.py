@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from runtime.store.models import (
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -125,6 +126,14 @@ class Store(Protocol):
 
     def clear_throttle(self, client: str) -> None:
         """Delete the record; nothing happens when there is none."""
+
+    # idempotency keys ----------------------------------------------------------------------
+    def claim_request(self, request: AcceptedRequest, *, at: float) -> AcceptedRequest | None:
+        """Atomically keep `request` unless a live one (expires_at >= at) holds the same session and key:
+        returns that one, or None when `request` was kept. Deleted with the session."""
+
+    def forget_request(self, session_id: str, key: str) -> None:
+        """Delete the key's record; nothing happens when there is none."""
 
     def close(self) -> None:
         """Release files and connections."""

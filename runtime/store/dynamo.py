@@ -24,6 +24,7 @@ from pynamodb.models import Model
 from runtime.store import codec
 from runtime.store.base import Conflict, NotFound
 from runtime.store.models import (
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -48,6 +49,7 @@ SYSTEM = "SYSTEM"
 ACTIVITY = "ACTIVITY"
 AUTH_PREFIX = "AUTH#"
 THROTTLE = "THROTTLE"
+REQUEST_PREFIX = "REQUEST#"
 
 _LOST = "ConditionalCheckFailedException"
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
@@ -111,6 +113,7 @@ _MESSAGE = _schema("MessageItem", MessageRecord)
 _ARTIFACT = _schema("ArtifactItem", ArtifactRecord)
 _ACTIVITY = _schema("ActivityItem", ActivityRecord)
 _THROTTLE = _schema("ThrottleItem", ThrottleRecord, ttl=NumberAttribute(null=True))  # the table's TTL
+_REQUEST = _schema("RequestItem", AcceptedRequest, ttl=NumberAttribute(null=True))
 
 
 def _bind(schema: type[M], meta: type) -> type[M]:
@@ -130,6 +133,7 @@ class _Models:
     artifact: type[_Item]
     activity: type[_Item]
     throttle: type[_Item]
+    request: type[_Item]
 
     @classmethod
     def for_table(cls, table_name: str, region: str | None, endpoint_url: str | None) -> _Models:
@@ -149,12 +153,20 @@ class _Models:
             artifact=bind(_ARTIFACT),
             activity=bind(_ACTIVITY),
             throttle=bind(_THROTTLE),
+            request=bind(_REQUEST),
         )
         # PynamoDB would make a botocore client (and connection pool) per class; they all share the
         # table's keys, so one connection serves them all. Its client is built now: threads that race
         # to a first request would each build one (slow, and all but one thrown away).
         connection = models.item._get_connection()
-        for model in (models.session, models.message, models.artifact, models.activity, models.throttle):
+        for model in (
+            models.session,
+            models.message,
+            models.artifact,
+            models.activity,
+            models.throttle,
+            models.request,
+        ):
             model._connection = connection
         _ = connection.connection.client
         return models
@@ -322,6 +334,12 @@ class DynamoStore:
             *model.query(
                 _session_pk(session_id),
                 model.SK.startswith(MESSAGE_PREFIX),
+                consistent_read=True,
+                attributes_to_get=keys,
+            ),
+            *model.query(
+                _session_pk(session_id),
+                model.SK.startswith(REQUEST_PREFIX),
                 consistent_read=True,
                 attributes_to_get=keys,
             ),
@@ -525,6 +543,38 @@ class DynamoStore:
 
     def clear_throttle(self, client: str) -> None:
         self._m.throttle(AUTH_PREFIX + client, THROTTLE).delete()
+
+    # idempotency keys ----------------------------------------------------------------------
+
+    def claim_request(self, request: AcceptedRequest, *, at: float) -> AcceptedRequest | None:
+        request = codec.validated(request)
+        codec.check_key(request.key, "key")
+        at = codec.check_time(at, "at")
+        model = self._m.request
+        item = model(
+            _session_pk(request.session_id),
+            REQUEST_PREFIX + request.key,
+            ttl=_ttl(request.expires_at),
+            **_attributes(request),
+        )
+        for _ in range(5):
+            try:
+                item.save(condition=model.PK.does_not_exist() | (_a(model, "expires_at") < at))
+                return None
+            except PutError as exc:
+                if not _lost(exc):
+                    raise
+            try:
+                return _record(
+                    AcceptedRequest,
+                    model.get(item.PK, item.SK, consistent_read=True),
+                )
+            except model.DoesNotExist:
+                continue  # deleted meanwhile: claim again
+        raise Conflict(f"idempotency key {request.key} kept changing")
+
+    def forget_request(self, session_id: str, key: str) -> None:
+        self._m.request(_session_pk(session_id), REQUEST_PREFIX + key).delete()
 
     def close(self) -> None:
         """Nothing to release: connections live in botocore's pool and close with the process."""

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from runtime.store import codec
 from runtime.store.base import Conflict, NotFound
 from runtime.store.models import (
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -41,6 +42,9 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS artifacts_by_session ON artifacts (session_id)",
     "CREATE TABLE IF NOT EXISTS singletons (name TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS throttles (client TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE IF NOT EXISTS requests (
+        session_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (session_id, key)) WITHOUT ROWID""",
 )
 _ACTIVITY = "activity"
 
@@ -180,6 +184,7 @@ class LocalStore:
                 raise NotFound(f"session {session_id}")
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM requests WHERE session_id = ?", (session_id,))
 
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         rows = self._all("SELECT body FROM sessions WHERE running_turn_id IS NOT NULL ORDER BY recency DESC")
@@ -322,6 +327,27 @@ class LocalStore:
     def clear_throttle(self, client: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM throttles WHERE client = ?", (client,))
+
+    # idempotency keys ----------------------------------------------------------------------
+
+    def claim_request(self, request: AcceptedRequest, *, at: float) -> AcceptedRequest | None:
+        request = codec.validated(request)
+        codec.check_key(request.key, "key")
+        at = codec.check_time(at, "at")
+        with self._write() as db:
+            row = db.execute(
+                "SELECT body FROM requests WHERE session_id = ? AND key = ?", (request.session_id, request.key)
+            ).fetchone()
+            if row is not None and (held := _load(AcceptedRequest, row[0])).expires_at >= at:
+                return held
+            db.execute(
+                "INSERT OR REPLACE INTO requests VALUES (?, ?, ?)", (request.session_id, request.key, _dump(request))
+            )
+        return None
+
+    def forget_request(self, session_id: str, key: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM requests WHERE session_id = ? AND key = ?", (session_id, key))
 
     def close(self) -> None:
         with self._lock:

@@ -124,6 +124,17 @@ class ThrottleRecord:
 
 
 @dataclass(frozen=True)
+class AcceptedRequest:
+    """A message accepted under an Idempotency-Key: a replay of the same key answers with this turn."""
+
+    session_id: str
+    key: str
+    turn_id: str
+    message_id: str
+    expires_at: float = 0.0  # ttl
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     next: str | None = None  # opaque cursor; None on the last page

@@ -85,3 +85,17 @@ def test_a_reader_from_before_a_restart_is_told_to_reload(fresh_server: BluServe
         f"/api/sessions/{sid}/events", params={"after": before["next"], "epoch": before["epoch"], "wait": 0}
     ).json()
     assert response["reset"] is True and response["epoch"] != before["epoch"]
+
+
+def test_an_idempotency_key_is_honoured_across_a_restart(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    first = api.send(sid, "only once", **{"Idempotency-Key": "k-123"})
+    api.events_until(sid, first["turn_id"])
+    fresh_server.restart()
+    api = fresh_server.client()
+    again = api.send(sid, "only once", **{"Idempotency-Key": "k-123"})
+    assert again == {**first, "position": 0, "replayed": True}
+    assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
+    other = api.send(sid, "another", **{"Idempotency-Key": "k-124"})
+    assert other["turn_id"] != first["turn_id"] and "replayed" not in other

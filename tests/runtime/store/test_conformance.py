@@ -16,6 +16,7 @@ from runtime.store.models import (
     MAX_TEXT_BYTES,
     MAX_TOOL_FIELD_BYTES,
     TRUNCATION_MARK,
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -520,3 +521,33 @@ def test_page_limits_are_checked(store: Store) -> None:
             store.list_sessions(limit=limit)
         with pytest.raises(ValueError):
             store.list_messages("s1", limit=limit)
+
+
+def test_idempotency_keys_are_claimed_once_until_they_expire(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1"))
+    first = AcceptedRequest("s1", "k-123", turn_id="t1", message_id="m1", expires_at=T0 + 100)
+    assert store.claim_request(first, at=T0) is None
+    again = AcceptedRequest("s1", "k-123", turn_id="t2", message_id="m2", expires_at=T0 + 200)
+    assert store.claim_request(again, at=T0 + 50) == first
+    other_session = AcceptedRequest("s2", "k-123", turn_id="t3", message_id="m3", expires_at=T0 + 100)
+    assert store.claim_request(other_session, at=T0) is None
+    assert store.claim_request(again, at=T0 + 101) is None  # expired: the key is free again
+    assert store.claim_request(first, at=T0 + 102) == again
+    store.forget_request("s1", "k-123")
+    assert store.claim_request(first, at=T0) is None
+    store.delete_session("s1")
+    store.create_session(SessionRecord(id="s1"))
+    assert store.claim_request(again, at=T0) is None  # deleted with its session
+
+
+def test_concurrent_claims_of_one_key_leave_one_winner(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1"))
+    winners: list[int] = []
+
+    def claim(i: int) -> None:
+        request = AcceptedRequest("s1", "same", turn_id=f"t{i}", message_id=f"m{i}", expires_at=T0 + 100)
+        if store.claim_request(request, at=T0) is None:
+            winners.append(i)
+
+    run_threads(8, claim)
+    assert len(winners) == 1
