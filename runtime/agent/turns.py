@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,8 @@ from typing import Any, Literal
 from claude_agent_sdk import ResultMessage
 
 from runtime.store.models import MAX_TOOL_FIELD_BYTES, Channel, MessageState, ToolCall, truncate_text
+
+log = logging.getLogger(__name__)
 
 FILE_TOOLS = {"Write": "create", "Edit": "update", "MultiEdit": "update", "NotebookEdit": "update"}
 
@@ -213,5 +216,26 @@ def describe_failure(result: ResultMessage) -> tuple[str, str]:
         return "overloaded", "Claude is overloaded right now. Try again in a minute."
     if status is not None and status >= 500:
         return "api", f"Claude's API failed (HTTP {status}). Try again shortly."
-    message = text.strip() or f"The turn ended with an error ({result.subtype})."
-    return "claude", truncate_text(message, 2000)[0]
+    if status is None and any(sign in lowered for sign in _UNREACHABLE_SIGNS):
+        return "api", "Blu could not reach Claude's API. Retry in a minute; if it keeps failing, check Blu's network."
+    if status is not None:
+        return "api", f"Claude's API refused the request (HTTP {status}). Retry, or start a new session."
+    # The CLI's own wording (paths, addresses, hints meant for its own users) stays in Blu's log.
+    log.warning("turn ended with an error Blu has no explanation for", extra={"cli_text": text.strip()[:2000]})
+    return "claude", "Claude Code stopped this reply with an error. Retry; if it happens again, start a new session."
+
+
+_UNREACHABLE_SIGNS = (
+    "connection error",
+    "connection refused",
+    "econnrefused",
+    "econnreset",
+    "etimedout",
+    "enotfound",
+    "fetch failed",
+    "socket hang up",
+    "network error",
+    "inference gateway",
+    "timed out",
+    "timeout",
+)

@@ -510,6 +510,9 @@ def _result_is_for(result: ResultMessage, prompt_uuid: str) -> bool:
 
 
 def _describe_exception(exc: BaseException, stderr: deque[str]) -> str:
+    """Blu's explanation for a turn the SDK or CLI broke off; the raw details go to the log only."""
     detail = " ".join(list(stderr)[-3:]).strip()
-    base = f"Claude Code failed: {type(exc).__name__}: {exc}"
-    return (base + (f" ({detail})" if detail else ""))[:2000]
+    log.warning("Claude Code failed", extra={"error": f"{type(exc).__name__}: {exc}"[:2000], "stderr": detail[:2000]})
+    if isinstance(exc, TimeoutError):
+        return "Claude Code did not start in time, so this reply was not written. Retry in a minute."
+    return "Blu lost its connection to Claude Code during this reply. Retry; Blu starts Claude Code again."

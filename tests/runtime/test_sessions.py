@@ -193,3 +193,18 @@ def test_one_accounting_across_complete_interrupted_failed_and_forked_turns(api:
     fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": last}).json()["id"]
     totals_match(fork)
     assert api.http.get(f"/api/sessions/{fork}").json()["cost_usd"] > 0
+
+
+def test_an_unreachable_api_is_explained_in_blus_words(fresh_server: BluServer, model: object) -> None:
+    from tests.support.server import free_port
+
+    fresh_server.env.update(model_env(model))  # type: ignore[arg-type]
+    fresh_server.env["ANTHROPIC_BASE_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    status, events = api.turn(sid, "hello")
+    assert status["status"] == "error"
+    error = next(e["data"] for e in events if e["type"] == "error")
+    assert error["kind"] == "api" and error["message"].startswith("Blu could not reach Claude's API")
+    stored = api.messages(sid)[-1]["error"]
+    assert stored == error["message"] and "127.0.0.1" not in stored and "gateway" not in stored

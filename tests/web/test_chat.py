@@ -230,3 +230,50 @@ def test_a_failed_turn_shows_its_error(logged_in: Callable[..., Any], blu: BluSe
     assert failed.locator(".msg__badge").inner_text() == "Failed"
     assert failed.locator(".msg__error").inner_text().strip()
     wait_idle(page)
+
+
+def test_retry_sends_the_prompt_of_a_failed_reply_again(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    # Three failures: the CLI's first try and its two retries (CLAUDE_CODE_MAX_RETRIES=2); the Retry succeeds.
+    send(page, "[[error status=529 times=3]] try me")
+    failed = wait_last_assistant(page, "error")
+    assert "127.0.0.1" not in failed.locator(".msg__error").inner_text()
+    failed.get_by_role("button", name="Retry: send the same message again").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('li.msg').length === 4 && "
+        "document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'",
+        timeout=30_000,
+    )
+    stored = api.messages(session_id(page))
+    assert [(m["role"], m["state"]) for m in stored] == [
+        ("user", "complete"),
+        ("assistant", "error"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert stored[2]["text"] == stored[0]["text"] and stored[2]["turn_id"] != stored[0]["turn_id"]
+    # A complete reply offers no Retry.
+    assert assistant_messages(page).last.get_by_role("button", name="Retry: send the same message again").count() == 0
+
+
+def test_right_to_left_text_runs_right_to_left(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, 'هذا اختبار. [[say text="هذا اختبار."]]')
+    reply = wait_last_assistant(page, "complete")
+    direction = "e => getComputedStyle(e).direction"
+    assert page.locator("li.msg--user .msg__body").evaluate(direction) == "rtl"
+    assert reply.locator(".msg__body p").first.evaluate(direction) == "rtl"
+    assert body_of(reply) == "هذا اختبار."
+    page.locator(".session-link__name", has_text="اختبار").first.wait_for()
+    assert page.locator(".session-link__name", has_text="اختبار").first.evaluate(direction) == "rtl"
+    assert page.locator("#session-title").evaluate(direction) == "rtl"
+    # Left-to-right text beside it keeps its own direction.
+    send(page, "plain English")
+    page.wait_for_function(
+        "() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 2", timeout=30_000
+    )
+    assert assistant_messages(page).last.locator(".msg__body p").first.evaluate(direction) == "ltr"

@@ -142,6 +142,7 @@ export class ChatView {
       placeholder: "Message Blu…",
       "aria-label": "Message",
       "aria-describedby": "composer-hint",
+      dir: "auto",
       enterkeyhint: "send",
       autocomplete: "off",
     });
@@ -611,8 +612,9 @@ export class ChatView {
         h("span", { class: "msg__badge" }),
       ),
       h("div", { class: "msg__tools" }),
-      h("div", { class: msg.role === "assistant" ? "msg__body markdown" : "msg__body msg__body--plain" }),
-      h("p", { class: "msg__error", hidden: true }),
+      // dir=auto: right-to-left text (Arabic, Hebrew) runs and punctuates the way it is written.
+      h("div", { class: msg.role === "assistant" ? "msg__body markdown" : "msg__body msg__body--plain", dir: "auto" }),
+      h("p", { class: "msg__error", dir: "auto", hidden: true }),
       h("footer", { class: "msg__footer" }, h("span", { class: "msg__usage" }), h("span", { class: "msg__actions" })),
     );
     li.append(article);
@@ -699,6 +701,11 @@ export class ChatView {
     if (msg.local?.failed) {
       actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry" }, "Send again"));
     } else if (!msg.local && msg.state !== "running") {
+      if (msg.role === "assistant" && (msg.state === "interrupted" || msg.state === "error") && this.promptOf(msg)) {
+        actions.append(
+          h("button", { type: "button", class: "link-button", "data-action": "retry-turn", "aria-label": "Retry: send the same message again" }, "Retry"),
+        );
+      }
       actions.append(
         h(
           "button",
@@ -723,7 +730,7 @@ export class ChatView {
           h("span", { class: "tool__outcome" }),
           h("span", { class: "tool__duration" }),
         ),
-        h("div", { class: "tool__body" }, h("h4", null, "Input"), h("pre", { class: "tool__input" }), h("h4", { class: "tool__result-label" }, "Result"), h("pre", { class: "tool__result" })),
+        h("div", { class: "tool__body" }, h("h4", null, "Input"), h("pre", { class: "tool__input", dir: "auto" }), h("h4", { class: "tool__result-label" }, "Result"), h("pre", { class: "tool__result", dir: "auto" })),
       );
       container.append(card);
     }
@@ -747,7 +754,8 @@ export class ChatView {
     this.stopButton.hidden = !running;
     this.element.classList.toggle("chat--busy", busy);
     let text = "";
-    if (this.reconnecting) text = "Reconnecting… the answer continues where it left off.";
+    // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
+    if (this.reconnecting) text = "Reconnecting to Blu…";
     else if (running && queued) text = `Blu is answering · ${queued} more queued`;
     else if (running) text = "Blu is answering…";
     else if (queued) text = `${queued} message${queued > 1 ? "s" : ""} queued`;
@@ -774,6 +782,18 @@ export class ChatView {
     }
     this.textarea.value = "";
     this.autosize();
+    await this.sendText(text);
+  }
+
+  /** The person's message a reply answers (same turn), when it is loaded. */
+  private promptOf(reply: Msg): Msg | undefined {
+    if (!reply.turn_id) return undefined;
+    for (const m of this.messages.values()) if (m.role === "user" && !m.local && m.turn_id === reply.turn_id) return m;
+    return undefined;
+  }
+
+  /** Show the person's message at once, then post it (a new turn, with its own Idempotency-Key). */
+  private async sendText(text: string): Promise<void> {
     const key = randomId();
     const local = this.fromRecord({
       session_id: this.sessionId ?? "",
@@ -909,6 +929,10 @@ export class ChatView {
     const msg = id ? this.messages.get(id) : undefined;
     if (!msg) return;
     if (button.dataset.action === "retry") void this.post(msg);
+    if (button.dataset.action === "retry-turn") {
+      const prompt = this.promptOf(msg);
+      if (prompt) void this.sendText(prompt.text);
+    }
     if (button.dataset.action === "fork") void this.fork(msg, button);
   }
 
