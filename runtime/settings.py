@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     turn_timeout_seconds: float = Field(900, gt=0, validation_alias=_env("BLU_TURN_TIMEOUT_SECONDS"))
     watchdog_seconds: float = Field(180, gt=0, validation_alias=_env("BLU_WATCHDOG_SECONDS"))
     max_queued_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("BLU_MAX_QUEUED_TURNS"))
+    # The task's memory in MiB; unset: the container's cgroup limit (the Fargate task size), else the
+    # machine's. It bounds how many Claude Code processes run at once (runtime/agent/capacity.py).
+    task_memory_mib: int | None = Field(None, ge=256, validation_alias=_env("BLU_TASK_MEMORY_MIB"))
     permission_mode: PermissionMode = Field("acceptEdits", validation_alias=_env("BLU_PERMISSION_MODE"))
     allowed_tools: NameList = Field((), validation_alias=_env("BLU_ALLOWED_TOOLS"))
     disallowed_tools: NameList = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))

@@ -9,12 +9,14 @@ import statistics
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
 from claude_agent_sdk import fork_session
 
+from runtime.agent.capacity import CliSlots, cli_limit
 from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint
 from runtime.agent.title import fallback_title, generate_title
@@ -84,6 +86,7 @@ class SessionManager:
         self.started_at = time.time()
         self._background: set[asyncio.Task[Any]] = set()
         self._room_lock = asyncio.Lock()
+        self.cli_slots = CliSlots(cli_limit(settings))
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -218,8 +221,24 @@ class SessionManager:
             for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
                 worker.demote()
 
+    async def acquire_cli(self, requester: SessionWorker | None, waiting: Callable[[], None] | None = None) -> None:
+        """Wait for room to start one more Claude Code process, demoting idle hot clients to make it."""
+
+        def free_one() -> bool:
+            idle = [w for w in self.workers.values() if w.is_hot and w.is_idle and w is not requester]
+            if not idle:
+                return False
+            min(idle, key=lambda w: w.last_used).demote()
+            return True
+
+        await self.cli_slots.acquire(free_one=free_one, waiting=waiting)
+
+    async def release_cli(self) -> None:
+        await self.cli_slots.release()
+
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None:
         await self.make_room(None)
+        await self.cli_slots.recheck()
         if turn.tier is not None:
             stats = self.tier_stats[turn.tier]
             stats.turns += 1
@@ -246,7 +265,11 @@ class SessionManager:
             return
         if first_prompt is None or session.name != fallback_title(first_prompt.text):
             return
-        title = await generate_title(self.settings, self.endpoint, turn.request.text, turn.text)
+        await self.acquire_cli(None)  # the title model runs a CLI of its own
+        try:
+            title = await generate_title(self.settings, self.endpoint, turn.request.text, turn.text)
+        finally:
+            await self.release_cli()
         if not title:
             return
         session = await self.store.update_session(session_id, name=title)
@@ -385,6 +408,11 @@ class SessionManager:
             "turns": {tier.value: self.tier_stats[tier].summary() for tier in Tier},
             "turn_errors": self.turn_errors,
             "queues": {sid: w.queue_length for sid, w in self.workers.items() if w.queue_length},
+            "clis": {
+                "running": self.cli_slots.running,
+                "limit": self.cli_slots.limit,
+                "waiting": self.cli_slots.waiting,
+            },
             "running_turns": sum(1 for w in self.workers.values() if w.current is not None),
             "memory": {
                 "rss_mb": round(process.memory_info().rss / 2**20, 1),

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
+from runtime.agent.capacity import CliSlots
 from runtime.agent.events import DeltaCoalescer, EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
 from runtime.agent.turns import FILE_TOOLS, RunningTurn, Tier, TurnRequest, artifact_path, describe_failure
@@ -52,8 +53,13 @@ class WorkerHost(Protocol):
     endpoint: ClaudeEndpoint
     store: AsyncStore
     hub: EventHub
+    cli_slots: CliSlots
 
     async def make_room(self, requester: SessionWorker | None) -> None: ...
+
+    async def acquire_cli(self, requester: SessionWorker | None, waiting: Callable[[], None] | None = None) -> None: ...
+
+    async def release_cli(self) -> None: ...
 
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None: ...
 
@@ -201,6 +207,29 @@ class SessionWorker:
             turn.tier = Tier.HOT
             return
         await self.host.make_room(self)
+        await self.host.acquire_cli(self, waiting=lambda: self._publish_waiting(turn))
+        try:
+            await self._connect(turn, session)
+        except BaseException:
+            await self.host.release_cli()
+            raise
+        turn.connect_seconds = time.monotonic() - started
+
+    def _publish_waiting(self, turn: RunningTurn) -> None:
+        """The turn waits for a free Claude Code process (the task's memory allows no more)."""
+        slots = self.host.cli_slots
+        self.host.hub.publish(
+            self.session_id,
+            "turn.status",
+            {
+                **self._status(turn, "waiting"),
+                "reason": "capacity",
+                "running_clis": slots.running,
+                "max_clis": slots.limit,
+            },
+        )
+
+    async def _connect(self, turn: RunningTurn, session: SessionRecord) -> None:
         claude_id = session.claude_session_id
         resume = claude_id if claude_id and transcript_exists(self.host.settings, claude_id) else None
         turn.tier = Tier.WARM if resume else Tier.COLD
@@ -217,7 +246,6 @@ class SessionWorker:
         )
         await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
         self.client = client
-        turn.connect_seconds = time.monotonic() - started
 
     async def _converse(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
         assert self.client is not None
@@ -460,8 +488,11 @@ class SessionWorker:
         self._claude_session_id = None
         if client is None:
             return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.disconnect(), timeout=10)
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), timeout=10)
+        finally:
+            await self.host.release_cli()
 
 
 def _record_metrics(turn: RunningTurn) -> None:

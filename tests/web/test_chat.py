@@ -277,3 +277,35 @@ def test_right_to_left_text_runs_right_to_left(logged_in: Callable[..., Any], bl
         "() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 2", timeout=30_000
     )
     assert assistant_messages(page).last.locator(".msg__body p").first.evaluate(direction) == "ltr"
+
+
+def test_a_turn_waiting_for_a_claude_process_says_so(new_context: Any, tmp_path: Any) -> None:
+    from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB
+    from tests.web.conftest import login_context
+
+    server = BluServer(tmp_path / "data", env={"BLU_TASK_MEMORY_MIB": str(RESERVED_MEMORY_MIB + CLI_MEMORY_MIB)})
+    server.start()
+    try:
+        api = server.client()
+        busy = api.new_session()
+        long_turn = api.send(busy, "[[sleep s=60]]")
+        context = new_context()
+        login_context(context, server.url)
+        page = context.new_page()
+        open_app(page, server.url, "/#/new")
+        for _ in range(15):
+            events = api.read(busy, wait=2)["events"]
+            if any(e["type"] == "turn.status" and e["data"]["status"] == "running" for e in events):
+                break
+        send(page, "hello while busy")
+        page.locator("li.msg--user .msg__badge", has_text="Waiting for a free Claude process").wait_for()
+        assert "Waiting for a free Claude process" in page.get_by_test_id("chat-status").inner_text()
+        api.http.post(f"/api/sessions/{busy}/interrupt")
+        api.events_until(busy, long_turn["turn_id"])
+        reply = wait_last_assistant(page, "complete")
+        assert "hello while busy" in body_of(reply)
+        assert page.locator("li.msg--user .msg__badge").inner_text() == ""
+        context.close()  # before the server goes, so the page logs no refused connections
+        api.http.close()
+    finally:
+        server.stop()

@@ -32,8 +32,9 @@ interface Msg extends MessageRecord {
 
 interface Turn {
   turn_id: string;
-  status: "queued" | "running" | "complete" | "interrupted" | "error";
+  status: "queued" | "waiting" | "running" | "complete" | "interrupted" | "error";
   position?: number;
+  max_clis?: number;
   message_id?: string;
   user_message_id?: string;
 }
@@ -621,6 +622,11 @@ export class ChatView {
     return li;
   }
 
+  private turnOf(msg: Msg): Turn | undefined {
+    const userId = msg.local?.messageId ?? msg.id;
+    return [...this.turns.values()].find((t) => t.user_message_id === userId);
+  }
+
   private queuedAhead(msg: Msg): number | null {
     const userId = msg.local?.messageId ?? msg.id;
     const turn = [...this.turns.values()].find((t) => t.user_message_id === userId);
@@ -663,6 +669,7 @@ export class ChatView {
     else if (msg.role === "user") {
       const ahead = this.queuedAhead(msg);
       if (ahead !== null) [badgeText, badgeKind] = [ahead > 0 ? `Queued · ${ahead} ahead` : "Queued · next", "muted"];
+      else if (this.turnOf(msg)?.status === "waiting") [badgeText, badgeKind] = ["Waiting for a free Claude process", "muted"];
     } else if (msg.state === "running") [badgeText, badgeKind] = ["Answering…", "live"];
     else if (msg.state === "interrupted") [badgeText, badgeKind] = ["Interrupted", "warn"];
     else if (msg.state === "error") [badgeText, badgeKind] = ["Failed", "error"];
@@ -750,17 +757,20 @@ export class ChatView {
     const turns = [...this.turns.values()];
     const running = turns.some((t) => t.status === "running") || [...this.messages.values()].some((m) => m.state === "running" && !m.local);
     const queued = turns.filter((t) => t.status === "queued").length;
-    const busy = running || queued > 0;
+    const waiting = turns.find((t) => t.status === "waiting");
+    const busy = running || queued > 0 || !!waiting;
     this.stopButton.hidden = !running;
     this.element.classList.toggle("chat--busy", busy);
     let text = "";
     // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
     if (this.reconnecting) text = "Reconnecting to Blu…";
+    else if (waiting && !running)
+      text = `Waiting for a free Claude process (this Blu runs ${waiting.max_clis ?? "a few"} at a time)…`;
     else if (running && queued) text = `Blu is answering · ${queued} more queued`;
     else if (running) text = "Blu is answering…";
     else if (queued) text = `${queued} message${queued > 1 ? "s" : ""} queued`;
     if (this.loaded && this.status.textContent !== text) this.status.textContent = text;
-    this.status.dataset.state = this.reconnecting ? "reconnecting" : running ? "running" : queued ? "queued" : "idle";
+    this.status.dataset.state = this.reconnecting ? "reconnecting" : running ? "running" : waiting ? "waiting" : queued ? "queued" : "idle";
     if (this.wasBusy && !busy) announce("Blu finished answering.");
     this.wasBusy = busy;
     this.empty.hidden = this.order.length > 0 || !this.loaded;
