@@ -330,11 +330,14 @@ class SessionManager:
         await self.store.create_session(fork)
         for message in history:
             state = "interrupted" if message.state == "running" else message.state
+            # A record that holds its text cut is copied with the whole text, which the store keeps beside it.
+            text = await self.store.get_message_text(session_id, message.id) if message.truncated else message.text
             await self.store.put_message(
                 MessageRecord(
                     **{
                         **to_plain(message),
                         "session_id": fork.id,
+                        "text": text,
                         "state": state,
                         "tool_calls": message.tool_calls,
                     }

@@ -132,6 +132,17 @@ async def list_messages(
     return {"messages": [to_plain(m) for m in page.items], "next": page.next}
 
 
+@router.get("/{session_id}/messages/{message_id}/text")
+async def message_text(
+    session_id: SessionId, message_id: Annotated[str, Path(pattern=MESSAGE_ID)], store: StoreDep
+) -> dict[str, Any]:
+    """The whole text of a message whose record holds it cut (`truncated`)."""
+    try:
+        return {"id": message_id, "text": await store.get_message_text(session_id, message_id)}
+    except NotFound as exc:
+        raise _not_found("Message") from exc
+
+
 @router.post("/{session_id}/messages", status_code=status.HTTP_202_ACCEPTED)
 async def post_message(
     session_id: SessionId,

@@ -50,6 +50,7 @@ ACTIVITY = "ACTIVITY"
 AUTH_PREFIX = "AUTH#"
 THROTTLE = "THROTTLE"
 REQUEST_PREFIX = "REQUEST#"
+TEXT_PREFIX = "TEXT#"  # TEXT#{message id}#{part}: the whole text of a message whose item holds it cut
 
 _LOST = "ConditionalCheckFailedException"
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
@@ -114,6 +115,9 @@ _ARTIFACT = _schema("ArtifactItem", ArtifactRecord)
 _ACTIVITY = _schema("ActivityItem", ActivityRecord)
 _THROTTLE = _schema("ThrottleItem", ThrottleRecord, ttl=NumberAttribute(null=True))  # the table's TTL
 _REQUEST = _schema("RequestItem", AcceptedRequest, ttl=NumberAttribute(null=True))
+_TEXT_PART = cast(
+    type[_Item], type("TextPartItem", (_Item,), {"text": UnicodeAttribute(null=True), "__module__": __name__})
+)
 
 
 def _bind(schema: type[M], meta: type) -> type[M]:
@@ -134,6 +138,7 @@ class _Models:
     activity: type[_Item]
     throttle: type[_Item]
     request: type[_Item]
+    text_part: type[_Item]
 
     @classmethod
     def for_table(cls, table_name: str, region: str | None, endpoint_url: str | None) -> _Models:
@@ -154,6 +159,7 @@ class _Models:
             activity=bind(_ACTIVITY),
             throttle=bind(_THROTTLE),
             request=bind(_REQUEST),
+            text_part=bind(_TEXT_PART),
         )
         # PynamoDB would make a botocore client (and connection pool) per class; they all share the
         # table's keys, so one connection serves them all. Its client is built now: threads that race
@@ -166,6 +172,7 @@ class _Models:
             models.activity,
             models.throttle,
             models.request,
+            models.text_part,
         ):
             model._connection = connection
         _ = connection.connection.client
@@ -343,6 +350,12 @@ class DynamoStore:
                 consistent_read=True,
                 attributes_to_get=keys,
             ),
+            *model.query(
+                _session_pk(session_id),
+                model.SK.startswith(TEXT_PREFIX),
+                consistent_read=True,
+                attributes_to_get=keys,
+            ),
             *model.gsi1.query(ARTIFACTS_PREFIX + session_id, attributes_to_get=keys),
         ]
         with model.batch_write() as batch:
@@ -373,7 +386,44 @@ class DynamoStore:
             if _lost(exc):
                 return False
             raise
+        # After the record: a crash in between leaves a record marked `truncated`, never parts alone.
+        if codec.text_overflows(message.text):
+            self._keep_text(record.session_id, record.id, message.text)
         return True
+
+    def _text_part_keys(self, session_id: str, message_id: str) -> list[_Item]:
+        model = self._m.text_part
+        return list(
+            model.query(
+                _session_pk(session_id),
+                model.SK.startswith(f"{TEXT_PREFIX}{message_id}#"),
+                consistent_read=True,
+                attributes_to_get=["PK", "SK"],
+            )
+        )
+
+    def _keep_text(self, session_id: str, message_id: str, text: str) -> None:
+        """Keep the whole text in parts beside a record that holds it cut; drop parts it no longer needs."""
+        model = self._m.text_part
+        parts = codec.text_parts(text) if codec.text_overflows(text) else []
+        keys = {f"{TEXT_PREFIX}{message_id}#{n:04d}" for n in range(len(parts))}
+        stale = [item for item in self._text_part_keys(session_id, message_id) if item.SK not in keys]
+        with model.batch_write() as batch:
+            for n, part in enumerate(parts):
+                batch.save(model(_session_pk(session_id), f"{TEXT_PREFIX}{message_id}#{n:04d}", text=part))
+            for item in stale:
+                batch.delete(item)
+
+    def get_message_text(self, session_id: str, message_id: str) -> str:
+        record = self.get_message(session_id, message_id)
+        if not record.truncated:
+            return record.text
+        model = self._m.text_part
+        parts = model.query(
+            _session_pk(session_id), model.SK.startswith(f"{TEXT_PREFIX}{message_id}#"), consistent_read=True
+        )
+        whole = "".join(str(getattr(part, "text", "") or "") for part in parts)
+        return whole or record.text
 
     def update_message(self, session_id: str, message_id: str, **changes: object) -> MessageRecord:
         values = codec.message_changes(changes)
@@ -390,7 +440,11 @@ class DynamoStore:
             if _lost(exc):
                 raise NotFound(f"message {session_id}/{message_id}") from exc
             raise
-        return _record(MessageRecord, item)
+        record = _record(MessageRecord, item)
+        text = changes.get("text")
+        if isinstance(text, str) and (record.truncated or codec.text_overflows(text)):
+            self._keep_text(session_id, message_id, text)
+        return record
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord:
         model = self._m.message

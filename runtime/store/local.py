@@ -42,6 +42,9 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS artifacts_by_session ON artifacts (session_id)",
     "CREATE TABLE IF NOT EXISTS singletons (name TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS throttles (client TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE IF NOT EXISTS message_texts (
+        session_id TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (session_id, id)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS requests (
         session_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (session_id, key)) WITHOUT ROWID""",
@@ -185,6 +188,7 @@ class LocalStore:
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM requests WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM message_texts WHERE session_id = ?", (session_id,))
 
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         rows = self._all("SELECT body FROM sessions WHERE running_turn_id IS NOT NULL ORDER BY recency DESC")
@@ -199,7 +203,25 @@ class LocalStore:
                 "INSERT OR IGNORE INTO messages VALUES (?, ?, ?)",
                 (record.session_id, record.id, _dump(record)),
             ).rowcount
+            if inserted:
+                self._keep_text(db, record.session_id, record.id, message.text)
         return inserted == 1
+
+    @staticmethod
+    def _keep_text(db: sqlite3.Connection, session_id: str, message_id: str, text: str) -> None:
+        """Keep the whole text beside a record that holds it cut (and drop it when it fits again)."""
+        if codec.text_overflows(text):
+            db.execute("INSERT OR REPLACE INTO message_texts VALUES (?, ?, ?)", (session_id, message_id, text))
+        else:
+            db.execute("DELETE FROM message_texts WHERE session_id = ? AND id = ?", (session_id, message_id))
+
+    def get_message_text(self, session_id: str, message_id: str) -> str:
+        with self._lock:
+            record = self._read_message(self._db, session_id, message_id)
+            row = self._db.execute(
+                "SELECT text FROM message_texts WHERE session_id = ? AND id = ?", (session_id, message_id)
+            ).fetchone()
+        return record.text if row is None else str(row[0])
 
     def _read_message(self, db: sqlite3.Connection, session_id: str, message_id: str) -> MessageRecord:
         row = db.execute(
@@ -217,6 +239,8 @@ class LocalStore:
                 "UPDATE messages SET body = ? WHERE session_id = ? AND id = ?",
                 (_dump(record), session_id, message_id),
             )
+            if isinstance(changes.get("text"), str):
+                self._keep_text(db, session_id, message_id, str(changes["text"]))
         return record
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord:

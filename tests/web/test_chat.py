@@ -309,3 +309,24 @@ def test_a_turn_waiting_for_a_claude_process_says_so(new_context: Any, tmp_path:
         api.http.close()
     finally:
         server.stop()
+
+
+def test_a_long_message_shows_that_it_is_shortened_and_opens_whole(
+    logged_in: Callable[..., Any], blu: BluServer
+) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    japanese = "日本語のテキスト。" * 11_000  # 99,000 characters, 297 kB
+    send(page, japanese)
+    wait_last_assistant(page, "complete", timeout=60_000)
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    user = page.locator("li.msg--user").first
+    show = user.get_by_role("button", name="Shortened here · Show the whole message")
+    show.wait_for()
+    assert len(user.locator(".msg__body").inner_text()) < len(japanese)
+    show.click()
+    page.wait_for_function(
+        "(n) => document.querySelector('li.msg--user .msg__body').innerText.length === n", arg=len(japanese)
+    )
+    assert user.get_by_role("button", name="Shortened here · Show the whole message").count() == 0

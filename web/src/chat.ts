@@ -705,6 +705,12 @@ export class ChatView {
 
     const actions = q<HTMLElement>(".msg__actions");
     actions.replaceChildren();
+    if (msg.truncated && !msg.local && msg.state !== "running") {
+      // The record holds the text cut; the whole text is kept and one click away.
+      actions.append(
+        h("button", { type: "button", class: "link-button", "data-action": "full-text" }, "Shortened here · Show the whole message"),
+      );
+    }
     if (msg.local?.failed) {
       actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry" }, "Send again"));
     } else if (!msg.local && msg.state !== "running") {
@@ -786,7 +792,8 @@ export class ChatView {
   private async submit(): Promise<void> {
     const text = this.textarea.value;
     if (!text.trim()) return;
-    if (text.length > this.host.maxMessageChars) {
+    // Characters as the server counts them (code points; an emoji is one, not two UTF-16 units).
+    if ([...text].length > this.host.maxMessageChars) {
       this.host.toast(`The message is longer than ${this.host.maxMessageChars} characters.`, "error");
       return;
     }
@@ -944,6 +951,22 @@ export class ChatView {
       if (prompt) void this.sendText(prompt.text);
     }
     if (button.dataset.action === "fork") void this.fork(msg, button);
+    if (button.dataset.action === "full-text") void this.showWhole(msg, button);
+  }
+
+  private async showWhole(msg: Msg, button: HTMLButtonElement): Promise<void> {
+    if (!this.sessionId) return;
+    button.disabled = true;
+    try {
+      const whole = await api.messageText(this.sessionId, msg.id);
+      msg.text = whole.text;
+      msg.truncated = false;
+      this.dirty.add(msg.id);
+      this.scheduleFlush();
+    } catch (error) {
+      this.host.toast(`Couldn't load the whole message: ${(error as Error).message}`, "error");
+      button.disabled = false;
+    }
   }
 
   private async fork(msg: Msg, button: HTMLButtonElement): Promise<void> {

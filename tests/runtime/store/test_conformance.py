@@ -7,6 +7,7 @@ import random
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -551,3 +552,29 @@ def test_concurrent_claims_of_one_key_leave_one_winner(store: Store) -> None:
 
     run_threads(8, claim)
     assert len(winners) == 1
+
+
+def test_text_over_the_item_budget_is_kept_whole_beside_it(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1"))
+    japanese = "日本語のテキスト。" * 11_000  # 99,000 characters, 297,000 bytes
+    message = MessageRecord(session_id="s1", id=new_message_id(T0), role="user", text=japanese)
+    assert store.put_message(message)
+    stored = store.get_message("s1", message.id)
+    assert stored.truncated and len(stored.text.encode()) <= MAX_TEXT_BYTES + MARK_BYTES
+    assert store.get_message_text("s1", message.id) == japanese
+    assert store.list_messages("s1").items[0].text == stored.text  # pages stay small
+    longer = "🙂" * 150_000  # 600,000 bytes: more than one item's worth
+    store.update_message("s1", message.id, text=longer)
+    assert store.get_message_text("s1", message.id) == longer
+    store.update_message("s1", message.id, text="short again")
+    assert store.get_message_text("s1", message.id) == "short again"
+    fits = MessageRecord(session_id="s1", id=new_message_id(T0 + 1), role="assistant", text="fits")
+    store.put_message(fits)
+    assert store.get_message_text("s1", fits.id) == "fits"
+    with pytest.raises(NotFound):
+        store.get_message_text("s1", new_message_id(T0 + 2))
+    store.update_message("s1", message.id, text=japanese)
+    store.delete_session("s1")
+    store.create_session(SessionRecord(id="s1"))
+    store.put_message(replace(message, text="new"))
+    assert store.get_message_text("s1", message.id) == "new"  # the old parts went with the session
