@@ -47,10 +47,19 @@ class CliSlots:
         self.waiting = 0
         self._changed = asyncio.Condition()
 
-    async def acquire(self, *, free_one: Callable[[], bool], waiting: Callable[[], None] | None = None) -> None:
+    async def acquire(
+        self,
+        *,
+        free_one: Callable[[], bool],
+        waiting: Callable[[], None] | None = None,
+        given_up: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """True with a slot taken; False when `given_up()` turned true while waiting (a stopped turn)."""
         async with self._changed:
             told = False
             while self.running >= self.limit:
+                if given_up():
+                    return False
                 if not free_one() and not told and waiting is not None:
                     waiting()
                     told = True
@@ -60,6 +69,7 @@ class CliSlots:
                 finally:
                     self.waiting -= 1
             self.running += 1
+            return True
 
     async def release(self) -> None:
         async with self._changed:

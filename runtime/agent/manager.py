@@ -221,8 +221,14 @@ class SessionManager:
             for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
                 worker.demote()
 
-    async def acquire_cli(self, requester: SessionWorker | None, waiting: Callable[[], None] | None = None) -> None:
-        """Wait for room to start one more Claude Code process, demoting idle hot clients to make it."""
+    async def acquire_cli(
+        self,
+        requester: SessionWorker | None,
+        waiting: Callable[[], None] | None = None,
+        given_up: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait for room to start one more Claude Code process, demoting idle hot clients to make it.
+        False when `given_up()` became true meanwhile (nothing was taken)."""
 
         def free_one() -> bool:
             idle = [w for w in self.workers.values() if w.is_hot and w.is_idle and w is not requester]
@@ -231,7 +237,7 @@ class SessionManager:
             min(idle, key=lambda w: w.last_used).demote()
             return True
 
-        await self.cli_slots.acquire(free_one=free_one, waiting=waiting)
+        return await self.cli_slots.acquire(free_one=free_one, waiting=waiting, given_up=given_up)
 
     async def release_cli(self) -> None:
         await self.cli_slots.release()

@@ -57,7 +57,12 @@ class WorkerHost(Protocol):
 
     async def make_room(self, requester: SessionWorker | None) -> None: ...
 
-    async def acquire_cli(self, requester: SessionWorker | None, waiting: Callable[[], None] | None = None) -> None: ...
+    async def acquire_cli(
+        self,
+        requester: SessionWorker | None,
+        waiting: Callable[[], None] | None = None,
+        given_up: Callable[[], bool] = lambda: False,
+    ) -> bool: ...
 
     async def release_cli(self) -> None: ...
 
@@ -125,7 +130,9 @@ class SessionWorker:
             return False
         turn.stop_reason = turn.stop_reason or reason
         turn.error = turn.error or message
-        if client is not None:
+        if client is None:
+            await self.host.cli_slots.recheck()  # a turn waiting for a process gives up at once
+        else:
             try:
                 await asyncio.wait_for(client.interrupt(), timeout=5)
             except Exception:  # the watchdog and the grace period below still end the turn
@@ -207,7 +214,11 @@ class SessionWorker:
             turn.tier = Tier.HOT
             return
         await self.host.make_room(self)
-        await self.host.acquire_cli(self, waiting=lambda: self._publish_waiting(turn))
+        acquired = await self.host.acquire_cli(
+            self, waiting=lambda: self._publish_waiting(turn), given_up=lambda: turn.stop_reason is not None
+        )
+        if not acquired:
+            return  # stopped while waiting for a process: the turn ends as interrupted, unanswered
         try:
             await self._connect(turn, session)
         except BaseException:

@@ -47,6 +47,13 @@ def test_turns_beyond_the_limit_wait_in_a_visible_queue(fresh_server: BluServer)
     assert stats["clis"] == {"running": 1, "limit": 1, "waiting": 2}
     assert cli_processes(fresh_server) == 1
 
+    # A waiting turn that is stopped ends at once, unanswered, without ever taking a process.
+    assert api.http.post(f"/api/sessions/{third}/interrupt").json() == {"interrupted": True}
+    assert api.events_until(third, waiting_turns[1]["turn_id"])[-1]["data"]["status"] == "interrupted"
+    assert api.http.get("/api/stats").json()["clis"] == {"running": 1, "limit": 1, "waiting": 1}
+    waiting_turns[1] = api.send(third, "third again [[say text=three]]")
+    wait_status(api, third, "waiting")
+
     assert api.http.post(f"/api/sessions/{first}/interrupt").json() == {"interrupted": True}
     api.events_until(first, long_turn["turn_id"])
     for sid, accepted, text in zip((second, third), waiting_turns, ("two", "three"), strict=True):

@@ -765,7 +765,7 @@ export class ChatView {
     const queued = turns.filter((t) => t.status === "queued").length;
     const waiting = turns.find((t) => t.status === "waiting");
     const busy = running || queued > 0 || !!waiting;
-    this.stopButton.hidden = !running;
+    this.stopButton.hidden = !running && !waiting;
     this.element.classList.toggle("chat--busy", busy);
     let text = "";
     // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
