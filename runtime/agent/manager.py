@@ -97,11 +97,19 @@ class SessionManager:
             page = await self.store.list_messages(session.id, limit=20, newest_first=True)
             for message in page.items:
                 if message.turn_id == turn_id and message.state == "running":
-                    await self.store.update_message(
+                    saved = await self.store.update_message(
                         session.id,
                         message.id,
                         state="interrupted",
                         error="Blu restarted while this turn was running; the reply above is what was saved.",
+                    )
+                    # The turn never reached _finish: count the reply and what its checkpoints saved.
+                    await self.store.add_session_usage(
+                        session.id,
+                        messages=1,
+                        input_tokens=saved.input_tokens,
+                        output_tokens=saved.output_tokens,
+                        cost_usd=saved.cost_usd,
                     )
             await self.store.update_session(session.id, running_turn_id=None)
             await self.store.set_turn_running(session.id, None)
@@ -291,7 +299,8 @@ class SessionManager:
             state="interrupted",
             error="Blu stopped before this message was answered. Send it again.",
         )
-        await self.store.put_message(message)
+        if await self.store.put_message(message):
+            await self.store.add_session_usage(request.session_id, messages=1)
         self.hub.publish(
             request.session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)}
         )

@@ -289,25 +289,35 @@ class SessionWorker:
         """The client's messages that belong to this turn, up to and including its result.
 
         One connection also carries turns the CLI starts by itself (a background command's end) and
-        what a previous turn left behind; those are skipped, so replies never shift by a turn. The
-        CLI marks the stream events and the result of the turn that took in our prompt's uuid."""
+        what a previous turn left behind; those end in results that are not this turn's and are
+        skipped with everything before them, so replies never shift by a turn. The CLI marks the
+        stream events and the result of the turn that took in our prompt's uuid: from the mark on,
+        messages stream live; before it they are held until a result says whose they were (a
+        request the CLI retried without streaming has no stream events to carry the mark)."""
         assert self.client is not None
         mine = turn.request.prompt_uuid
         taken_in = False
+        held: list[Any] = []
         async for message in self.client.receive_messages():
-            if isinstance(message, StreamEvent):
-                marked = [*(message.user_message_uuids or []), message.user_message_uuid]
-                if message.user_message_uuid is not None or message.user_message_uuids:
-                    taken_in = mine in marked
+            if isinstance(message, StreamEvent) and (message.user_message_uuid or message.user_message_uuids):
+                taken_in = mine in [*(message.user_message_uuids or []), message.user_message_uuid]
+                if taken_in:
+                    for earlier in held:
+                        yield earlier
+                    held.clear()
             if isinstance(message, ResultMessage):
                 if _result_is_for(message, mine):
+                    for earlier in held:
+                        yield earlier
                     yield message
                     return
-                log.info("skipped a result of another turn", extra={"origin": str(message.origin)})
+                log.info("skipped a turn the CLI ran by itself", extra={"origin": str(message.origin)})
                 taken_in = False
-                continue
-            if taken_in or isinstance(message, SystemMessage):
+                held.clear()
+            elif taken_in or isinstance(message, SystemMessage):
                 yield message
+            else:
+                held.append(message)
 
     async def _recover(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
         """After a stalled or overlong turn: interrupt, drain briefly, else drop the client."""
@@ -419,7 +429,12 @@ class SessionWorker:
             return
         turn.last_checkpoint = now
         await self.host.store.update_message(
-            self.session_id, turn.assistant_message_id, text=turn.text, tool_calls=turn.tool_calls()
+            self.session_id,
+            turn.assistant_message_id,
+            text=turn.text,
+            tool_calls=turn.tool_calls(),
+            input_tokens=turn.input_tokens,
+            output_tokens=turn.output_tokens,
         )
 
     async def _finish(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:

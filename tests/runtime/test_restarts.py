@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.support.server import BluClient, BluServer
+from tests.support.server import BluClient, BluServer, assert_totals_are_sums
 
 
 def wait_running(api: BluClient, sid: str) -> None:
@@ -53,6 +53,8 @@ def test_sigterm_mid_turn_saves_partial_output_marked_interrupted(fresh_server: 
     assert len(partial["text"].split()) < 200
     assert by_turn[(queued["turn_id"], "user")]["text"] == "never started"
     assert by_turn[(queued["turn_id"], "assistant")]["state"] == "interrupted"
+    assert partial["output_tokens"] > 0
+    assert_totals_are_sums(api, sid)
     status, _ = api.turn(sid, "and now?")
     assert status["status"] == "complete"
 
@@ -70,6 +72,8 @@ def test_sigkill_mid_turn_is_found_and_marked_on_start(fresh_server: BluServer) 
     assert stored["assistant"]["state"] == "interrupted"
     assert "restarted" in stored["assistant"]["error"]
     assert stored["assistant"]["text"].strip()  # the checkpointed part survived the kill
+    assert stored["assistant"]["output_tokens"] > 0  # and what it had used so far
+    assert_totals_are_sums(api, sid)
     session = api.http.get(f"/api/sessions/{sid}").json()
     assert session["running_turn_id"] is None and session["running"] is False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.runtime.conftest import model_env
-from tests.support.server import BluClient, BluServer
+from tests.support.server import BluClient, BluServer, assert_totals_are_sums
 
 
 def test_rename_archive_unarchive_and_list(api: BluClient) -> None:
@@ -180,18 +180,10 @@ def test_one_accounting_across_complete_interrupted_failed_and_forked_turns(api:
         assert (reply["cost_usd"] > 0) == (reply["input_tokens"] > 0) == (reply["output_tokens"] > 0), reply
     assert replies["interrupted"]["output_tokens"] > 0 and replies["complete"]["output_tokens"] > 0
 
-    def totals_match(session_id: str) -> None:
-        session = api.http.get(f"/api/sessions/{session_id}").json()
-        messages = api.messages(session_id)
-        assert session["message_count"] == len(messages)
-        for key in ("input_tokens", "output_tokens"):
-            assert session[key] == sum(m[key] for m in messages)
-        assert abs(session["cost_usd"] - sum(m["cost_usd"] for m in messages)) < 1e-9
-
-    totals_match(sid)
+    assert_totals_are_sums(api, sid)
     last = api.messages(sid)[-1]["id"]
     fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": last}).json()["id"]
-    totals_match(fork)
+    assert_totals_are_sums(api, fork)
     assert api.http.get(f"/api/sessions/{fork}").json()["cost_usd"] > 0
 
 
