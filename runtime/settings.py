@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PermissionMode = Literal["default", "acceptEdits", "bypassPermissions", "plan"]
+# A list setting is read as the README documents it (comma-separated); a JSON list works too.
+NameList = Annotated[tuple[str, ...], NoDecode]
 
 
 def _env(name: str) -> AliasChoices:
@@ -59,9 +62,12 @@ class Settings(BaseSettings):
     max_queued_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("BLU_MAX_QUEUED_TURNS"))
     # The OS user the agent's CLI and its tools run as (Blu must start as root): see docs/architecture.md.
     agent_user: str = Field("", validation_alias=_env("BLU_AGENT_USER"))
+    # The task's memory in MiB; unset: the container's cgroup limit (the Fargate task size), else the
+    # machine's. It bounds how many Claude Code processes run at once (runtime/agent/capacity.py).
+    task_memory_mib: int | None = Field(None, ge=256, validation_alias=_env("BLU_TASK_MEMORY_MIB"))
     permission_mode: PermissionMode = Field("acceptEdits", validation_alias=_env("BLU_PERMISSION_MODE"))
-    allowed_tools: tuple[str, ...] = Field((), validation_alias=_env("BLU_ALLOWED_TOOLS"))
-    disallowed_tools: tuple[str, ...] = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))
+    allowed_tools: NameList = Field((), validation_alias=_env("BLU_ALLOWED_TOOLS"))
+    disallowed_tools: NameList = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))
 
     # Idle rule (the runtime stops itself by the same rule as the idle checker)
     idle_timeout_minutes: int = Field(30, ge=1, le=1440, validation_alias=_env("BLU_IDLE_TIMEOUT_MINUTES"))
@@ -96,6 +102,8 @@ class Settings(BaseSettings):
     @field_validator("allowed_tools", "disallowed_tools", mode="before")
     @classmethod
     def _split_tools(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value

@@ -57,6 +57,7 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_TURN_TIMEOUT_SECONDS",
     "BLU_WATCHDOG_SECONDS",
     "BLU_MAX_QUEUED_TURNS",
+    "BLU_TASK_MEMORY_MIB",  # the runtime reads the container's memory limit from its cgroup
     "BLU_PERMISSION_MODE",
     "BLU_ALLOWED_TOOLS",
     "BLU_DISALLOWED_TOOLS",

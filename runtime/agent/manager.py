@@ -7,13 +7,16 @@ import logging
 import os
 import statistics
 import time
+import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
 from claude_agent_sdk import fork_session
 
+from runtime.agent.capacity import CliSlots, cli_limit
 from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint
 from runtime.agent.title import fallback_title, generate_title
@@ -83,6 +86,7 @@ class SessionManager:
         self.started_at = time.time()
         self._background: set[asyncio.Task[Any]] = set()
         self._room_lock = asyncio.Lock()
+        self.cli_slots = CliSlots(cli_limit(settings))
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -93,11 +97,19 @@ class SessionManager:
             page = await self.store.list_messages(session.id, limit=20, newest_first=True)
             for message in page.items:
                 if message.turn_id == turn_id and message.state == "running":
-                    await self.store.update_message(
+                    saved = await self.store.update_message(
                         session.id,
                         message.id,
                         state="interrupted",
                         error="Blu restarted while this turn was running; the reply above is what was saved.",
+                    )
+                    # The turn never reached _finish: count the reply and what its checkpoints saved.
+                    await self.store.add_session_usage(
+                        session.id,
+                        messages=1,
+                        input_tokens=saved.input_tokens,
+                        output_tokens=saved.output_tokens,
+                        cost_usd=saved.cost_usd,
                     )
             await self.store.update_session(session.id, running_turn_id=None)
             await self.store.set_turn_running(session.id, None)
@@ -137,8 +149,17 @@ class SessionManager:
             worker = self.workers[session_id] = SessionWorker(session_id, self)
         return worker
 
-    async def submit(self, session_id: str, text: str, channel: Channel) -> tuple[TurnRequest, int, MessageRecord]:
-        """Store the person's message first, then queue its turn. Returns the turn, its position and the message."""
+    async def submit(
+        self,
+        session_id: str,
+        text: str,
+        channel: Channel,
+        *,
+        turn_id: str | None = None,
+        message_id: str | None = None,
+    ) -> tuple[TurnRequest, int, MessageRecord]:
+        """Store the person's message first, then queue its turn. Returns the turn, its position and the
+        message. `turn_id` and `message_id` are given when an idempotency key already names them."""
         if not self.accepting:
             raise ShuttingDown()
         session = await self.store.get_session(session_id)
@@ -148,15 +169,17 @@ class SessionManager:
         if worker.queue_length >= self.settings.max_queued_turns:
             raise QueueFull()
         at = time.time()
+        prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
-            id=new_message_id(at),
+            id=message_id or new_message_id(at),
             role="user",
             text=text,
             channel=channel,
-            turn_id=new_id(),
+            turn_id=turn_id or new_id(),
             state="complete",
             created_at=at,
+            claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
         )
         await self.store.put_message(message)
         changes: dict[str, Any] = {}
@@ -169,7 +192,7 @@ class SessionManager:
         session = await self.store.add_session_usage(session_id, messages=1, at=at)
         await self.store.record_user_action(at)
         assert message.turn_id is not None
-        request = TurnRequest(session_id, message.turn_id, message.id, text, channel)
+        request = TurnRequest(session_id, message.turn_id, message.id, text, channel, prompt_uuid=prompt_uuid)
         position = worker.enqueue(request)
         self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
         self.hub.publish(
@@ -185,6 +208,13 @@ class SessionManager:
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
         return request, position, message
 
+    def position(self, session_id: str, turn_id: str) -> int:
+        """How many turns run before this one now (0: running or done)."""
+        worker = self.workers.get(session_id)
+        if worker is None or turn_id not in worker.queued_turn_ids:
+            return 0
+        return list(worker.queued_turn_ids).index(turn_id) + (1 if worker.current else 0)
+
     async def interrupt(self, session_id: str) -> bool:
         worker = self.workers.get(session_id)
         return bool(worker) and await worker.interrupt()  # type: ignore[union-attr]
@@ -199,8 +229,30 @@ class SessionManager:
             for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
                 worker.demote()
 
+    async def acquire_cli(
+        self,
+        requester: SessionWorker | None,
+        waiting: Callable[[], None] | None = None,
+        given_up: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait for room to start one more Claude Code process, demoting idle hot clients to make it.
+        False when `given_up()` became true meanwhile (nothing was taken)."""
+
+        def free_one() -> bool:
+            idle = [w for w in self.workers.values() if w.is_hot and w.is_idle and w is not requester]
+            if not idle:
+                return False
+            min(idle, key=lambda w: w.last_used).demote()
+            return True
+
+        return await self.cli_slots.acquire(free_one=free_one, waiting=waiting, given_up=given_up)
+
+    async def release_cli(self) -> None:
+        await self.cli_slots.release()
+
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None:
         await self.make_room(None)
+        await self.cli_slots.recheck()
         if turn.tier is not None:
             stats = self.tier_stats[turn.tier]
             stats.turns += 1
@@ -215,10 +267,23 @@ class SessionManager:
             self._spawn(self._title_after_first_exchange(worker.session_id, turn))
 
     async def _title_after_first_exchange(self, session_id: str, turn: RunningTurn) -> None:
+        """Title the session after its first complete reply (earlier turns may have failed), unless
+        the person named it meanwhile or it is a fork."""
         session = await self.store.get_session(session_id)
-        if session.message_count > 2 or session.forked_from:
+        if session.forked_from:
             return
-        title = await generate_title(self.settings, self.endpoint, turn.request.text, turn.text)
+        page = await self.store.list_messages(session_id, limit=200)
+        first_prompt = next((m for m in page.items if m.role == "user"), None)
+        first_reply = next((m for m in page.items if m.role == "assistant" and m.state == "complete"), None)
+        if first_reply is None or first_reply.id != turn.assistant_message_id:
+            return
+        if first_prompt is None or session.name != fallback_title(first_prompt.text):
+            return
+        await self.acquire_cli(None)  # the title model runs a CLI of its own
+        try:
+            title = await generate_title(self.settings, self.endpoint, turn.request.text, turn.text)
+        finally:
+            await self.release_cli()
         if not title:
             return
         session = await self.store.update_session(session_id, name=title)
@@ -234,7 +299,8 @@ class SessionManager:
             state="interrupted",
             error="Blu stopped before this message was answered. Send it again.",
         )
-        await self.store.put_message(message)
+        if await self.store.put_message(message):
+            await self.store.add_session_usage(request.session_id, messages=1)
         self.hub.publish(
             request.session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)}
         )
@@ -257,7 +323,7 @@ class SessionManager:
     # -- sessions -------------------------------------------------------------------------
     async def fork(self, session_id: str, message_id: str) -> SessionRecord:
         """A new session with the history up to and including `message_id`, and Claude's context
-        sliced at the last reply at or before it (Claude's fork_session)."""
+        sliced at the same message (Claude's fork_session): the fork shows what Claude knows."""
         source = await self.store.get_session(session_id)
         await self.store.get_message(session_id, message_id)
         history: list[MessageRecord] = []
@@ -268,19 +334,7 @@ class SessionManager:
             if page.next is None or (page.items and page.items[-1].id > message_id):
                 break
             cursor = page.next
-        anchor = next((m for m in reversed(history) if m.role == "assistant" and m.claude_message_uuid), None)
-        claude_id: str | None = None
-        if source.claude_session_id and anchor is not None:
-            try:
-                result = await asyncio.to_thread(
-                    fork_session,
-                    source.claude_session_id,
-                    directory=str(self.settings.workspace_dir),
-                    up_to_message_id=anchor.claude_message_uuid,
-                )
-                claude_id = result.session_id
-            except (FileNotFoundError, ValueError):
-                log.warning("Claude transcript could not be forked; the fork starts a new context", exc_info=True)
+        claude_id = await self._fork_claude_context(source, history)
         fork = SessionRecord(
             id=new_id(),
             name=f"{source.name or 'Session'} (fork)"[:80],
@@ -291,17 +345,51 @@ class SessionManager:
         await self.store.create_session(fork)
         for message in history:
             state = "interrupted" if message.state == "running" else message.state
+            # A record that holds its text cut is copied with the whole text, which the store keeps beside it.
+            text = await self.store.get_message_text(session_id, message.id) if message.truncated else message.text
             await self.store.put_message(
                 MessageRecord(
                     **{
                         **to_plain(message),
                         "session_id": fork.id,
+                        "text": text,
                         "state": state,
                         "tool_calls": message.tool_calls,
                     }
                 )
             )
-        return await self.store.add_session_usage(fork.id, messages=len(history), at=time.time())
+        # The fork's totals are the sum of the replies it shows, as for any session.
+        return await self.store.add_session_usage(
+            fork.id,
+            messages=len(history),
+            input_tokens=sum(m.input_tokens for m in history),
+            output_tokens=sum(m.output_tokens for m in history),
+            cost_usd=sum(m.cost_usd for m in history),
+            at=time.time(),
+        )
+
+    async def _fork_claude_context(self, source: SessionRecord, history: list[MessageRecord]) -> str | None:
+        """Claude's transcript cut at the last copied message it holds (a prompt's own entry or a reply's
+        last one); a prompt whose turn never ran is not in it, so the one before is tried."""
+        if not source.claude_session_id:
+            return None
+        for message in reversed(history):
+            if not message.claude_message_uuid:
+                continue
+            try:
+                result = await asyncio.to_thread(
+                    fork_session,
+                    source.claude_session_id,
+                    directory=str(self.settings.workspace_dir),
+                    up_to_message_id=message.claude_message_uuid,
+                )
+            except ValueError:
+                continue  # not in the transcript
+            except FileNotFoundError:
+                break
+            return result.session_id
+        log.warning("Claude's transcript could not be cut at the fork; the fork starts a new context")
+        return None
 
     async def delete(self, session_id: str) -> None:
         worker = self.workers.get(session_id)
@@ -338,6 +426,11 @@ class SessionManager:
             "turns": {tier.value: self.tier_stats[tier].summary() for tier in Tier},
             "turn_errors": self.turn_errors,
             "queues": {sid: w.queue_length for sid, w in self.workers.items() if w.queue_length},
+            "clis": {
+                "running": self.cli_slots.running,
+                "limit": self.cli_slots.limit,
+                "waiting": self.cli_slots.waiting,
+            },
             "running_turns": sum(1 for w in self.workers.values() if w.current is not None),
             "memory": {
                 "rss_mb": round(process.memory_info().rss / 2**20, 1),

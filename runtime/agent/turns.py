@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any, Literal
 from claude_agent_sdk import ResultMessage
 
 from runtime.store.models import MAX_TOOL_FIELD_BYTES, Channel, MessageState, ToolCall, truncate_text
+
+log = logging.getLogger(__name__)
 
 FILE_TOOLS = {"Write": "create", "Edit": "update", "MultiEdit": "update", "NotebookEdit": "update"}
 
@@ -32,6 +36,9 @@ class TurnRequest:
     text: str
     channel: Channel
     queued_at: float = field(default_factory=time.time)
+    # Sent with the prompt: the CLI names the prompt's transcript entry by it and marks the stream events
+    # and result of the turn that took it in, so a turn reads only its own output.
+    prompt_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass
@@ -50,12 +57,15 @@ class RunningTurn:
     tool_started: dict[str, float] = field(default_factory=dict)
     tool_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     claude_message_uuid: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
     cost_usd: float = 0.0
     error: str | None = None
     error_kind: str | None = None
     stop_reason: str | None = None  # set when the turn was stopped: interrupted / timeout / stalled / shutdown
+    # Tokens of the model calls finished so far, and of the call streaming now (from its stream events).
+    done_input_tokens: int = 0
+    done_output_tokens: int = 0
+    call_input_tokens: int = 0
+    call_output_tokens: int = 0
     last_checkpoint: float = field(default_factory=time.monotonic)
 
     @property
@@ -77,6 +87,48 @@ class RunningTurn:
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return tuple(self.tools.values())
 
+    @property
+    def tool_pending(self) -> bool:
+        """A tool is running: its silence is work, not a stall."""
+        return any(call.outcome == "pending" for call in self.tools.values())
+
+    def count_usage(self, event: dict[str, Any]) -> None:
+        """Add one model call's usage from its stream events: input at message_start, output (a running
+        count) at message_delta. Works for turns that end without a result (interrupted, killed)."""
+        kind = event.get("type")
+        if kind == "message_start":
+            self.done_input_tokens += self.call_input_tokens
+            self.done_output_tokens += self.call_output_tokens
+            usage = event.get("message", {}).get("usage") or {}
+            self.call_input_tokens = input_tokens(usage)
+            self.call_output_tokens = int(usage.get("output_tokens") or 0)
+        elif kind == "message_delta":
+            usage = event.get("usage") or {}
+            self.call_output_tokens = max(self.call_output_tokens, int(usage.get("output_tokens") or 0))
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens (cached ones included) of every model call of the turn."""
+        return self.done_input_tokens + self.call_input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        return self.done_output_tokens + self.call_output_tokens
+
+    def stopped_by(self) -> str:
+        """Who stopped the turn, for the tool calls it cut short."""
+        if self.stop_reason == "interrupted":
+            return "Stopped on request before the tool finished."
+        return f"Stopped by Blu before the tool finished: {self.error or 'the turn was ended.'}"
+
+    def stop_pending_tools(self) -> list[ToolCall]:
+        """Mark tools still running when the turn was stopped; returns them."""
+        stopped = []
+        for tool_use_id, call in list(self.tools.items()):
+            if call.outcome == "pending":
+                stopped.append(self.finish_tool(tool_use_id, is_error=True, content=""))
+        return [call for call in stopped if call is not None]
+
     def start_tool(self, tool_use_id: str, name: str, tool_input: dict[str, Any]) -> ToolCall:
         call = ToolCall(id=tool_use_id, name=name, input_summary=summarize(tool_input))
         self.tools[tool_use_id] = call
@@ -89,13 +141,17 @@ class RunningTurn:
         if call is None:
             return None
         started = self.tool_started.get(tool_use_id, time.monotonic())
-        outcome: Literal["ok", "error", "denied"] = "error" if is_error else "ok"
-        if is_error and "permission" in summarize(content).lower():
+        outcome: Literal["ok", "error", "denied", "stopped"] = "error" if is_error else "ok"
+        summary = summarize(content)
+        if is_error and self.stop_reason:
+            # The CLI answers a stopped tool with "The user doesn't want to proceed": say who stopped it.
+            outcome, summary = "stopped", self.stopped_by()
+        elif is_error and "permission" in summary.lower():
             outcome = "denied"
         call = replace(
             call,
             outcome=outcome,
-            result_summary=summarize(content),
+            result_summary=summary,
             duration_ms=int((time.monotonic() - started) * 1000),
         )
         self.tools[tool_use_id] = call
@@ -114,6 +170,15 @@ def summarize(value: Any, limit: int = MAX_TOOL_FIELD_BYTES) -> str:
     else:
         text = json.dumps(value, ensure_ascii=False, default=str)
     return truncate_text(text, limit)[0]
+
+
+def input_tokens(usage: dict[str, Any]) -> int:
+    """Input tokens of a usage block, cached ones included."""
+    return (
+        int(usage.get("input_tokens") or 0)
+        + int(usage.get("cache_read_input_tokens") or 0)
+        + int(usage.get("cache_creation_input_tokens") or 0)
+    )
 
 
 def artifact_path(workspace: Path, tool_input: dict[str, Any]) -> str | None:
@@ -151,5 +216,26 @@ def describe_failure(result: ResultMessage) -> tuple[str, str]:
         return "overloaded", "Claude is overloaded right now. Try again in a minute."
     if status is not None and status >= 500:
         return "api", f"Claude's API failed (HTTP {status}). Try again shortly."
-    message = text.strip() or f"The turn ended with an error ({result.subtype})."
-    return "claude", truncate_text(message, 2000)[0]
+    if status is None and any(sign in lowered for sign in _UNREACHABLE_SIGNS):
+        return "api", "Blu could not reach Claude's API. Retry in a minute; if it keeps failing, check Blu's network."
+    if status is not None:
+        return "api", f"Claude's API refused the request (HTTP {status}). Retry, or start a new session."
+    # The CLI's own wording (paths, addresses, hints meant for its own users) stays in Blu's log.
+    log.warning("turn ended with an error Blu has no explanation for", extra={"cli_text": text.strip()[:2000]})
+    return "claude", "Claude Code stopped this reply with an error. Retry; if it happens again, start a new session."
+
+
+_UNREACHABLE_SIGNS = (
+    "connection error",
+    "connection refused",
+    "econnrefused",
+    "econnreset",
+    "etimedout",
+    "enotfound",
+    "fetch failed",
+    "socket hang up",
+    "network error",
+    "inference gateway",
+    "timed out",
+    "timeout",
+)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
+from runtime.agent.capacity import CliSlots
 from runtime.agent.events import DeltaCoalescer, EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
 from runtime.agent.turns import FILE_TOOLS, RunningTurn, Tier, TurnRequest, artifact_path, describe_failure
@@ -51,8 +53,18 @@ class WorkerHost(Protocol):
     endpoint: ClaudeEndpoint
     store: AsyncStore
     hub: EventHub
+    cli_slots: CliSlots
 
     async def make_room(self, requester: SessionWorker | None) -> None: ...
+
+    async def acquire_cli(
+        self,
+        requester: SessionWorker | None,
+        waiting: Callable[[], None] | None = None,
+        given_up: Callable[[], bool] = lambda: False,
+    ) -> bool: ...
+
+    async def release_cli(self) -> None: ...
 
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None: ...
 
@@ -118,7 +130,9 @@ class SessionWorker:
             return False
         turn.stop_reason = turn.stop_reason or reason
         turn.error = turn.error or message
-        if client is not None:
+        if client is None:
+            await self.host.cli_slots.recheck()  # a turn waiting for a process gives up at once
+        else:
             try:
                 await asyncio.wait_for(client.interrupt(), timeout=5)
             except Exception:  # the watchdog and the grace period below still end the turn
@@ -200,6 +214,33 @@ class SessionWorker:
             turn.tier = Tier.HOT
             return
         await self.host.make_room(self)
+        acquired = await self.host.acquire_cli(
+            self, waiting=lambda: self._publish_waiting(turn), given_up=lambda: turn.stop_reason is not None
+        )
+        if not acquired:
+            return  # stopped while waiting for a process: the turn ends as interrupted, unanswered
+        try:
+            await self._connect(turn, session)
+        except BaseException:
+            await self.host.release_cli()
+            raise
+        turn.connect_seconds = time.monotonic() - started
+
+    def _publish_waiting(self, turn: RunningTurn) -> None:
+        """The turn waits for a free Claude Code process (the task's memory allows no more)."""
+        slots = self.host.cli_slots
+        self.host.hub.publish(
+            self.session_id,
+            "turn.status",
+            {
+                **self._status(turn, "waiting"),
+                "reason": "capacity",
+                "running_clis": slots.running,
+                "max_clis": slots.limit,
+            },
+        )
+
+    async def _connect(self, turn: RunningTurn, session: SessionRecord) -> None:
         claude_id = session.claude_session_id
         resume = claude_id if claude_id and transcript_exists(self.host.settings, claude_id) else None
         turn.tier = Tier.WARM if resume else Tier.COLD
@@ -216,7 +257,6 @@ class SessionWorker:
         )
         await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
         self.client = client
-        turn.connect_seconds = time.monotonic() - started
 
     async def _converse(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
         assert self.client is not None
@@ -225,24 +265,59 @@ class SessionWorker:
         deadline = loop.time() + settings.turn_timeout_seconds
 
         def next_deadline() -> float:
-            return min(deadline, loop.time() + settings.watchdog_seconds)
+            # While a tool runs (a build, a test run) silence is its work; the turn limit still bounds it.
+            return deadline if turn.tool_pending else min(deadline, loop.time() + settings.watchdog_seconds)
 
-        await self.client.query(turn.request.text)
+        await self.client.query(_prompt_message(turn.request))
         try:
             async with asyncio.timeout(next_deadline()) as timer:
-                async for message in self.client.receive_response():
+                async for message in self._own_messages(turn):
                     await self._handle(turn, message, coalescer)
                     timer.reschedule(next_deadline())
         except TimeoutError:
             timed_out = loop.time() >= deadline - 0.05
             reason = "timeout" if timed_out else "stalled"
             explanation = (
-                f"The turn ran longer than {settings.turn_timeout_seconds:g} s and was stopped."
+                f"The turn ran longer than {settings.turn_timeout_seconds:g} s and Blu stopped it."
                 if timed_out
-                else f"Claude sent nothing for {settings.watchdog_seconds:g} s; the turn was stopped."
+                else f"Claude sent nothing for {settings.watchdog_seconds:g} s, so Blu stopped the turn."
             )
             turn.stop_reason, turn.error = reason, explanation
             await self._recover(turn, coalescer)
+
+    async def _own_messages(self, turn: RunningTurn) -> AsyncIterator[Any]:
+        """The client's messages that belong to this turn, up to and including its result.
+
+        One connection also carries turns the CLI starts by itself (a background command's end) and
+        what a previous turn left behind; those end in results that are not this turn's and are
+        skipped with everything before them, so replies never shift by a turn. The CLI marks the
+        stream events and the result of the turn that took in our prompt's uuid: from the mark on,
+        messages stream live; before it they are held until a result says whose they were (a
+        request the CLI retried without streaming has no stream events to carry the mark)."""
+        assert self.client is not None
+        mine = turn.request.prompt_uuid
+        taken_in = False
+        held: list[Any] = []
+        async for message in self.client.receive_messages():
+            if isinstance(message, StreamEvent) and (message.user_message_uuid or message.user_message_uuids):
+                taken_in = mine in [*(message.user_message_uuids or []), message.user_message_uuid]
+                if taken_in:
+                    for earlier in held:
+                        yield earlier
+                    held.clear()
+            if isinstance(message, ResultMessage):
+                if _result_is_for(message, mine):
+                    for earlier in held:
+                        yield earlier
+                    yield message
+                    return
+                log.info("skipped a turn the CLI ran by itself", extra={"origin": str(message.origin)})
+                taken_in = False
+                held.clear()
+            elif taken_in or isinstance(message, SystemMessage):
+                yield message
+            else:
+                held.append(message)
 
     async def _recover(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
         """After a stalled or overlong turn: interrupt, drain briefly, else drop the client."""
@@ -252,7 +327,7 @@ class SessionWorker:
         try:
             await asyncio.wait_for(client.interrupt(), timeout=5)
             async with asyncio.timeout(INTERRUPT_GRACE_SECONDS):
-                async for message in client.receive_response():
+                async for message in self._own_messages(turn):
                     await self._handle(turn, message, coalescer)
         except Exception:
             await self._drop_client()
@@ -262,6 +337,7 @@ class SessionWorker:
         turn_id = turn.request.turn_id
         if isinstance(message, StreamEvent):
             await self._remember_claude_session(message.session_id)
+            turn.count_usage(message.event)
             if message.parent_tool_use_id:
                 return
             event = message.event
@@ -314,13 +390,7 @@ class SessionWorker:
             await self._checkpoint(turn, force=True)
         elif isinstance(message, ResultMessage):
             await self._remember_claude_session(message.session_id)
-            usage = message.usage or {}
-            turn.input_tokens = (
-                int(usage.get("input_tokens") or 0)
-                + int(usage.get("cache_read_input_tokens") or 0)
-                + int(usage.get("cache_creation_input_tokens") or 0)
-            )
-            turn.output_tokens = int(usage.get("output_tokens") or 0)
+            # Tokens come from each call's stream events (an interrupted turn's result reports none);
             # total_cost_usd is a running total for the Claude session, so a turn costs the difference.
             total = float(message.total_cost_usd or 0.0)
             turn.cost_usd = max(0.0, total - self._cost_baseline)
@@ -359,13 +429,25 @@ class SessionWorker:
             return
         turn.last_checkpoint = now
         await self.host.store.update_message(
-            self.session_id, turn.assistant_message_id, text=turn.text, tool_calls=turn.tool_calls()
+            self.session_id,
+            turn.assistant_message_id,
+            text=turn.text,
+            tool_calls=turn.tool_calls(),
+            input_tokens=turn.input_tokens,
+            output_tokens=turn.output_tokens,
         )
 
     async def _finish(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
         """Persist the assistant message and usage, clear the running marks, tell every reader."""
         store, hub, sid = self.host.store, self.host.hub, self.session_id
         coalescer.flush()
+        if turn.stop_reason:
+            for call in turn.stop_pending_tools():
+                hub.publish(
+                    sid,
+                    "tool.result",
+                    {"turn_id": turn.request.turn_id, "message_id": turn.assistant_message_id, **to_plain(call)},
+                )
         try:
             message = await store.update_message(
                 sid,
@@ -432,8 +514,11 @@ class SessionWorker:
         self._claude_session_id = None
         if client is None:
             return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.disconnect(), timeout=10)
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), timeout=10)
+        finally:
+            await self.host.release_cli()
 
 
 def _record_metrics(turn: RunningTurn) -> None:
@@ -459,7 +544,32 @@ def _record_metrics(turn: RunningTurn) -> None:
     )
 
 
+def _prompt_message(request: TurnRequest) -> AsyncIterator[dict[str, Any]]:
+    """The prompt as the SDK's message dict, carrying the turn's uuid."""
+
+    async def one() -> AsyncIterator[dict[str, Any]]:
+        yield {
+            "type": "user",
+            "message": {"role": "user", "content": request.text},
+            "parent_tool_use_id": None,
+            "uuid": request.prompt_uuid,
+        }
+
+    return one()
+
+
+def _result_is_for(result: ResultMessage, prompt_uuid: str) -> bool:
+    """Whether a result ends the turn that took in this prompt. A CLI that marks no result at all
+    (older versions) has its results taken as they come."""
+    if result.user_message_uuid == prompt_uuid or prompt_uuid in (result.user_message_uuids or []):
+        return True
+    return result.user_message_uuid is None and not result.user_message_uuids and result.origin is None
+
+
 def _describe_exception(exc: BaseException, stderr: deque[str]) -> str:
+    """Blu's explanation for a turn the SDK or CLI broke off; the raw details go to the log only."""
     detail = " ".join(list(stderr)[-3:]).strip()
-    base = f"Claude Code failed: {type(exc).__name__}: {exc}"
-    return (base + (f" ({detail})" if detail else ""))[:2000]
+    log.warning("Claude Code failed", extra={"error": f"{type(exc).__name__}: {exc}"[:2000], "stderr": detail[:2000]})
+    if isinstance(exc, TimeoutError):
+        return "Claude Code did not start in time, so this reply was not written. Retry in a minute."
+    return "Blu lost its connection to Claude Code during this reply. Retry; Blu starts Claude Code again."

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -23,22 +23,6 @@ LOGOUT_REFRESH_SECONDS = 5.0  # how soon a logout made through the launcher reac
 USER_ACTION_WRITE_INTERVAL = 30.0  # seconds between heartbeat writes for user actions
 PASSIVE_PATH_SUFFIXES = ("/events",)  # reading the stream is not a person doing something
 PASSIVE_PATHS = {"/api/stats", "/api/config"}
-
-
-class RecentTurns:
-    """Idempotency keys of recently accepted messages, so a replayed POST never runs a turn twice."""
-
-    def __init__(self, capacity: int = 1000) -> None:
-        self._seen: dict[tuple[str, str], dict[str, Any]] = {}
-        self._capacity = capacity
-
-    def get(self, session_id: str, key: str) -> dict[str, Any] | None:
-        return self._seen.get((session_id, key))
-
-    def put(self, session_id: str, key: str, value: dict[str, Any]) -> None:
-        if len(self._seen) >= self._capacity:
-            self._seen.pop(next(iter(self._seen)))
-        self._seen[(session_id, key)] = value
 
 
 class LoginBusy(RuntimeError):
@@ -76,7 +60,6 @@ class AppState:
     password_hash: str
     workspace: Workspace
     last_user_action_write: float = 0.0
-    recent_turns: RecentTurns = field(default_factory=RecentTurns)
     login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())
 
     logged_out_at: float | None = None

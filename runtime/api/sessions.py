@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.agent.manager import QueueFull, ShuttingDown, TurnRunning
-from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StateDep, StoreDep
+from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StoreDep
 from runtime.api.errors import error_responses
 from runtime.auth.responses import Text
+from runtime.store.aio import AsyncStore
 from runtime.store.base import InvalidCursor, NotFound
-from runtime.store.models import SessionRecord, new_id, to_plain
+from runtime.store.models import AcceptedRequest, SessionRecord, new_id, new_message_id, to_plain
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=LoginRequired)
 NOT_FOUND = error_responses(404)
 
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600  # a retried POST within a day never runs a second turn
 SESSION_ID = r"^[0-9a-f]{24}$"
 MESSAGE_ID = r"^[0-9]{13}-[0-9a-f]{8}$"
 SessionId = Annotated[str, Path(pattern=SESSION_ID)]
@@ -137,13 +140,24 @@ async def list_messages(
     return {"messages": [to_plain(m) for m in page.items], "next": page.next}
 
 
+@router.get("/{session_id}/messages/{message_id}/text", responses=NOT_FOUND)
+async def message_text(
+    session_id: SessionId, message_id: Annotated[str, Path(pattern=MESSAGE_ID)], store: StoreDep
+) -> dict[str, Any]:
+    """The whole text of a message whose record holds it cut (`truncated`)."""
+    try:
+        return {"id": message_id, "text": await store.get_message_text(session_id, message_id)}
+    except NotFound as exc:
+        raise _not_found("Message") from exc
+
+
 @router.post("/{session_id}/messages", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(404, 429, 503))
 async def post_message(
     session_id: SessionId,
     body: NewMessage,
     manager: ManagerDep,
     settings: SettingsDep,
-    state: StateDep,
+    store: StoreDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
     if len(body.text) > settings.max_message_chars:
@@ -153,22 +167,55 @@ async def post_message(
         )
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The message is empty.")
-    if idempotency_key and (earlier := state.recent_turns.get(session_id, idempotency_key)):
-        return {**earlier, "replayed": True}
+    claim: AcceptedRequest | None = None
+    if idempotency_key:
+        claim = AcceptedRequest(
+            session_id,
+            idempotency_key,
+            turn_id=new_id(),
+            message_id=new_message_id(),
+            expires_at=time.time() + IDEMPOTENCY_TTL_SECONDS,
+        )
+        if (earlier := await _earlier_request(store, claim)) is not None:
+            return {
+                "turn_id": earlier.turn_id,
+                "position": manager.position(session_id, earlier.turn_id),
+                "message_id": earlier.message_id,
+                "replayed": True,
+            }
     try:
-        request, position, message = await manager.submit(session_id, body.text, body.channel)
-    except NotFound as exc:
-        raise _not_found() from exc
-    except ShuttingDown as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Blu is stopping; send it again shortly.") from exc
-    except QueueFull as exc:
+        request, position, message = await manager.submit(
+            session_id,
+            body.text,
+            body.channel,
+            turn_id=claim.turn_id if claim else None,
+            message_id=claim.message_id if claim else None,
+        )
+    except (NotFound, ShuttingDown, QueueFull) as exc:
+        if claim is not None:  # nothing was accepted: the same key may be tried again
+            await store.forget_request(session_id, claim.key)
+        if isinstance(exc, NotFound):
+            raise _not_found() from exc
+        if isinstance(exc, ShuttingDown):
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Blu is stopping; send it again shortly.") from exc
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, "Too many messages are waiting in this session."
         ) from exc
-    result = {"turn_id": request.turn_id, "position": position, "message_id": message.id}
-    if idempotency_key:
-        state.recent_turns.put(session_id, idempotency_key, result)
-    return result
+    return {"turn_id": request.turn_id, "position": position, "message_id": message.id}
+
+
+async def _earlier_request(store: AsyncStore, claim: AcceptedRequest) -> AcceptedRequest | None:
+    """The turn an earlier POST with the same key started, or None when this one claimed the key. A
+    claim whose message was never stored (a crash in between) is taken over."""
+    earlier: AcceptedRequest | None = await store.claim_request(claim, at=time.time())
+    if earlier is None:
+        return None
+    try:
+        await store.get_message(claim.session_id, earlier.message_id)
+    except NotFound:
+        await store.forget_request(claim.session_id, claim.key)
+        return await store.claim_request(claim, at=time.time())  # type: ignore[no-any-return]
+    return earlier
 
 
 @router.post("/{session_id}/interrupt", responses=NOT_FOUND)

@@ -18,6 +18,7 @@ _STOPWORD_TEXT = (
     "conversation"
 )
 _VOCABULARY = _VOCABULARY_TEXT.split()
+_SPEAKER = re.compile(r"^[ \t]*[A-Za-z][\w ]{0,20}:", re.MULTILINE)
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
@@ -68,7 +69,10 @@ def tool_steps(directives: list[Directive], cwd: str | None) -> list[ToolCall]:
             steps.append(ToolCall("Edit", edit, f"Edited {path}."))
         elif d.name == "bash":
             command = d.args.get("cmd", "true")
-            steps.append(ToolCall("Bash", {"command": command, "description": "Run a command"}, f"Ran `{command}`:"))
+            bash: dict[str, Any] = {"command": command, "description": "Run a command"}
+            if d.args.get("background"):  # the CLI runs it in the background and reports its end later
+                bash["run_in_background"] = True
+            steps.append(ToolCall("Bash", bash, f"Ran `{command}`:"))
     return steps
 
 
@@ -90,6 +94,7 @@ def title_for(prompt: str) -> str:
     """A 2-5 word title from the conversation's own words (the text after the `Title:` instruction)."""
     body = prompt.split("\n", 1)[1] if "\n" in prompt else prompt.split(":", 1)[-1]
     body = re.sub(r"\[\[.*?\]\]", " ", body, flags=re.DOTALL)
+    body = _SPEAKER.sub("", body)  # "Person:", "Assistant:" and the like name a speaker, not the topic
     words: list[str] = []
     for word in re.findall(r"[A-Za-z][A-Za-z0-9'-]*", body):
         known = {w.lower() for w in words} | _STOPWORDS

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from runtime.store.models import (
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -74,7 +75,8 @@ class Store(Protocol):
     # messages ------------------------------------------------------------------------------
     def put_message(self, message: MessageRecord) -> bool:
         """Insert if absent. Returns False (and changes nothing) when a message with the same
-        session and id exists: a retried write never duplicates. Oversized text is truncated."""
+        session and id exists: a retried write never duplicates. Text over the item's budget is cut in
+        the record (`truncated`) and kept whole beside it (get_message_text); other long fields are cut."""
 
     def update_message(self, session_id: str, message_id: str, **changes: object) -> MessageRecord:
         """Set fields of an existing message (text, state, tool_calls, usage, error). Raises NotFound.
@@ -82,6 +84,9 @@ class Store(Protocol):
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord:
         """Raises NotFound."""
+
+    def get_message_text(self, session_id: str, message_id: str) -> str:
+        """The whole text of a message, also when the record's was cut. Raises NotFound."""
 
     def list_messages(
         self, session_id: str, *, limit: int = 50, cursor: str | None = None, newest_first: bool = False
@@ -137,6 +142,14 @@ class Store(Protocol):
 
     def clear_throttle(self, client: str) -> None:
         """Delete the record; nothing happens when there is none."""
+
+    # idempotency keys ----------------------------------------------------------------------
+    def claim_request(self, request: AcceptedRequest, *, at: float) -> AcceptedRequest | None:
+        """Atomically keep `request` unless a live one (expires_at >= at) holds the same session and key:
+        returns that one, or None when `request` was kept. Deleted with the session."""
+
+    def forget_request(self, session_id: str, key: str) -> None:
+        """Delete the key's record; nothing happens when there is none."""
 
     def close(self) -> None:
         """Release files and connections."""

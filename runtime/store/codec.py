@@ -223,6 +223,19 @@ def _fit_fields(values: dict[str, Any]) -> bool:
     return cut
 
 
+# Text too long for the item is kept whole beside it, in parts that each fit an item (4 bytes a character at most).
+TEXT_PART_CHARS = 90_000
+
+
+def text_overflows(text: str) -> bool:
+    """Whether `text` is cut in the message item (and so kept whole beside it)."""
+    return len(text.encode("utf-8")) > MAX_TEXT_BYTES
+
+
+def text_parts(text: str) -> list[str]:
+    return [text[i : i + TEXT_PART_CHARS] for i in range(0, len(text), TEXT_PART_CHARS)]
+
+
 def fit_message(message: MessageRecord) -> MessageRecord:
     """A validated message cut to fit one item; `truncated` is set when something was cut."""
     record = validated(message)

@@ -24,6 +24,7 @@ from pynamodb.models import Model
 from runtime.store import codec
 from runtime.store.base import Conflict, NotFound
 from runtime.store.models import (
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -48,6 +49,8 @@ SYSTEM = "SYSTEM"
 ACTIVITY = "ACTIVITY"
 AUTH_PREFIX = "AUTH#"
 THROTTLE = "THROTTLE"
+REQUEST_PREFIX = "REQUEST#"
+TEXT_PREFIX = "TEXT#"  # TEXT#{message id}#{part}: the whole text of a message whose item holds it cut
 
 _LOST = "ConditionalCheckFailedException"
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
@@ -111,6 +114,10 @@ _MESSAGE = _schema("MessageItem", MessageRecord)
 _ARTIFACT = _schema("ArtifactItem", ArtifactRecord)
 _ACTIVITY = _schema("ActivityItem", ActivityRecord)
 _THROTTLE = _schema("ThrottleItem", ThrottleRecord, ttl=NumberAttribute(null=True))  # the table's TTL
+_REQUEST = _schema("RequestItem", AcceptedRequest, ttl=NumberAttribute(null=True))
+_TEXT_PART = cast(
+    type[_Item], type("TextPartItem", (_Item,), {"text": UnicodeAttribute(null=True), "__module__": __name__})
+)
 
 
 def _bind(schema: type[M], meta: type) -> type[M]:
@@ -130,6 +137,8 @@ class _Models:
     artifact: type[_Item]
     activity: type[_Item]
     throttle: type[_Item]
+    request: type[_Item]
+    text_part: type[_Item]
 
     @classmethod
     def for_table(cls, table_name: str, region: str | None, endpoint_url: str | None) -> _Models:
@@ -149,12 +158,22 @@ class _Models:
             artifact=bind(_ARTIFACT),
             activity=bind(_ACTIVITY),
             throttle=bind(_THROTTLE),
+            request=bind(_REQUEST),
+            text_part=bind(_TEXT_PART),
         )
         # PynamoDB would make a botocore client (and connection pool) per class; they all share the
         # table's keys, so one connection serves them all. Its client is built now: threads that race
         # to a first request would each build one (slow, and all but one thrown away).
         connection = models.item._get_connection()
-        for model in (models.session, models.message, models.artifact, models.activity, models.throttle):
+        for model in (
+            models.session,
+            models.message,
+            models.artifact,
+            models.activity,
+            models.throttle,
+            models.request,
+            models.text_part,
+        ):
             model._connection = connection
         _ = connection.connection.client
         return models
@@ -325,6 +344,18 @@ class DynamoStore:
                 consistent_read=True,
                 attributes_to_get=keys,
             ),
+            *model.query(
+                _session_pk(session_id),
+                model.SK.startswith(REQUEST_PREFIX),
+                consistent_read=True,
+                attributes_to_get=keys,
+            ),
+            *model.query(
+                _session_pk(session_id),
+                model.SK.startswith(TEXT_PREFIX),
+                consistent_read=True,
+                attributes_to_get=keys,
+            ),
             *model.gsi1.query(ARTIFACTS_PREFIX + session_id, attributes_to_get=keys),
         ]
         with model.batch_write() as batch:
@@ -355,7 +386,44 @@ class DynamoStore:
             if _lost(exc):
                 return False
             raise
+        # After the record: a crash in between leaves a record marked `truncated`, never parts alone.
+        if codec.text_overflows(message.text):
+            self._keep_text(record.session_id, record.id, message.text)
         return True
+
+    def _text_part_keys(self, session_id: str, message_id: str) -> list[_Item]:
+        model = self._m.text_part
+        return list(
+            model.query(
+                _session_pk(session_id),
+                model.SK.startswith(f"{TEXT_PREFIX}{message_id}#"),
+                consistent_read=True,
+                attributes_to_get=["PK", "SK"],
+            )
+        )
+
+    def _keep_text(self, session_id: str, message_id: str, text: str) -> None:
+        """Keep the whole text in parts beside a record that holds it cut; drop parts it no longer needs."""
+        model = self._m.text_part
+        parts = codec.text_parts(text) if codec.text_overflows(text) else []
+        keys = {f"{TEXT_PREFIX}{message_id}#{n:04d}" for n in range(len(parts))}
+        stale = [item for item in self._text_part_keys(session_id, message_id) if item.SK not in keys]
+        with model.batch_write() as batch:
+            for n, part in enumerate(parts):
+                batch.save(model(_session_pk(session_id), f"{TEXT_PREFIX}{message_id}#{n:04d}", text=part))
+            for item in stale:
+                batch.delete(item)
+
+    def get_message_text(self, session_id: str, message_id: str) -> str:
+        record = self.get_message(session_id, message_id)
+        if not record.truncated:
+            return record.text
+        model = self._m.text_part
+        parts = model.query(
+            _session_pk(session_id), model.SK.startswith(f"{TEXT_PREFIX}{message_id}#"), consistent_read=True
+        )
+        whole = "".join(str(getattr(part, "text", "") or "") for part in parts)
+        return whole or record.text
 
     def update_message(self, session_id: str, message_id: str, **changes: object) -> MessageRecord:
         values = codec.message_changes(changes)
@@ -372,7 +440,11 @@ class DynamoStore:
             if _lost(exc):
                 raise NotFound(f"message {session_id}/{message_id}") from exc
             raise
-        return _record(MessageRecord, item)
+        record = _record(MessageRecord, item)
+        text = changes.get("text")
+        if isinstance(text, str) and (record.truncated or codec.text_overflows(text)):
+            self._keep_text(session_id, message_id, text)
+        return record
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord:
         model = self._m.message
@@ -557,6 +629,38 @@ class DynamoStore:
 
     def clear_throttle(self, client: str) -> None:
         self._m.throttle(AUTH_PREFIX + client, THROTTLE).delete()
+
+    # idempotency keys ----------------------------------------------------------------------
+
+    def claim_request(self, request: AcceptedRequest, *, at: float) -> AcceptedRequest | None:
+        request = codec.validated(request)
+        codec.check_key(request.key, "key")
+        at = codec.check_time(at, "at")
+        model = self._m.request
+        item = model(
+            _session_pk(request.session_id),
+            REQUEST_PREFIX + request.key,
+            ttl=_ttl(request.expires_at),
+            **_attributes(request),
+        )
+        for _ in range(5):
+            try:
+                item.save(condition=model.PK.does_not_exist() | (_a(model, "expires_at") < at))
+                return None
+            except PutError as exc:
+                if not _lost(exc):
+                    raise
+            try:
+                return _record(
+                    AcceptedRequest,
+                    model.get(item.PK, item.SK, consistent_read=True),
+                )
+            except model.DoesNotExist:
+                continue  # deleted meanwhile: claim again
+        raise Conflict(f"idempotency key {request.key} kept changing")
+
+    def forget_request(self, session_id: str, key: str) -> None:
+        self._m.request(_session_pk(session_id), REQUEST_PREFIX + key).delete()
 
     def close(self) -> None:
         """Nothing to release: connections live in botocore's pool and close with the process."""

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from runtime.store import codec
 from runtime.store.base import Conflict, NotFound
 from runtime.store.models import (
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -41,6 +42,12 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS artifacts_by_session ON artifacts (session_id)",
     "CREATE TABLE IF NOT EXISTS singletons (name TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS throttles (client TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE IF NOT EXISTS message_texts (
+        session_id TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (session_id, id)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS requests (
+        session_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (session_id, key)) WITHOUT ROWID""",
 )
 _ACTIVITY = "activity"
 
@@ -180,6 +187,8 @@ class LocalStore:
                 raise NotFound(f"session {session_id}")
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM requests WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM message_texts WHERE session_id = ?", (session_id,))
 
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         rows = self._all("SELECT body FROM sessions WHERE running_turn_id IS NOT NULL ORDER BY recency DESC")
@@ -194,7 +203,25 @@ class LocalStore:
                 "INSERT OR IGNORE INTO messages VALUES (?, ?, ?)",
                 (record.session_id, record.id, _dump(record)),
             ).rowcount
+            if inserted:
+                self._keep_text(db, record.session_id, record.id, message.text)
         return inserted == 1
+
+    @staticmethod
+    def _keep_text(db: sqlite3.Connection, session_id: str, message_id: str, text: str) -> None:
+        """Keep the whole text beside a record that holds it cut (and drop it when it fits again)."""
+        if codec.text_overflows(text):
+            db.execute("INSERT OR REPLACE INTO message_texts VALUES (?, ?, ?)", (session_id, message_id, text))
+        else:
+            db.execute("DELETE FROM message_texts WHERE session_id = ? AND id = ?", (session_id, message_id))
+
+    def get_message_text(self, session_id: str, message_id: str) -> str:
+        with self._lock:
+            record = self._read_message(self._db, session_id, message_id)
+            row = self._db.execute(
+                "SELECT text FROM message_texts WHERE session_id = ? AND id = ?", (session_id, message_id)
+            ).fetchone()
+        return record.text if row is None else str(row[0])
 
     def _read_message(self, db: sqlite3.Connection, session_id: str, message_id: str) -> MessageRecord:
         row = db.execute(
@@ -212,6 +239,8 @@ class LocalStore:
                 "UPDATE messages SET body = ? WHERE session_id = ? AND id = ?",
                 (_dump(record), session_id, message_id),
             )
+            if isinstance(changes.get("text"), str):
+                self._keep_text(db, session_id, message_id, str(changes["text"]))
         return record
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord:
@@ -341,6 +370,27 @@ class LocalStore:
     def clear_throttle(self, client: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM throttles WHERE client = ?", (client,))
+
+    # idempotency keys ----------------------------------------------------------------------
+
+    def claim_request(self, request: AcceptedRequest, *, at: float) -> AcceptedRequest | None:
+        request = codec.validated(request)
+        codec.check_key(request.key, "key")
+        at = codec.check_time(at, "at")
+        with self._write() as db:
+            row = db.execute(
+                "SELECT body FROM requests WHERE session_id = ? AND key = ?", (request.session_id, request.key)
+            ).fetchone()
+            if row is not None and (held := _load(AcceptedRequest, row[0])).expires_at >= at:
+                return held
+            db.execute(
+                "INSERT OR REPLACE INTO requests VALUES (?, ?, ?)", (request.session_id, request.key, _dump(request))
+            )
+        return None
+
+    def forget_request(self, session_id: str, key: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM requests WHERE session_id = ? AND key = ?", (session_id, key))
 
     def close(self) -> None:
         with self._lock:

@@ -72,7 +72,7 @@ class ToolCall:
     id: str
     name: str
     input_summary: str
-    outcome: Literal["pending", "ok", "error", "denied"] = "pending"
+    outcome: Literal["pending", "ok", "error", "denied", "stopped"] = "pending"
     result_summary: str = ""
     duration_ms: int | None = None
 
@@ -121,6 +121,17 @@ class ThrottleRecord:
     client: str
     failures: int = 0
     locked_until: float = 0.0
+    expires_at: float = 0.0  # ttl
+
+
+@dataclass(frozen=True)
+class AcceptedRequest:
+    """A message accepted under an Idempotency-Key: a replay of the same key answers with this turn."""
+
+    session_id: str
+    key: str
+    turn_id: str
+    message_id: str
     expires_at: float = 0.0  # ttl
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.support.server import BluClient, BluServer
+from tests.support.server import BluClient, BluServer, assert_totals_are_sums
 
 
 def wait_running(api: BluClient, sid: str) -> None:
@@ -53,6 +53,8 @@ def test_sigterm_mid_turn_saves_partial_output_marked_interrupted(fresh_server: 
     assert len(partial["text"].split()) < 200
     assert by_turn[(queued["turn_id"], "user")]["text"] == "never started"
     assert by_turn[(queued["turn_id"], "assistant")]["state"] == "interrupted"
+    assert partial["output_tokens"] > 0
+    assert_totals_are_sums(api, sid)
     status, _ = api.turn(sid, "and now?")
     assert status["status"] == "complete"
 
@@ -70,6 +72,8 @@ def test_sigkill_mid_turn_is_found_and_marked_on_start(fresh_server: BluServer) 
     assert stored["assistant"]["state"] == "interrupted"
     assert "restarted" in stored["assistant"]["error"]
     assert stored["assistant"]["text"].strip()  # the checkpointed part survived the kill
+    assert stored["assistant"]["output_tokens"] > 0  # and what it had used so far
+    assert_totals_are_sums(api, sid)
     session = api.http.get(f"/api/sessions/{sid}").json()
     assert session["running_turn_id"] is None and session["running"] is False
 
@@ -85,3 +89,17 @@ def test_a_reader_from_before_a_restart_is_told_to_reload(fresh_server: BluServe
         f"/api/sessions/{sid}/events", params={"after": before["next"], "epoch": before["epoch"], "wait": 0}
     ).json()
     assert response["reset"] is True and response["epoch"] != before["epoch"]
+
+
+def test_an_idempotency_key_is_honoured_across_a_restart(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    first = api.send(sid, "only once", **{"Idempotency-Key": "k-123"})
+    api.events_until(sid, first["turn_id"])
+    fresh_server.restart()
+    api = fresh_server.client()
+    again = api.send(sid, "only once", **{"Idempotency-Key": "k-123"})
+    assert again == {**first, "position": 0, "replayed": True}
+    assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
+    other = api.send(sid, "another", **{"Idempotency-Key": "k-124"})
+    assert other["turn_id"] != first["turn_id"] and "replayed" not in other

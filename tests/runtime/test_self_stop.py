@@ -173,22 +173,32 @@ def test_ecs_errors_are_logged_and_retried_next_round(aws: Aws, caplog: pytest.L
     assert aws.desired() == 0
 
 
-class NoEcs:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"ECS was called ({name})")
-
-
 class BrokenHeartbeat:
+    """The real store, except that writing the heartbeat fails; counts the activity reads."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.activity_reads = 0
+
     def heartbeat(self, at: float) -> None:
         raise RuntimeError("DynamoDB is unreachable")
 
     def get_activity(self) -> Any:
-        raise AssertionError("no check without a fresh heartbeat")
+        self.activity_reads += 1
+        return self.store.get_activity()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 def test_no_check_without_a_fresh_heartbeat(aws: Aws) -> None:
     # An old heartbeat would make the rule call this live task stale: no stop when the write failed.
-    beat(AsyncStore(BrokenHeartbeat()), self_stop(NoEcs(), None))  # type: ignore[arg-type]
+    untouched_for_45_minutes(aws.store)  # idle by the rule: only the guard keeps the service up
+    broken = BrokenHeartbeat(aws.store)
+    beat(AsyncStore(broken), self_stop(aws.ecs, aws.power))  # type: ignore[arg-type]
+    assert broken.activity_reads == 0
+    assert aws.desired() == 1
+    assert aws.power.recent() == []
 
 
 def test_not_configured_locally_nothing_is_stopped(aws: Aws, tmp_path: Path) -> None:

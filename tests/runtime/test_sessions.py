@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.runtime.conftest import model_env
-from tests.support.server import BluClient, BluServer
+from tests.support.server import BluClient, BluServer, assert_totals_are_sums
 
 
 def test_rename_archive_unarchive_and_list(api: BluClient) -> None:
@@ -131,20 +131,72 @@ def test_a_dropped_stream_still_completes_the_turn(api: BluClient) -> None:
     assert len(api.messages(sid)[-1]["text"].split()) >= 20
 
 
-def test_a_title_comes_from_the_small_model_after_the_first_exchange(fresh_server: BluServer) -> None:
+def test_a_title_comes_from_the_small_model_after_the_first_successful_exchange(fresh_server: BluServer) -> None:
     fresh_server.env["BLU_TITLE_MODE"] = "model"
     api = fresh_server.start().client()
     sid = api.new_session()
+    assert api.turn(sid, "[[error status=529]] hello there")[0]["status"] == "error"
     status, _ = api.turn(sid, "please compare three cheap electric bicycles for commuting")
     assert status["status"] == "complete"
-    fallback = api.http.get(f"/api/sessions/{sid}").json()["name"]
+    assert api.http.get(f"/api/sessions/{sid}").json()["name"] == "hello there"  # first words until then
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         events = api.read(sid, wait=5)["events"]
-        names = [e["data"]["session"]["name"] for e in events if e["type"] == "session.updated"]
-        if names and names[-1] != fallback:
+        if any(e["data"]["session"]["name"] != "hello there" for e in events if e["type"] == "session.updated"):
             break
-    else:
-        raise AssertionError("no title arrived")
-    title = api.http.get(f"/api/sessions/{sid}").json()["name"]
-    assert title != fallback and 1 <= len(title.split()) <= 6
+    # The stand-in titles with the conversation's first four words that are not stopwords or speaker labels.
+    assert api.http.get(f"/api/sessions/{sid}").json()["name"] == "Compare Three Cheap Electric"
+
+
+def test_forking_at_the_persons_messages_gives_claude_what_the_fork_shows(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "one")
+    api.turn(sid, "two")
+    one, _reply, two, _ = api.messages(sid)
+    expected = {one["id"]: (["one"], 2), two["id"]: (["one", _reply["text"], "two"], 3)}
+    for message_id, (shown, prompts) in expected.items():
+        fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": message_id}).json()["id"]
+        assert [m["text"] for m in api.messages(fork)] == shown
+        status, _ = api.turn(fork, "[[recall]]")
+        assert status["status"] == "complete"
+        # Claude sees every prompt the fork shows, then the new one (the CLI merges the two last).
+        assert api.messages(fork)[-1]["text"] == f"Recall: {prompts} user turns; first prompt: one"
+
+
+def test_one_accounting_across_complete_interrupted_failed_and_forked_turns(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "[[words n=40]]")
+    accepted = api.send(sid, "[[slow ms=200]] [[words n=200]]")
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "message.delta" for e in api.read(sid, wait=2)["events"]):
+        assert time.monotonic() < deadline
+    api.http.post(f"/api/sessions/{sid}/interrupt")
+    api.events_until(sid, accepted["turn_id"])
+    api.turn(sid, "[[error status=529]]")
+    replies = {m["state"]: m for m in api.messages(sid) if m["role"] == "assistant"}
+    assert set(replies) == {"complete", "interrupted", "error"}
+    for reply in replies.values():
+        # A reply that cost something used tokens, and the reverse.
+        assert (reply["cost_usd"] > 0) == (reply["input_tokens"] > 0) == (reply["output_tokens"] > 0), reply
+    assert replies["interrupted"]["output_tokens"] > 0 and replies["complete"]["output_tokens"] > 0
+
+    assert_totals_are_sums(api, sid)
+    last = api.messages(sid)[-1]["id"]
+    fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": last}).json()["id"]
+    assert_totals_are_sums(api, fork)
+    assert api.http.get(f"/api/sessions/{fork}").json()["cost_usd"] > 0
+
+
+def test_an_unreachable_api_is_explained_in_blus_words(fresh_server: BluServer, model: object) -> None:
+    from tests.support.server import free_port
+
+    fresh_server.env.update(model_env(model))  # type: ignore[arg-type]
+    fresh_server.env["ANTHROPIC_BASE_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    status, events = api.turn(sid, "hello")
+    assert status["status"] == "error"
+    error = next(e["data"] for e in events if e["type"] == "error")
+    assert error["kind"] == "api" and error["message"].startswith("Blu could not reach Claude's API")
+    stored = api.messages(sid)[-1]["error"]
+    assert stored == error["message"] and "127.0.0.1" not in stored and "gateway" not in stored

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from runtime.standin import StandinServer
 from tests.support.server import BluClient, BluServer
 
 
@@ -141,3 +142,25 @@ def test_bad_input_gets_clear_errors(api: BluClient) -> None:
     assert api.http.patch(f"/api/sessions/{sid}", json={}).status_code == 422
     assert api.http.get(f"/api/sessions/{sid}/events", params={"wait": 99}).status_code == 422
     assert [m["role"] for m in api.messages(sid)] == []  # nothing half-stored by the refused requests
+
+
+def test_a_long_message_is_kept_whole_and_its_limit_counts_characters(api: BluClient, model: StandinServer) -> None:
+    sid = api.new_session()
+    japanese = "日本語のテキスト。" * 11_000  # 99,000 characters (297 kB): under the 100,000-character limit
+    status, _ = api.turn(sid, japanese)
+    assert status["status"] == "complete"
+    asked = [r for r in model.messages_requests() if r.prompt and r.prompt.startswith("日本語")]
+    assert asked and len(asked[-1].prompt or "") == len(japanese)  # Claude got all of it
+    user, reply = api.messages(sid)
+    assert user["truncated"] and reply["truncated"]  # the list says the records hold the text cut
+    whole = api.http.get(f"/api/sessions/{sid}/messages/{user['id']}/text").json()["text"]
+    assert whole == japanese
+    assert api.http.get(f"/api/sessions/{sid}/messages/{reply['id']}/text").json()["text"] == f"Echo: {japanese}"
+    fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": reply["id"]}).json()["id"]
+    forked_user = api.messages(fork)[0]
+    assert api.http.get(f"/api/sessions/{fork}/messages/{forked_user['id']}/text").json()["text"] == japanese
+    missing = api.http.get(f"/api/sessions/{sid}/messages/0000000000000-00000000/text")
+    assert missing.status_code == 404
+    # Characters are code points, as the UI counts them: 100,001 emoji are over the limit.
+    post = api.http.post
+    assert post(f"/api/sessions/{sid}/messages", json={"text": "🙂" * 100_001}).status_code == 413

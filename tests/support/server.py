@@ -161,6 +161,16 @@ class BluClient:
         return list(response.json()["messages"])
 
 
+def assert_totals_are_sums(api: BluClient, session_id: str) -> None:
+    """A session's counters are the sums over its messages (one accounting for every kind of turn)."""
+    session = api.http.get(f"/api/sessions/{session_id}").json()
+    messages = api.messages(session_id)
+    assert session["message_count"] == len(messages)
+    for key in ("input_tokens", "output_tokens"):
+        assert session[key] == sum(m[key] for m in messages), key
+    assert abs(session["cost_usd"] - sum(m["cost_usd"] for m in messages)) < 1e-9
+
+
 def running_server(data_dir: Path, **env: str) -> Iterator[BluServer]:
     server = BluServer(data_dir, env=env).start()
     try:

@@ -230,3 +230,103 @@ def test_a_failed_turn_shows_its_error(logged_in: Callable[..., Any], blu: BluSe
     assert failed.locator(".msg__badge").inner_text() == "Failed"
     assert failed.locator(".msg__error").inner_text().strip()
     wait_idle(page)
+
+
+def test_retry_sends_the_prompt_of_a_failed_reply_again(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    # Three failures: the CLI's first try and its two retries (CLAUDE_CODE_MAX_RETRIES=2); the Retry succeeds.
+    send(page, "[[error status=529 times=3]] try me")
+    failed = wait_last_assistant(page, "error")
+    assert "127.0.0.1" not in failed.locator(".msg__error").inner_text()
+    failed.get_by_role("button", name="Retry: send the same message again").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('li.msg').length === 4 && "
+        "document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'",
+        timeout=30_000,
+    )
+    stored = api.messages(session_id(page))
+    assert [(m["role"], m["state"]) for m in stored] == [
+        ("user", "complete"),
+        ("assistant", "error"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert stored[2]["text"] == stored[0]["text"] and stored[2]["turn_id"] != stored[0]["turn_id"]
+    # A complete reply offers no Retry.
+    assert assistant_messages(page).last.get_by_role("button", name="Retry: send the same message again").count() == 0
+
+
+def test_right_to_left_text_runs_right_to_left(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, 'هذا اختبار. [[say text="هذا اختبار."]]')
+    reply = wait_last_assistant(page, "complete")
+    direction = "e => getComputedStyle(e).direction"
+    assert page.locator("li.msg--user .msg__body").evaluate(direction) == "rtl"
+    assert reply.locator(".msg__body p").first.evaluate(direction) == "rtl"
+    assert body_of(reply) == "هذا اختبار."
+    page.locator(".session-link__name", has_text="اختبار").first.wait_for()
+    assert page.locator(".session-link__name", has_text="اختبار").first.evaluate(direction) == "rtl"
+    assert page.locator("#session-title").evaluate(direction) == "rtl"
+    # Left-to-right text beside it keeps its own direction.
+    send(page, "plain English")
+    page.wait_for_function(
+        "() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 2", timeout=30_000
+    )
+    assert assistant_messages(page).last.locator(".msg__body p").first.evaluate(direction) == "ltr"
+
+
+def test_a_turn_waiting_for_a_claude_process_says_so(new_context: Any, tmp_path: Any) -> None:
+    from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB
+    from tests.web.conftest import login_context
+
+    server = BluServer(tmp_path / "data", env={"BLU_TASK_MEMORY_MIB": str(RESERVED_MEMORY_MIB + CLI_MEMORY_MIB)})
+    server.start()
+    try:
+        api = server.client()
+        busy = api.new_session()
+        long_turn = api.send(busy, "[[sleep s=60]]")
+        context = new_context()
+        login_context(context, server.url)
+        page = context.new_page()
+        open_app(page, server.url, "/#/new")
+        for _ in range(15):
+            events = api.read(busy, wait=2)["events"]
+            if any(e["type"] == "turn.status" and e["data"]["status"] == "running" for e in events):
+                break
+        send(page, "hello while busy")
+        page.locator("li.msg--user .msg__badge", has_text="Waiting for a free Claude process").wait_for()
+        assert "Waiting for a free Claude process" in page.get_by_test_id("chat-status").inner_text()
+        api.http.post(f"/api/sessions/{busy}/interrupt")
+        api.events_until(busy, long_turn["turn_id"])
+        reply = wait_last_assistant(page, "complete")
+        assert "hello while busy" in body_of(reply)
+        assert page.locator("li.msg--user .msg__badge").inner_text() == ""
+        context.close()  # before the server goes, so the page logs no refused connections
+        api.http.close()
+    finally:
+        server.stop()
+
+
+def test_a_long_message_shows_that_it_is_shortened_and_opens_whole(
+    logged_in: Callable[..., Any], blu: BluServer
+) -> None:
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    japanese = "日本語のテキスト。" * 11_000  # 99,000 characters, 297 kB
+    send(page, japanese)
+    wait_last_assistant(page, "complete", timeout=60_000)
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    user = page.locator("li.msg--user").first
+    show = user.get_by_role("button", name="Shortened here · Show the whole message")
+    show.wait_for()
+    assert len(user.locator(".msg__body").inner_text()) < len(japanese)
+    show.click()
+    page.wait_for_function(
+        "(n) => document.querySelector('li.msg--user .msg__body').innerText.length === n", arg=len(japanese)
+    )
+    assert user.get_by_role("button", name="Shortened here · Show the whole message").count() == 0

@@ -85,6 +85,9 @@ def test_server_restart_mid_turn_shows_the_interrupted_answer_and_carries_on(
     interrupted.wait_for(timeout=15_000)
     assert interrupted.locator(".msg__badge").inner_text() == "Interrupted"
     assert interrupted.locator(".msg__error").inner_text().strip()
+    # What happened, said plainly: no promise that the answer goes on, and Retry to ask again.
+    assert "left off" not in page.locator("#app, main").first.inner_text()
+    assert interrupted.get_by_role("button", name="Retry: send the same message again").is_visible()
     api = own_server.client()
     try:
         stored = [m for m in api.messages(sid) if m["role"] == "assistant"]

@@ -25,7 +25,7 @@ export interface ToolCall {
   id: string;
   name: string;
   input_summary: string;
-  outcome: "pending" | "ok" | "error" | "denied";
+  outcome: "pending" | "ok" | "error" | "denied" | "stopped";
   result_summary: string;
   duration_ms: number | null;
 }
@@ -204,6 +204,8 @@ export const api = {
       `/api/sessions/${q(id)}/messages`,
       { json: { text, channel: "text" }, headers: { "Idempotency-Key": key } },
     ),
+  messageText: (id: string, messageId: string) =>
+    request<{ id: string; text: string }>("GET", `/api/sessions/${q(id)}/messages/${q(messageId)}/text`),
   interrupt: (id: string) => request<{ interrupted: boolean }>("POST", `/api/sessions/${q(id)}/interrupt`),
   fork: (id: string, messageId: string) =>
     request<{ id: string }>("POST", `/api/sessions/${q(id)}/fork`, { json: { message_id: messageId } }),

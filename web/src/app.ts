@@ -44,7 +44,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   };
 
   // -- header ---------------------------------------------------------------------------------
-  const titleText = h("h1", { id: "session-title", class: "topbar__title-text" }, "New session");
+  const titleText = h("h1", { id: "session-title", class: "topbar__title-text", dir: "auto" }, "New session");
   const usage = h("p", { class: "topbar__usage", "data-testid": "session-usage", "aria-label": "Tokens and cost of this session" });
   const renameInput = h("input", { id: "rename-input", class: "topbar__rename-input", maxlength: "120", "aria-label": "Session name", autocomplete: "off" });
   const renameForm = h(

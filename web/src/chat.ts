@@ -32,8 +32,9 @@ interface Msg extends MessageRecord {
 
 interface Turn {
   turn_id: string;
-  status: "queued" | "running" | "complete" | "interrupted" | "error";
+  status: "queued" | "waiting" | "running" | "complete" | "interrupted" | "error";
   position?: number;
+  max_clis?: number;
   message_id?: string;
   user_message_id?: string;
 }
@@ -77,6 +78,7 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   ok: "Done",
   error: "Failed",
   denied: "Denied",
+  stopped: "Stopped",
 };
 
 export class ChatView {
@@ -141,6 +143,7 @@ export class ChatView {
       placeholder: "Message Blu…",
       "aria-label": "Message",
       "aria-describedby": "composer-hint",
+      dir: "auto",
       enterkeyhint: "send",
       autocomplete: "off",
     });
@@ -610,12 +613,18 @@ export class ChatView {
         h("span", { class: "msg__badge" }),
       ),
       h("div", { class: "msg__tools" }),
-      h("div", { class: msg.role === "assistant" ? "msg__body markdown" : "msg__body msg__body--plain" }),
-      h("p", { class: "msg__error", hidden: true }),
+      // dir=auto: right-to-left text (Arabic, Hebrew) runs and punctuates the way it is written.
+      h("div", { class: msg.role === "assistant" ? "msg__body markdown" : "msg__body msg__body--plain", dir: "auto" }),
+      h("p", { class: "msg__error", dir: "auto", hidden: true }),
       h("footer", { class: "msg__footer" }, h("span", { class: "msg__usage" }), h("span", { class: "msg__actions" })),
     );
     li.append(article);
     return li;
+  }
+
+  private turnOf(msg: Msg): Turn | undefined {
+    const userId = msg.local?.messageId ?? msg.id;
+    return [...this.turns.values()].find((t) => t.user_message_id === userId);
   }
 
   private queuedAhead(msg: Msg): number | null {
@@ -660,6 +669,7 @@ export class ChatView {
     else if (msg.role === "user") {
       const ahead = this.queuedAhead(msg);
       if (ahead !== null) [badgeText, badgeKind] = [ahead > 0 ? `Queued · ${ahead} ahead` : "Queued · next", "muted"];
+      else if (this.turnOf(msg)?.status === "waiting") [badgeText, badgeKind] = ["Waiting for a free Claude process", "muted"];
     } else if (msg.state === "running") [badgeText, badgeKind] = ["Answering…", "live"];
     else if (msg.state === "interrupted") [badgeText, badgeKind] = ["Interrupted", "warn"];
     else if (msg.state === "error") [badgeText, badgeKind] = ["Failed", "error"];
@@ -695,9 +705,20 @@ export class ChatView {
 
     const actions = q<HTMLElement>(".msg__actions");
     actions.replaceChildren();
+    if (msg.truncated && !msg.local && msg.state !== "running") {
+      // The record holds the text cut; the whole text is kept and one click away.
+      actions.append(
+        h("button", { type: "button", class: "link-button", "data-action": "full-text" }, "Shortened here · Show the whole message"),
+      );
+    }
     if (msg.local?.failed) {
       actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry" }, "Send again"));
     } else if (!msg.local && msg.state !== "running") {
+      if (msg.role === "assistant" && (msg.state === "interrupted" || msg.state === "error") && this.promptOf(msg)) {
+        actions.append(
+          h("button", { type: "button", class: "link-button", "data-action": "retry-turn", "aria-label": "Retry: send the same message again" }, "Retry"),
+        );
+      }
       actions.append(
         h(
           "button",
@@ -722,7 +743,7 @@ export class ChatView {
           h("span", { class: "tool__outcome" }),
           h("span", { class: "tool__duration" }),
         ),
-        h("div", { class: "tool__body" }, h("h4", null, "Input"), h("pre", { class: "tool__input" }), h("h4", { class: "tool__result-label" }, "Result"), h("pre", { class: "tool__result" })),
+        h("div", { class: "tool__body" }, h("h4", null, "Input"), h("pre", { class: "tool__input", dir: "auto" }), h("h4", { class: "tool__result-label" }, "Result"), h("pre", { class: "tool__result", dir: "auto" })),
       );
       container.append(card);
     }
@@ -742,16 +763,20 @@ export class ChatView {
     const turns = [...this.turns.values()];
     const running = turns.some((t) => t.status === "running") || [...this.messages.values()].some((m) => m.state === "running" && !m.local);
     const queued = turns.filter((t) => t.status === "queued").length;
-    const busy = running || queued > 0;
-    this.stopButton.hidden = !running;
+    const waiting = turns.find((t) => t.status === "waiting");
+    const busy = running || queued > 0 || !!waiting;
+    this.stopButton.hidden = !running && !waiting;
     this.element.classList.toggle("chat--busy", busy);
     let text = "";
-    if (this.reconnecting) text = "Reconnecting… the answer continues where it left off.";
+    // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
+    if (this.reconnecting) text = "Reconnecting to Blu…";
+    else if (waiting && !running)
+      text = `Waiting for a free Claude process (this Blu runs ${waiting.max_clis ?? "a few"} at a time)…`;
     else if (running && queued) text = `Blu is answering · ${queued} more queued`;
     else if (running) text = "Blu is answering…";
     else if (queued) text = `${queued} message${queued > 1 ? "s" : ""} queued`;
     if (this.loaded && this.status.textContent !== text) this.status.textContent = text;
-    this.status.dataset.state = this.reconnecting ? "reconnecting" : running ? "running" : queued ? "queued" : "idle";
+    this.status.dataset.state = this.reconnecting ? "reconnecting" : running ? "running" : waiting ? "waiting" : queued ? "queued" : "idle";
     if (this.wasBusy && !busy) announce("Blu finished answering.");
     this.wasBusy = busy;
     this.empty.hidden = this.order.length > 0 || !this.loaded;
@@ -767,12 +792,25 @@ export class ChatView {
   private async submit(): Promise<void> {
     const text = this.textarea.value;
     if (!text.trim()) return;
-    if (text.length > this.host.maxMessageChars) {
+    // Characters as the server counts them (code points; an emoji is one, not two UTF-16 units).
+    if ([...text].length > this.host.maxMessageChars) {
       this.host.toast(`The message is longer than ${this.host.maxMessageChars} characters.`, "error");
       return;
     }
     this.textarea.value = "";
     this.autosize();
+    await this.sendText(text);
+  }
+
+  /** The person's message a reply answers (same turn), when it is loaded. */
+  private promptOf(reply: Msg): Msg | undefined {
+    if (!reply.turn_id) return undefined;
+    for (const m of this.messages.values()) if (m.role === "user" && !m.local && m.turn_id === reply.turn_id) return m;
+    return undefined;
+  }
+
+  /** Show the person's message at once, then post it (a new turn, with its own Idempotency-Key). */
+  private async sendText(text: string): Promise<void> {
     const key = randomId();
     const local = this.fromRecord({
       session_id: this.sessionId ?? "",
@@ -908,7 +946,27 @@ export class ChatView {
     const msg = id ? this.messages.get(id) : undefined;
     if (!msg) return;
     if (button.dataset.action === "retry") void this.post(msg);
+    if (button.dataset.action === "retry-turn") {
+      const prompt = this.promptOf(msg);
+      if (prompt) void this.sendText(prompt.text);
+    }
     if (button.dataset.action === "fork") void this.fork(msg, button);
+    if (button.dataset.action === "full-text") void this.showWhole(msg, button);
+  }
+
+  private async showWhole(msg: Msg, button: HTMLButtonElement): Promise<void> {
+    if (!this.sessionId) return;
+    button.disabled = true;
+    try {
+      const whole = await api.messageText(this.sessionId, msg.id);
+      msg.text = whole.text;
+      msg.truncated = false;
+      this.dirty.add(msg.id);
+      this.scheduleFlush();
+    } catch (error) {
+      this.host.toast(`Couldn't load the whole message: ${(error as Error).message}`, "error");
+      button.disabled = false;
+    }
   }
 
   private async fork(msg: Msg, button: HTMLButtonElement): Promise<void> {

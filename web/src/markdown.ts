@@ -142,6 +142,10 @@ export function renderMarkdown(target: HTMLElement, text: string): void {
     copy.setAttribute("aria-label", "Copy the code");
     pre.append(copy);
   }
+  // Each block takes its direction from its own text, so a right-to-left paragraph reads right to left.
+  for (const block of Array.from(fragment.querySelectorAll("p, li, h1, h2, h3, h4, h5, h6, blockquote, td, th"))) {
+    block.setAttribute("dir", "auto");
+  }
   target.replaceChildren(fragment);
 }
 

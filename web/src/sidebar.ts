@@ -141,7 +141,7 @@ export class Sidebar {
             "data-session-id": s.id,
             "aria-current": s.id === current ? "page" : undefined,
           },
-          h("span", { class: "session-link__name" }, name),
+          h("span", { class: "session-link__name", dir: "auto" }, name),
           h(
             "span",
             { class: "session-link__meta" },

@@ -133,3 +133,10 @@ def test_title_uses_conversation_words_and_ignores_directives() -> None:
     assert reply.kind == "title" and reply.tool is None
     assert reply.text == "Bake Sourdough Bread"
     assert title_for("Title: ...") == "New conversation"
+
+
+def test_title_of_blus_own_title_prompt_has_no_speaker_labels() -> None:
+    from runtime.agent.options import prompt
+
+    text = prompt("title").format(user_text="Hello Blu, can you help", assistant_text="Echo: Hello Blu")
+    assert title_for(text) == "Hello Blu Help"

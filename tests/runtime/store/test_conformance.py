@@ -7,6 +7,7 @@ import random
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from runtime.store.models import (
     MAX_TEXT_BYTES,
     MAX_TOOL_FIELD_BYTES,
     TRUNCATION_MARK,
+    AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
@@ -550,3 +552,59 @@ def test_page_limits_are_checked(store: Store) -> None:
             store.list_sessions(limit=limit)
         with pytest.raises(ValueError):
             store.list_messages("s1", limit=limit)
+
+
+def test_idempotency_keys_are_claimed_once_until_they_expire(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1"))
+    first = AcceptedRequest("s1", "k-123", turn_id="t1", message_id="m1", expires_at=T0 + 100)
+    assert store.claim_request(first, at=T0) is None
+    again = AcceptedRequest("s1", "k-123", turn_id="t2", message_id="m2", expires_at=T0 + 200)
+    assert store.claim_request(again, at=T0 + 50) == first
+    other_session = AcceptedRequest("s2", "k-123", turn_id="t3", message_id="m3", expires_at=T0 + 100)
+    assert store.claim_request(other_session, at=T0) is None
+    assert store.claim_request(again, at=T0 + 101) is None  # expired: the key is free again
+    assert store.claim_request(first, at=T0 + 102) == again
+    store.forget_request("s1", "k-123")
+    assert store.claim_request(first, at=T0) is None
+    store.delete_session("s1")
+    store.create_session(SessionRecord(id="s1"))
+    assert store.claim_request(again, at=T0) is None  # deleted with its session
+
+
+def test_concurrent_claims_of_one_key_leave_one_winner(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1"))
+    winners: list[int] = []
+
+    def claim(i: int) -> None:
+        request = AcceptedRequest("s1", "same", turn_id=f"t{i}", message_id=f"m{i}", expires_at=T0 + 100)
+        if store.claim_request(request, at=T0) is None:
+            winners.append(i)
+
+    run_threads(8, claim)
+    assert len(winners) == 1
+
+
+def test_text_over_the_item_budget_is_kept_whole_beside_it(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1"))
+    japanese = "日本語のテキスト。" * 11_000  # 99,000 characters, 297,000 bytes
+    message = MessageRecord(session_id="s1", id=new_message_id(T0), role="user", text=japanese)
+    assert store.put_message(message)
+    stored = store.get_message("s1", message.id)
+    assert stored.truncated and len(stored.text.encode()) <= MAX_TEXT_BYTES + MARK_BYTES
+    assert store.get_message_text("s1", message.id) == japanese
+    assert store.list_messages("s1").items[0].text == stored.text  # pages stay small
+    longer = "🙂" * 150_000  # 600,000 bytes: more than one item's worth
+    store.update_message("s1", message.id, text=longer)
+    assert store.get_message_text("s1", message.id) == longer
+    store.update_message("s1", message.id, text="short again")
+    assert store.get_message_text("s1", message.id) == "short again"
+    fits = MessageRecord(session_id="s1", id=new_message_id(T0 + 1), role="assistant", text="fits")
+    store.put_message(fits)
+    assert store.get_message_text("s1", fits.id) == "fits"
+    with pytest.raises(NotFound):
+        store.get_message_text("s1", new_message_id(T0 + 2))
+    store.update_message("s1", message.id, text=japanese)
+    store.delete_session("s1")
+    store.create_session(SessionRecord(id="s1"))
+    store.put_message(replace(message, text="new"))
+    assert store.get_message_text("s1", message.id) == "new"  # the old parts went with the session

@@ -131,7 +131,7 @@ export function openVoiceMode(options: VoiceModeOptions): VoiceMode {
   function showTranscript(segment: Transcript): void {
     let line = lines.get(segment.id);
     if (!line) {
-      line = h("li", { class: `voice__line voice__line--${segment.speaker}` }, h("b", null, segment.speaker === "user" ? "You" : "Blu"), h("span"));
+      line = h("li", { class: `voice__line voice__line--${segment.speaker}` }, h("b", null, segment.speaker === "user" ? "You" : "Blu"), h("span", { dir: "auto" }));
       lines.set(segment.id, line);
       transcript.append(line);
       while (transcript.children.length > MAX_LINES) {
