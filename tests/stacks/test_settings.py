@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "max_running_hours_per_day": 4,
     "container_uid": 1000,
     "container_gid": 1000,
+    "image_build": "codebuild",
 }
 
 
