@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint synth bench deps web web-test browser clean lock
+.PHONY: dev test lint synth cost deploy bench deps web web-test browser clean lock
 
 ## Python virtualenv with the pinned requirements (re-installed when a requirements file changes)
 $(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt
@@ -66,6 +66,14 @@ test: deps web web-test browser lint
 
 synth: deps web
 	npx cdk synth --quiet
+
+## Monthly cost estimate (0, 1 and 3 hours of use a day) from the synthesized templates
+cost: synth
+	$(PY) -m stacks.cost cdk.out
+
+## Guided first deploy (and safe re-deploy): prerequisites, deploy, password and token, URL and cost
+deploy: deps web
+	$(PY) -m scripts.deploy
 
 bench: deps
 	$(PY) -m bench
