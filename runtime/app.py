@@ -17,7 +17,7 @@ from runtime.agent.options import ClaudeEndpoint
 from runtime.api import auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.auth import CookieSigner, LoginThrottle
-from runtime.credentials import load_login_secrets
+from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.observability.asgi import RequestContextMiddleware
 from runtime.observability.logs import scrubber
 from runtime.self_stop import SelfStop
@@ -73,7 +73,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = AsyncStore(
         open_store(table_name=settings.dynamodb_table or None, data_dir=settings.data_dir, region=settings.aws_region)
     )
-    secrets = load_login_secrets(settings)
+    try:
+        secrets = load_login_secrets(settings)
+    except MissingSecrets:
+        # In AWS without a password hash the task cannot serve; ECS would restart it forever.
+        stopper = SelfStop.from_settings(settings, started_at=started_at)
+        if stopper is not None:
+            await asyncio.to_thread(stopper.sleep_for_missing_secrets, time.time())
+        raise
     scrubber.register(secrets.password_hash, secrets.session_secret)  # generated ones, in local runs
     standin = None
     if settings.use_standin:
