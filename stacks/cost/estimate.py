@@ -37,6 +37,8 @@ class Deployment:
     dashboards: int
     custom_metrics: int
     image_built_in_aws: bool
+    efs_backed_up: bool
+    table_pitr: bool
     idle_checker_memory_gb: float
     launcher_memory_gb: float
 
@@ -77,6 +79,12 @@ class Deployment:
             dashboards=len(_resources(templates, "AWS::CloudWatch::Dashboard")),
             custom_metrics=len(custom),
             image_built_in_aws=bool(_resources(templates, "Custom::CDKContainerImageBuild")),
+            efs_backed_up=bool(_resources(templates, "AWS::Backup::BackupPlan")),
+            table_pitr=any(
+                t.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+                for t in _resources(templates, "AWS::DynamoDB::Table")
+                + _resources(templates, "AWS::DynamoDB::GlobalTable")
+            ),
             idle_checker_memory_gb=functions.get("idle_checker", 0.25),
             launcher_memory_gb=functions.get("launcher", 0.5),
         )
@@ -122,9 +130,11 @@ def line_items(d: Deployment, hours_per_day: float, *, free_tier: bool) -> dict[
         "Secrets Manager": d.secrets * PRICES["secret_month"].usd
         + wakes * a["secret_calls_per_wake"] / 10_000 * PRICES["secret_10k_calls"].usd,
         "EFS storage": a["efs_gb"] * PRICES["efs_standard_gb_month"].usd,
+        "EFS backup (AWS Backup)": a["efs_gb"] * PRICES["backup_efs_gb_month"].usd if d.efs_backed_up else 0.0,
         "DynamoDB (on-demand)": _cost("dynamodb_gb_month", a["dynamodb_gb"], free_tier=f)
         + used * a["dynamodb_million_writes_per_used_hour"] * PRICES["dynamodb_million_writes"].usd
-        + used * a["dynamodb_million_reads_per_used_hour"] * PRICES["dynamodb_million_reads"].usd,
+        + used * a["dynamodb_million_reads_per_used_hour"] * PRICES["dynamodb_million_reads"].usd
+        + (a["dynamodb_gb"] * PRICES["dynamodb_pitr_gb_month"].usd if d.table_pitr else 0.0),
         "ECR image storage": a["image_gb"] * PRICES["ecr_gb_month"].usd,
         "Image builds (CodeBuild)": _cost(
             "codebuild_arm_small_minute", a["image_builds_per_month"] * a["image_build_minutes"], free_tier=f

@@ -32,6 +32,8 @@ PRICES: dict[str, Price] = {
     "secret_month": Price(0.40, "secret-month", "https://aws.amazon.com/secrets-manager/pricing/"),
     "secret_10k_calls": Price(0.05, "10,000 API calls", "https://aws.amazon.com/secrets-manager/pricing/"),
     "efs_standard_gb_month": Price(0.30, "GB-month", "https://aws.amazon.com/efs/pricing/"),
+    "backup_efs_gb_month": Price(0.05, "GB-month", "https://aws.amazon.com/backup/pricing/ (EFS warm)"),
+    "dynamodb_pitr_gb_month": Price(0.20, "GB-month", "https://aws.amazon.com/dynamodb/pricing/on-demand/"),
     "dynamodb_gb_month": Price(0.25, "GB-month", "https://aws.amazon.com/dynamodb/pricing/on-demand/", 25.0),
     "dynamodb_million_writes": Price(0.625, "million WRU", "https://aws.amazon.com/dynamodb/pricing/on-demand/"),
     "dynamodb_million_reads": Price(0.125, "million RRU", "https://aws.amazon.com/dynamodb/pricing/on-demand/"),
