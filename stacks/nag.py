@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -29,8 +30,11 @@ CDK_ASSETS_BUCKET = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::Accoun
 def _image_build_acknowledgments(project: str) -> tuple[NagAcknowledgment, ...]:
     """cdklabs-deploy-time-build's CodeBuild project (one per platform), as the library defines it."""
     region_account = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
-    logs_arn = region_account.format(service="logs") + f":log-group:/aws/codebuild/<{project}C13E3549>:*"
-    reports_arn = region_account.format(service="codebuild") + f":report-group/<{project}C13E3549>-*"
+    # The project's logical id as CDK makes it for a top-level construct: its id, then the first 8 hex
+    # digits of the MD5 of its path below the stack (the findings name the project by it).
+    logical_id = project + hashlib.md5(f"{project}/Resource".encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    logs_arn = region_account.format(service="logs") + f":log-group:/aws/codebuild/<{logical_id}>:*"
+    reports_arn = region_account.format(service="codebuild") + f":report-group/<{logical_id}>-*"
     policy = f"{project}/Role/DefaultPolicy/Resource"
     iam5 = {
         "Resource::*": "ecr:GetAuthorizationToken (log in to ECR to push, and to ECR Public to pull base images) "

@@ -89,3 +89,15 @@ def test_acknowledgment_needs_the_plugin_prefix_and_a_reason(tmp_path: Path, rul
     app = make_app(tmp_path)
     with pytest.raises(AcknowledgmentError):
         apply_nag(app, (NagAcknowledgment(stack=cdk.Stack, path="x", rule=rule, reason=reason),))
+
+
+def test_x86_image_build_is_nag_clean_too(tmp_path: Path) -> None:
+    # The image build's CodeBuild project is another singleton on x86; its acknowledgments must match it.
+    from app import build_app
+    from stacks.settings import BluSettings
+
+    app = make_app(tmp_path, **{"aws:cdk:bundling-stacks": [], "use_arm64": False})
+    build_app(app, BluSettings.from_context(app.node))
+    apply_nag(app)
+    app.synth()
+    assert findings(tmp_path) == []
