@@ -7,10 +7,10 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint synth bench deps web web-test browser clean
+.PHONY: dev test lint synth cost deploy bench deps web web-test browser clean lock
 
 ## Python virtualenv with the pinned requirements (re-installed when a requirements file changes)
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -21,7 +21,20 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed node_modules/.installed
+## The Lambda layer's locked wheels, so synth works offline afterwards
+WHEELHOUSE := .cache/wheels
+LAYER_LOCK := lambdas/layer/requirements.lock
+$(WHEELHOUSE)/.filled: $(LAYER_LOCK) | $(VENV)/.installed
+	$(PY) -m scripts.wheelhouse
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed $(WHEELHOUSE)/.filled
+
+## Re-resolve the layer's lock (hashes for every platform) after editing lambdas/layer/requirements.in
+lock: $(VENV)/.installed
+	$(PY) -m pip install -q --target .cache/uv uv==0.13.8
+	cd lambdas/layer && ../../.cache/uv/bin/uv pip compile requirements.in --universal --python-version 3.11 \
+	  --generate-hashes --quiet --custom-compile-command "make lock" -o requirements.lock
 
 ## The web UI's static assets, bundled from npm packages at build time
 web: node_modules/.installed
@@ -53,6 +66,14 @@ test: deps web web-test browser lint
 
 synth: deps web
 	npx cdk synth --quiet
+
+## Monthly cost estimate (0, 1 and 3 hours of use a day) from the synthesized templates
+cost: synth
+	$(PY) -m stacks.cost cdk.out
+
+## Guided first deploy (and safe re-deploy): prerequisites, deploy, password and token, URL and cost
+deploy: deps web
+	$(PY) -m scripts.deploy
 
 bench: deps
 	$(PY) -m bench

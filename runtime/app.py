@@ -22,7 +22,7 @@ from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
 from runtime.auth import CookieSigner, LoginThrottle
 from runtime.auth.responses import validation_error
-from runtime.credentials import load_login_secrets
+from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
 from runtime.observability.asgi import RequestContextMiddleware
 from runtime.observability.logs import scrubber
@@ -82,7 +82,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = AsyncStore(
         open_store(table_name=settings.dynamodb_table or None, data_dir=settings.data_dir, region=settings.aws_region)
     )
-    secrets = load_login_secrets(settings)
+    try:
+        secrets = load_login_secrets(settings)
+    except MissingSecrets:
+        # In AWS without a password hash the task cannot serve; ECS would restart it forever.
+        stopper = SelfStop.from_settings(settings, started_at=started_at)
+        if stopper is not None:
+            await asyncio.to_thread(stopper.sleep_for_missing_secrets, time.time())
+        raise
     scrubber.register(secrets.password_hash, secrets.session_secret)  # generated ones, in local runs
     standin = None
     if settings.use_standin:

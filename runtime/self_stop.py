@@ -51,6 +51,23 @@ def stop_if_idle(
     return True, reason
 
 
+MISSING_SECRETS_REASON = "the secret holds no login password yet"
+
+
+def sleep_for_missing_secrets(ecs: Any, power: PowerLog | None, *, cluster: str, service: str, now: float) -> None:
+    """Scale the service to 0 instead of letting ECS restart a task that cannot start (a crash loop,
+    e.g. start_on_deploy=true before the password was stored). The next wake starts a task that
+    reads the secret again."""
+    log.error(
+        "Blu cannot start: %s. Store it with `make deploy` or `python -m scripts.set_secret --password`, "
+        "then open Blu's URL to wake it. Scaling %s/%s to 0 instead of restarting.",
+        MISSING_SECRETS_REASON,
+        cluster,
+        service,
+    )
+    put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=MISSING_SECRETS_REASON + REASON_SUFFIX)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SelfStop:
     """The clients and settings `stop_if_idle` needs in the running task."""
@@ -80,6 +97,9 @@ class SelfStop:
             idle_timeout_minutes=settings.idle_timeout_minutes,
             started_at=started_at,
         )
+
+    def sleep_for_missing_secrets(self, now: float) -> None:
+        sleep_for_missing_secrets(self.ecs, self.power, cluster=self.cluster, service=self.service, now=now)
 
     def check(self, store: Store, now: float) -> tuple[bool, str]:
         return stop_if_idle(

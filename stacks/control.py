@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +33,39 @@ CODE_PATHS: tuple[str, ...] = (
     "runtime/observability",
     "web/dist",
 )
-LAYER_REQUIREMENTS = REPO_ROOT / "lambdas" / "requirements.txt"
+# The layer's inputs: requirements.in (direct needs) and requirements.lock (every package pinned with
+# its hashes, from `make lock`). Its own directory, so the layer's asset source differs from the code's.
+LAYER_DIR = REPO_ROOT / "lambdas" / "layer"
+LAYER_LOCK = LAYER_DIR / "requirements.lock"
+# Wheels downloaded by `make deps` (scripts/wheelhouse.py): with it, synth needs no network.
+WHEELHOUSE = REPO_ROOT / ".cache" / "wheels"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
-PYTHON_VERSION = "3.14"
-# Wheels pip may choose for Lambda's arm64 Amazon Linux 2023 (glibc 2.34).
-PIP_PLATFORMS: tuple[str, ...] = (
-    "manylinux2014_aarch64",
-    "manylinux_2_28_aarch64",
-    "manylinux_2_34_aarch64",
+
+
+@dataclass(frozen=True)
+class PythonTarget:
+    """Where pip installs wheels for: ``platforms`` empty means the Python running the synth."""
+
+    name: str
+    platforms: tuple[str, ...] = ()
+    python_version: str = ""
+
+    def pip_args(self) -> list[str]:
+        if not self.platforms:
+            return []
+        platforms = [arg for platform in self.platforms for arg in ("--platform", platform)]
+        return [*platforms, "--implementation", "cp", "--python-version", self.python_version]
+
+
+# Lambda's arm64 Amazon Linux 2023 (glibc 2.34) and Python 3.14.
+LAMBDA_TARGET = PythonTarget(
+    name="lambda-arm64-py3.14",
+    platforms=("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64"),
+    python_version="3.14",
 )
+# The machine running the synth: tests install the same lock for it to import the handlers.
+LOCAL_TARGET = PythonTarget(name="local")
+
 # Bundling runs on the deployer's machine; this image is only named because CDK requires one and is
 # never pulled (local bundling always succeeds or fails the synth).
 _UNUSED_IMAGE = cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.14")
@@ -50,9 +75,11 @@ _UNUSED_IMAGE = cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.
 class CopyCode:
     """Copies the functions' code (CODE_PATHS) into the asset directory: no Docker needed."""
 
+    name = "blu-lambda-code"
+
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: Any) -> bool:
         out = Path(output_dir)
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "layer")
         for relative in CODE_PATHS:
             source = REPO_ROOT / relative
             target = out / relative
@@ -66,35 +93,53 @@ class CopyCode:
         return True
 
 
+def pip_install_command(target: PythonTarget, destination: Path, *, wheelhouse: Path = WHEELHOUSE) -> list[str]:
+    """The pip command that installs the lock into ``destination``: hashes checked, binary wheels only,
+    no dependency resolution (the lock is complete), no bytecode (Lambda compiles for its own Python);
+    from the local wheelhouse when `make deps` filled it, else from the package index."""
+    source = ["--no-index", "--find-links", str(wheelhouse)] if any(wheelhouse.glob("*.whl")) else []
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--require-hashes", "--no-deps", "--only-binary=:all:", "--no-compile",
+        "--requirement", str(LAYER_LOCK),
+        "--target", str(destination),
+        *target.pip_args(), *source,
+    ]  # fmt: skip
+
+
+def make_reproducible(site: Path) -> None:
+    """Drop what depends on the machine that ran pip: console scripts (their shebang names that
+    machine's Python) and their lines in the RECORD files; the functions never run them."""
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for record in site.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith("../../bin/")))
+
+
 @jsii.implements(cdk.ILocalBundling)
 class PipLayer:
-    """Installs the functions' dependencies for Lambda's arm64 Python with pip: binary wheels only,
-    so no Docker and no compiler are needed on the deployer's machine."""
+    """Installs the layer's locked dependencies under ``python/`` for ``target`` with pip: binary
+    wheels only, so no Docker and no compiler are needed on the deployer's machine."""
+
+    def __init__(self, target: PythonTarget = LAMBDA_TARGET) -> None:
+        self.target = target
+        self.name = f"blu-lambda-layer-{target.name}"
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: Any) -> bool:
-        platforms = [arg for platform in PIP_PLATFORMS for arg in ("--platform", platform)]
-        subprocess.run(  # noqa: S603 -- fixed arguments, no shell
-            [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--requirement", str(LAYER_REQUIREMENTS),
-                "--target", str(Path(output_dir) / "python"),
-                *platforms,
-                "--implementation", "cp", "--python-version", PYTHON_VERSION,
-                "--only-binary=:all:", "--upgrade",
-            ],
-            check=True,
-            cwd=REPO_ROOT,
-        )  # fmt: skip
+        site = Path(output_dir) / "python"
+        subprocess.run(pip_install_command(self.target, site), check=True, cwd=REPO_ROOT)  # noqa: S603 -- no shell
+        make_reproducible(site)
         return True
 
 
-def _bundled(local: CopyCode | PipLayer) -> lambda_.Code:
-    # asset_hash_type OUTPUT: when bundling is skipped (tests, other stacks), the asset gets a
-    # placeholder hash instead of fingerprinting the repository.
+def _bundled(source: Path, local: CopyCode | PipLayer) -> lambda_.Code:
+    # CDK's staging cache keys on source path + bundling options, and a local bundler serializes
+    # alike whatever it does: the command names the bundler so two different bundles never share a
+    # staged asset. asset_hash_type OUTPUT hashes what the bundler produced (byte-stable: see PipLayer).
     return lambda_.Code.from_asset(
-        str(REPO_ROOT / "lambdas"),
+        str(source),
         asset_hash_type=cdk.AssetHashType.OUTPUT,
-        bundling=cdk.BundlingOptions(image=_UNUSED_IMAGE, local=local, command=["false"]),
+        bundling=cdk.BundlingOptions(image=_UNUSED_IMAGE, local=local, command=[local.name]),
     )
 
 
@@ -110,14 +155,14 @@ class BluFunctions(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.code = _bundled(CopyCode())
+        self.code = _bundled(REPO_ROOT / "lambdas", CopyCode())
         self.dependencies = lambda_.LayerVersion(
             self,
             "Dependencies",
-            code=_bundled(PipLayer()),
+            code=_bundled(LAYER_DIR, PipLayer()),
             compatible_runtimes=[LAMBDA_RUNTIME],
             compatible_architectures=[lambda_.Architecture.ARM_64],
-            description="Blu Lambdas: FastAPI, Mangum, Powertools, PynamoDB, bcrypt (pip, arm64 wheels)",
+            description="Blu Lambdas: FastAPI, Mangum, Powertools, PynamoDB, bcrypt (locked arm64 wheels)",
         )
         common: dict[str, Any] = {
             "runtime": LAMBDA_RUNTIME,

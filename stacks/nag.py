@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -17,11 +18,66 @@ from constructs import IConstruct
 from stacks.api import ApiStack
 from stacks.control import ControlStack
 from stacks.data import DataStack
-from stacks.service import ServiceStack
+from stacks.service import IMAGE_BUILD_PROJECTS, TRIGGER_FUNCTION_ID, ServiceStack
 
 ACK_PREFIX = "AwsSolutions::"
 # Granular findings (IAM4/IAM5) name the policy or resource; these are the ones Blu acknowledges.
 LAMBDA_BASIC_EXECUTION = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+ECR_PUBLIC_READ = "arn:<AWS::Partition>:iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"
+CDK_ASSETS_BUCKET = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>"
+
+
+def _image_build_acknowledgments(project: str) -> tuple[NagAcknowledgment, ...]:
+    """cdklabs-deploy-time-build's CodeBuild project (one per platform), as the library defines it."""
+    region_account = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
+    # The project's logical id as CDK makes it for a top-level construct: its id, then the first 8 hex
+    # digits of the MD5 of its path below the stack (the findings name the project by it).
+    logical_id = project + hashlib.md5(f"{project}/Resource".encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    logs_arn = region_account.format(service="logs") + f":log-group:/aws/codebuild/<{logical_id}>:*"
+    reports_arn = region_account.format(service="codebuild") + f":report-group/<{logical_id}>-*"
+    policy = f"{project}/Role/DefaultPolicy/Resource"
+    iam5 = {
+        "Resource::*": "ecr:GetAuthorizationToken (log in to ECR to push, and to ECR Public to pull base images) "
+        "takes no resource; AWS requires '*'.",
+        f"Resource::{logs_arn}": "CodeBuild's default grant on its own log group's streams; the project logs "
+        "into Blu's build log group instead (stacks/service.py).",
+        f"Resource::{reports_arn}": "CodeBuild's default grant on its own report groups (named after the project).",
+        "Action::s3:GetBucket*": "Reading the build's source asset from the CDK assets bucket (Asset.grantRead).",
+        "Action::s3:GetObject*": "Reading the build's source asset from the CDK assets bucket (Asset.grantRead).",
+        "Action::s3:List*": "Reading the build's source asset from the CDK assets bucket (Asset.grantRead).",
+        f"Resource::{CDK_ASSETS_BUCKET}/*": "The source asset's key is a content hash unknown until synth; the "
+        "grant covers the CDK bootstrap assets bucket only.",
+    }
+    return (
+        *(
+            NagAcknowledgment(
+                stack=ServiceStack,
+                path=policy,
+                rule=f"AwsSolutions::AwsSolutions-IAM5[{finding}]",
+                reason=reason,
+                optional=True,
+            )
+            for finding, reason in iam5.items()
+        ),
+        NagAcknowledgment(
+            stack=ServiceStack,
+            path=f"{project}/Role/Resource",
+            rule=f"AwsSolutions::AwsSolutions-IAM4[Policy::{ECR_PUBLIC_READ}]",
+            reason="Pulling the base images from ECR Public (read-only, public images only); AWS maintains it.",
+            optional=True,
+        ),
+        NagAcknowledgment(
+            stack=ServiceStack,
+            path=f"{project}/Resource",
+            rule="AwsSolutions::AwsSolutions-CB4",
+            reason=(
+                "The project produces no artifacts (it pushes to ECR, encrypted at rest by ECR) and its logs go "
+                "to CloudWatch; its S3 settings use the AWS-managed key. A customer-managed key would add "
+                "$1/month for nothing Blu stores."
+            ),
+            optional=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -32,6 +88,8 @@ class NagAcknowledgment:
     path: str
     rule: str
     reason: str
+    # For constructs that exist only with some settings (the image build with image_build=codebuild).
+    optional: bool = False
 
 
 ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
@@ -102,6 +160,27 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
         )
         for function in ("Launcher", "IdleChecker")
     ),
+    *(ack for project in IMAGE_BUILD_PROJECTS for ack in _image_build_acknowledgments(project)),
+    NagAcknowledgment(
+        stack=ServiceStack,
+        path=f"{TRIGGER_FUNCTION_ID}/ServiceRole/Resource",
+        rule=f"AwsSolutions::AwsSolutions-IAM4[Policy::{LAMBDA_BASIC_EXECUTION}]",
+        reason=(
+            "The image build's trigger function (cdklabs-deploy-time-build): AWSLambdaBasicExecutionRole grants "
+            "only the log writes a function needs; AWS maintains it."
+        ),
+        optional=True,
+    ),
+    NagAcknowledgment(
+        stack=ServiceStack,
+        path=f"{TRIGGER_FUNCTION_ID}/Resource",
+        rule="AwsSolutions::AwsSolutions-L1",
+        reason=(
+            "The image build's trigger function runs the Node.js runtime its library was tested with "
+            "(cdklabs-deploy-time-build pins nodejs22.x, supported by Lambda); it only starts a CodeBuild build."
+        ),
+        optional=True,
+    ),
     NagAcknowledgment(
         stack=ApiStack,
         path="Http/Api",
@@ -130,6 +209,8 @@ def apply_nag(app: cdk.App, acknowledgments: tuple[NagAcknowledgment, ...] = ACK
             raise AcknowledgmentError(f"{ack.rule!r}: ids start with {ACK_PREFIX!r} and need a reason")
         for stack in stacks:
             if isinstance(stack, ack.stack):
+                if ack.optional and stack.node.try_find_child(ack.path.split("/")[0]) is None:
+                    continue
                 target = _find(stack, ack.path)
                 cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=ack.rule, reason=ack.reason))
 

@@ -14,6 +14,22 @@ from stacks.settings import BluSettings
 APP_PORT = 8000
 NFS_PORT = 2049
 
+# API Gateway VPC links (HTTP APIs) are offered only in some AZs, named here by AZ ID (the same
+# zone in every account; AZ *names* are shuffled per account). Two supported zones per region, from
+# "Set up VPC links for HTTP APIs in API Gateway", availability by Region (AWS docs, checked 2026-11).
+# In these regions the subnets are pinned by AZ ID; elsewhere they take the first two AZs by name
+# (docs/deploy.md says how to add a region).
+VPC_LINK_AZ_IDS: dict[str, tuple[str, str]] = {
+    "us-east-1": ("use1-az1", "use1-az2"),  # not use1-az3
+    "us-east-2": ("use2-az1", "use2-az2"),
+    "us-west-1": ("usw1-az1", "usw1-az3"),
+    "us-west-2": ("usw2-az1", "usw2-az2"),
+    "ap-east-1": ("ape1-az2", "ape1-az3"),
+    "ap-south-1": ("aps1-az1", "aps1-az2"),
+    "ap-northeast-2": ("apne2-az1", "apne2-az2"),
+    "ap-southeast-1": ("apse1-az1", "apse1-az2"),
+}
+
 
 class BluNetwork(Construct):
     """VPC and security groups for a task that is reachable only through API Gateway's VPC link.
@@ -48,6 +64,8 @@ class BluNetwork(Construct):
             # Strips the default security group's rules so nothing can use it by accident.
             restrict_default_security_group=True,
         )
+
+        self._pin_subnets_to_vpc_link_zones()
 
         self.flow_log_group = logs.LogGroup(
             self,
@@ -93,6 +111,44 @@ class BluNetwork(Construct):
         self.vpc_link_security_group.add_egress_rule(
             self.app_security_group, ec2.Port.tcp(APP_PORT), "Forward API requests to the Blu task"
         )
+
+    def _pin_subnets_to_vpc_link_zones(self) -> None:
+        """In the regions of VPC_LINK_AZ_IDS, place subnet i in that region's i-th AZ ID (a CloudFormation
+        mapping and condition: the stack stays environment-agnostic); elsewhere keep Fn::GetAZs by name."""
+        stack = cdk.Stack.of(self)
+        mapping = cdk.CfnMapping(
+            self,
+            "VpcLinkZones",
+            mapping={region: {"First": ids[0], "Second": ids[1]} for region, ids in VPC_LINK_AZ_IDS.items()},
+        )
+        known = cdk.CfnCondition(
+            self,
+            "VpcLinkZonesKnown",
+            expression=cdk.Fn.condition_or(
+                *(cdk.Fn.condition_equals(cdk.Aws.REGION, region) for region in VPC_LINK_AZ_IDS)
+            ),
+        )
+        subnets = self.vpc.public_subnets
+        assert len(subnets) == 2
+        for index, (subnet, key) in enumerate(zip(subnets, ("First", "Second"), strict=True)):
+            resource = subnet.node.default_child
+            assert isinstance(resource, ec2.CfnSubnet)
+            by_name = cdk.Fn.select(index, cdk.Fn.get_azs(stack.region))
+            resource.add_property_override(
+                "AvailabilityZone", cdk.Fn.condition_if(known.logical_id, cdk.Aws.NO_VALUE, by_name)
+            )
+            resource.add_property_override(
+                "AvailabilityZoneId",
+                cdk.Fn.condition_if(known.logical_id, mapping.find_in_map(cdk.Aws.REGION, key), cdk.Aws.NO_VALUE),
+            )
+            # CDK's built-in template check ignores conditions; cfn-lint evaluates both branches and
+            # finds exactly one of the two properties in each.
+            cdk.Validations.of(resource).acknowledge(
+                cdk.Acknowledgment(
+                    id="CloudFormation Validate::F3020",
+                    reason="AvailabilityZone and AvailabilityZoneId are set under opposite branches of one condition",
+                )
+            )
 
     def _app_rules(self, *, vpc_cidr: str, dns_resolver_ip: str) -> None:
         sg = self.app_security_group

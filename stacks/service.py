@@ -6,20 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_servicediscovery as servicediscovery
+from cdklabs.deploy_time_build import ContainerImageBuild
 from constructs import Construct
 
 from stacks.network import APP_PORT
 from stacks.settings import BluSettings
 
-# The image is built from the repository root (runtime/, web/, container/); container/.dockerignore
-# is not read from there, so the root's .dockerignore keeps the context small.
+# The image is built from the repository root (runtime/, web/, container/); the root's .dockerignore
+# keeps the context (and the source asset CodeBuild receives) small.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = "container/Dockerfile"
 
@@ -100,6 +103,81 @@ def runtime_environment(
     }
 
 
+class BluImage(Construct):
+    """Blu's container image, built in AWS at deploy time by CodeBuild on Graviton (``codebuild``, no
+    Docker on the deployer's machine), or by the deployer's Docker as a CDK asset (``local``).
+
+    ``codebuild`` uses cdklabs-deploy-time-build's ContainerImageBuild: the repository root, filtered by
+    .dockerignore, goes to S3 as a file asset; a custom resource runs ``docker buildx`` in CodeBuild on
+    an arm64 host (native, no emulation) and pushes a zstd-compressed image (Fargate decompresses zstd
+    faster than gzip on every wake) to an ECR repository of this stack. Build logs keep ``log_retention``.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, build: str, use_arm64: bool, log_retention: logs.RetentionDays
+    ) -> None:
+        super().__init__(scope, construct_id)
+        platform = ecr_assets.Platform.LINUX_ARM64 if use_arm64 else ecr_assets.Platform.LINUX_AMD64
+        self.build: ContainerImageBuild | None = None
+        self.build_log_group: logs.LogGroup | None = None
+        if build == "local":
+            self.image: ecs.ContainerImage = ecs.ContainerImage.from_asset(
+                str(REPO_ROOT), file=DOCKERFILE, platform=platform
+            )
+            return
+        self.build = ContainerImageBuild(
+            self,
+            "Build",
+            directory=str(REPO_ROOT),
+            file=DOCKERFILE,
+            platform=platform,
+            zstd_compression=True,
+            # The library reads .dockerignore with glob rules; Docker's own rules (negations) are what it means.
+            exclude=dockerignore_patterns(),
+            ignore_mode=cdk.IgnoreMode.DOCKER,
+        )
+        self.image = self.build.to_ecs_docker_image_code()
+        self._retain_build_logs(log_retention)
+
+    def _retain_build_logs(self, retention: logs.RetentionDays) -> None:
+        # The library's CodeBuild project and trigger function live at stack level (singletons).
+        # CodeBuild logs to /aws/codebuild/<project> unless told otherwise, kept forever; the
+        # function's CDK-managed log group keeps two years. Both log into one group of ours instead.
+        group = logs.LogGroup(self, "BuildLogs", retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY)
+        stack = cdk.Stack.of(self)
+        for construct in stack.node.find_all():
+            if isinstance(construct, codebuild.Project):
+                project = construct.node.default_child
+                assert isinstance(project, codebuild.CfnProject)
+                project.add_property_override(
+                    "LogsConfig", {"CloudWatchLogs": {"Status": "ENABLED", "GroupName": group.log_group_name}}
+                )
+                group.grant_write(construct)
+            elif isinstance(construct, lambda_.Function) and construct.node.id.startswith(TRIGGER_FUNCTION_PREFIX):
+                function = construct.node.default_child
+                assert isinstance(function, lambda_.CfnFunction)
+                function.add_property_override("LoggingConfig.LogGroup", group.log_group_name)
+                group.grant_write(construct)
+                managed = construct.node.try_find_child("LogGroup")
+                if managed is not None:
+                    construct.node.try_remove_child("LogGroup")
+        self.build_log_group = group
+
+
+# The construct ids cdklabs-deploy-time-build gives its stack-level singletons (stacks/nag.py names them).
+TRIGGER_FUNCTION_PREFIX = "DeployTimeBuildCustomResourceHandler"
+TRIGGER_FUNCTION_ID = f"{TRIGGER_FUNCTION_PREFIX}db740fd554364a848a09e6dfcd01f4f3"
+IMAGE_BUILD_PROJECTS: tuple[str, ...] = tuple(
+    f"ContainerImageBuild{arch}e83729feb1564e709bec452b15847a30amd64" for arch in ("Arm64", "Amd64")
+)
+
+
+def dockerignore_patterns() -> list[str]:
+    """The root .dockerignore's patterns (comments and blank lines dropped)."""
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
 class BluService(Construct):
     """Cluster, task definition and service for Blu's one container, reachable through Cloud Map only."""
 
@@ -119,6 +197,7 @@ class BluService(Construct):
         memory_mib: int,
         use_fargate_spot: bool,
         use_arm64: bool,
+        image_build: str,
         desired_count: int,
         idle_timeout_minutes: int,
         log_retention: logs.RetentionDays,
@@ -167,11 +246,8 @@ class BluService(Construct):
                 ),
             )
 
-        self.image = ecs.ContainerImage.from_asset(
-            str(REPO_ROOT),
-            file=DOCKERFILE,
-            platform=ecr_assets.Platform.LINUX_ARM64 if use_arm64 else ecr_assets.Platform.LINUX_AMD64,
-        )
+        self.image_source = BluImage(self, "Image", build=image_build, use_arm64=use_arm64, log_retention=log_retention)
+        self.image = self.image_source.image
         self.environment = runtime_environment(
             table_name=table_name,
             region=cdk.Aws.REGION,
@@ -273,6 +349,7 @@ class ServiceStack(cdk.Stack):
             memory_mib=settings.memory,
             use_fargate_spot=settings.use_fargate_spot,
             use_arm64=settings.use_arm64,
+            image_build=settings.image_build,
             desired_count=1 if settings.start_on_deploy else 0,
             idle_timeout_minutes=settings.idle_timeout_minutes,
             log_retention=settings.log_retention,

@@ -65,6 +65,7 @@ _RETENTION_NAMES: dict[int, str] = {
 }
 CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = tuple(_RETENTION_NAMES)
 
+IMAGE_BUILDS: tuple[str, ...] = ("codebuild", "local")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 # Deliberately simple: catches obvious mistakes; SNS confirms the address anyway.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -101,6 +102,8 @@ class BluSettings:
     max_running_hours_per_day: int = 4
     container_uid: int = 1000
     container_gid: int = 1000
+    # Where the container image is built: "codebuild" (in AWS at deploy time, no local Docker) or "local".
+    image_build: str = "codebuild"
 
     # Close-match threshold for typo detection on unknown context keys.
     _TYPO_CUTOFF: ClassVar[float] = 0.8
@@ -181,6 +184,8 @@ class BluSettings:
         _check_range("container_uid", self.container_uid, 1, 65535, "a non-root user id")
         _check_range("container_gid", self.container_gid, 1, 65535, "a non-root group id")
         self._validate_cidr()
+        if self.image_build not in IMAGE_BUILDS:
+            raise SettingsError("image_build", self.image_build, f"one of {', '.join(IMAGE_BUILDS)}")
         if self.alarm_email and not _EMAIL.match(self.alarm_email):
             raise SettingsError("alarm_email", self.alarm_email, "an e-mail address, or empty for no alarm e-mails")
 

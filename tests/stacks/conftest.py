@@ -24,14 +24,13 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 REPO = Path(__file__).resolve().parents[2]
 
 # What the tests add to cdk.json's context: what the CLI passes to the app (path and asset metadata
-# on, version reporting off as cdk.json says), no bundling (no Docker), and nag errors land in the
-# report instead of raising, so a finding fails the nag test with the full list rather than every
-# test at fixture setup.
+# on, version reporting off as cdk.json says), and nag errors land in the report instead of raising,
+# so a finding fails the nag test with the full list rather than every test at fixture setup.
+# Bundling runs for real (local, no Docker): tests/stacks/test_assets.py looks inside the assets.
 TEST_CONTEXT: dict[str, Any] = {
     "aws:cdk:enable-path-metadata": True,
     "aws:cdk:enable-asset-metadata": True,
     "aws:cdk:version-reporting": False,
-    "aws:cdk:bundling-stacks": [],
     "@aws-cdk/core:failSynthOnValidationErrors": False,
 }
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
 from runtime.settings import Settings
@@ -138,24 +141,61 @@ def test_container_saves_work_on_stop_and_logs_briefly(service_template: Templat
     assert container["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert "/health" in " ".join(container["HealthCheck"]["Command"])
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-    log_group = _one(service_template, "AWS::Logs::LogGroup")
+    group_ref = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    log_group = service_template.to_json()["Resources"][group_ref]["Properties"]
     assert log_group["RetentionInDays"] == blu.settings.log_retention_days
 
 
-def test_image_is_an_arm64_asset_built_from_the_repository(blu: SynthesizedApp) -> None:
-    import json
-
+def test_image_is_built_in_aws_natively_on_arm64_from_the_repository(
+    blu: SynthesizedApp, service_template: Template
+) -> None:
+    # No Docker image asset: nothing for `cdk deploy` to build on the deployer's machine.
     assets = json.loads((blu.assembly_dir / "Blu-Service.assets.json").read_text())
-    images = list(assets["dockerImages"].values())
-    assert len(images) == 1
-    source = images[0]["source"]
-    assert source["dockerFile"] == "container/Dockerfile"
-    assert source["platform"] == "linux/arm64"
-    staged = blu.assembly_dir / source["directory"]
-    # The root .dockerignore keeps the build context to what the Dockerfile copies.
-    assert (staged / "runtime").is_dir() and (staged / "container" / "Dockerfile").is_file()
-    for unwanted in (".venv", "node_modules", "cdk.out", ".git", "tests", "web/dist"):
-        assert not (staged / unwanted).exists(), unwanted
+    assert assets.get("dockerImages", {}) == {}
+    build = _one(service_template, "Custom::CDKContainerImageBuild")
+    command = build["buildCommand"]
+    assert "--file container/Dockerfile" in command
+    assert "--platform linux/arm64" in command
+    assert "compression=zstd" in command
+    project = _one(service_template, "AWS::CodeBuild::Project")
+    assert "aarch64" in project["Environment"]["Image"]  # a Graviton host: native arm64, no emulation
+    assert project["Environment"]["Type"] == "ARM_CONTAINER"
+    # Build logs go to a log group with Blu's retention (not CodeBuild's default, kept forever).
+    group_ref = project["LogsConfig"]["CloudWatchLogs"]["GroupName"]["Ref"]
+    resources = service_template.to_json()["Resources"]
+    assert resources[group_ref]["Properties"]["RetentionInDays"] == blu.settings.log_retention_days
+    # The task runs the image the build pushed.
+    image = json.dumps(_container(service_template)["Image"])
+    assert "ImageTag" in image
+
+
+def test_image_source_is_the_repository_filtered_by_dockerignore(blu: SynthesizedApp) -> None:
+    assets = json.loads((blu.assembly_dir / "Blu-Service.assets.json").read_text())
+    sources = [f["source"]["path"] for f in assets["files"].values() if f["source"].get("packaging") == "zip"]
+    staged = [blu.assembly_dir / p for p in sources if (blu.assembly_dir / p / "container" / "Dockerfile").is_file()]
+    assert len(staged) == 1
+    source = staged[0]
+    assert (source / "runtime").is_dir() and (source / "container" / "requirements.txt").is_file()
+    for unwanted in (".venv", "node_modules", "cdk.out", ".git", "tests", "web/dist", ".cache", "lambdas"):
+        assert not (source / unwanted).exists(), unwanted
+
+
+def test_local_image_build_is_a_docker_asset(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from stacks.service import BluImage
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Local")
+    image = BluImage(stack, "Image", build="local", use_arm64=True, log_retention=logs.RetentionDays.ONE_WEEK)
+    assert image.build is None
+    # The asset exists once a task definition uses the image.
+    ecs.FargateTaskDefinition(stack, "Task").add_container("App", image=image.image)
+    app.synth()
+    assets = json.loads((tmp_path / "Local.assets.json").read_text())
+    (image,) = assets["dockerImages"].values()
+    assert image["source"]["dockerFile"] == "container/Dockerfile"
+    assert image["source"]["platform"] == "linux/arm64"
 
 
 def test_cloud_map_srv_service_for_the_vpc_link(service_template: Template) -> None:

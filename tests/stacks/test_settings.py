@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "max_running_hours_per_day": 4,
     "container_uid": 1000,
     "container_gid": 1000,
+    "image_build": "codebuild",
 }
 
 
@@ -156,6 +157,7 @@ BAD_VALUES: list[tuple[str, object, str]] = [
     ("vpc_cidr", "8.8.0.0/16", "private"),
     ("vpc_cidr", "not-a-cidr", "private IPv4 network"),
     ("alarm_email", "nobody", "e-mail address"),
+    ("image_build", "docker", "one of codebuild, local"),
     ("max_running_hours_per_day", "0", "from 1 to 24"),
     ("max_running_hours_per_day", "25", "from 1 to 24"),
     ("container_uid", "0", "non-root user id"),

@@ -1,0 +1,1 @@
+"""Blu's monthly cost, estimated from the synthesized templates (``make cost``)."""
