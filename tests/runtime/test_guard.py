@@ -51,6 +51,7 @@ def test_bodies_over_the_limit_are_refused_declared_or_streamed(api: BluClient, 
         {"origin": "null"},
         {"sec-fetch-site": "same-site"},
         {"sec-fetch-site": "cross-site", "origin": "http://127.0.0.1"},
+        {"origin": "https://evil.example", "forwarded": "for=1.2.3.4;host=blu.example;proto=https"},
     ],
 )
 def test_state_changing_requests_from_other_sites_are_refused(api: BluClient, headers: dict[str, str]) -> None:
@@ -64,6 +65,13 @@ def test_state_changing_requests_from_other_sites_are_refused(api: BluClient, he
 def test_the_own_origin_passes(api: BluClient, blu: BluServer) -> None:
     own = {"origin": blu.url, "sec-fetch-site": "same-origin"}
     assert api.http.post("/api/sessions", json={}, headers=own).status_code == 201
+    # Behind API Gateway the Host may be the backend's: Sec-Fetch-Site decides, or Forwarded's host.
+    proxied = {"origin": "https://blu.example", "host": "blu.internal:8000"}
+    fetch = {**proxied, "sec-fetch-site": "same-origin"}
+    assert api.http.post("/api/sessions", json={}, headers=fetch).status_code == 201
+    forwarded = {**proxied, "forwarded": "by=10.0.0.1;for=1.2.3.4;host=blu.example;proto=https"}
+    assert api.http.post("/api/sessions", json={}, headers=forwarded).status_code == 201
+    assert api.http.post("/api/sessions", json={}, headers=proxied).status_code == 403
 
 
 def test_validation_errors_do_not_echo_input(blu: BluServer, api: BluClient) -> None:
