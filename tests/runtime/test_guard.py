@@ -106,3 +106,10 @@ def test_events_of_an_unknown_session_are_404_and_leave_nothing(api: BluClient) 
         assert response.status_code == 404
     assert api.http.get(f"/api/sessions/{unknown}").status_code == 404
     assert json.loads(api.http.get("/api/stats").text)  # the server is fine
+
+
+def test_the_openapi_schema_is_served_behind_the_login(blu: BluServer, api: BluClient) -> None:
+    assert httpx.get(blu.url + "/api/openapi.json").status_code == 401
+    schema = api.http.get("/api/openapi.json").json()
+    upload = schema["paths"]["/api/files/content"]["put"]["responses"]
+    assert {"201", "400", "401", "403", "413", "422"} <= set(upload)
