@@ -24,6 +24,7 @@ from lambdas.common.service_state import (
 )
 from lambdas.common.telemetry import logger, tracer
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
+from runtime.auth.origin import FOREIGN_DETAIL, same_origin
 from runtime.auth.responses import (
     LoginBody,
     LoginState,
@@ -183,6 +184,14 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
     """The launcher app; ``deps_factory`` is called per request (the handler caches its result)."""
     app = FastAPI(title="Blu launcher", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(RequestValidationError, validation_error)  # 422s echo no password
+
+    @app.middleware("http")
+    async def refuse_other_sites(request: Request, call_next: Any) -> Response:
+        # The same rule as the runtime's guard: login, logout, wake and shutdown only from Blu's pages.
+        if not same_origin(request.method, {k.lower(): v for k, v in request.headers.items()}):
+            return JSONResponse({"detail": FOREIGN_DETAIL}, status_code=status.HTTP_403_FORBIDDEN, headers=NO_STORE)
+        response: Response = await call_next(request)
+        return response
 
     def get_deps() -> LauncherDeps:
         return deps_factory()

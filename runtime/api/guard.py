@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 
 from runtime.auth import COOKIE_NAME
+from runtime.auth.origin import FOREIGN_DETAIL, same_origin
 
 OPEN_PATHS = frozenset({"/api/login", "/api/logout"})
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_BODY_LIMIT = 2 * 1024 * 1024  # a 100,000-character message escaped as \uXXXX pairs fits
 UPLOAD_PATH = "/api/files/content"
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()}
-
-
-def same_origin(method: str, headers: dict[str, str]) -> bool:
-    """A state-changing request must come from Blu's own pages: a browser says so in Sec-Fetch-Site and
-    Origin. Clients that send neither (curl, tests, the voice worker) are not browsers and pass."""
-    if method in SAFE_METHODS:
-        return True
-    site = headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
-    origin = headers.get("origin")
-    if origin is not None:
-        host = headers.get("host", "")
-        return origin != "null" and urlsplit(origin).netloc.lower() == host.lower()
-    return True
 
 
 class GuardMiddleware:
@@ -49,7 +33,7 @@ class GuardMiddleware:
         headers = _headers(scope)
         method = scope["method"]
         if not same_origin(method, headers):
-            await _refuse(send, 403, "Refused: this request came from another site.")
+            await _refuse(send, 403, FOREIGN_DETAIL)
             return
         state = getattr(scope["app"].state, "blu", None)
         if scope["path"] not in OPEN_PATHS:

@@ -202,6 +202,20 @@ def test_logout_revokes_the_cookie_for_the_launcher_and_the_runtime(deps: Launch
     assert invoke(http_event("GET", "/status", cookies=[again]))["statusCode"] == 200
 
 
+@pytest.mark.parametrize("headers", [{"origin": "https://evil.example"}, {"sec-fetch-site": "same-site"}])
+def test_state_changing_requests_from_other_sites_are_refused(
+    deps: LauncherDeps, aws: Aws, headers: dict[str, str]
+) -> None:
+    for method, path in (("POST", "/wake"), ("POST", "/login"), ("POST", "/logout")):
+        event = http_event(method, path, cookies=logged_in(), body={"password": PASSWORD})
+        event["headers"].update(headers)
+        assert invoke(event)["statusCode"] == 403, path
+    assert aws.desired_count() == 0
+    event = http_event("GET", "/status", cookies=logged_in())
+    event["headers"].update(headers)
+    assert invoke(event)["statusCode"] == 200  # reads pass
+
+
 # ---- wake, shutdown, status need the cookie ---------------------------------------------------------
 
 

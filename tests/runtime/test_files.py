@@ -154,12 +154,13 @@ def test_a_symlink_swap_race_never_escapes(tmp_path: Path) -> None:
 
     swapper = threading.Thread(target=swap)
     swapper.start()
+    loop = asyncio.new_event_loop()  # not asyncio.run: that leaves the main thread without a loop for later tests
     escapes, served = [], 0
     try:
         for i in range(4000):
             try:
                 if i % 4 == 0:
-                    asyncio.run(workspace.write("d/new.txt", body(), max_bytes=100))
+                    loop.run_until_complete(workspace.write("d/new.txt", body(), max_bytes=100))
                 else:
                     data = b"".join(workspace.open_for_reading("d/passwd", max_bytes=100).chunks())
                     served += 1
@@ -170,5 +171,6 @@ def test_a_symlink_swap_race_never_escapes(tmp_path: Path) -> None:
     finally:
         stop.set()
         swapper.join()
+        loop.close()
     assert served > 0 and escapes == []
     assert sorted(p.name for p in outside.iterdir()) == ["passwd"]  # no upload, no temporary file

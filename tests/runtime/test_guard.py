@@ -51,6 +51,7 @@ def test_bodies_over_the_limit_are_refused_declared_or_streamed(api: BluClient, 
         {"origin": "null"},
         {"sec-fetch-site": "same-site"},
         {"sec-fetch-site": "cross-site", "origin": "http://127.0.0.1"},
+        {"origin": "https://evil.example", "forwarded": "for=1.2.3.4;host=blu.example;proto=https"},
     ],
 )
 def test_state_changing_requests_from_other_sites_are_refused(api: BluClient, headers: dict[str, str]) -> None:
@@ -64,6 +65,13 @@ def test_state_changing_requests_from_other_sites_are_refused(api: BluClient, he
 def test_the_own_origin_passes(api: BluClient, blu: BluServer) -> None:
     own = {"origin": blu.url, "sec-fetch-site": "same-origin"}
     assert api.http.post("/api/sessions", json={}, headers=own).status_code == 201
+    # Behind API Gateway the Host may be the backend's: Sec-Fetch-Site decides, or Forwarded's host.
+    proxied = {"origin": "https://blu.example", "host": "blu.internal:8000"}
+    fetch = {**proxied, "sec-fetch-site": "same-origin"}
+    assert api.http.post("/api/sessions", json={}, headers=fetch).status_code == 201
+    forwarded = {**proxied, "forwarded": "by=10.0.0.1;for=1.2.3.4;host=blu.example;proto=https"}
+    assert api.http.post("/api/sessions", json={}, headers=forwarded).status_code == 201
+    assert api.http.post("/api/sessions", json={}, headers=proxied).status_code == 403
 
 
 def test_validation_errors_do_not_echo_input(blu: BluServer, api: BluClient) -> None:
@@ -98,3 +106,10 @@ def test_events_of_an_unknown_session_are_404_and_leave_nothing(api: BluClient) 
         assert response.status_code == 404
     assert api.http.get(f"/api/sessions/{unknown}").status_code == 404
     assert json.loads(api.http.get("/api/stats").text)  # the server is fine
+
+
+def test_the_openapi_schema_is_served_behind_the_login(blu: BluServer, api: BluClient) -> None:
+    assert httpx.get(blu.url + "/api/openapi.json").status_code == 401
+    schema = api.http.get("/api/openapi.json").json()
+    upload = schema["paths"]["/api/files/content"]["put"]["responses"]
+    assert {"201", "400", "401", "403", "413", "422"} <= set(upload)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runtime.isolation import bundled_cli
 from runtime.standin import StandinServer
 from tests.runtime.conftest import model_env
 from tests.support.server import BluClient, BluServer
@@ -40,9 +41,17 @@ true
 """
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user with no rights of its own can reach and run `path` (every folder on it: o+x)."""
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
 @pytest.fixture
 def isolated(model: StandinServer) -> Iterator[BluServer]:
     """A Blu that starts its agent as `nobody`, in a folder `nobody` can reach (pytest's tmp is 0700)."""
+    cli = Path(bundled_cli()).resolve()
+    if not reachable_by_others(cli):  # e.g. a checkout under /root: the agent's user could not start it
+        pytest.skip(f"the Claude Code CLI at {cli} cannot be run by another user")
     base = Path(tempfile.mkdtemp(prefix="blu-isolation-"))
     base.chmod(0o711)
     env = {**model_env(model), **SERVICE_SECRETS, **AGENT_KEYS, "BLU_AGENT_USER": "nobody"}
