@@ -161,6 +161,13 @@ def test_forking_at_the_persons_messages_gives_claude_what_the_fork_shows(api: B
         assert status["status"] == "complete"
         # Claude sees every prompt the fork shows, then the new one (the CLI merges the two last).
         assert api.messages(fork)[-1]["text"] == f"Recall: {prompts} user turns; first prompt: one"
+    # A failed reply offers "Fork from here" too: Claude knows the prompt it failed on.
+    assert api.turn(sid, "[[error status=529]] three")[0]["status"] == "error"
+    failed = api.messages(sid)[-1]
+    fork = api.http.post(f"/api/sessions/{sid}/fork", json={"message_id": failed["id"]}).json()["id"]
+    assert [m["role"] for m in api.messages(fork)] == ["user", "assistant"] * 3
+    api.turn(fork, "[[recall]]")
+    assert api.messages(fork)[-1]["text"] == "Recall: 4 user turns; first prompt: one"
 
 
 def test_one_accounting_across_complete_interrupted_failed_and_forked_turns(api: BluClient) -> None:
