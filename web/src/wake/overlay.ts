@@ -371,7 +371,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
           if (active) show();
         }, showDelayMs);
       }
-      render("Reconnecting…", "Blu isn't answering. This page keeps trying and picks up where it left off.");
+      render("Reconnecting…", "Blu isn't answering. This page keeps trying and reconnects by itself; a reply cut off meanwhile can be retried.");
       return schedule(Math.min(pollMs, 1500));
     }
 
