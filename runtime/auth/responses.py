@@ -52,17 +52,26 @@ def plain_http_refusal(*, host: str, scheme: str) -> Response | None:
     browser would drop it and the person would land on the login form again without a word. None: go on."""
     if scheme.lower() == "https" or not cookie_is_secure(host):
         return None
+    port = _port(host)
+    local = port if port >= 1024 else 8000  # a tunnel's local end needs no privileges
     return JSONResponse(
         {
             "detail": (
                 "This page was opened over plain HTTP, where browsers drop Blu's secure login cookie. "
-                "Open Blu over HTTPS, or at http://localhost through an SSH tunnel "
-                "(ssh -L 8000:localhost:8000 <this machine>)."
+                "Open Blu over HTTPS, or through an SSH tunnel: ssh -L "
+                f"{local}:localhost:{port} <this machine>, then open http://localhost:{local}."
             ),
             "reason": "insecure_origin",
         },
         status_code=400,
     )
+
+
+def _port(host: str) -> int:
+    """The port a Host header names (80 when none): only digits are taken, nothing else is echoed."""
+    tail = host.rsplit("]", 1)[-1]
+    _, colon, digits = tail.rpartition(":")
+    return int(digits) if colon and digits.isdigit() and 0 < int(digits) < 65536 else 80
 
 
 def login_response(result: LoginResult, *, signer: CookieSigner, host: str) -> Response:

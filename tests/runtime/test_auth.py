@@ -105,6 +105,9 @@ def test_a_login_over_plain_http_from_another_machine_says_why(blu: BluServer, h
     body = response.json()
     assert body["reason"] == "insecure_origin"
     assert "HTTPS" in body["detail"] and "localhost" in body["detail"]
+    port = headers["host"].rpartition(":")[2] if ":" in headers["host"] else "80"
+    local = port if int(port) >= 1024 else "8000"
+    assert f"ssh -L {local}:localhost:{port} " in body["detail"], body["detail"]  # the port the page used
     assert "set-cookie" not in response.headers
 
 

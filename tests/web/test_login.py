@@ -4,6 +4,7 @@ throttling (with the wait time), and no password anywhere but a POST body."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -95,3 +96,32 @@ def test_wrong_password_then_throttled_with_wait_time(
     )
     other.press("#login-password", "Enter")
     other.wait_for_selector("html[data-ready=app]")
+
+
+def test_plain_http_from_another_machine_says_why_before_and_after_the_password(
+    new_context: ContextFactory, blu: BluServer, console: Console
+) -> None:
+    # The browser asks http://blu.lan:<port>, an insecure origin; every request reaches the real server
+    # with that Host, as it would on a LAN.
+    console.allow(r"status of 400 .*/api/login")
+    port = blu.url.rsplit(":", 1)[1]
+    lan = f"http://blu.lan:{port}"
+    context = new_context(extra_http_headers={"X-Forwarded-For": "10.0.0.9"})
+
+    def relay(route: Any) -> None:
+        url = route.request.url.replace(lan, blu.url, 1)
+        route.fulfill(response=route.fetch(url=url, headers={**route.request.headers, "host": f"blu.lan:{port}"}))
+
+    context.route(f"{lan}/**", relay)
+    page = context.new_page()
+    page.goto(lan + "/")
+    page.wait_for_selector("html[data-ready=login]")
+    assert page.evaluate("window.isSecureContext") is False
+    assert "plain HTTP" in page.get_by_test_id("insecure-origin").inner_text()
+    page.fill("#login-password", PASSWORD)
+    page.press("#login-password", "Enter")
+    message = page.locator("#login-message")
+    message.filter(has_text="SSH tunnel").wait_for()
+    assert f"ssh -L {port}:localhost:{port}" in message.inner_text()
+    assert not context.cookies()
+    screenshot(page, "desktop-login-plain-http")

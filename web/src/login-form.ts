@@ -31,6 +31,16 @@ export function createLoginForm(options: LoginFormOptions): HTMLFormElement {
     form.append(el("h1", { id: `${id}-heading`, class: "login-form__heading" }, options.heading ?? "Log in to Blu"));
   }
   if (options.intro) form.append(el("p", { class: "login-form__intro" }, options.intro));
+  if (!window.isSecureContext) {
+    // Plain HTTP off localhost: the browser would drop the Secure login cookie. Say so before a password is typed.
+    form.append(
+      el(
+        "p",
+        { class: "login-form__warning", role: "note", "data-testid": "insecure-origin" },
+        "This page is open over plain HTTP, where your browser won't keep Blu's login. Open Blu over HTTPS, or at http://localhost through an SSH tunnel.",
+      ),
+    );
+  }
   const label = el("label", { for: `${id}-password` }, "Password");
   const input = el("input", {
     id: `${id}-password`,
