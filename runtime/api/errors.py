@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 _DESCRIPTIONS = {
-    400: "The request names something malformed or outside the workspace",
+    400: "Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path",
     401: "Not logged in",
     403: "Refused: a request from another site",
     404: "Not found",
@@ -27,5 +27,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
-# Answered by the middleware or the framework on every API route.
-ERROR_RESPONSES = error_responses(401, 403, 413, 422)
+# Answered by the middleware or the framework on every API route (400: the framework's "There was an error
+# parsing the body" for JSON it cannot decode).
+ERROR_RESPONSES = error_responses(400, 401, 403, 413, 422)
