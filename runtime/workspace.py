@@ -48,7 +48,7 @@ class Entry:
 class Listing:
     entries: list[Entry]
     truncated: bool = False  # more than MAX_LIST_ENTRIES entries: only the first ones are listed
-    hidden: int = 0  # entries left out: links, special files, hard-linked files, names that are not UTF-8
+    hidden: int = 0  # entries left out: links, special files, hard-linked files, names that cannot be asked for
 
 
 @dataclass
@@ -104,10 +104,14 @@ def split_path(user_path: str, *, for_writing: bool = False) -> list[str]:
 
 
 def _display_name(name: str) -> str | None:
-    """The name as text, or None when it is not valid UTF-8 (it cannot be shown or asked for)."""
+    """The name as text, or None when it could not be asked for again (not valid UTF-8, or a character
+    `split_path` refuses, such as a backslash or a control character): the listing shows only names
+    that open, preview and download."""
     try:
         name.encode("utf-8")
-    except UnicodeEncodeError:
+        if split_path(name) != [name]:
+            return None
+    except (UnicodeEncodeError, PathRejected):
         return None
     return name
 

@@ -1,9 +1,10 @@
-"""Cheap refusals before any route runs: other sites' writes, requests without a valid cookie, big bodies."""
+"""Cheap refusals before any route runs: other sites' writes, no valid cookie, a query that is not UTF-8, big bodies."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
@@ -41,6 +42,10 @@ class GuardMiddleware:
             if state is None or not await state.cookie_is_valid(token):
                 await _refuse(send, 401, "Log in first.")
                 return
+        if not _valid_query(scope.get("query_string", b"")):
+            # Starlette would decode it with replacement characters: two different names would become one.
+            await _refuse(send, 400, "The query is not valid UTF-8.")
+            return
         limit = JSON_BODY_LIMIT
         if scope["path"] == UPLOAD_PATH and state is not None:
             limit = state.settings.max_upload_bytes
@@ -49,6 +54,14 @@ class GuardMiddleware:
             await _refuse(send, 413, f"The body is larger than {limit} bytes.")
             return
         await self.app(scope, _counting(receive, limit), send)
+
+
+def _valid_query(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _counting(receive: Any, limit: int) -> Any:

@@ -174,3 +174,26 @@ def test_a_symlink_swap_race_never_escapes(tmp_path: Path) -> None:
         loop.close()
     assert served > 0 and escapes == []
     assert sorted(p.name for p in outside.iterdir()) == ["passwd"]  # no upload, no temporary file
+
+
+def test_names_that_cannot_be_asked_for_are_not_listed(api: BluClient, blu: BluServer) -> None:
+    # The agent can create names the file API refuses (a backslash, control characters): the listing
+    # shows only names that open, and counts the others in `hidden`.
+    workspace = blu.data_dir / "workspace"
+    (workspace / "odd3").mkdir(exist_ok=True)
+    for name in ("back\\slash.txt", "nl\nname.txt", "tab\tname.txt", "\x7f.txt", "fine.txt"):
+        (workspace / "odd3" / name).write_text("x")
+    listing = api.http.get("/api/files", params={"path": "odd3"}).json()
+    assert [e["name"] for e in listing["entries"]] == ["fine.txt"] and listing["hidden"] == 4
+    for entry in listing["entries"]:
+        assert api.http.get("/api/files/content", params={"path": entry["path"]}).status_code == 200
+
+
+def test_a_query_that_is_not_utf8_is_refused_not_replaced(api: BluClient, blu: BluServer) -> None:
+    # Decoded with replacement characters, coll%FF and coll%FE would both write coll\ufffd.txt.
+    for raw in ("coll%FF.txt", "coll%FE.txt"):
+        response = api.http.put(f"/api/files/content?path={raw}", content=b"data")
+        assert response.status_code == 400 and "UTF-8" in response.json()["detail"], response.text
+    assert not (blu.data_dir / "workspace" / "coll\ufffd.txt").exists()
+    ok = api.http.put("/api/files/content?path=caf%C3%A9.txt", content=b"data")  # valid UTF-8 passes
+    assert ok.status_code == 201 and ok.json()["path"] == "café.txt"
