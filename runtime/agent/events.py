@@ -111,14 +111,17 @@ class EventLog:
 
 
 class DeltaCoalescer:
-    """Gathers text deltas of one message and appends them as one event at most every `interval` s,
-    so a reader streams smoothly without one request per token. Any other event flushes it first."""
+    """Gathers text deltas of one message into `message.delta` events: a delta that comes after a quiet
+    `interval` is sent at once (the first text of a reply, and every chunk of a slow stream, reach readers
+    without waiting), later ones within the interval are joined and sent when it ends, so a fast stream
+    makes at most one event per `interval` s. Any other event flushes it first."""
 
-    def __init__(self, log: EventLog, *, interval: float = 0.05) -> None:
+    def __init__(self, log: EventLog, *, interval: float = 0.03) -> None:
         self._log = log
         self._interval = interval
         self._pending: dict[str, Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._last_sent = float("-inf")  # time.monotonic() of the last delta event
 
     def add(self, *, turn_id: str, message_id: str, text: str) -> None:
         if not text:
@@ -129,8 +132,13 @@ class DeltaCoalescer:
             self.flush()
             # received_at: when the first of these tokens reached the server (for latency figures).
             self._pending = {"turn_id": turn_id, "message_id": message_id, "text": text, "received_at": time.time()}
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._interval, self.flush)
+        if self._timer is not None:
+            return  # already due at the end of this interval
+        wait = self._last_sent + self._interval - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(wait, self.flush)
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -139,6 +147,7 @@ class DeltaCoalescer:
         if self._pending:
             pending, self._pending = self._pending, None
             self._log.append("message.delta", pending)
+            self._last_sent = time.monotonic()
 
 
 class EventHub:
