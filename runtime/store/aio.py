@@ -3,25 +3,66 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from runtime.store.base import Store
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Threaded(Generic[P, R]):
+    """One Store method, awaited: the signature comes from the Store protocol, so mypy checks every call
+    (a misspelt method or a wrong argument is a type error, not a runtime surprise)."""
+
+    def __init__(self, method: Callable[Concatenate[Any, P], R]) -> None:
+        self.name = method.__name__
+
+    def __get__(self, instance: AsyncStore, owner: type | None = None) -> Callable[P, Awaitable[R]]:
+        method = getattr(instance.sync, self.name)
+
+        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            result: R = await asyncio.to_thread(method, *args, **kwargs)
+            return result
+
+        call.__name__ = self.name
+        return call
+
 
 class AsyncStore:
-    """`await astore.get_session(...)` runs `store.get_session(...)` in a thread; `.sync` is the store itself."""
+    """`await astore.get_session(...)` runs `store.get_session(...)` in a thread; `.sync` is the store itself.
+    Every method of the Store protocol is listed once here (a test checks none is missing)."""
 
     def __init__(self, store: Store) -> None:
         self.sync = store
 
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        method = getattr(self.sync, name)
-
-        @functools.wraps(method)
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await asyncio.to_thread(method, *args, **kwargs)
-
-        setattr(self, name, call)
-        return call
+    create_session = _Threaded(Store.create_session)
+    get_session = _Threaded(Store.get_session)
+    update_session = _Threaded(Store.update_session)
+    add_session_usage = _Threaded(Store.add_session_usage)
+    list_sessions = _Threaded(Store.list_sessions)
+    delete_session = _Threaded(Store.delete_session)
+    sessions_with_running_turns = _Threaded(Store.sessions_with_running_turns)
+    put_message = _Threaded(Store.put_message)
+    update_message = _Threaded(Store.update_message)
+    get_message = _Threaded(Store.get_message)
+    get_message_text = _Threaded(Store.get_message_text)
+    list_messages = _Threaded(Store.list_messages)
+    put_artifact = _Threaded(Store.put_artifact)
+    list_artifacts = _Threaded(Store.list_artifacts)
+    sessions_for_path = _Threaded(Store.sessions_for_path)
+    get_activity = _Threaded(Store.get_activity)
+    record_user_action = _Threaded(Store.record_user_action)
+    heartbeat = _Threaded(Store.heartbeat)
+    record_logout = _Threaded(Store.record_logout)
+    set_turn_running = _Threaded(Store.set_turn_running)
+    set_voice_room = _Threaded(Store.set_voice_room)
+    get_throttle = _Threaded(Store.get_throttle)
+    record_login_failure = _Threaded(Store.record_login_failure)
+    claim_login_attempt = _Threaded(Store.claim_login_attempt)
+    lock_client = _Threaded(Store.lock_client)
+    clear_throttle = _Threaded(Store.clear_throttle)
+    claim_request = _Threaded(Store.claim_request)
+    forget_request = _Threaded(Store.forget_request)
+    close = _Threaded(Store.close)
