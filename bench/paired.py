@@ -6,7 +6,7 @@ import asyncio
 import statistics
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,11 +134,6 @@ def run_pairs(model: StandinServer, root: Path, pairs: int) -> dict[str, Pairs]:
             # cold: a new session's first turn; then hot: the same session again.
             sid = api.new_session()
 
-            def blu_cold(sid: str = sid) -> Sample:
-                sample, tier = blu_turn(api, sid, PROMPT)
-                assert tier == "cold", tier
-                return sample
-
             holder: dict[str, Any] = {}
 
             def sdk_cold(holder: dict[str, Any] = holder) -> Sample:
@@ -146,39 +141,40 @@ def run_pairs(model: StandinServer, root: Path, pairs: int) -> dict[str, Pairs]:
                 holder.update(client=client, session_id=session_id)
                 return sample
 
-            results["cold"].add(*_alternate(index, blu_cold, sdk_cold))
+            results["cold"].add(*_alternate(index, _blu(api, sid, "cold"), sdk_cold))
             blu_sessions.append(sid)
             sdk_sessions.append(holder["session_id"])
             client = holder["client"]
-
-            def blu_hot(sid: str = sid) -> Sample:
-                sample, tier = blu_turn(api, sid, PROMPT)
-                assert tier == "hot", tier
-                return sample
 
             def sdk_hot(client: ClaudeSDKClient = client) -> Sample:
                 return sdk.call(sdk.hot(client, PROMPT))
 
             for _ in range(2):  # two hot turns per session: more pairs where people spend their time
-                results["hot"].add(*_alternate(index, blu_hot, sdk_hot))
+                results["hot"].add(*_alternate(index, _blu(api, sid, "hot"), sdk_hot))
             sdk.call(client.disconnect())
         server.restart()
         api = server.client()
         for index, (sid, session_id) in enumerate(zip(blu_sessions, sdk_sessions, strict=True)):
 
-            def blu_warm(sid: str = sid) -> Sample:
-                sample, tier = blu_turn(api, sid, PROMPT)
-                assert tier == "warm", tier
-                return sample
-
             def sdk_warm(session_id: str = session_id) -> Sample:
                 return sdk.call(sdk.warm(session_id, PROMPT))
 
-            results["warm"].add(*_alternate(index, blu_warm, sdk_warm))
+            results["warm"].add(*_alternate(index, _blu(api, sid, "warm"), sdk_warm))
     finally:
         server.stop()
         sdk.close()
     return results
+
+
+def _blu(api: BluClient, sid: str, tier: str) -> Callable[[], Sample]:
+    """One Blu turn in `sid` that must run in `tier` (a benchmark of the wrong tier would mislead)."""
+
+    def turn() -> Sample:
+        sample, ran_in = blu_turn(api, sid, PROMPT)
+        assert ran_in == tier, (ran_in, tier)
+        return sample
+
+    return turn
 
 
 def _alternate(index: int, blu: Any, sdk: Any) -> tuple[Sample, Sample]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.auth import verify_password
 from scripts.deploy import (
@@ -21,20 +18,11 @@ from scripts.deploy import (
     start_service,
     store_secrets,
 )
+from tests.scripts.conftest import REGION
 from tests.support.ecs import create_service
 
-REGION = "eu-west-1"
 PASSWORD = "a long enough password"
 TOKEN = "sk-ant-oat01-not-a-real-token"
-
-
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield boto3.session.Session(region_name=REGION)
 
 
 def prompts(*answers: str) -> Any:

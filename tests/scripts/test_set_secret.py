@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.auth import verify_password
 from scripts.set_secret import SECRET_KEYS, main
 from stacks.data import SECRET_KEYS as STACK_SECRET_KEYS
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield boto3.session.Session(region_name="eu-west-1")
 
 
 def prompts(*answers: str) -> Any:
