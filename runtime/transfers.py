@@ -36,6 +36,10 @@ class NothingStaged(LookupError):
     """No bytes have arrived for the upload (yet)."""
 
 
+class AlreadyArriving(RuntimeError):
+    """Another request is sending this upload's bytes right now."""
+
+
 class SizeMismatch(ValueError):
     """The staged bytes are not the size that was declared."""
 
@@ -109,6 +113,12 @@ class Staging:
     async def delete(self, upload_id: str) -> None:
         raise NotImplementedError
 
+    async def open_and_delete(self, upload_id: str) -> None:
+        """Delete what is staged under the id (its current version, in a versioned bucket)."""
+        staged = await self.open(upload_id)
+        staged.close()
+        await self.delete(upload_id)
+
     async def download_url(self, fd: int, size: int, *, name: str, media_type: str, disposition: str) -> str | None:
         """A URL for a copy of the open file, or None when the runtime serves it itself."""
         raise NotImplementedError
@@ -154,7 +164,7 @@ class LocalStaging(Staging):
         try:
             fd = os.open(partial, flags, 0o600)
         except FileExistsError as exc:
-            raise SizeMismatch("The bytes of this upload are already arriving.") from exc
+            raise AlreadyArriving("The bytes of this upload are already arriving.") from exc
         written = 0
         try:
             with os.fdopen(fd, "wb") as out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import time
 from dataclasses import asdict
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 from runtime.api.deps import LoginRequired, SettingsDep, StateDep
 from runtime.api.errors import error_responses
 from runtime.transfers import (
+    AlreadyArriving,
     ExpiredUpload,
     LocalStaging,
     NothingStaged,
@@ -98,7 +100,7 @@ def _rejected(exc: Exception) -> HTTPException:
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, ExpiredUpload):
         return HTTPException(status.HTTP_410_GONE, str(exc))
-    if isinstance(exc, NothingStaged):
+    if isinstance(exc, NothingStaged | AlreadyArriving):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
     return HTTPException(status.HTTP_404_NOT_FOUND, "No such file or folder in the workspace.")
 
@@ -245,7 +247,7 @@ async def receive_upload(state: StateDep, request: Request, upload_id: str) -> N
         )
     try:
         await staging.receive(upload, request.stream())
-    except SizeMismatch as exc:
+    except (SizeMismatch, AlreadyArriving) as exc:
         raise _rejected(exc) from exc
 
 
@@ -257,6 +259,10 @@ async def complete_upload(state: StateDep, upload_id: str) -> Written:
     upload = _upload(state, upload_id)
     transfers = state.transfers
     if not transfers.claim(upload, now=time.time()):
+        if transfers.is_finished(upload):
+            # A replay: whatever was sent again under this id is never moved, so it goes now.
+            with contextlib.suppress(NothingStaged):
+                await transfers.staging.open_and_delete(upload.id)
         raise HTTPException(status.HTTP_409_CONFLICT, "This upload is already complete (or completing).")
     finished = False
     try:

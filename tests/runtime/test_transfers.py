@@ -225,6 +225,11 @@ def test_s3_upload_posts_the_form_and_lands_byte_for_byte(aws_api: BluClient, aw
     assert (aws.data_dir / "workspace" / "inbox" / "report.pdf").read_bytes() == data
     assert objects(s3, "uploads/") == []  # the version itself is gone, not hidden behind a delete marker
     assert complete(aws_api, target["id"]).status_code == 409
+    # Replayed: the form still works for its 15 minutes, but the id completes only once.
+    assert send(target, data[::-1], aws_api.http).status_code in (200, 201, 204)
+    assert complete(aws_api, target["id"]).status_code == 409
+    assert (aws.data_dir / "workspace" / "inbox" / "report.pdf").read_bytes() == data
+    assert objects(s3, "uploads/") == []  # and what was sent again is gone
 
 
 def test_s3_size_lie_is_refused_at_completion(aws_api: BluClient, aws: BluServer, s3: Any) -> None:
