@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -103,6 +104,7 @@ class Staging:
     """Where upload bytes wait for completion and large downloads are handed out."""
 
     kind = "local"
+    page_origin: str | None = None  # an origin the page must be allowed to connect to for uploads
 
     def upload_target(self, upload: Upload, token: str) -> Target:
         raise NotImplementedError
@@ -216,10 +218,13 @@ class S3Staging(Staging):
         # Virtual-hosted style makes URLs name the regional endpoint; by default they name the global one,
         # which answers a POST for a bucket elsewhere with a redirect a browser's upload does not follow.
         # A custom endpoint (the SDK's AWS_ENDPOINT_URL_S3, e.g. a local S3) may be an IP address: left as is.
-        custom = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        style = "auto" if custom else "virtual"
-        config = Config(signature_version="s3v4", s3={"addressing_style": style})
-        self.client = client or boto3.client("s3", region_name=region, config=config)
+        self.client = client or boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+        endpoint = urlsplit(self.client.meta.endpoint_url)
+        if client is None and endpoint.hostname and endpoint.hostname.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+            config = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+            self.client = boto3.client("s3", region_name=region, config=config)
+        # The page's CSP admits https: already; a plain-HTTP endpoint (a local S3) must be named.
+        self.page_origin = f"{endpoint.scheme}://{endpoint.netloc}" if endpoint.scheme == "http" else None
         self._versions: dict[str, str] = {}
 
     def upload_target(self, upload: Upload, token: str) -> Target:

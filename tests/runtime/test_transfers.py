@@ -8,12 +8,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from runtime.transfers import S3Staging, UploadTokens
 from tests.runtime.conftest import model_env
+from tests.support.s3 import client as s3_client
+from tests.support.s3 import runtime_env, s3_server
 from tests.support.server import SESSION_SECRET, BluClient, BluServer
 
 THRESHOLD = 4096
@@ -160,26 +161,13 @@ def test_local_download_links_are_the_content_url(local_api: BluClient, local: B
 # -- the AWS flow against moto's S3 (a real server speaking S3's wire protocol) -----------------------
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s"
-    )
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    yield endpoint
-    server.stop()
+    with s3_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
 def s3(s3_endpoint: str) -> Any:
-    return boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s"
-    )
+    return s3_client(s3_endpoint, "eu-west-1")
 
 
 @pytest.fixture(scope="module")
@@ -188,11 +176,7 @@ def aws(model: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
         **model_env(model),
         "BLU_DIRECT_TRANSFER_BYTES": str(THRESHOLD),
         "BLU_MAX_UPLOAD_BYTES": "20000",
-        "BLU_FILES_BUCKET": BUCKET,
-        "AWS_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL_S3": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "k",
-        "AWS_SECRET_ACCESS_KEY": "s",
+        **runtime_env(s3_endpoint, BUCKET),
     }
     server = BluServer(tmp_path_factory.mktemp("transfers-aws") / "data", env=env).start()
     yield server

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.support.s3 import runtime_env, s3_server
 from tests.support.server import BluServer
+from tests.web.conftest import login_context
 from tests.web.helpers import open_app
 
 MB = 1024 * 1024
+BUCKET = "blu-files-web"
 
 
 def content(size: int) -> bytes:
@@ -68,3 +73,47 @@ def test_large_upload_takes_the_direct_flow_and_downloads_whole(
     assert info.value.suggested_filename == "video.bin"
     assert saved.read_bytes() == data
     assert any(r == "POST /api/files/downloads" for r in requests)
+
+
+@pytest.fixture(scope="module")
+def blu_with_bucket(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BluServer, str]]:
+    """Blu staging large files in a bucket of moto's S3 server (another origin, as the bucket is in AWS)."""
+    with s3_server(BUCKET) as endpoint:
+        env = {"BLU_DIRECT_TRANSFER_BYTES": str(64 * 1024), **runtime_env(endpoint, BUCKET)}
+        server = BluServer(tmp_path_factory.mktemp("blu-web-s3") / "data", env=env).start()
+        try:
+            yield server, endpoint
+        finally:
+            server.stop()
+
+
+def test_large_files_go_through_the_bucket(
+    new_context: Callable[..., Any], blu_with_bucket: tuple[BluServer, str], tmp_path: Path
+) -> None:
+    server, endpoint = blu_with_bucket
+    context = new_context()
+    login_context(context, server.url)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(f"{r.method} {r.url}"))
+    open_app(page, server.url)
+    panel = page.locator("#panel")
+    if not panel.is_visible():
+        page.get_by_role("button", name="Artifacts and files").click()
+    panel.get_by_role("tab", name="Files").click()
+    files = panel.locator("#tabpanel-files")
+
+    data = content(300 * 1024 + 5)
+    page.set_input_files("#upload-input", files=[{"name": "scan.pdf", "mimeType": "application/pdf", "buffer": data}])
+    row = files.locator(".file-row[data-path='scan.pdf']")
+    row.wait_for()
+    assert (server.data_dir / "workspace" / "scan.pdf").read_bytes() == data
+    assert f"POST {endpoint}/{BUCKET}" in requests, requests  # the browser's form POST to the bucket
+
+    with page.expect_download() as info:
+        row.get_by_role("link", name="Download scan.pdf").click()
+    saved = tmp_path / "scan.pdf"
+    info.value.save_as(saved)
+    assert info.value.suggested_filename == "scan.pdf"
+    assert saved.read_bytes() == data
+    assert any(r.startswith(f"GET {endpoint}/{BUCKET}/downloads/") for r in requests), requests
