@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from stacks.api import ApiStack
 from stacks.control import ControlStack
@@ -68,6 +69,7 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         state_access_point=data.state_access_point,
         secret=data.secret,
         table_name=data.table.table_name,
+        files_bucket_name=data.files_bucket.bucket_name,
         description="Blu: ECS cluster, Fargate Spot ARM64 task and service, Cloud Map name (stateless)",
     )
     control = ControlStack(
@@ -97,6 +99,7 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
     grant_table_and_index(service.task_role, data.table)
     data.file_system.grant_read_write(service.task_role)
     grant_self_stop(service.task_role, service=service)
+    grant_transfer_staging(service.task_role, data.files_bucket)
     for function in (control.launcher, control.idle_checker):
         grant_service_control(function, cluster=service.cluster, service=service.service)
         grant_table_items(function, data.table)
@@ -180,6 +183,24 @@ def grant_self_stop(grantee: iam.IGrantable, *, service: ServiceStack) -> None:
     )
     grantee.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(actions=["ecs:DescribeServices", "ecs:UpdateService"], resources=[arn])
+    )
+
+
+# What runtime/transfers.py does in the files bucket, and nothing else: no listing, no other prefix.
+UPLOAD_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+DOWNLOAD_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:GetObject")
+
+
+def grant_transfer_staging(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
+    """Large files through the files bucket: the task signs the browser's upload form (PutObject on
+    uploads/, which S3 checks against the signer), reads and deletes what arrived; it copies large
+    downloads to downloads/ and signs the browser's GET."""
+    principal = grantee.grant_principal
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=list(UPLOAD_ACTIONS), resources=[bucket.arn_for_objects("uploads/*")])
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=list(DOWNLOAD_ACTIONS), resources=[bucket.arn_for_objects("downloads/*")])
     )
 
 

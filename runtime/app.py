@@ -30,6 +30,7 @@ from runtime.self_stop import SelfStop
 from runtime.settings import Settings
 from runtime.store import open_store
 from runtime.store.aio import AsyncStore
+from runtime.transfers import LocalStaging, S3Staging, Staging, Transfers, UploadTokens
 from runtime.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,13 @@ def prepare_dirs(settings: Settings) -> str | None:
     os.environ["CLAUDE_CONFIG_DIR"] = str(settings.claude_config_dir)
     user = AgentUser.from_settings(settings)
     return str(prepare_agent_dirs(settings, user)) if user else None
+
+
+def staging_for(settings: Settings) -> Staging:
+    """The files bucket in AWS; locally a private folder of Blu's (not the agent's tmp, not the workspace)."""
+    if settings.files_bucket:
+        return S3Staging(settings.files_bucket, region=settings.aws_region)
+    return LocalStaging(settings.data_dir / "transfers")
 
 
 async def heartbeat_once(store: AsyncStore, self_stop: SelfStop | None) -> None:
@@ -116,6 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         throttle=LoginThrottle(store.sync, clock=time.time),
         password_hash=secrets.password_hash,
         workspace=Workspace(settings.workspace_dir),
+        transfers=Transfers(UploadTokens(secrets.session_secret), staging_for(settings)),
     )
     self_stop = SelfStop.from_settings(settings, started_at=started_at)
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))

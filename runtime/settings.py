@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # Limits
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("BLU_MAX_MESSAGE_CHARS"))
     max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1, validation_alias=_env("BLU_MAX_UPLOAD_BYTES"))
+    # Files above this go straight to the files bucket (locally: to the runtime's own upload URL), since
+    # API Gateway's HTTP API cuts payloads and responses at 10 MB.
+    direct_transfer_bytes: int = Field(9 * 1024 * 1024, ge=1, validation_alias=_env("BLU_DIRECT_TRANSFER_BYTES"))
+    # The files bucket for those transfers (set in AWS); unset: the runtime stages them on disk.
+    files_bucket: str = Field("", validation_alias=_env("BLU_FILES_BUCKET"))
 
     # Local runs: serve the offline stand-in model when no Claude credentials are configured
     standin: Literal["auto", "on", "off"] = Field("auto", validation_alias=_env("BLU_STANDIN"))

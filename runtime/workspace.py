@@ -103,6 +103,16 @@ def split_path(user_path: str, *, for_writing: bool = False) -> list[str]:
     return parts
 
 
+def writable_parts(user_path: str) -> list[str]:
+    """The components of a path a file may be written to, or the reason it may not."""
+    parts = split_path(user_path, for_writing=True)
+    if not parts:
+        raise NotAFile("The path names a folder, not a file.")
+    if parts[-1].startswith(UPLOAD_PREFIX):
+        raise PathRejected(f"Names starting with {UPLOAD_PREFIX!r} are reserved for uploads in progress.")
+    return parts
+
+
 def _display_name(name: str) -> str | None:
     """The name as text, or None when it could not be asked for again (not valid UTF-8, or a character
     `split_path` refuses, such as a backslash or a control character): the listing shows only names
@@ -209,12 +219,8 @@ class Workspace:
     async def write(self, user_path: str, chunks: AsyncIterator[bytes], *, max_bytes: int) -> int:
         """Write atomically: into a temporary file in the target's folder (inside the workspace), renamed
         over the target when complete, so a dropped upload or a crash never leaves half a file."""
-        parts = split_path(user_path, for_writing=True)
-        if not parts:
-            raise NotAFile("The path names a folder, not a file.")
+        parts = writable_parts(user_path)
         name = parts[-1]
-        if name.startswith(UPLOAD_PREFIX):
-            raise PathRejected(f"Names starting with {UPLOAD_PREFIX!r} are reserved for uploads in progress.")
         with self._folder(parts[:-1], create=True) as parent:
             try:
                 existing = os.stat(name, dir_fd=parent, follow_symlinks=False)

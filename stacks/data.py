@@ -27,6 +27,11 @@ GENERATED_SECRET_KEY = "SESSION_SECRET"  # noqa: S105 -- a key name, not a value
 RETAIN = cdk.RemovalPolicy.RETAIN
 # Noncurrent backup versions only exist to undo an overwrite or delete; a month is enough.
 BACKUP_NONCURRENT_DAYS = 30
+# Large files pass between the browser and the task through these prefixes of the files bucket
+# (runtime/transfers.py); what is left there is gone after a day.
+TRANSFER_PREFIXES: tuple[str, ...] = ("uploads/", "downloads/")
+TRANSFER_EXPIRY_DAYS = 1
+API_ORIGINS = f"https://*.execute-api.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}"
 
 
 class BluTable(Construct):
@@ -109,6 +114,26 @@ class BluBuckets(Construct):
                     noncurrent_version_expiration=cdk.Duration.days(files_expiry_days),
                     abort_incomplete_multipart_upload_after=abort_uploads,
                 ),
+                *(
+                    s3.LifecycleRule(
+                        id=f"expire-{prefix.rstrip('/')}",
+                        prefix=prefix,
+                        expiration=cdk.Duration.days(TRANSFER_EXPIRY_DAYS),
+                        noncurrent_version_expiration=cdk.Duration.days(TRANSFER_EXPIRY_DAYS),
+                        abort_incomplete_multipart_upload_after=abort_uploads,
+                    )
+                    for prefix in TRANSFER_PREFIXES
+                ),
+            ],
+            # The browser posts large uploads straight to the bucket (a presigned form). The API's URL is
+            # made in a later stack, so the origin is every HTTP API of this account's region: CORS only
+            # lets a page read the answer; what may be written is decided by the presigned policy.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST],
+                    allowed_origins=[API_ORIGINS],
+                    max_age=3600,
+                )
             ],
         )
 

@@ -25,6 +25,13 @@ ACK_PREFIX = "AwsSolutions::"
 LAMBDA_BASIC_EXECUTION = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 ECR_PUBLIC_READ = "arn:<AWS::Partition>:iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"
 CDK_ASSETS_BUCKET = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>"
+# The files bucket's ARN as the service stack reads it from the data stack (the logical id is pinned;
+# DATA_STACK stands for the data stack's name, which follows the environment name).
+DATA_STACK = "<data-stack>"
+FILES_BUCKET_ARN = (
+    '{"Fn::GetStackOutput":{"StackName":"' + DATA_STACK + '","Region":{"Ref":"AWS::Region"},'
+    '"OutputName":"PublishOutputFnGetAttBucketsFiles72356973Arn2ED2B8FF"}}'
+)
 
 
 def _image_build_acknowledgments(project: str) -> tuple[NagAcknowledgment, ...]:
@@ -91,6 +98,10 @@ class NagAcknowledgment:
     # For constructs that exist only with some settings (the image build with image_build=codebuild).
     optional: bool = False
 
+    def rule_in(self, data_stack: str) -> str:
+        """The id as the findings name it in an app whose data stack has this name."""
+        return self.rule.replace(DATA_STACK, data_stack)
+
 
 ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
     NagAcknowledgment(
@@ -124,6 +135,19 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
             "timeout); every credential is injected from Secrets Manager (tests/stacks/test_service.py "
             "asserts that no secret key appears in the plain environment)."
         ),
+    ),
+    *(
+        NagAcknowledgment(
+            stack=ServiceStack,
+            path="Blu/Task/TaskRole/DefaultPolicy/Resource",
+            rule=f"AwsSolutions::AwsSolutions-IAM5[Resource::{FILES_BUCKET_ARN}/{prefix}/*]",
+            reason=(
+                f"Large files pass through the files bucket's {prefix}/ prefix under keys the runtime makes up per "
+                "transfer (32 random hex digits), so no fixed ARN can name them; the grant covers that one prefix "
+                "of that one bucket, with no listing (app.py grant_transfer_staging)."
+            ),
+        )
+        for prefix in ("uploads", "downloads")
     ),
     NagAcknowledgment(
         stack=ServiceStack,
@@ -204,15 +228,17 @@ def apply_nag(app: cdk.App, acknowledgments: tuple[NagAcknowledgment, ...] = ACK
     """Run AwsSolutions checks on every stack at synth and attach the acknowledgments to their constructs."""
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     stacks = [child for child in app.node.children if cdk.Stack.is_stack(child)]
+    data_stacks = [stack.stack_name for stack in stacks if isinstance(stack, DataStack)]
     for ack in acknowledgments:
         if not ack.rule.startswith(ACK_PREFIX) or not ack.reason.strip():
             raise AcknowledgmentError(f"{ack.rule!r}: ids start with {ACK_PREFIX!r} and need a reason")
+        rule = ack.rule_in(data_stacks[0]) if data_stacks else ack.rule
         for stack in stacks:
             if isinstance(stack, ack.stack):
                 if ack.optional and stack.node.try_find_child(ack.path.split("/")[0]) is None:
                     continue
                 target = _find(stack, ack.path)
-                cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=ack.rule, reason=ack.reason))
+                cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=rule, reason=ack.reason))
 
 
 def _find(stack: cdk.Stack, path: str) -> IConstruct:

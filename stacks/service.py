@@ -66,6 +66,7 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_DISALLOWED_TOOLS",
     "BLU_MAX_MESSAGE_CHARS",
     "BLU_MAX_UPLOAD_BYTES",
+    "BLU_DIRECT_TRANSFER_BYTES",  # below API Gateway's 10 MB payload cap
     "BLU_VOICE_AGENT_NAME",
     "BLU_VOICE_TOKEN_TTL_SECONDS",
     "BLU_VOICE_STT_PROVIDER",
@@ -79,7 +80,13 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
 
 
 def runtime_environment(
-    *, table_name: str, region: str, idle_timeout_minutes: int, cluster_name: str, service_name: str
+    *,
+    table_name: str,
+    files_bucket_name: str,
+    region: str,
+    idle_timeout_minutes: int,
+    cluster_name: str,
+    service_name: str,
 ) -> dict[str, str]:
     """The task's plain environment: only names the runtime's settings accept, never a secret."""
     return {
@@ -89,6 +96,8 @@ def runtime_environment(
         "BLU_WORKSPACE_DIR": WORKSPACE_PATH,
         "CLAUDE_CONFIG_DIR": f"{STATE_PATH}/claude",
         "DYNAMODB_TABLE": table_name,
+        # Files too large for API Gateway pass through this bucket's uploads/ and downloads/ prefixes.
+        "BLU_FILES_BUCKET": files_bucket_name,
         "AWS_REGION": region,
         # API Gateway's VPC link is the only way in: its last X-Forwarded-For hop is the browser.
         "BLU_TRUST_FORWARDED_FOR": "true",
@@ -193,6 +202,7 @@ class BluService(Construct):
         state_access_point: efs.IAccessPoint,
         secret: secretsmanager.ISecret,
         table_name: str,
+        files_bucket_name: str,
         cpu: int,
         memory_mib: int,
         use_fargate_spot: bool,
@@ -250,6 +260,7 @@ class BluService(Construct):
         self.image = self.image_source.image
         self.environment = runtime_environment(
             table_name=table_name,
+            files_bucket_name=files_bucket_name,
             region=cdk.Aws.REGION,
             idle_timeout_minutes=idle_timeout_minutes,
             cluster_name=self.cluster_name,
@@ -332,6 +343,7 @@ class ServiceStack(cdk.Stack):
         state_access_point: efs.IAccessPoint,
         secret: secretsmanager.ISecret,
         table_name: str,
+        files_bucket_name: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -345,6 +357,7 @@ class ServiceStack(cdk.Stack):
             state_access_point=state_access_point,
             secret=secret,
             table_name=table_name,
+            files_bucket_name=files_bucket_name,
             cpu=settings.cpu,
             memory_mib=settings.memory,
             use_fargate_spot=settings.use_fargate_spot,

@@ -16,6 +16,7 @@ from runtime.agent.manager import SessionManager
 from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle
 from runtime.settings import Settings
 from runtime.store.aio import AsyncStore
+from runtime.transfers import Transfers
 from runtime.workspace import Workspace
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class AppState:
     throttle: LoginThrottle
     password_hash: str
     workspace: Workspace
+    transfers: Transfers
     last_user_action_write: float = 0.0
     login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())
 

@@ -15,6 +15,7 @@ from runtime.auth.origin import FOREIGN_DETAIL, same_origin
 OPEN_PATHS = frozenset({"/api/login", "/api/logout"})
 JSON_BODY_LIMIT = 2 * 1024 * 1024  # a 100,000-character message escaped as \uXXXX pairs fits
 UPLOAD_PATH = "/api/files/content"
+STAGING_PATH = ("/api/files/uploads/", "/data")  # the local stand-in of the bucket's upload form
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -47,7 +48,9 @@ class GuardMiddleware:
             await _refuse(send, 400, "The query is not valid UTF-8.")
             return
         limit = JSON_BODY_LIMIT
-        if scope["path"] == UPLOAD_PATH and state is not None:
+        path = scope["path"]
+        staging = path.startswith(STAGING_PATH[0]) and path.endswith(STAGING_PATH[1])
+        if (path == UPLOAD_PATH or staging) and state is not None:
             limit = state.settings.max_upload_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:

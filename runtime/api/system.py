@@ -29,6 +29,8 @@ async def config(settings: SettingsDep, manager: ManagerDep) -> dict[str, Any]:
         "store": "local" if settings.is_local else "dynamodb",
         "max_message_chars": settings.max_message_chars,
         "max_upload_bytes": settings.max_upload_bytes,
+        "direct_transfer_bytes": settings.direct_transfer_bytes,
+        "file_transfers": "s3" if settings.files_bucket else "local",
         "idle_timeout_minutes": settings.idle_timeout_minutes,
         "voice": settings.voice_configured,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -21,16 +21,26 @@ MISSING_BUILD = """<!doctype html><meta charset="utf-8"><title>Blu</title>
 <p>The web UI has not been built. Run <code>make dev</code> (it builds it) or <code>npm run build:web</code>.</p>"""
 
 
+def page_headers(request: Request) -> dict[str, str]:
+    """The security headers, with the upload staging's origin when the page must reach a plain-HTTP one."""
+    state = getattr(request.app.state, "blu", None)
+    origin = state.transfers.staging.page_origin if state is not None else None
+    if not origin:
+        return SECURITY_HEADERS
+    policy = SECURITY_HEADERS["Content-Security-Policy"].replace("connect-src 'self'", f"connect-src 'self' {origin}")
+    return {**SECURITY_HEADERS, "Content-Security-Policy": policy}
+
+
 def mount_web(app: FastAPI, web_dir: Path | None) -> None:
     root = web_dir or DEFAULT_WEB_DIR
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", response_model=None)
-    async def index() -> FileResponse | HTMLResponse:
+    async def index(request: Request) -> FileResponse | HTMLResponse:
         page = root / "index.html"
         if not page.is_file():
             return HTMLResponse(MISSING_BUILD, status_code=503, headers=SECURITY_HEADERS)
-        return FileResponse(page, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+        return FileResponse(page, headers={**page_headers(request), "Cache-Control": "no-cache"})
 
     app.include_router(router)
     assets = root / "assets"

@@ -150,9 +150,33 @@ def test_files_bucket_is_versioned_expires_and_logs(data_template: Template) -> 
             "ExpirationInDays": 30,
             "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        }
+        },
+        *(
+            {
+                "Id": f"expire-{prefix}",
+                "Prefix": f"{prefix}/",
+                "Status": "Enabled",
+                "ExpirationInDays": 1,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            }
+            for prefix in ("uploads", "downloads")
+        ),
     ]
     assert props["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": ACCESS_LOGS}, "LogFilePrefix": "files/"}
+
+
+def test_files_bucket_admits_the_browsers_upload_form_from_this_regions_apis_only(data_template: Template) -> None:
+    resources = data_template.to_json()["Resources"]
+    (rule,) = resources[FILES]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]  # downloads are navigations, which need no CORS
+    (origin,) = rule["AllowedOrigins"]
+    assert origin == {
+        "Fn::Join": ["", ["https://*.execute-api.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}]]
+    }
+    assert "AllowedHeaders" not in rule and "ExposedHeaders" not in rule
+    for bucket in (BACKUPS, ACCESS_LOGS):
+        assert "CorsConfiguration" not in resources[bucket]["Properties"]
 
 
 def test_backups_bucket_tiers_expires_and_logs(data_template: Template) -> None:

@@ -10,6 +10,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
+from app import DOWNLOAD_ACTIONS, UPLOAD_ACTIONS
 from runtime.settings import Settings
 from stacks.data import SECRET_KEYS
 from stacks.service import (
@@ -91,8 +92,15 @@ def test_task_role_may_mount_efs_use_the_table_and_scale_its_own_service_only(se
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= actions
-    assert all(a.startswith(("dynamodb:", "elasticfilesystem:")) or a in SELF_STOP_ACTIONS for a in actions)
+    assert all(
+        a.startswith(("dynamodb:", "elasticfilesystem:")) or a in SELF_STOP_ACTIONS + UPLOAD_ACTIONS for a in actions
+    )
     assert all(s["Resource"] != "*" for s in statements)
+    # The files bucket: its two staging prefixes only, no listing, nothing else in the bucket.
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+    scopes = {json.dumps(s["Resource"]).split('"/')[-1].rstrip('"]}'): set(s["Action"]) for s in s3}
+    assert scopes == {"uploads/*": set(UPLOAD_ACTIONS), "downloads/*": set(DOWNLOAD_ACTIONS)}, scopes
+    assert all("BucketsFiles" in json.dumps(s["Resource"]) for s in s3)
     (self_stop,) = [s for s in statements if s["Action"] == list(SELF_STOP_ACTIONS)]
     arn = json.dumps(self_stop["Resource"])
     # Exactly the service the task runs in, by its fixed names (not a wildcard).
@@ -105,6 +113,11 @@ def test_task_knows_its_own_cluster_and_service_names(service_template: Template
     service = _one(service_template, "AWS::ECS::Service")
     assert environment["BLU_ECS_CLUSTER"] == cluster["ClusterName"]
     assert environment["BLU_ECS_SERVICE"] == service["ServiceName"] == "blu"
+
+
+def test_task_is_told_the_files_bucket(service_template: Template) -> None:
+    environment = {e["Name"]: e["Value"] for e in _container(service_template)["Environment"]}
+    assert "BucketsFiles" in json.dumps(environment["BLU_FILES_BUCKET"])
 
 
 def test_secrets_come_from_the_secret_and_never_from_plain_environment(service_template: Template) -> None:

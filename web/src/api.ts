@@ -83,8 +83,29 @@ export interface Config {
   store?: string;
   max_message_chars?: number;
   max_upload_bytes?: number;
+  /** Files above this many bytes go directly to storage (API Gateway cuts bodies at 10 MB). */
+  direct_transfer_bytes?: number;
+  file_transfers?: "s3" | "local";
   idle_timeout_minutes?: number;
   voice?: boolean;
+}
+
+/** Where to send an upload's bytes: a form POST (fields, then the file) or a raw PUT. */
+export interface UploadTarget {
+  id: string;
+  path: string;
+  size: number;
+  expires_at: number;
+  method: "POST" | "PUT";
+  url: string;
+  fields: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+export interface DownloadLink {
+  url: string;
+  size: number;
+  direct: boolean;
 }
 
 export interface VoiceToken {
@@ -222,6 +243,38 @@ export const api = {
       body: file,
       headers: { "Content-Type": "application/octet-stream" },
     }),
+  startUpload: (path: string, size: number) => request<UploadTarget>("POST", "/api/files/uploads", { json: { path, size } }),
+  completeUpload: (id: string) => request<{ path: string; size: number }>("POST", `/api/files/uploads/${q(id)}/complete`),
+  downloadLink: (path: string) => request<DownloadLink>("POST", "/api/files/downloads", { json: { path } }),
   voiceToken: (sessionId: string) => request<VoiceToken>("POST", "/api/voice/token", { json: { session_id: sessionId } }),
   fileUrl: (path: string, download = false) => `/api/files/content?path=${q(path)}` + (download ? "&download=1" : ""),
 };
+
+/** Send a file's bytes to an upload target: the files bucket (a cross-origin form POST) or Blu itself. */
+export async function sendToTarget(target: UploadTarget, file: Blob): Promise<void> {
+  let body: BodyInit = file;
+  if (target.method === "POST") {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(target.fields)) form.append(name, value);
+    form.append("file", file); // S3 ignores every field after the file
+    body = form;
+  }
+  let response: Response;
+  try {
+    response = await fetch(target.url, { method: target.method, body, headers: target.headers, credentials: "same-origin", cache: "no-store" });
+  } catch (error) {
+    throw new NetworkError(error instanceof Error ? error.message : String(error));
+  }
+  if (response.ok) return;
+  const text = await response.text().catch(() => "");
+  let detail = response.statusText;
+  try {
+    const parsed = JSON.parse(text) as { detail?: unknown };
+    if (typeof parsed.detail === "string") detail = parsed.detail;
+  } catch {
+    const message = /<Message>([^<]*)<\/Message>/.exec(text); // S3 answers in XML
+    if (message) detail = message[1];
+  }
+  if (response.status === 401) hooks.onUnauthorized();
+  throw new ApiError(response.status, detail);
+}

@@ -88,8 +88,16 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
   sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
-  const preview = new Preview();
-  const panel = new Panel({ toast, maxUploadBytes: config.max_upload_bytes ?? 25 * 1024 * 1024 }, preview, () => togglePanel(false));
+  const preview = new Preview((text) => toast(text, "error"));
+  const panel = new Panel(
+    {
+      toast,
+      maxUploadBytes: config.max_upload_bytes ?? 25 * 1024 * 1024,
+      directTransferBytes: config.direct_transfer_bytes ?? 9 * 1024 * 1024,
+    },
+    preview,
+    () => togglePanel(false),
+  );
   const backdrop = h("div", { class: "backdrop", hidden: true, onclick: () => closeDrawers() });
   const main = h("main", { id: "main", class: "main" }, header, notice);
   const shell = h("div", { class: "app", "data-testid": "app" }, sidebar.element, main, panel.element, backdrop);

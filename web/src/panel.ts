@@ -1,6 +1,6 @@
 // The side panel: this session's artifacts and the workspace file browser (with upload), and the
 // file preview dialog (text, Markdown, images; everything downloadable).
-import { api, ApiError, type ArtifactRecord, type FileEntry } from "./api";
+import { api, ApiError, sendToTarget, type ArtifactRecord, type FileEntry } from "./api";
 import { h } from "./dom";
 import { formatBytes, relativeTime } from "./format";
 import { icon } from "./icons";
@@ -15,6 +15,26 @@ const MAX_PREVIEW_BYTES = 1024 * 1024;
 export interface PanelHost {
   toast(text: string, kind?: "info" | "error"): void;
   maxUploadBytes: number;
+  /** Files above this size go directly to storage, not through the API (which cuts bodies at 10 MB). */
+  directTransferBytes: number;
+}
+
+/** "25 MB", not "25.0 MB": the limit as the person reads it. */
+export function limitText(bytes: number): string {
+  return formatBytes(bytes).replace(/\.0 /, " ");
+}
+
+/** Download through a link Blu hands out: large files come straight from storage (a short-lived link). */
+export async function downloadFile(path: string, onError: (text: string) => void): Promise<void> {
+  try {
+    const link = await api.downloadLink(path);
+    const anchor = h("a", { href: link.url, download: path.split("/").pop() || "file", hidden: true });
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+  } catch (error) {
+    onError(`Couldn't download ${path}: ${(error as Error).message}`);
+  }
 }
 
 export class Preview {
@@ -24,9 +44,13 @@ export class Preview {
   private download: HTMLAnchorElement;
   private token = 0;
 
-  constructor() {
+  constructor(onError: (text: string) => void = () => undefined) {
     this.title = h("h2", { id: "preview-title", class: "preview__title" });
     this.download = h("a", { class: "button", href: "#", download: "" }, "Download");
+    this.download.addEventListener("click", (event) => {
+      event.preventDefault();
+      void downloadFile(this.title.textContent || "", onError);
+    });
     this.body = h("div", { class: "preview__body", tabindex: "0", "aria-label": "File content" });
     this.element = h(
       "dialog",
@@ -57,7 +81,12 @@ export class Preview {
     this.body.replaceChildren(h("p", { class: "muted" }, "Loading…"));
     if (!this.element.open) this.element.showModal();
     if (IMAGE.test(path)) {
-      this.body.replaceChildren(h("img", { src: api.fileUrl(path), alt: path, class: "preview__image" }));
+      const image = h("img", { src: api.fileUrl(path), alt: path, class: "preview__image" });
+      // In AWS an image above the API's limit is refused (413): say so instead of a broken image.
+      image.addEventListener("error", () => {
+        if (token === this.token) this.body.replaceChildren(h("p", { class: "muted" }, "This image can't be shown here. Use Download."));
+      });
+      this.body.replaceChildren(image);
       return;
     }
     try {
@@ -127,7 +156,8 @@ export class Panel {
         "div",
         { class: "panel__toolbar" },
         this.crumbs,
-        h("label", { for: "upload-input", class: "button button--small", tabindex: "0", role: "button", onkeydown: (e: KeyboardEvent) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), this.upload.click()) }, "Upload"),
+        h("label", { for: "upload-input", class: "button button--small", tabindex: "0", role: "button", "aria-describedby": "upload-limit", onkeydown: (e: KeyboardEvent) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), this.upload.click()) }, "Upload"),
+        h("span", { id: "upload-limit", class: "muted panel__limit", "data-testid": "upload-limit" }, `Up to ${limitText(host.maxUploadBytes)} a file`),
         this.upload,
         h("button", { type: "button", class: "button button--small", "aria-label": "Refresh the file list", onclick: () => void this.loadDir(this.dir) }, "Refresh"),
       ),
@@ -207,7 +237,23 @@ export class Panel {
       openable
         ? h("button", { type: "button", class: "file-row__open", "aria-label": `Preview ${label}`, onclick: () => void this.preview.open(path) }, h("span", { class: "file-row__name" }, label), h("span", { class: "file-row__meta" }, meta))
         : h("span", { class: "file-row__open" }, h("span", { class: "file-row__name" }, label), h("span", { class: "file-row__meta" }, meta)),
-      openable ? h("a", { class: "icon-button", href: api.fileUrl(path, true), download: path.split("/").pop() || "", "aria-label": `Download ${label}`, title: "Download" }, icon("download")) : null,
+      openable
+        ? h(
+            "a",
+            {
+              class: "icon-button",
+              href: api.fileUrl(path, true),
+              download: path.split("/").pop() || "",
+              "aria-label": `Download ${label}`,
+              title: "Download",
+              onclick: (event: MouseEvent) => {
+                event.preventDefault();
+                void downloadFile(path, (text) => this.host.toast(text, "error"));
+              },
+            },
+            icon("download"),
+          )
+        : null,
     );
   }
 
@@ -251,12 +297,20 @@ export class Panel {
     this.upload.value = "";
     for (const file of files) {
       if (file.size > this.host.maxUploadBytes) {
-        this.host.toast(`${file.name} is larger than ${formatBytes(this.host.maxUploadBytes)}.`, "error");
+        this.host.toast(`${file.name} is ${formatBytes(file.size)}: larger than the limit of ${limitText(this.host.maxUploadBytes)}. Nothing was uploaded.`, "error");
         continue;
       }
       const path = this.dir ? `${this.dir}/${file.name}` : file.name;
       try {
-        await api.upload(path, file);
+        if (file.size > this.host.directTransferBytes) {
+          // Too large for the API: straight to storage, then Blu moves it into the workspace.
+          this.host.toast(`Uploading ${file.name} (${formatBytes(file.size)})…`);
+          const target = await api.startUpload(path, file.size);
+          await sendToTarget(target, file);
+          await api.completeUpload(target.id);
+        } else {
+          await api.upload(path, file);
+        }
         this.host.toast(`Uploaded ${path}.`);
       } catch (error) {
         this.host.toast(`Couldn't upload ${file.name}: ${(error as Error).message}`, "error");
