@@ -207,3 +207,45 @@ def test_an_unreachable_api_is_explained_in_blus_words(fresh_server: BluServer, 
     assert error["kind"] == "api" and error["message"].startswith("Blu could not reach Claude's API")
     stored = api.messages(sid)[-1]["error"]
     assert stored == error["message"] and "127.0.0.1" not in stored and "gateway" not in stored
+
+
+def _fork(api: BluClient, session_id: str, message_id: str) -> str:
+    response = api.http.post(f"/api/sessions/{session_id}/fork", json={"message_id": message_id})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _recall(api: BluClient, session_id: str) -> str:
+    assert api.turn(session_id, "[[recall]]")[0]["status"] == "complete"
+    return str(api.messages(session_id)[-1]["text"])
+
+
+def test_a_fork_of_a_fork_cuts_claudes_context_at_messages_it_copied(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "one")
+    api.turn(sid, "two")
+    fork = _fork(api, sid, api.messages(sid)[-1]["id"])
+    assert _recall(api, fork) == "Recall: 3 user turns; first prompt: one"
+    one, echo_one, two = api.messages(fork)[:3]
+    for message, prompts in ((one, 2), (echo_one, 2), (two, 3)):
+        again = _fork(api, fork, message["id"])
+        assert _recall(api, again) == f"Recall: {prompts} user turns; first prompt: one", message["text"]
+    # A fork of a fork that never ran a turn, three deep, at the first message of all.
+    never_run = _fork(api, fork, echo_one["id"])
+    deepest = _fork(api, never_run, api.messages(never_run)[0]["id"])
+    assert [m["text"] for m in api.messages(deepest)] == ["one"]
+    assert _recall(api, deepest) == "Recall: 2 user turns; first prompt: one"
+
+
+def test_a_fork_that_cannot_take_claudes_context_says_so(blu: BluServer, api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "the secret is heron")
+    claude_id = api.http.get(f"/api/sessions/{sid}").json()["claude_session_id"]
+    for transcript in (blu.data_dir / "claude" / "projects").glob(f"*/{claude_id}.jsonl"):
+        transcript.unlink()  # lost, as a disk that lost the file would
+    fork = _fork(api, sid, api.messages(sid)[-1]["id"])
+    shown = api.messages(fork)
+    assert [m["role"] for m in shown] == ["user", "assistant", "system"]
+    assert "could not be carried into this fork" in shown[-1]["text"]
+    assert_totals_are_sums(api, fork)
+    assert _recall(api, fork).startswith("Recall: 1 user turns")  # what the notice said
