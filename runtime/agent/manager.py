@@ -143,6 +143,8 @@ class SessionManager:
         self.started_at = time.time()
         self._background: set[asyncio.Task[Any]] = set()
         self._room_lock = asyncio.Lock()
+        # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
+        self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
 
     # -- lifecycle ------------------------------------------------------------------------
