@@ -39,6 +39,11 @@ from runtime.store.models import (
 log = logging.getLogger(__name__)
 
 
+NOT_ANSWERED_STOP = "Blu stopped before this message was answered. Send it again."
+NOT_ANSWERED_RESTART = "Blu restarted before this message was answered. Send it again."
+NOT_ANSWERED = (NOT_ANSWERED_STOP, NOT_ANSWERED_RESTART)  # a reply that says its turn never ran
+
+
 class ShuttingDown(Exception):
     """Blu is stopping and takes no new turns."""
 
@@ -149,13 +154,14 @@ class SessionManager:
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
-        """Mark turns that were running when the previous process died as interrupted."""
+        """After the previous process died: mark the turns it was running as interrupted, and answer the
+        person's messages it had queued (or not yet started) as not answered, each with Retry."""
         recovered: list[str] = []
         for session in await self.store.sessions_with_running_turns():
-            turn_id = session.running_turn_id
-            page = await self.store.list_messages(session.id, limit=20, newest_first=True)
+            page = await self.store.list_messages(session.id, limit=200, newest_first=True)
+            answered = {m.turn_id for m in page.items if m.role == "assistant"}
             for message in page.items:
-                if message.turn_id == turn_id and message.state == "running":
+                if message.role == "assistant" and message.state == "running":
                     saved = await self.store.update_message(
                         session.id,
                         message.id,
@@ -170,6 +176,11 @@ class SessionManager:
                         output_tokens=saved.output_tokens,
                         cost_usd=saved.cost_usd,
                     )
+            for message in reversed(page.items):
+                # A fork's copied messages are older than the fork, and one it was cut at stays unanswered.
+                unanswered = message.role == "user" and message.turn_id not in answered
+                if unanswered and message.turn_id and message.created_at >= session.created_at:
+                    await self._record_not_run(session.id, message.turn_id, message.channel, NOT_ANSWERED_RESTART)
             await self.store.update_session(session.id, running_turn_id=None)
             await self.store.set_turn_running(session.id, None)
             recovered.append(session.id)
@@ -182,7 +193,7 @@ class SessionManager:
         self.accepting = False
         for worker in list(self.workers.values()):
             for request in worker.drain_queue():
-                await self._record_not_run(request)
+                await self._record_not_run(request.session_id, request.turn_id, request.channel, NOT_ANSWERED_STOP)
         running = [w for w in self.workers.values() if w.current is not None]
         await asyncio.gather(
             *(w.interrupt("shutdown", "Blu stopped while this turn was running.") for w in running),
@@ -228,6 +239,9 @@ class SessionManager:
         if worker.queue_length >= self.settings.max_queued_turns:
             raise QueueFull()
         at = time.time()
+        turn_id = turn_id or new_id()
+        if session.running_turn_id is None:  # marked before the message is stored: found on start after a crash
+            session = await self.store.update_session(session_id, running_turn_id=turn_id)
         prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
@@ -235,7 +249,7 @@ class SessionManager:
             role="user",
             text=text,
             channel=channel,
-            turn_id=turn_id or new_id(),
+            turn_id=turn_id,
             state="complete",
             created_at=at,
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
@@ -348,30 +362,23 @@ class SessionManager:
         session = await self.store.update_session(session_id, name=title)
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
 
-    async def _record_not_run(self, request: TurnRequest) -> None:
+    async def _record_not_run(self, session_id: str, turn_id: str, channel: Channel, error: str) -> None:
         message = MessageRecord(
-            session_id=request.session_id,
+            session_id=session_id,
             id=new_message_id(),
             role="assistant",
-            channel=request.channel,
-            turn_id=request.turn_id,
+            channel=channel,
+            turn_id=turn_id,
             state="interrupted",
-            error="Blu stopped before this message was answered. Send it again.",
+            error=error,
         )
         if await self.store.put_message(message):
-            await self.store.add_session_usage(request.session_id, messages=1)
+            await self.store.add_session_usage(session_id, messages=1)
+        self.hub.publish(session_id, "message.complete", {"turn_id": turn_id, "message": to_plain(message)})
         self.hub.publish(
-            request.session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)}
-        )
-        self.hub.publish(
-            request.session_id,
+            session_id,
             "turn.status",
-            {
-                "turn_id": request.turn_id,
-                "status": "interrupted",
-                "reason": "shutdown",
-                "message_id": message.id,
-            },
+            {"turn_id": turn_id, "status": "interrupted", "reason": "shutdown", "message_id": message.id},
         )
 
     def _spawn(self, coro: Any) -> None:

@@ -469,7 +469,9 @@ class SessionWorker:
                 cost_usd=turn.cost_usd,
                 at=time.time(),
             )
-            session = await store.update_session(sid, running_turn_id=None)
+            # A turn still queued keeps the session marked, so a crash before it starts is found on start.
+            following = self.queued_turn_ids[0] if self.queued_turn_ids else None
+            session = await store.update_session(sid, running_turn_id=following)
             await store.set_turn_running(sid, None)
         finally:
             self.current = None

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.agent.manager import QueueFull, SessionManager, ShuttingDown, TurnRunning
+from runtime.agent.manager import NOT_ANSWERED, QueueFull, SessionManager, ShuttingDown, TurnRunning
 from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StoreDep
 from runtime.api.errors import error_responses
 from runtime.auth.responses import Text
@@ -224,16 +224,25 @@ async def _submit(
 async def _earlier_request(store: AsyncStore, claim: AcceptedRequest) -> AcceptedRequest | None:
     """The turn an earlier POST with the same key started, or None when this one claimed the key. The
     caller holds the key's in-flight slot, so an earlier claim whose message was never stored is no
-    longer being accepted (Blu stopped or failed in between) and is taken over."""
+    longer being accepted (Blu stopped or failed in between) and is taken over; so is one whose turn
+    Blu stopped before it ran (its reply says so): this POST runs the message after all."""
     earlier: AcceptedRequest | None = await store.claim_request(claim, at=time.time())
     if earlier is None:
         return None
     try:
         await store.get_message(claim.session_id, earlier.message_id)
+        taken_over = await _never_run(store, earlier)
     except NotFound:
+        taken_over = True
+    if taken_over:
         await store.forget_request(claim.session_id, claim.key)
         return await store.claim_request(claim, at=time.time())  # type: ignore[no-any-return]
     return earlier
+
+
+async def _never_run(store: AsyncStore, accepted: AcceptedRequest) -> bool:
+    page = await store.list_messages(accepted.session_id, limit=200, newest_first=True)
+    return any(m.turn_id == accepted.turn_id and m.role == "assistant" and m.error in NOT_ANSWERED for m in page.items)
 
 
 @router.post("/{session_id}/interrupt", responses=NOT_FOUND)
