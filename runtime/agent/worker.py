@@ -360,6 +360,14 @@ class SessionWorker:
             if message.parent_tool_use_id:
                 return
             turn.claude_message_uuid = message.uuid or turn.claude_message_uuid
+            if message.error:
+                # The CLI's own account of a failed request ("API Error: …", addresses, hints for its
+                # users) is no part of the reply: the result's failure becomes Blu's explanation.
+                raw = " ".join(block.text for block in message.content if isinstance(block, TextBlock))
+                log.warning(
+                    "Claude Code reported a failed request", extra={"kind": message.error, "cli_text": raw[:2000]}
+                )
+                return
             for block in message.content:
                 if isinstance(block, TextBlock):
                     turn.text_blocks.append(block.text)

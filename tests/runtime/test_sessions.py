@@ -249,3 +249,16 @@ def test_a_fork_that_cannot_take_claudes_context_says_so(blu: BluServer, api: Bl
     assert "could not be carried into this fork" in shown[-1]["text"]
     assert_totals_are_sums(api, fork)
     assert _recall(api, fork).startswith("Recall: 1 user turns")  # what the notice said
+
+
+def test_a_failed_reply_is_blus_explanation_never_the_clis_text(api: BluClient) -> None:
+    sid = api.new_session()
+    for status in (500, 401, 429, 529, 400):
+        final, events = api.turn(sid, f"[[error status={status}]] x")
+        assert final["status"] == "error"
+        explained = next(e["data"]["message"] for e in events if e["type"] == "error")
+        reply = api.messages(sid)[-1]
+        assert reply["state"] == "error" and reply["error"] == explained, status
+        assert reply["text"] == "", (status, reply["text"])  # the CLI's "API Error: …" stays in the log
+        streamed = "".join(e["data"]["text"] for e in events if e["type"] == "message.delta")
+        assert "API Error" not in streamed and "API Error" not in str(final)
