@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from tests.runtime.conftest import model_env
 from tests.support.server import BluClient, BluServer, assert_totals_are_sums
@@ -262,3 +264,23 @@ def test_a_failed_reply_is_blus_explanation_never_the_clis_text(api: BluClient) 
         assert reply["text"] == "", (status, reply["text"])  # the CLI's "API Error: …" stays in the log
         streamed = "".join(e["data"]["text"] for e in events if e["type"] == "message.delta")
         assert "API Error" not in streamed and "API Error" not in str(final)
+
+
+def test_messages_a_fork_copied_before_uuids_were_carried_over_still_find_their_entries(tmp_path: Path) -> None:
+    from runtime.agent.manager import _transcript_entries
+
+    lines = [
+        {"type": "user", "uuid": "f-1", "forkedFrom": {"sessionId": "s", "messageUuid": "s-1"}},
+        {
+            "type": "assistant",
+            "uuid": "f-2",
+            "parentUuid": "f-1",
+            "forkedFrom": {"sessionId": "s", "messageUuid": "s-2"},
+        },
+        {"type": "user", "uuid": "own-3", "parentUuid": "f-2"},
+        {"type": "assistant", "uuid": "side", "isSidechain": True},
+        {"type": "custom-title", "customTitle": "x"},
+    ]
+    transcript = tmp_path / "fork.jsonl"
+    transcript.write_text("\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
+    assert _transcript_entries(transcript) == {"s-1": "f-1", "s-2": "f-2", "f-1": "f-1", "f-2": "f-2", "own-3": "own-3"}
