@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import statistics
@@ -11,6 +12,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -18,7 +20,7 @@ from claude_agent_sdk import fork_session
 
 from runtime.agent.capacity import CliSlots, cli_limit
 from runtime.agent.events import EventHub
-from runtime.agent.options import ClaudeEndpoint
+from runtime.agent.options import ClaudeEndpoint, transcript_path
 from runtime.agent.title import fallback_title, generate_title
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.agent.worker import SessionWorker
@@ -37,6 +39,11 @@ from runtime.store.models import (
 log = logging.getLogger(__name__)
 
 
+NOT_ANSWERED_STOP = "Blu stopped before this message was answered. Send it again."
+NOT_ANSWERED_RESTART = "Blu restarted before this message was answered. Send it again."
+NOT_ANSWERED = (NOT_ANSWERED_STOP, NOT_ANSWERED_RESTART)  # a reply that says its turn never ran
+
+
 class ShuttingDown(Exception):
     """Blu is stopping and takes no new turns."""
 
@@ -47,6 +54,61 @@ class QueueFull(Exception):
 
 class TurnRunning(Exception):
     """The operation needs the session to be idle."""
+
+
+CONTEXT_LOST = (
+    "Claude's memory of the conversation above could not be carried into this fork: from here on Claude "
+    "starts afresh and knows only what is said in this fork."
+)
+
+
+@dataclass(frozen=True)
+class ClaudeCut:
+    """Claude's side of a fork: its transcript, and where each copied message is in it."""
+
+    claude_session_id: str | None
+    uuids: dict[str, str]  # a copied message's claude_message_uuid -> its entry in the fork's transcript
+    lost: bool = False  # the copied history held things Claude knew, and the fork's Claude does not
+
+
+def _transcript_entries(path: Path) -> dict[str, str]:
+    """Each uuid a copied message may carry -> the entry of this transcript it names: the entry's own
+    uuid, and the uuid it had in the transcript it was forked from (messages a fork copied before
+    their uuids were carried over still name the source's entries)."""
+    entries: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    for entry in _transcript_lines(path):
+        uuid_ = entry.get("uuid")
+        if not isinstance(uuid_, str) or entry.get("isSidechain"):
+            continue
+        entries[uuid_] = uuid_
+        origin = entry.get("forkedFrom")
+        if isinstance(origin, dict) and isinstance(origin.get("messageUuid"), str):
+            origins[origin["messageUuid"]] = uuid_
+    return {**origins, **entries}
+
+
+def _fork_origins(path: Path) -> dict[str, str]:
+    """A fork's transcript: the source entry each of its entries was copied from -> the copy."""
+    copied: dict[str, str] = {}
+    for entry in _transcript_lines(path):
+        origin = entry.get("forkedFrom")
+        if isinstance(origin, dict) and isinstance(entry.get("uuid"), str):
+            copied[str(origin.get("messageUuid"))] = entry["uuid"]
+    return copied
+
+
+def _transcript_lines(path: Path) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8", errors="replace") as transcript:
+        for line in transcript:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                lines.append(entry)
+    return lines
 
 
 @dataclass
@@ -86,17 +148,20 @@ class SessionManager:
         self.started_at = time.time()
         self._background: set[asyncio.Task[Any]] = set()
         self._room_lock = asyncio.Lock()
+        # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
+        self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
-        """Mark turns that were running when the previous process died as interrupted."""
+        """After the previous process died: mark the turns it was running as interrupted, and answer the
+        person's messages it had queued (or not yet started) as not answered, each with Retry."""
         recovered: list[str] = []
         for session in await self.store.sessions_with_running_turns():
-            turn_id = session.running_turn_id
-            page = await self.store.list_messages(session.id, limit=20, newest_first=True)
+            page = await self.store.list_messages(session.id, limit=200, newest_first=True)
+            answered = {m.turn_id for m in page.items if m.role == "assistant"}
             for message in page.items:
-                if message.turn_id == turn_id and message.state == "running":
+                if message.role == "assistant" and message.state == "running":
                     saved = await self.store.update_message(
                         session.id,
                         message.id,
@@ -111,6 +176,11 @@ class SessionManager:
                         output_tokens=saved.output_tokens,
                         cost_usd=saved.cost_usd,
                     )
+            for message in reversed(page.items):
+                # A fork's copied messages are older than the fork, and one it was cut at stays unanswered.
+                unanswered = message.role == "user" and message.turn_id not in answered
+                if unanswered and message.turn_id and message.created_at >= session.created_at:
+                    await self._record_not_run(session.id, message.turn_id, message.channel, NOT_ANSWERED_RESTART)
             await self.store.update_session(session.id, running_turn_id=None)
             await self.store.set_turn_running(session.id, None)
             recovered.append(session.id)
@@ -123,7 +193,7 @@ class SessionManager:
         self.accepting = False
         for worker in list(self.workers.values()):
             for request in worker.drain_queue():
-                await self._record_not_run(request)
+                await self._record_not_run(request.session_id, request.turn_id, request.channel, NOT_ANSWERED_STOP)
         running = [w for w in self.workers.values() if w.current is not None]
         await asyncio.gather(
             *(w.interrupt("shutdown", "Blu stopped while this turn was running.") for w in running),
@@ -169,6 +239,9 @@ class SessionManager:
         if worker.queue_length >= self.settings.max_queued_turns:
             raise QueueFull()
         at = time.time()
+        turn_id = turn_id or new_id()
+        if session.running_turn_id is None:  # marked before the message is stored: found on start after a crash
+            session = await self.store.update_session(session_id, running_turn_id=turn_id)
         prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
@@ -176,7 +249,7 @@ class SessionManager:
             role="user",
             text=text,
             channel=channel,
-            turn_id=turn_id or new_id(),
+            turn_id=turn_id,
             state="complete",
             created_at=at,
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
@@ -289,30 +362,23 @@ class SessionManager:
         session = await self.store.update_session(session_id, name=title)
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
 
-    async def _record_not_run(self, request: TurnRequest) -> None:
+    async def _record_not_run(self, session_id: str, turn_id: str, channel: Channel, error: str) -> None:
         message = MessageRecord(
-            session_id=request.session_id,
+            session_id=session_id,
             id=new_message_id(),
             role="assistant",
-            channel=request.channel,
-            turn_id=request.turn_id,
+            channel=channel,
+            turn_id=turn_id,
             state="interrupted",
-            error="Blu stopped before this message was answered. Send it again.",
+            error=error,
         )
         if await self.store.put_message(message):
-            await self.store.add_session_usage(request.session_id, messages=1)
+            await self.store.add_session_usage(session_id, messages=1)
+        self.hub.publish(session_id, "message.complete", {"turn_id": turn_id, "message": to_plain(message)})
         self.hub.publish(
-            request.session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)}
-        )
-        self.hub.publish(
-            request.session_id,
+            session_id,
             "turn.status",
-            {
-                "turn_id": request.turn_id,
-                "status": "interrupted",
-                "reason": "shutdown",
-                "message_id": message.id,
-            },
+            {"turn_id": turn_id, "status": "interrupted", "reason": "shutdown", "message_id": message.id},
         )
 
     def _spawn(self, coro: Any) -> None:
@@ -334,12 +400,12 @@ class SessionManager:
             if page.next is None or (page.items and page.items[-1].id > message_id):
                 break
             cursor = page.next
-        claude_id = await self._fork_claude_context(source, history)
+        cut = await self._fork_claude_context(source, history)
         fork = SessionRecord(
             id=new_id(),
             name=f"{source.name or 'Session'} (fork)"[:80],
             status="active",
-            claude_session_id=claude_id,
+            claude_session_id=cut.claude_session_id,
             forked_from=source.id,
         )
         await self.store.create_session(fork)
@@ -355,41 +421,64 @@ class SessionManager:
                         "text": text,
                         "state": state,
                         "tool_calls": message.tool_calls,
+                        # The fork's transcript has entries of its own: a later fork of the fork cuts there.
+                        "claude_message_uuid": cut.uuids.get(message.claude_message_uuid or ""),
                     }
                 )
             )
-        # The fork's totals are the sum of the replies it shows, as for any session.
+        notices = 0
+        if cut.lost:
+            await self.store.put_message(
+                MessageRecord(session_id=fork.id, id=new_message_id(), role="system", text=CONTEXT_LOST)
+            )
+            notices = 1
+        # The fork's totals are the sum of the messages it shows, as for any session.
         return await self.store.add_session_usage(
             fork.id,
-            messages=len(history),
+            messages=len(history) + notices,
             input_tokens=sum(m.input_tokens for m in history),
             output_tokens=sum(m.output_tokens for m in history),
             cost_usd=sum(m.cost_usd for m in history),
             at=time.time(),
         )
 
-    async def _fork_claude_context(self, source: SessionRecord, history: list[MessageRecord]) -> str | None:
+    async def _fork_claude_context(self, source: SessionRecord, history: list[MessageRecord]) -> ClaudeCut:
         """Claude's transcript cut at the last copied message it holds (a prompt's own entry or a reply's
         last one); a prompt whose turn never ran is not in it, so the one before is tried."""
-        if not source.claude_session_id:
-            return None
-        for message in reversed(history):
-            if not message.claude_message_uuid:
-                continue
-            try:
-                result = await asyncio.to_thread(
-                    fork_session,
-                    source.claude_session_id,
-                    directory=str(self.settings.workspace_dir),
-                    up_to_message_id=message.claude_message_uuid,
-                )
-            except ValueError:
-                continue  # not in the transcript
-            except FileNotFoundError:
-                break
-            return result.session_id
-        log.warning("Claude's transcript could not be cut at the fork; the fork starts a new context")
-        return None
+        knew = any(m.role == "assistant" and m.claude_message_uuid for m in history)
+        path = transcript_path(self.settings, source.claude_session_id) if source.claude_session_id else None
+        if source.claude_session_id and path is not None:
+            entries = await asyncio.to_thread(_transcript_entries, path)
+            for message in reversed(history):
+                entry = entries.get(message.claude_message_uuid or "")
+                if entry is None:
+                    continue  # not in the transcript
+                try:
+                    result = await asyncio.to_thread(
+                        fork_session,
+                        source.claude_session_id,
+                        directory=str(self.settings.workspace_dir),
+                        up_to_message_id=entry,
+                    )
+                except ValueError:
+                    continue
+                except FileNotFoundError:
+                    break
+                forked = transcript_path(self.settings, result.session_id)
+                copied = await asyncio.to_thread(_fork_origins, forked) if forked else {}
+                uuids = {
+                    message.claude_message_uuid: copied[entries[message.claude_message_uuid]]
+                    for message in history
+                    if message.claude_message_uuid and entries.get(message.claude_message_uuid) in copied
+                }
+                return ClaudeCut(result.session_id, uuids)
+        if knew or source.claude_session_id:
+            log.warning(
+                "Claude's transcript could not be cut at the fork; the fork starts a new context",
+                extra={"session_id": source.id, "claude_session_id": source.claude_session_id},
+            )
+            return ClaudeCut(None, {}, lost=True)
+        return ClaudeCut(None, {})
 
     async def delete(self, session_id: str) -> None:
         worker = self.workers.get(session_id)

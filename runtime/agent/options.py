@@ -103,8 +103,12 @@ def agent_options(
     )
 
 
-def transcript_exists(settings: Settings, claude_session_id: str) -> bool:
-    """Whether the CLI's transcript of a session is on disk (`<config>/projects/<cwd>/<id>.jsonl`),
-    i.e. whether a warm resume can work."""
+def transcript_path(settings: Settings, claude_session_id: str) -> Path | None:
+    """The CLI's transcript of a session (`<config>/projects/<cwd>/<id>.jsonl`), None when not on disk."""
     projects = settings.claude_config_dir / "projects"
-    return any(projects.glob(f"*/{claude_session_id}.jsonl"))
+    return next(iter(projects.glob(f"*/{claude_session_id}.jsonl")), None)
+
+
+def transcript_exists(settings: Settings, claude_session_id: str) -> bool:
+    """Whether the CLI's transcript of a session is on disk, i.e. whether a warm resume can work."""
+    return transcript_path(settings, claude_session_id) is not None

@@ -360,6 +360,14 @@ class SessionWorker:
             if message.parent_tool_use_id:
                 return
             turn.claude_message_uuid = message.uuid or turn.claude_message_uuid
+            if message.error:
+                # The CLI's own account of a failed request ("API Error: …", addresses, hints for its
+                # users) is no part of the reply: the result's failure becomes Blu's explanation.
+                raw = " ".join(block.text for block in message.content if isinstance(block, TextBlock))
+                log.warning(
+                    "Claude Code reported a failed request", extra={"kind": message.error, "cli_text": raw[:2000]}
+                )
+                return
             for block in message.content:
                 if isinstance(block, TextBlock):
                     turn.text_blocks.append(block.text)
@@ -469,7 +477,9 @@ class SessionWorker:
                 cost_usd=turn.cost_usd,
                 at=time.time(),
             )
-            session = await store.update_session(sid, running_turn_id=None)
+            # A turn still queued keeps the session marked, so a crash before it starts is found on start.
+            following = self.queued_turn_ids[0] if self.queued_turn_ids else None
+            session = await store.update_session(sid, running_turn_id=following)
             await store.set_turn_running(sid, None)
         finally:
             self.current = None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.agent.manager import QueueFull, ShuttingDown, TurnRunning
+from runtime.agent.manager import NOT_ANSWERED, QueueFull, SessionManager, ShuttingDown, TurnRunning
 from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StoreDep
 from runtime.api.errors import error_responses
 from runtime.auth.responses import Text
@@ -167,8 +168,15 @@ async def post_message(
         )
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The message is empty.")
-    claim: AcceptedRequest | None = None
-    if idempotency_key:
+    if not idempotency_key:
+        return await _submit(manager, store, session_id, body, None)
+    # One process serves the store (one task at a time), so a claim is in flight only in this one: a
+    # concurrent POST with the same key waits for the first to be accepted or refused, then looks again.
+    slot = (session_id, idempotency_key)
+    while (first := manager.pending_keys.get(slot)) is not None:
+        await asyncio.shield(first)
+    done = manager.pending_keys[slot] = asyncio.get_running_loop().create_future()
+    try:
         claim = AcceptedRequest(
             session_id,
             idempotency_key,
@@ -183,6 +191,15 @@ async def post_message(
                 "message_id": earlier.message_id,
                 "replayed": True,
             }
+        return await _submit(manager, store, session_id, body, claim)
+    finally:
+        del manager.pending_keys[slot]
+        done.set_result(None)
+
+
+async def _submit(
+    manager: SessionManager, store: AsyncStore, session_id: str, body: NewMessage, claim: AcceptedRequest | None
+) -> dict[str, Any]:
     try:
         request, position, message = await manager.submit(
             session_id,
@@ -205,17 +222,27 @@ async def post_message(
 
 
 async def _earlier_request(store: AsyncStore, claim: AcceptedRequest) -> AcceptedRequest | None:
-    """The turn an earlier POST with the same key started, or None when this one claimed the key. A
-    claim whose message was never stored (a crash in between) is taken over."""
+    """The turn an earlier POST with the same key started, or None when this one claimed the key. The
+    caller holds the key's in-flight slot, so an earlier claim whose message was never stored is no
+    longer being accepted (Blu stopped or failed in between) and is taken over; so is one whose turn
+    Blu stopped before it ran (its reply says so): this POST runs the message after all."""
     earlier: AcceptedRequest | None = await store.claim_request(claim, at=time.time())
     if earlier is None:
         return None
     try:
         await store.get_message(claim.session_id, earlier.message_id)
+        taken_over = await _never_run(store, earlier)
     except NotFound:
+        taken_over = True
+    if taken_over:
         await store.forget_request(claim.session_id, claim.key)
         return await store.claim_request(claim, at=time.time())  # type: ignore[no-any-return]
     return earlier
+
+
+async def _never_run(store: AsyncStore, accepted: AcceptedRequest) -> bool:
+    page = await store.list_messages(accepted.session_id, limit=200, newest_first=True)
+    return any(m.turn_id == accepted.turn_id and m.role == "assistant" and m.error in NOT_ANSWERED for m in page.items)
 
 
 @router.post("/{session_id}/interrupt", responses=NOT_FOUND)

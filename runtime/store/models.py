@@ -61,7 +61,7 @@ class SessionRecord:
     output_tokens: int = 0
     cost_usd: float = 0.0
     forked_from: str | None = None
-    # The turn that was running when this record was last written (None when idle): found on start after a crash.
+    # The turn running or about to run when this record was last written (None when idle): found on start after a crash.
     running_turn_id: str | None = None
 
 

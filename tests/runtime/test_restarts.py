@@ -78,6 +78,32 @@ def test_sigkill_mid_turn_is_found_and_marked_on_start(fresh_server: BluServer) 
     assert session["running_turn_id"] is None and session["running"] is False
 
 
+def test_sigkill_leaves_no_queued_message_unanswered(fresh_server: BluServer) -> None:
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    running = api.send(sid, "[[slow ms=200]] [[words n=200]]")
+    queued_a = api.send(sid, "queued A", **{"Idempotency-Key": "qa"})
+    queued_b = api.send(sid, "queued B")
+    wait_running(api, sid)
+    fresh_server.stop(signal.SIGKILL)
+    api = fresh_server.start().client()
+    replies = {m["turn_id"]: m for m in api.messages(sid) if m["role"] == "assistant"}
+    assert replies[running["turn_id"]]["state"] == "interrupted"
+    for queued in (queued_a, queued_b):
+        reply = replies[queued["turn_id"]]  # each gets a reply that offers Retry
+        assert reply["state"] == "interrupted" and reply["error"].endswith(
+            "before this message was answered. Send it again."
+        )
+    assert_totals_are_sums(api, sid)
+    session = api.http.get(f"/api/sessions/{sid}").json()
+    assert session["running_turn_id"] is None and session["running"] is False and session["queue_length"] == 0
+    # The key's turn never ran, so a retry with it runs the message instead of answering for that turn.
+    again = api.send(sid, "queued A", **{"Idempotency-Key": "qa"})
+    assert "replayed" not in again and again["turn_id"] != queued_a["turn_id"]
+    assert api.events_until(sid, again["turn_id"])[-1]["data"]["status"] == "complete"
+    assert api.send(sid, "queued A", **{"Idempotency-Key": "qa"})["turn_id"] == again["turn_id"]
+
+
 def test_a_reader_from_before_a_restart_is_told_to_reload(fresh_server: BluServer) -> None:
     api = fresh_server.start().client()
     sid = api.new_session()

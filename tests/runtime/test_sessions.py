@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from tests.runtime.conftest import model_env
 from tests.support.server import BluClient, BluServer, assert_totals_are_sums
@@ -207,3 +209,78 @@ def test_an_unreachable_api_is_explained_in_blus_words(fresh_server: BluServer, 
     assert error["kind"] == "api" and error["message"].startswith("Blu could not reach Claude's API")
     stored = api.messages(sid)[-1]["error"]
     assert stored == error["message"] and "127.0.0.1" not in stored and "gateway" not in stored
+
+
+def _fork(api: BluClient, session_id: str, message_id: str) -> str:
+    response = api.http.post(f"/api/sessions/{session_id}/fork", json={"message_id": message_id})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _recall(api: BluClient, session_id: str) -> str:
+    assert api.turn(session_id, "[[recall]]")[0]["status"] == "complete"
+    return str(api.messages(session_id)[-1]["text"])
+
+
+def test_a_fork_of_a_fork_cuts_claudes_context_at_messages_it_copied(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "one")
+    api.turn(sid, "two")
+    fork = _fork(api, sid, api.messages(sid)[-1]["id"])
+    assert _recall(api, fork) == "Recall: 3 user turns; first prompt: one"
+    one, echo_one, two = api.messages(fork)[:3]
+    for message, prompts in ((one, 2), (echo_one, 2), (two, 3)):
+        again = _fork(api, fork, message["id"])
+        assert _recall(api, again) == f"Recall: {prompts} user turns; first prompt: one", message["text"]
+    # A fork of a fork that never ran a turn, three deep, at the first message of all.
+    never_run = _fork(api, fork, echo_one["id"])
+    deepest = _fork(api, never_run, api.messages(never_run)[0]["id"])
+    assert [m["text"] for m in api.messages(deepest)] == ["one"]
+    assert _recall(api, deepest) == "Recall: 2 user turns; first prompt: one"
+
+
+def test_a_fork_that_cannot_take_claudes_context_says_so(blu: BluServer, api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "the secret is heron")
+    claude_id = api.http.get(f"/api/sessions/{sid}").json()["claude_session_id"]
+    for transcript in (blu.data_dir / "claude" / "projects").glob(f"*/{claude_id}.jsonl"):
+        transcript.unlink()  # lost, as a disk that lost the file would
+    fork = _fork(api, sid, api.messages(sid)[-1]["id"])
+    shown = api.messages(fork)
+    assert [m["role"] for m in shown] == ["user", "assistant", "system"]
+    assert "could not be carried into this fork" in shown[-1]["text"]
+    assert_totals_are_sums(api, fork)
+    assert _recall(api, fork).startswith("Recall: 1 user turns")  # what the notice said
+
+
+def test_a_failed_reply_is_blus_explanation_never_the_clis_text(api: BluClient) -> None:
+    sid = api.new_session()
+    for status in (500, 401, 429, 529, 400):
+        final, events = api.turn(sid, f"[[error status={status}]] x")
+        assert final["status"] == "error"
+        explained = next(e["data"]["message"] for e in events if e["type"] == "error")
+        reply = api.messages(sid)[-1]
+        assert reply["state"] == "error" and reply["error"] == explained, status
+        assert reply["text"] == "", (status, reply["text"])  # the CLI's "API Error: …" stays in the log
+        streamed = "".join(e["data"]["text"] for e in events if e["type"] == "message.delta")
+        assert "API Error" not in streamed and "API Error" not in str(final)
+
+
+def test_messages_a_fork_copied_before_uuids_were_carried_over_still_find_their_entries(tmp_path: Path) -> None:
+    from runtime.agent.manager import _transcript_entries
+
+    lines = [
+        {"type": "user", "uuid": "f-1", "forkedFrom": {"sessionId": "s", "messageUuid": "s-1"}},
+        {
+            "type": "assistant",
+            "uuid": "f-2",
+            "parentUuid": "f-1",
+            "forkedFrom": {"sessionId": "s", "messageUuid": "s-2"},
+        },
+        {"type": "user", "uuid": "own-3", "parentUuid": "f-2"},
+        {"type": "assistant", "uuid": "side", "isSidechain": True},
+        {"type": "custom-title", "customTitle": "x"},
+    ]
+    transcript = tmp_path / "fork.jsonl"
+    transcript.write_text("\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
+    assert _transcript_entries(transcript) == {"s-1": "f-1", "s-2": "f-2", "f-1": "f-1", "f-2": "f-2", "own-3": "own-3"}

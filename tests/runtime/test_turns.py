@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+
+import httpx
 
 from runtime.standin import StandinServer
 from tests.support.server import BluClient, BluServer
@@ -124,6 +127,26 @@ def test_a_replayed_post_runs_one_turn(api: BluClient) -> None:
     assert again["turn_id"] == first["turn_id"] and again["replayed"] is True
     api.events_until(sid, first["turn_id"])
     assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
+
+
+def test_simultaneous_posts_with_one_key_run_one_turn(blu: BluServer, api: BluClient) -> None:
+    async def post_together(sid: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=blu.url, cookies=api.http.cookies, timeout=40) as http:
+            return await asyncio.gather(
+                *(
+                    http.post(f"/api/sessions/{sid}/messages", json={"text": "race"}, headers={"Idempotency-Key": "k"})
+                    for _ in range(8)
+                )
+            )
+
+    for _ in range(3):
+        sid = api.new_session()
+        answers = asyncio.run(post_together(sid))
+        assert {r.status_code for r in answers} == {202}
+        assert len({r.json()["turn_id"] for r in answers}) == 1
+        assert sum("replayed" in r.json() for r in answers) == 7
+        api.events_until(sid, answers[0].json()["turn_id"])
+        assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
 
 
 def test_bad_input_gets_clear_errors(api: BluClient) -> None:

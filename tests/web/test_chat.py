@@ -229,6 +229,7 @@ def test_a_failed_turn_shows_its_error(logged_in: Callable[..., Any], blu: BluSe
     failed = wait_last_assistant(page, "error")
     assert failed.locator(".msg__badge").inner_text() == "Failed"
     assert failed.locator(".msg__error").inner_text().strip()
+    assert "API Error" not in failed.inner_text() and failed.locator(".msg__body").is_hidden()  # Blu's words only
     wait_idle(page)
 
 
