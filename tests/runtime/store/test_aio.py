@@ -11,7 +11,7 @@ from runtime.store.aio import AsyncStore, _Threaded
 from runtime.store.base import Store
 
 REPO = Path(__file__).resolve().parents[3]
-MISUSE = '''
+MISUSE = """
 from runtime.store.aio import AsyncStore
 
 
@@ -21,7 +21,7 @@ async def misuse(store: AsyncStore) -> None:
     await store.get_session(42)
     record = await store.get_session("x")
     record.no_such_field
-'''
+"""
 
 
 def test_every_store_method_is_awaitable_on_the_async_store() -> None:
