@@ -22,6 +22,7 @@ COMPLETE_WITHIN_SECONDS = 60 * 60  # a slow upload that started in time may stil
 CHUNK = 1024 * 1024
 UPLOAD_PREFIX = "uploads/"
 DOWNLOAD_PREFIX = "downloads/"
+DONE_SUFFIX = ".done"  # the marker of a completed upload id, beside where its bytes were staged
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -125,6 +126,13 @@ class Staging:
         """A URL for a copy of the open file, or None when the runtime serves it itself."""
         raise NotImplementedError
 
+    async def mark_done(self, upload_id: str) -> None:
+        """Remember beside the staged bytes that the id was completed: a restart must not forget it."""
+        raise NotImplementedError
+
+    async def is_done(self, upload_id: str) -> bool:
+        raise NotImplementedError
+
 
 class LocalStaging(Staging):
     """On a laptop: the runtime takes the bytes itself into a private folder outside the workspace."""
@@ -204,6 +212,15 @@ class LocalStaging(Staging):
     async def download_url(self, fd: int, size: int, *, name: str, media_type: str, disposition: str) -> str | None:
         return None
 
+    def _marker(self, upload_id: str) -> Path:
+        return self._path(upload_id).with_name(upload_id + DONE_SUFFIX)
+
+    async def mark_done(self, upload_id: str) -> None:
+        self._marker(upload_id).touch()
+
+    async def is_done(self, upload_id: str) -> bool:
+        return self._marker(upload_id).exists()
+
 
 class S3Staging(Staging):
     """In AWS: the browser posts to and reads from the files bucket with presigned, one-key, short-lived URLs."""
@@ -280,9 +297,29 @@ class S3Staging(Staging):
         )
         return url
 
+    async def mark_done(self, upload_id: str) -> None:
+        # Beside the upload's own key, under the prefix the task may write, expired by the same rule.
+        key = UPLOAD_PREFIX + upload_id + DONE_SUFFIX
+        await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=key, Body=b"")
+
+    async def is_done(self, upload_id: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            await asyncio.to_thread(
+                self.client.head_object, Bucket=self.bucket, Key=UPLOAD_PREFIX + upload_id + DONE_SUFFIX
+            )
+        except ClientError as exc:
+            # Without s3:ListBucket (not granted) a missing key reads as 403, not 404.
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
+                return False
+            raise
+        return True
+
 
 class Transfers:
-    """The upload ids in flight: one completion each, a completed id is refused until it expires."""
+    """The upload ids in flight: one completion each, a completed id is refused until it expires (across
+    restarts: a marker beside the staged bytes)."""
 
     def __init__(self, tokens: UploadTokens, staging: Staging) -> None:
         self.tokens = tokens
@@ -298,13 +335,17 @@ class Transfers:
         self._busy.add(upload.id)
         return True
 
-    def release(self, upload: Upload, *, finished: bool) -> None:
-        self._busy.discard(upload.id)
-        if finished:
-            self._done[upload.id] = upload.expires_at
+    async def release(self, upload: Upload, *, finished: bool) -> None:
+        try:
+            if finished:
+                self._done[upload.id] = upload.expires_at
+                await self.staging.mark_done(upload.id)
+        finally:
+            self._busy.discard(upload.id)
 
-    def is_finished(self, upload: Upload) -> bool:
-        return upload.id in self._done
+    async def is_finished(self, upload: Upload) -> bool:
+        """Completed here, or by an earlier process (its marker in staging outlives a restart)."""
+        return upload.id in self._done or await self.staging.is_done(upload.id)
 
 
 class _FileSlice(io.RawIOBase):

@@ -216,6 +216,34 @@ class Workspace:
             raise
         return OpenFile(fd=fd, name=parts[-1], size=info.st_size)
 
+    def check_writable(self, user_path: str) -> None:
+        """Refuse now what `write` would refuse later (a folder or a link at the path, a file where a folder
+        is needed), so a direct upload is turned down before its bytes are sent. Creates nothing."""
+        parts = writable_parts(user_path)
+        fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                try:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    return  # the rest of the folders are created by the write
+                except OSError as exc:
+                    raise _refusal(exc) from exc
+                os.close(fd)
+                fd = child
+            try:
+                existing = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise _refusal(exc) from exc
+            if stat.S_ISDIR(existing.st_mode):
+                raise NotAFile("The path names a folder, not a file.")
+            if stat.S_ISLNK(existing.st_mode):
+                raise PathRejected("Symbolic links are not followed in the workspace.")
+        finally:
+            os.close(fd)
+
     async def write(self, user_path: str, chunks: AsyncIterator[bytes], *, max_bytes: int) -> int:
         """Write atomically: into a temporary file in the target's folder (inside the workspace), renamed
         over the target when complete, so a dropped upload or a crash never leaves half a file."""

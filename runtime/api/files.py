@@ -203,6 +203,10 @@ async def start_upload(state: StateDep, body: UploadRequest) -> UploadTarget:
     if body.size > limit:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"The file is larger than {limit} bytes.")
     path = _normalized(body.path)
+    try:
+        state.workspace.check_writable(path)
+    except (PathRejected, NotAFile) as exc:
+        raise _rejected(exc) from exc
     token, upload = state.transfers.tokens.issue(path, body.size, now=time.time())
     target = state.transfers.staging.upload_target(upload, token)
     return UploadTarget(
@@ -238,7 +242,7 @@ async def receive_upload(state: StateDep, request: Request, upload_id: str) -> N
     if not isinstance(staging, LocalStaging):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Uploads go to the files bucket here.")
     upload = _upload(state, upload_id)
-    if state.transfers.is_finished(upload):
+    if await state.transfers.is_finished(upload):
         raise HTTPException(status.HTTP_409_CONFLICT, "This upload is already complete.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) != upload.size:
@@ -258,11 +262,12 @@ async def complete_upload(state: StateDep, upload_id: str) -> Written:
     """Move the staged bytes into the workspace (atomically, through the jail) and delete them from staging."""
     upload = _upload(state, upload_id)
     transfers = state.transfers
+    if await transfers.is_finished(upload):
+        # A replay (also after a restart): whatever was sent again under this id is never moved, so it goes now.
+        with contextlib.suppress(NothingStaged):
+            await transfers.staging.open_and_delete(upload.id)
+        raise HTTPException(status.HTTP_409_CONFLICT, "This upload is already complete.")
     if not transfers.claim(upload, now=time.time()):
-        if transfers.is_finished(upload):
-            # A replay: whatever was sent again under this id is never moved, so it goes now.
-            with contextlib.suppress(NothingStaged):
-                await transfers.staging.open_and_delete(upload.id)
         raise HTTPException(status.HTTP_409_CONFLICT, "This upload is already complete (or completing).")
     finished = False
     try:
@@ -281,7 +286,7 @@ async def complete_upload(state: StateDep, upload_id: str) -> Written:
             staged.close()
             await transfers.staging.delete(upload.id)
     finally:
-        transfers.release(upload, finished=finished)
+        await transfers.release(upload, finished=finished)
     return Written(path=upload.path, size=size)
 
 

@@ -56,7 +56,8 @@ def local_api(local: BluServer) -> BluClient:
 
 
 def staged_files(server: BluServer) -> list[str]:
-    return sorted(p.name for p in (server.data_dir / "transfers").iterdir())
+    """Bytes still staged (the markers of completed ids are not bytes)."""
+    return sorted(p.name for p in (server.data_dir / "transfers").iterdir() if not p.name.endswith(".done"))
 
 
 # -- the local flow ---------------------------------------------------------------------------------
@@ -108,6 +109,29 @@ def test_a_size_lie_is_refused_and_leaves_nothing(local_api: BluClient, local: B
 def test_paths_outside_the_workspace_are_refused_up_front(local_api: BluClient, path: str) -> None:
     response = local_api.http.post("/api/files/uploads", json={"path": path, "size": 10})
     assert response.status_code == 400, response.text
+
+
+def test_a_folder_or_a_file_on_the_way_is_refused_before_any_byte(local_api: BluClient, local: BluServer) -> None:
+    workspace = local.data_dir / "workspace"
+    (workspace / "a-folder").mkdir(exist_ok=True)
+    (workspace / "a-file.txt").write_text("x")
+    for path, reason in (("a-folder", "folder"), ("a-file.txt/x.bin", "is a file")):
+        response = local_api.http.post("/api/files/uploads", json={"path": path, "size": 10})
+        assert response.status_code == 400 and reason in response.json()["detail"], (path, response.text)
+    assert start(local_api, "new-folder/deeper/x.bin", 10)["path"] == "new-folder/deeper/x.bin"  # created later
+    assert not (workspace / "new-folder").exists()
+
+
+def test_a_completed_id_stays_spent_after_a_restart(local_api: BluClient, local: BluServer) -> None:
+    target = start(local_api, "spent.bin", 3)
+    assert send(target, b"abc", local_api.http).status_code == 204
+    assert complete(local_api, target["id"]).status_code == 201
+    local.restart()
+    (local.data_dir / "workspace" / "spent.bin").unlink()
+    assert send(target, b"XYZ", local_api.http).status_code == 409
+    assert complete(local_api, target["id"]).status_code == 409
+    assert not (local.data_dir / "workspace" / "spent.bin").exists()
+    assert staged_files(local) == []
 
 
 def test_a_path_that_turned_into_a_folder_fails_cleanly(local_api: BluClient, local: BluServer) -> None:
@@ -189,8 +213,10 @@ def aws_api(aws: BluServer) -> BluClient:
 
 
 def objects(s3: Any, prefix: str) -> list[dict[str, Any]]:
+    """Every version and delete marker under `prefix`, but the (empty) markers of completed upload ids."""
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
-    return list(versions.get("Versions", [])) + list(versions.get("DeleteMarkers", []))
+    found = list(versions.get("Versions", [])) + list(versions.get("DeleteMarkers", []))
+    return [o for o in found if not o["Key"].endswith(".done")]
 
 
 def test_s3_upload_posts_the_form_and_lands_byte_for_byte(aws_api: BluClient, aws: BluServer, s3: Any) -> None:
@@ -214,6 +240,17 @@ def test_s3_upload_posts_the_form_and_lands_byte_for_byte(aws_api: BluClient, aw
     assert complete(aws_api, target["id"]).status_code == 409
     assert (aws.data_dir / "workspace" / "inbox" / "report.pdf").read_bytes() == data
     assert objects(s3, "uploads/") == []  # and what was sent again is gone
+
+
+def test_s3_completed_id_stays_spent_after_a_restart(aws_api: BluClient, aws: BluServer, s3: Any) -> None:
+    target = start(aws_api, "spent.bin", 3)
+    assert send(target, b"abc", aws_api.http).status_code in (200, 201, 204)
+    assert complete(aws_api, target["id"]).status_code == 201
+    aws.restart()
+    assert send(target, b"XYZ", aws_api.http).status_code in (200, 201, 204)  # the form lives 15 minutes
+    assert complete(aws_api, target["id"]).status_code == 409
+    assert (aws.data_dir / "workspace" / "spent.bin").read_bytes() == b"abc"
+    assert objects(s3, "uploads/") == []  # what was sent again is gone
 
 
 def test_s3_size_lie_is_refused_at_completion(aws_api: BluClient, aws: BluServer, s3: Any) -> None:
