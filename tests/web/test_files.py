@@ -117,3 +117,22 @@ def test_large_files_go_through_the_bucket(
     assert info.value.suggested_filename == "scan.pdf"
     assert saved.read_bytes() == data
     assert any(r.startswith(f"GET {endpoint}/{BUCKET}/downloads/") for r in requests), requests
+
+
+def test_the_files_panel_says_what_a_listing_leaves_out(logged_in: Callable[..., Any], blu: BluServer) -> None:
+    folder = blu.data_dir / "workspace" / "left-out"
+    folder.mkdir(exist_ok=True)
+    (folder / "shown.txt").write_text("x")
+    (folder / "back\\slash.txt").write_text("x")  # a name the file API refuses
+    (folder / "link").symlink_to("/etc/hostname")
+    page = logged_in().new_page()
+    open_app(page, blu.url)
+    panel = page.locator("#panel")
+    if not panel.is_visible():
+        page.get_by_role("button", name="Artifacts and files").click()
+    panel.get_by_role("tab", name="Files").click()
+    files = panel.locator("#tabpanel-files")
+    files.get_by_role("button", name="Open folder left-out").click()
+    files.locator(".file-row[data-path='left-out/shown.txt']").wait_for()
+    assert files.get_by_test_id("listing-hidden").inner_text().startswith("2 items are not shown")
+    assert files.get_by_test_id("listing-truncated").count() == 0

@@ -237,7 +237,8 @@ export const api = {
       { signal },
     ),
   artifacts: (id: string) => request<{ artifacts: ArtifactRecord[] }>("GET", `/api/sessions/${q(id)}/artifacts`),
-  listFiles: (path: string) => request<{ path: string; entries: FileEntry[] }>("GET", `/api/files?path=${q(path)}`),
+  listFiles: (path: string) =>
+    request<{ path: string; entries: FileEntry[]; truncated: boolean; hidden: number }>("GET", `/api/files?path=${q(path)}`),
   upload: (path: string, file: Blob) =>
     request<{ path: string; size: number }>("PUT", `/api/files/content?path=${q(path)}`, {
       body: file,

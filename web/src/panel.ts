@@ -261,7 +261,7 @@ export class Panel {
     try {
       const listing = await api.listFiles(path);
       this.dir = listing.path;
-      this.renderDir(listing.entries);
+      this.renderDir(listing.entries, listing.truncated, listing.hidden);
     } catch (error) {
       if (error instanceof ApiError && (error.status === 404 || error.status === 400) && path) {
         this.dir = "";
@@ -270,7 +270,7 @@ export class Panel {
     }
   }
 
-  private renderDir(entries: FileEntry[]): void {
+  private renderDir(entries: FileEntry[], truncated = false, hidden = 0): void {
     const parts = this.dir ? this.dir.split("/") : [];
     const crumbs: (HTMLElement | string)[] = [h("button", { type: "button", class: "link-button", onclick: () => void this.loadDir("") }, "workspace")];
     parts.forEach((part, i) => {
@@ -289,7 +289,12 @@ export class Panel {
           )
         : this.fileRow(e.path, e.name, `${formatBytes(e.size)} · ${relativeTime(e.modified)}`, true),
     );
-    this.fileList.replaceChildren(...(rows.length ? rows : [h("li", { class: "muted file-list__empty" }, "This folder is empty.")]));
+    const notes: HTMLElement[] = [];
+    // The listing says what it leaves out, so nothing in the folder vanishes without a word.
+    if (truncated) notes.push(h("li", { class: "muted file-list__note", "data-testid": "listing-truncated" }, `Only the first ${rows.length.toLocaleString()} entries are shown.`));
+    if (hidden) notes.push(h("li", { class: "muted file-list__note", "data-testid": "listing-hidden" }, `${hidden} ${hidden === 1 ? "item is" : "items are"} not shown: links, special files, files with several names, or names Blu can't open.`));
+    const empty = rows.length || notes.length ? [] : [h("li", { class: "muted file-list__empty" }, "This folder is empty.")];
+    this.fileList.replaceChildren(...rows, ...notes, ...empty);
   }
 
   private async onUpload(): Promise<void> {
