@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 import tests.support.server as blu_server
-from runtime.auth import hash_password
+from core.auth import hash_password
 from tests.support.server import PASSWORD, BluServer
 
 ADDRESSES = 100

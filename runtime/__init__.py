@@ -1,1 +1,1 @@
-"""Blu's container application: the web API, agent sessions, voice worker and store."""
+"""Blu's container application: the web API, agent sessions, files and voice (login and store: core/)."""

@@ -12,10 +12,10 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from core.observability.logs import configure_logging
+from core.secret_keys import SECRET_KEYS
 from runtime.app import begin_shutdown, create_app
 from runtime.isolation import close_to_inspection, scrub_environment
-from runtime.observability.logs import configure_logging
-from runtime.secret_keys import SECRET_KEYS
 from runtime.settings import Settings
 
 log = logging.getLogger("runtime")

@@ -13,6 +13,12 @@ from dataclasses import replace
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
+from core.auth import CookieSigner, LoginThrottle
+from core.auth.responses import validation_error
+from core.observability.asgi import RequestContextMiddleware
+from core.observability.logs import scrubber
+from core.store import open_store
+from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
@@ -20,16 +26,10 @@ from runtime.api import auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
-from runtime.auth import CookieSigner, LoginThrottle
-from runtime.auth.responses import validation_error
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
-from runtime.observability.asgi import RequestContextMiddleware
-from runtime.observability.logs import scrubber
 from runtime.self_stop import SelfStop
 from runtime.settings import Settings
-from runtime.store import open_store
-from runtime.store.aio import AsyncStore
 from runtime.transfers import LocalStaging, S3Staging, Staging, Transfers, UploadTokens
 from runtime.workspace import Workspace
 

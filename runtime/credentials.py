@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.auth import generate_password, hash_password
+from core.auth import generate_password, hash_password
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.idle import is_idle
-from runtime.observability.metrics import record_sleep
-from runtime.power import PowerLog, put_to_sleep
+from core.idle import is_idle
+from core.observability.metrics import record_sleep
+from core.power import PowerLog, put_to_sleep
+from core.store.base import Store
 from runtime.settings import Settings
-from runtime.store.base import Store
 
 log = logging.getLogger(__name__)
 REASON_SUFFIX = " (by the runtime)"

@@ -10,6 +10,16 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.config import (
+    DEFAULT_COOKIE_MAX_AGE_HOURS,
+    DEFAULT_IDLE_TIMEOUT_MINUTES,
+    ENV_COOKIE_MAX_AGE_HOURS,
+    ENV_ECS_CLUSTER,
+    ENV_ECS_SERVICE,
+    ENV_IDLE_TIMEOUT_MINUTES,
+    ENV_TABLE,
+)
+
 PermissionMode = Literal["default", "acceptEdits", "bypassPermissions", "plan"]
 # A list setting is read as the README documents it (comma-separated); a JSON list works too.
 NameList = Annotated[tuple[str, ...], NoDecode]
@@ -36,14 +46,16 @@ class Settings(BaseSettings):
     web_dir_override: Path | None = Field(None, validation_alias=_env("BLU_WEB_DIR"))
 
     # Store
-    dynamodb_table: str = Field("", validation_alias=_env("DYNAMODB_TABLE"))
+    dynamodb_table: str = Field("", validation_alias=_env(ENV_TABLE))
     aws_region: str | None = Field(None, validation_alias=_env("AWS_REGION"))
 
     # Login
     auth_password_hash: SecretStr | None = Field(None, validation_alias=_env("AUTH_PASSWORD_HASH"))
     session_secret: SecretStr | None = Field(None, validation_alias=_env("SESSION_SECRET"))
     trust_forwarded_for: bool = Field(False, validation_alias=_env("BLU_TRUST_FORWARDED_FOR"))
-    cookie_max_age_hours: int = Field(24 * 14, ge=1, le=24 * 90, validation_alias=_env("BLU_COOKIE_MAX_AGE_HOURS"))
+    cookie_max_age_hours: int = Field(
+        DEFAULT_COOKIE_MAX_AGE_HOURS, ge=1, le=24 * 90, validation_alias=_env(ENV_COOKIE_MAX_AGE_HOURS)
+    )
 
     # Claude (passed through to the CLI)
     anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
@@ -70,10 +82,12 @@ class Settings(BaseSettings):
     disallowed_tools: NameList = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))
 
     # Idle rule (the runtime stops itself by the same rule as the idle checker)
-    idle_timeout_minutes: int = Field(30, ge=1, le=1440, validation_alias=_env("BLU_IDLE_TIMEOUT_MINUTES"))
+    idle_timeout_minutes: int = Field(
+        DEFAULT_IDLE_TIMEOUT_MINUTES, ge=1, le=1440, validation_alias=_env(ENV_IDLE_TIMEOUT_MINUTES)
+    )
     # The ECS service to scale to 0 when idle (unset locally: nothing to stop).
-    ecs_cluster: str = Field("", validation_alias=_env("BLU_ECS_CLUSTER"))
-    ecs_service: str = Field("", validation_alias=_env("BLU_ECS_SERVICE"))
+    ecs_cluster: str = Field("", validation_alias=_env(ENV_ECS_CLUSTER))
+    ecs_service: str = Field("", validation_alias=_env(ENV_ECS_SERVICE))
 
     # Voice (LiveKit room + the voice worker's speech providers)
     livekit_url: str | None = Field(None, validation_alias=_env("LIVEKIT_URL"))

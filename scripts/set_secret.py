@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runtime.auth import PasswordError, hash_password
-from runtime.secret_keys import SECRET_KEYS
+from core.auth import PasswordError, hash_password
+from core.secret_keys import SECRET_KEYS
 
 SECRET_RESOURCE_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 -- a resource type
 

@@ -17,22 +17,22 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from lambdas.common.config import IDLE_CHECK_MINUTES
+from core.config import (
+    ENV_ECS_CLUSTER,
+    ENV_ECS_SERVICE,
+    ENV_IDLE_TIMEOUT_MINUTES,
+    ENV_SECRET_ARN,
+    ENV_TABLE,
+    IDLE_CHECK_MINUTES,
+)
 from stacks.settings import BluSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# What the functions import, relative to the repository: the Lambdas, the login core and the store
-# they share with the container, the idle rule and wake/sleep log, and the built web UI the launcher serves.
-CODE_PATHS: tuple[str, ...] = (
-    "lambdas",
-    "runtime/__init__.py",
-    "runtime/auth",
-    "runtime/store",
-    "runtime/idle.py",
-    "runtime/power.py",
-    "runtime/observability",
-    "web/dist",
-)
+# The functions' code, relative to the repository: the Lambdas, the core they share with the container
+# (core/: login, store, observability, idle rule, wake/sleep log, setting names) and the built web UI
+# the launcher serves. Nothing from runtime/ (the container's application) belongs here; a test imports
+# both handlers from a copy of exactly these paths.
+CODE_PATHS: tuple[str, ...] = ("lambdas", "core", "web/dist")
 # The layer's inputs: requirements.in (direct needs) and requirements.lock (every package pinned with
 # its hashes, from `make lock`). Its own directory, so the layer's asset source differs from the code's.
 LAYER_DIR = REPO_ROOT / "lambdas" / "layer"
@@ -227,11 +227,11 @@ class ControlStack(cdk.Stack):
             self,
             "Functions",
             environment={
-                "BLU_CLUSTER_NAME": cluster_name,
-                "BLU_SERVICE_NAME": service_name,
-                "DYNAMODB_TABLE": table_name,
-                "BLU_SECRET_ARN": secret_arn,
-                "BLU_IDLE_TIMEOUT_MINUTES": str(settings.idle_timeout_minutes),
+                ENV_ECS_CLUSTER: cluster_name,
+                ENV_ECS_SERVICE: service_name,
+                ENV_TABLE: table_name,
+                ENV_SECRET_ARN: secret_arn,
+                ENV_IDLE_TIMEOUT_MINUTES: str(settings.idle_timeout_minutes),
             },
             log_retention=settings.log_retention,
         )

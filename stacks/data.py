@@ -18,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from runtime.secret_keys import SECRET_KEYS
+from core.secret_keys import SECRET_KEYS
 from stacks.settings import BluSettings
 
 # SESSION_SECRET is generated at deploy time; the user fills in the other keys (empty = not configured).

@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from runtime.observability import metrics as m
+from core.observability import metrics as m
 from stacks.settings import BluSettings
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
@@ -32,7 +32,7 @@ LOGIN_ATTEMPTS_PER_15_MINUTES = 10
 
 def blu(name: str, *, statistic: str = "Sum", period: cdk.Duration = FIVE_MINUTES, label: str | None = None,
         **dimensions: str) -> cw.Metric:  # fmt: skip
-    """One of Blu's own metrics (runtime/observability/metrics.py)."""
+    """One of Blu's own metrics (core/observability/metrics.py)."""
     return cw.Metric(
         namespace=m.NAMESPACE,
         metric_name=name,

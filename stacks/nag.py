@@ -211,7 +211,7 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
         rule="AwsSolutions::AwsSolutions-APIG4",
         reason=(
             "Both backends authorize every request themselves with the same signed login cookie "
-            "(runtime/auth): the launcher refuses /status, /wake and /shutdown without it and the runtime "
+            "(core/auth): the launcher refuses /status, /wake and /shutdown without it and the runtime "
             "every /api route. The open routes are the login page, its assets, /login and /logout. An API "
             "Gateway authorizer would add a Lambda invocation to every request and could not serve the "
             "login page to a logged-out browser."

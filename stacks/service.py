@@ -18,6 +18,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from cdklabs.deploy_time_build import ContainerImageBuild
 from constructs import Construct
 
+from core.config import ENV_ECS_CLUSTER, ENV_ECS_SERVICE, ENV_IDLE_TIMEOUT_MINUTES, ENV_TABLE
 from stacks.network import APP_PORT
 from stacks.settings import BluSettings
 
@@ -95,17 +96,17 @@ def runtime_environment(
         "BLU_DATA_DIR": STATE_PATH,
         "BLU_WORKSPACE_DIR": WORKSPACE_PATH,
         "CLAUDE_CONFIG_DIR": f"{STATE_PATH}/claude",
-        "DYNAMODB_TABLE": table_name,
+        ENV_TABLE: table_name,
         # Files too large for API Gateway pass through this bucket's uploads/ and downloads/ prefixes.
         "BLU_FILES_BUCKET": files_bucket_name,
         "AWS_REGION": region,
         # API Gateway's VPC link is the only way in: its last X-Forwarded-For hop is the browser.
         "BLU_TRUST_FORWARDED_FOR": "true",
-        "BLU_IDLE_TIMEOUT_MINUTES": str(idle_timeout_minutes),
+        ENV_IDLE_TIMEOUT_MINUTES: str(idle_timeout_minutes),
         # The runtime scales its own service to 0 by the idle rule (names, not references: a task
         # definition that referenced its own service would be a circular dependency).
-        "BLU_ECS_CLUSTER": cluster_name,
-        "BLU_ECS_SERVICE": service_name,
+        ENV_ECS_CLUSTER: cluster_name,
+        ENV_ECS_SERVICE: service_name,
         "CLAUDE_CODE_MAX_RETRIES": "2",
         # Never answer with the offline stand-in in AWS: a missing token must show as an error.
         "BLU_STANDIN": "off",

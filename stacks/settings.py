@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from core.config import DEFAULT_IDLE_TIMEOUT_MINUTES
+
 if TYPE_CHECKING:
     from aws_cdk import aws_logs
     from constructs import Node
@@ -92,7 +94,7 @@ class BluSettings:
     memory: int = 2048
     use_fargate_spot: bool = True
     use_arm64: bool = True
-    idle_timeout_minutes: int = 30
+    idle_timeout_minutes: int = DEFAULT_IDLE_TIMEOUT_MINUTES
     start_on_deploy: bool = False
     log_retention_days: int = 14
     backup_retention_days: int = 365

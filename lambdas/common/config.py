@@ -6,17 +6,23 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-ENV_CLUSTER = "BLU_CLUSTER_NAME"
-ENV_SERVICE = "BLU_SERVICE_NAME"
-ENV_TABLE = "DYNAMODB_TABLE"
-ENV_SECRET = "BLU_SECRET_ARN"  # noqa: S105 -- a variable name, not a value
-ENV_IDLE_TIMEOUT = "BLU_IDLE_TIMEOUT_MINUTES"
-ENV_COOKIE_MAX_AGE_HOURS = "BLU_COOKIE_MAX_AGE_HOURS"
-# How often the schedule runs the idle checker; each check while Blu runs reports this many minutes.
-IDLE_CHECK_MINUTES = 5
+from core.config import (
+    DEFAULT_COOKIE_MAX_AGE_HOURS,
+    DEFAULT_IDLE_TIMEOUT_MINUTES,
+    ENV_COOKIE_MAX_AGE_HOURS,
+    ENV_ECS_CLUSTER,
+    ENV_ECS_SERVICE,
+    ENV_IDLE_TIMEOUT_MINUTES,
+    ENV_SECRET_ARN,
+    ENV_TABLE,
+    IDLE_CHECK_MINUTES,
+)
+
+__all__ = ["ENV_NAMES", "IDLE_CHECK_MINUTES", "ConfigError", "LambdaConfig"]
 
 # Every variable the control stack sets on the functions (its test compares against this).
-ENV_NAMES: tuple[str, ...] = (ENV_CLUSTER, ENV_SERVICE, ENV_TABLE, ENV_SECRET, ENV_IDLE_TIMEOUT)
+ENV_NAMES: tuple[str, ...] = (ENV_ECS_CLUSTER, ENV_ECS_SERVICE, ENV_TABLE, ENV_SECRET_ARN, ENV_IDLE_TIMEOUT_MINUTES)
+_REQUIRED = (ENV_ECS_CLUSTER, ENV_ECS_SERVICE, ENV_TABLE, ENV_SECRET_ARN)
 
 
 class ConfigError(RuntimeError):
@@ -29,20 +35,20 @@ class LambdaConfig:
     service: str
     table_name: str
     secret_arn: str
-    idle_timeout_minutes: int = 30
-    cookie_max_age_hours: int = 24 * 14
+    idle_timeout_minutes: int = DEFAULT_IDLE_TIMEOUT_MINUTES
+    cookie_max_age_hours: int = DEFAULT_COOKIE_MAX_AGE_HOURS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LambdaConfig:
         env = os.environ if env is None else env
-        missing = [name for name in (ENV_CLUSTER, ENV_SERVICE, ENV_TABLE, ENV_SECRET) if not env.get(name)]
+        missing = [name for name in _REQUIRED if not env.get(name)]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
         return cls(
-            cluster=env[ENV_CLUSTER],
-            service=env[ENV_SERVICE],
+            cluster=env[ENV_ECS_CLUSTER],
+            service=env[ENV_ECS_SERVICE],
             table_name=env[ENV_TABLE],
-            secret_arn=env[ENV_SECRET],
-            idle_timeout_minutes=int(env.get(ENV_IDLE_TIMEOUT) or 30),
-            cookie_max_age_hours=int(env.get(ENV_COOKIE_MAX_AGE_HOURS) or 24 * 14),
+            secret_arn=env[ENV_SECRET_ARN],
+            idle_timeout_minutes=int(env.get(ENV_IDLE_TIMEOUT_MINUTES) or DEFAULT_IDLE_TIMEOUT_MINUTES),
+            cookie_max_age_hours=int(env.get(ENV_COOKIE_MAX_AGE_HOURS) or DEFAULT_COOKIE_MAX_AGE_HOURS),
         )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runtime.observability.logs import scrubber
+from core.observability.logs import scrubber
 
 CACHE_SECONDS = 300.0
 

@@ -1,6 +1,6 @@
 """Powertools logger and tracer shared by the Lambdas; log lines are scrubbed like the runtime's.
 
-Metrics go through runtime/observability/metrics.py, which writes each record at once, so the
+Metrics go through core/observability/metrics.py, which writes each record at once, so the
 handlers need no flush decorator.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from runtime.observability.logs import scrubber
+from core.observability.logs import scrubber
 
 
 class ScrubbingFormatter(LambdaPowertoolsFormatter):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.config import IDLE_CHECK_MINUTES
+from core.config import IDLE_CHECK_MINUTES
+from core.idle import is_idle
+from core.observability.metrics import record_ready, record_running, record_sleep
+from core.power import PowerLog, put_to_sleep
+from core.store.base import Store
 from lambdas.common.service_state import read_state
 from lambdas.common.telemetry import logger, tracer
-from runtime.idle import is_idle
-from runtime.observability.metrics import record_ready, record_running, record_sleep
-from runtime.power import PowerLog, put_to_sleep
-from runtime.store.base import Store
 
 
 @tracer.capture_method

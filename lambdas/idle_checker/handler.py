@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.power import PowerLog
+from core.store import open_store
 from lambdas.common.config import LambdaConfig
 from lambdas.common.telemetry import logger, tracer
 from lambdas.idle_checker.check import check_idle
-from runtime.power import PowerLog
-from runtime.store import open_store
 
 _NO_LOCAL_DATA = Path("/tmp/blu-unused")  # noqa: S108 -- never written: a table is always set
 

@@ -14,6 +14,20 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from core.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
+from core.auth.origin import FOREIGN_DETAIL, same_origin
+from core.auth.responses import (
+    LoginBody,
+    LoginState,
+    login_response,
+    logout_response,
+    plain_http_refusal,
+    validation_error,
+)
+from core.observability.metrics import record_login, record_ready, record_sleep, record_wake
+from core.power import PowerLog, put_to_sleep
+from core.store.base import Store
+from core.web import SECURITY_HEADERS
 from lambdas.common.secret import SecretReader
 from lambdas.common.service_state import (
     DEFAULT_EXPECTED_SECONDS,
@@ -23,30 +37,9 @@ from lambdas.common.service_state import (
     set_desired_count,
 )
 from lambdas.common.telemetry import logger, tracer
-from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle, attempt_login
-from runtime.auth.origin import FOREIGN_DETAIL, same_origin
-from runtime.auth.responses import (
-    LoginBody,
-    LoginState,
-    login_response,
-    logout_response,
-    plain_http_refusal,
-    validation_error,
-)
-from runtime.observability.metrics import record_login, record_ready, record_sleep, record_wake
-from runtime.power import PowerLog, put_to_sleep
-from runtime.store.base import Store
 
 # The built web UI: copied beside the code into the Lambda asset (web/dist), or the repository's own.
 WEB_DIRS = (Path(__file__).resolve().parents[2] / "web" / "dist",)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
-        "connect-src 'self' wss: https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 NO_STORE = {"Cache-Control": "no-store"}
 MISSING_BUILD = (
     '<!doctype html><meta charset="utf-8"><title>Blu</title><p>The web UI was not built into the launcher.</p>'

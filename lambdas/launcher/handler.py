@@ -10,12 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
+from core.power import PowerLog
+from core.store import open_store
 from lambdas.common.config import LambdaConfig
 from lambdas.common.secret import SecretReader
 from lambdas.common.telemetry import logger, tracer
 from lambdas.launcher.app import LauncherDeps, create_app
-from runtime.power import PowerLog
-from runtime.store import open_store
 
 _NO_LOCAL_DATA = Path("/tmp/blu-unused")  # noqa: S108 -- never written: a table is always set
 _deps: LauncherDeps | None = None

@@ -18,16 +18,9 @@ from typing import Any
 import psutil
 from claude_agent_sdk import fork_session
 
-from runtime.agent.capacity import CliSlots, cli_limit
-from runtime.agent.events import EventHub
-from runtime.agent.options import ClaudeEndpoint, transcript_path
-from runtime.agent.title import fallback_title, generate_title
-from runtime.agent.turns import RunningTurn, Tier, TurnRequest
-from runtime.agent.worker import SessionWorker
-from runtime.settings import Settings
-from runtime.store.aio import AsyncStore
-from runtime.store.base import NotFound
-from runtime.store.models import (
+from core.store.aio import AsyncStore
+from core.store.base import NotFound
+from core.store.models import (
     Channel,
     MessageRecord,
     SessionRecord,
@@ -35,6 +28,13 @@ from runtime.store.models import (
     new_message_id,
     to_plain,
 )
+from runtime.agent.capacity import CliSlots, cli_limit
+from runtime.agent.events import EventHub
+from runtime.agent.options import ClaudeEndpoint, transcript_path
+from runtime.agent.title import fallback_title, generate_title
+from runtime.agent.turns import RunningTurn, Tier, TurnRequest
+from runtime.agent.worker import SessionWorker
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from claude_agent_sdk import ResultMessage
 
-from runtime.store.models import MAX_TOOL_FIELD_BYTES, Channel, MessageState, ToolCall, truncate_text
+from core.store.models import MAX_TOOL_FIELD_BYTES, Channel, MessageState, ToolCall, truncate_text
 
 log = logging.getLogger(__name__)
 

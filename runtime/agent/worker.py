@@ -26,15 +26,15 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
+from core.observability.logs import log_context, request_id_var
+from core.observability.metrics import record_error, record_turn
+from core.store.aio import AsyncStore
+from core.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id, to_plain
 from runtime.agent.capacity import CliSlots
 from runtime.agent.events import DeltaCoalescer, EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
 from runtime.agent.turns import FILE_TOOLS, RunningTurn, Tier, TurnRequest, artifact_path, describe_failure
-from runtime.observability.logs import log_context, request_id_var
-from runtime.observability.metrics import record_error, record_turn
 from runtime.settings import Settings
-from runtime.store.aio import AsyncStore
-from runtime.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id, to_plain
 
 log = logging.getLogger(__name__)
 

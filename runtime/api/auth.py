@@ -7,11 +7,11 @@ from functools import partial
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from core.auth import COOKIE_NAME, attempt_login
+from core.auth.responses import LoginBody, LoginState, login_response, logout_response, plain_http_refusal
+from core.observability.metrics import record_login
 from runtime.api.deps import LoginBusy, StateDep, client_address, original_scheme
 from runtime.api.errors import error_responses
-from runtime.auth import COOKIE_NAME, attempt_login
-from runtime.auth.responses import LoginBody, LoginState, login_response, logout_response, plain_http_refusal
-from runtime.observability.metrics import record_login
 
 router = APIRouter(prefix="/api", tags=["auth"])
 # Outside /api: the launcher answers the same path in AWS, so the page asks one place in both.

@@ -11,19 +11,17 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 
+from core.auth import COOKIE_NAME, CookieSigner, LoginThrottle
+from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
-from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle
 from runtime.settings import Settings
-from runtime.store.aio import AsyncStore
 from runtime.transfers import Transfers
 from runtime.workspace import Workspace
 
 T = TypeVar("T")
 LOGOUT_REFRESH_SECONDS = 5.0  # how soon a logout made through the launcher reaches this server
 USER_ACTION_WRITE_INTERVAL = 30.0  # seconds between heartbeat writes for user actions
-PASSIVE_PATH_SUFFIXES = ("/events",)  # reading the stream is not a person doing something
-PASSIVE_PATHS = {"/api/stats", "/api/config"}
 
 
 class LoginBusy(RuntimeError):
@@ -149,15 +147,22 @@ def _last_forwarded(value: str, parameter: str) -> str | None:
 
 
 async def require_login(request: Request, state: StateDep) -> None:
+    """Refuse a request without a valid login cookie (401). It records nothing: see `record_user_action`."""
     if not await state.cookie_is_valid(request.cookies.get(COOKIE_NAME)):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Log in first.")
-    path = request.url.path
-    if path in PASSIVE_PATHS or path.endswith(PASSIVE_PATH_SUFFIXES):
-        return
+
+
+async def record_user_action(state: StateDep) -> None:
+    """Note that a person did something, which keeps Blu awake (the idle rule, core/idle.py). Only
+    routes a person's action calls declare it; polling (the event stream, stats, config) must not,
+    or an open tab would keep Blu awake for ever. Written at most every USER_ACTION_WRITE_INTERVAL."""
     now = time.time()
     if now - state.last_user_action_write >= USER_ACTION_WRITE_INTERVAL:
         state.last_user_action_write = now
         await state.store.record_user_action(now)
 
 
+# Every API route: a login. A person's actions add the activity record after it (FastAPI runs
+# dependencies in order, so an unauthenticated request never counts as activity).
 LoginRequired = [Depends(require_login)]
+UserAction = [Depends(require_login), Depends(record_user_action)]

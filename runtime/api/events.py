@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from core.store.base import NotFound
 from runtime.agent.events import MAX_WAIT_SECONDS
 from runtime.api.deps import LoginRequired, ManagerDep, StoreDep
 from runtime.api.errors import error_responses
 from runtime.api.sessions import SessionId
-from runtime.store.base import NotFound
 
 router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRequired, responses=error_responses(404))
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from runtime.api.deps import LoginRequired, SettingsDep, StateDep
+from runtime.api.deps import SettingsDep, StateDep, UserAction
 from runtime.api.errors import error_responses
 from runtime.transfers import (
     AlreadyArriving,
@@ -26,7 +26,7 @@ from runtime.transfers import (
 )
 from runtime.workspace import NotAFile, PathRejected, TooLarge, writable_parts
 
-router = APIRouter(prefix="/api/files", tags=["files"], dependencies=LoginRequired, responses=error_responses(400, 404))
+router = APIRouter(prefix="/api/files", tags=["files"], dependencies=UserAction, responses=error_responses(400, 404))
 
 FilePath = Annotated[str, Query(max_length=1024)]
 MAX_READ_BYTES = 50 * 1024 * 1024

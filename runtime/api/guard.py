@@ -9,8 +9,8 @@ from urllib.parse import unquote_to_bytes
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 
-from runtime.auth import COOKIE_NAME
-from runtime.auth.origin import FOREIGN_DETAIL, same_origin
+from core.auth import COOKIE_NAME
+from core.auth.origin import FOREIGN_DETAIL, same_origin
 
 OPEN_PATHS = frozenset({"/api/login", "/api/logout"})
 JSON_BODY_LIMIT = 2 * 1024 * 1024  # a 100,000-character message escaped as \uXXXX pairs fits

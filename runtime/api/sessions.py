@@ -9,15 +9,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.auth.responses import Text
+from core.store.aio import AsyncStore
+from core.store.base import InvalidCursor, NotFound
+from core.store.models import AcceptedRequest, SessionRecord, new_id, new_message_id, to_plain
 from runtime.agent.manager import NOT_ANSWERED, QueueFull, SessionManager, ShuttingDown, TurnRunning
-from runtime.api.deps import LoginRequired, ManagerDep, SettingsDep, StoreDep
+from runtime.api.deps import ManagerDep, SettingsDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
-from runtime.auth.responses import Text
-from runtime.store.aio import AsyncStore
-from runtime.store.base import InvalidCursor, NotFound
-from runtime.store.models import AcceptedRequest, SessionRecord, new_id, new_message_id, to_plain
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=LoginRequired)
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=UserAction)
 NOT_FOUND = error_responses(404)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600  # a retried POST within a day never runs a second turn

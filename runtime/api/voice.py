@@ -15,13 +15,13 @@ from livekit.protocol.room import RoomConfiguration
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
-from runtime.api.deps import LoginRequired, SettingsDep, StoreDep
+from core.store.base import NotFound
+from runtime.api.deps import SettingsDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
 from runtime.api.sessions import SESSION_ID
 from runtime.settings import Settings
-from runtime.store.base import NotFound
 
-router = APIRouter(prefix="/api/voice", tags=["voice"], dependencies=LoginRequired)
+router = APIRouter(prefix="/api/voice", tags=["voice"], dependencies=UserAction)
 
 NOT_CONFIGURED = "Voice is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET in Blu's secret."
 

@@ -8,15 +8,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from core.web import SECURITY_HEADERS, with_connect_source
+
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
-        "connect-src 'self' wss: https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 MISSING_BUILD = """<!doctype html><meta charset="utf-8"><title>Blu</title>
 <p>The web UI has not been built. Run <code>make dev</code> (it builds it) or <code>npm run build:web</code>.</p>"""
 
@@ -24,11 +18,7 @@ MISSING_BUILD = """<!doctype html><meta charset="utf-8"><title>Blu</title>
 def page_headers(request: Request) -> dict[str, str]:
     """The security headers, with the upload staging's origin when the page must reach a plain-HTTP one."""
     state = getattr(request.app.state, "blu", None)
-    origin = state.transfers.staging.page_origin if state is not None else None
-    if not origin:
-        return SECURITY_HEADERS
-    policy = SECURITY_HEADERS["Content-Security-Policy"].replace("connect-src 'self'", f"connect-src 'self' {origin}")
-    return {**SECURITY_HEADERS, "Content-Security-Policy": policy}
+    return with_connect_source(state.transfers.staging.page_origin if state is not None else None)
 
 
 def mount_web(app: FastAPI, web_dir: Path | None) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import httpx
 
-from runtime.auth import COOKIE_NAME, CookieSigner
+from core.auth import COOKIE_NAME, CookieSigner
 
 log = logging.getLogger(__name__)
 

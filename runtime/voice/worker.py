@@ -13,11 +13,11 @@ from typing import Any
 from livekit.agents import AgentServer, JobContext, JobProcess
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
+from core.observability.metrics import record_voice_call, record_voice_latency
+from core.store import open_store
+from core.store.aio import AsyncStore
 from runtime.credentials import load_login_secrets
-from runtime.observability.metrics import record_voice_call, record_voice_latency
 from runtime.settings import Settings
-from runtime.store import open_store
-from runtime.store.aio import AsyncStore
 from runtime.voice import providers
 from runtime.voice.agent import BluVoiceAgent, build_session
 from runtime.voice.bridge import RuntimeBridge

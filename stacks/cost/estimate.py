@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.config import DEFAULT_IDLE_TIMEOUT_MINUTES, ENV_IDLE_TIMEOUT_MINUTES
 from stacks.cost.prices import ASSUMPTIONS, DAYS_PER_MONTH, HOURS_PER_MONTH, PRICES, PRICES_CHECKED, REGION
 
 USAGE_HOURS: tuple[float, ...] = (0.0, 1.0, 3.0)
@@ -70,7 +71,7 @@ class Deployment:
             arm64=task.get("RuntimePlatform", {}).get("CpuArchitecture") == "ARM64",
             spot=strategy[0].get("CapacityProvider") == "FARGATE_SPOT",
             public_ipv4=network.get("AssignPublicIp") == "ENABLED",
-            idle_timeout_minutes=int(env.get("BLU_IDLE_TIMEOUT_MINUTES", "30")),
+            idle_timeout_minutes=int(env.get(ENV_IDLE_TIMEOUT_MINUTES, DEFAULT_IDLE_TIMEOUT_MINUTES)),
             idle_check_minutes=min(rates) if rates else 5,
             hosted_zones=len(_resources(templates, "AWS::ServiceDiscovery::PrivateDnsNamespace")),
             secrets=len(_resources(templates, "AWS::SecretsManager::Secret")),

@@ -11,9 +11,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
-# What the Dockerfile copies into the image and runs: the runtime (with the voice worker) and the entrypoint.
-IMAGE_CODE: tuple[Path, ...] = (REPO / "runtime", REPO / "container" / "entrypoint.py")
-OWN_PACKAGES = frozenset({"runtime", "container"})
+# What the Dockerfile copies into the image and runs: the core, the runtime (with the voice worker) and the entrypoint.
+IMAGE_CODE: tuple[Path, ...] = (REPO / "core", REPO / "runtime", REPO / "container" / "entrypoint.py")
+OWN_PACKAGES = frozenset({"core", "runtime", "container"})
 
 
 def _sources() -> list[Path]:

@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.auth import hash_password
+from core.power import PowerLog
+from core.store.dynamo import DynamoStore
 from lambdas.common.secret import SecretReader
-from runtime.auth import hash_password
-from runtime.power import PowerLog
-from runtime.store.dynamo import DynamoStore
 from tests.support.dynamo import create_table
 from tests.support.ecs import create_service
 

@@ -89,8 +89,8 @@ class FakeContext:
 
 def test_handler_under_moto(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "BLU_CLUSTER_NAME": CLUSTER,
-        "BLU_SERVICE_NAME": SERVICE,
+        "BLU_ECS_CLUSTER": CLUSTER,
+        "BLU_ECS_SERVICE": SERVICE,
         "DYNAMODB_TABLE": TABLE,
         "BLU_SECRET_ARN": aws.secret_arn,
         "BLU_IDLE_TIMEOUT_MINUTES": "30",

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from core.auth import COOKIE_NAME, CookieSigner, LoginThrottle
+from core.power import PowerLog
 from lambdas.launcher import handler
 from lambdas.launcher.app import LauncherDeps, service_status, shutdown_service, wake_service
-from runtime.auth import COOKIE_NAME, CookieSigner, LoginThrottle
-from runtime.power import PowerLog
 from tests.lambdas.conftest import CLUSTER, PASSWORD, SERVICE, SESSION_SECRET, TABLE, Aws, NoEcs, RecordingEcs
 from tests.lambdas.test_service_state import service, task
 
@@ -160,7 +160,7 @@ def test_wrong_passwords_are_throttled_in_the_shared_table(deps: LauncherDeps, a
     locked = invoke(http_event("POST", "/login", body={"password": PASSWORD}, source_ip="198.51.100.9"))
     assert locked["statusCode"] == 429
     assert locked["headers"]["retry-after"] == "2"
-    # The same throttle record the runtime reads (runtime/auth over the same table).
+    # The same throttle record the runtime reads (core/auth over the same table).
     assert LoginThrottle(aws.store, clock=clock).wait_seconds("198.51.100.9") == pytest.approx(2.0)
     # Another address is not affected; after the wait the right password works.
     assert invoke(http_event("POST", "/login", body={"password": PASSWORD}))["statusCode"] == 204
@@ -282,8 +282,8 @@ def test_status_under_moto(deps: LauncherDeps, aws: Aws, clock: Clock) -> None:
 
 def test_handler_builds_its_clients_from_the_environment(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "BLU_CLUSTER_NAME": CLUSTER,
-        "BLU_SERVICE_NAME": SERVICE,
+        "BLU_ECS_CLUSTER": CLUSTER,
+        "BLU_ECS_SERVICE": SERVICE,
         "DYNAMODB_TABLE": TABLE,
         "BLU_SECRET_ARN": aws.secret_arn,
     }.items():

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.observability.logs import scrubber
 from lambdas.launcher import handler
 from lambdas.launcher.app import LauncherDeps, service_status
-from runtime.observability.logs import scrubber
 from tests.lambdas.conftest import CLUSTER, PASSWORD, SERVICE, SESSION_SECRET, Aws, RecordingEcs
 from tests.lambdas.test_idle_checker import MIN, NOW, run, running_ecs
 from tests.lambdas.test_launcher import Clock, http_event, invoke, logged_in

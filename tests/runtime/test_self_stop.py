@@ -15,13 +15,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.power import PowerLog
+from core.store.aio import AsyncStore
+from core.store.base import Store
+from core.store.dynamo import DynamoStore
 from runtime.app import heartbeat_once
-from runtime.power import PowerLog
 from runtime.self_stop import REASON_SUFFIX, SelfStop, stop_if_idle
 from runtime.settings import Settings
-from runtime.store.aio import AsyncStore
-from runtime.store.base import Store
-from runtime.store.dynamo import DynamoStore
 from tests.support.dynamo import create_table
 from tests.support.ecs import create_service
 

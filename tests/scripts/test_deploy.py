@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runtime.auth import verify_password
+from core.auth import verify_password
 from scripts.deploy import (
     BOOTSTRAP_STACK,
     DeployError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runtime.auth import verify_password
+from core.auth import verify_password
 from scripts.set_secret import SECRET_KEYS, main
 from stacks.data import SECRET_KEYS as STACK_SECRET_KEYS
 

@@ -54,6 +54,8 @@ def test_each_function_asset_holds_its_handler_module(blu: SynthesizedApp) -> No
         module, _, _ = resource["Properties"]["Handler"].rpartition(".")
         asset = _asset_dir(blu, resource)
         assert (asset / (module.replace(".", "/") + ".py")).is_file(), (module, sorted(os.listdir(asset)))
+        # Exactly CODE_PATHS: the Lambdas, the shared core and the built UI; never the container's runtime/.
+        assert sorted(os.listdir(asset)) == ["core", "lambdas", "web"], sorted(os.listdir(asset))
         assert not (asset / "python").exists(), "the layer's packages ended up in a function's code"
 
 

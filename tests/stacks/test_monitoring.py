@@ -15,7 +15,7 @@ from aws_cdk import aws_efs as efs
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from runtime.observability import metrics as m
+from core.observability import metrics as m
 from stacks.monitoring import MonitoringStack
 from stacks.settings import BluSettings
 from tests.stacks.conftest import SynthesizedApp, make_app

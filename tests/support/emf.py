@@ -53,16 +53,16 @@ def with_metric(records: list[EmfRecord], name: str) -> list[EmfRecord]:
 
 
 def _both_logins() -> None:
-    from runtime.observability.metrics import record_login
+    from core.observability.metrics import record_login
 
     record_login(ok=False, throttled=False)
     record_login(ok=False, throttled=True)
 
 
 def sample_calls() -> dict[str, Any]:
-    """One call of every record_* helper in runtime/observability/metrics.py, by name (a test checks
+    """One call of every record_* helper in core/observability/metrics.py, by name (a test checks
     that none is missing), with values that make every optional metric appear."""
-    from runtime.observability import metrics as m
+    from core.observability import metrics as m
 
     return {
         "record_wake": lambda: m.record_wake(),

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from runtime.auth import hash_password
+from core.auth import hash_password
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from runtime.power import PowerLog, put_to_sleep
+from core.power import PowerLog, put_to_sleep
 from tests.support.dynamo import create_table
 from tests.support.ecs_standin import EcsStandin
 from tests.support.gateway import LocalGateway
@@ -145,8 +145,8 @@ def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
             arn = boto3.client("secretsmanager").create_secret(Name="blu", SecretString=json.dumps(secret))["ARN"]
             # The launcher's environment as stacks/control.py sets it.
             for name, value in {
-                "BLU_CLUSTER_NAME": CLUSTER,
-                "BLU_SERVICE_NAME": SERVICE,
+                "BLU_ECS_CLUSTER": CLUSTER,
+                "BLU_ECS_SERVICE": SERVICE,
                 "DYNAMODB_TABLE": TABLE,
                 "BLU_SECRET_ARN": arn,
                 "BLU_IDLE_TIMEOUT_MINUTES": "30",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.observability import metrics as m
+from core.observability import metrics as m
 from tests.support.emf import parse_emf, sample_calls, with_metric
 
 REPO = Path(__file__).resolve().parents[3]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.store.aio import AsyncStore
-from runtime.store.local import LocalStore
+from core.store.aio import AsyncStore
+from core.store.local import LocalStore
 from runtime.voice.__main__ import EXIT_BAD_CONFIG
 from runtime.voice.worker import CallMark, CallSetupError, session_id_for
 from tests.support.server import REPO
@@ -95,7 +95,7 @@ def test_a_spoken_reply_emits_its_end_of_speech_to_first_audio(capsys: pytest.Ca
     from livekit.agents import ChatMessage
     from livekit.agents.voice.events import ConversationItemAddedEvent
 
-    from runtime.observability.metrics import VOICE_FIRST_AUDIO_MS
+    from core.observability.metrics import VOICE_FIRST_AUDIO_MS
     from runtime.voice.worker import report_reply_latency
     from tests.support.emf import parse_emf, with_metric
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from runtime.store.models import (
+from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from runtime.store.base import InvalidCursor
-from runtime.store.models import (
+from core.store.base import InvalidCursor
+from core.store.models import (
     MAX_TEXT_BYTES,
     MAX_TOOL_FIELD_BYTES,
     TRUNCATION_MARK,

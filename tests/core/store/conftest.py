@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-from runtime.store.base import Store
+from core.store.base import Store
 from tests.support.dynamo import create_table
 
 REGION = "eu-west-1"
@@ -70,7 +70,7 @@ def empty_table(client: Any, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def module_dynamo_store(aws: Any) -> Iterator[Store]:
-    from runtime.store.dynamo import DynamoStore
+    from core.store.dynamo import DynamoStore
 
     name = f"blu-shared-{next(_table_numbers)}"
     create_table(aws, name)
@@ -86,7 +86,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         empty_table(request.getfixturevalue("aws"), shared.table_name)
         yield shared
         return
-    from runtime.store.local import LocalStore
+    from core.store.local import LocalStore
 
     local = LocalStore(tmp_path / "blu.sqlite3")
     yield local

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from mypy import api as mypy_api
 
-from runtime.store.aio import AsyncStore, _Threaded
-from runtime.store.base import Store
+from core.store.aio import AsyncStore, _Threaded
+from core.store.base import Store
 
 REPO = Path(__file__).resolve().parents[3]
 MISUSE = """
-from runtime.store.aio import AsyncStore
+from core.store.aio import AsyncStore
 
 
 async def misuse(store: AsyncStore) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.store.base import Conflict, InvalidCursor, NotFound, Store, StoreError
+from core.store.base import Conflict, InvalidCursor, NotFound, Store, StoreError
 
 __all__ = ["Conflict", "InvalidCursor", "NotFound", "Store", "StoreError", "open_store"]
 
@@ -17,9 +17,9 @@ def open_store(
     """The DynamoDB store when a table is configured (in AWS), else the SQLite file under `data_dir`."""
     # Imported here so a laptop run never loads PynamoDB and a Lambda never loads the SQLite store.
     if table_name:
-        from runtime.store.dynamo import DynamoStore
+        from core.store.dynamo import DynamoStore
 
         return DynamoStore(table_name, region=region, endpoint_url=endpoint_url)
-    from runtime.store.local import LocalStore
+    from core.store.local import LocalStore
 
     return LocalStore(data_dir / LOCAL_DB_NAME)  # creates data_dir

@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from runtime.store import open_store
-from runtime.store.codec import session_recency_key, time_key
-from runtime.store.dynamo import DynamoStore
-from runtime.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id
+from core.store import open_store
+from core.store.codec import session_recency_key, time_key
+from core.store.dynamo import DynamoStore
+from core.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id
 from tests.support.dynamo import create_table
 
 T0 = 1_760_000_000.0

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from runtime.observability.asgi import RequestContextMiddleware
-from runtime.observability.logs import REDACTED, configure_logging, log_context, scrubber
+from core.observability.asgi import RequestContextMiddleware
+from core.observability.logs import REDACTED, configure_logging, log_context, scrubber
 from runtime.settings import Settings
 from tests.support.emf import parse_emf, with_metric
 

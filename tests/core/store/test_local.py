@@ -9,9 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-from runtime.store import open_store
-from runtime.store.local import LocalStore
-from runtime.store.models import SessionRecord
+from core.store import open_store
+from core.store.local import LocalStore
+from core.store.models import SessionRecord
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[3]
 WRITER = """
 import sys
 from pathlib import Path
-from runtime.store.local import LocalStore
-from runtime.store.models import MessageRecord, SessionRecord
+from core.store.local import LocalStore
+from core.store.models import MessageRecord, SessionRecord
 
 store = LocalStore(Path(sys.argv[1]))
 store.create_session(SessionRecord(id="s1", name="kept"))

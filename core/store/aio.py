@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from runtime.store.base import Store
+from core.store.base import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")

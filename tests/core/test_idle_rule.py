@@ -1,11 +1,11 @@
-"""The idle rule (runtime/idle.py) on a table of cases; the idle checker and the runtime share it."""
+"""The idle rule (core/idle.py) on a table of cases; the idle checker and the runtime share it."""
 
 from __future__ import annotations
 
 import pytest
 
-from runtime.idle import STALE_HEARTBEAT_MINUTES, is_idle
-from runtime.store.models import ActivityRecord
+from core.idle import STALE_HEARTBEAT_MINUTES, is_idle
+from core.store.models import ActivityRecord
 
 NOW = 1_800_000_000.0
 MIN = 60.0

@@ -10,8 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from runtime.auth.cookies import COOKIE_NAME, CookieSigner, cookie_is_secure
-from runtime.auth.throttle import LoginResult
+from core.auth.cookies import COOKIE_NAME, CookieSigner, cookie_is_secure
+from core.auth.throttle import LoginResult
 
 
 def valid_unicode(text: str) -> str:

@@ -1,8 +1,8 @@
 """Login core shared by the runtime and the launcher Lambda: password check, signed cookie, throttling."""
 
-from runtime.auth.cookies import COOKIE_NAME, CookieSigner, cookie_is_secure
-from runtime.auth.passwords import PasswordError, generate_password, hash_password, verify_password
-from runtime.auth.throttle import LoginResult, LoginThrottle, attempt_login
+from core.auth.cookies import COOKIE_NAME, CookieSigner, cookie_is_secure
+from core.auth.passwords import PasswordError, generate_password, hash_password, verify_password
+from core.auth.throttle import LoginResult, LoginThrottle, attempt_login
 
 __all__ = [
     "COOKIE_NAME",

@@ -21,9 +21,9 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from runtime.store import codec
-from runtime.store.base import Conflict, NotFound
-from runtime.store.models import (
+from core.store import codec
+from core.store.base import Conflict, NotFound
+from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,

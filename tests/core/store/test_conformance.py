@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from runtime.auth import LoginThrottle, attempt_login, hash_password
-from runtime.auth.throttle import FREE_FAILURES
-from runtime.store import Conflict, InvalidCursor, NotFound, Store
-from runtime.store.models import (
+from core.auth import LoginThrottle, attempt_login, hash_password
+from core.auth.throttle import FREE_FAILURES
+from core.store import Conflict, InvalidCursor, NotFound, Store
+from core.store.models import (
     MAX_TEXT_BYTES,
     MAX_TOOL_FIELD_BYTES,
     TRUNCATION_MARK,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.store.models import ActivityRecord
+from core.store.models import ActivityRecord
 
 # The runtime writes its heartbeat every minute; ten missed beats mean it is hung or gone, and the
 # running-turn and voice-room marks it left behind can no longer be trusted.

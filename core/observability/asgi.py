@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.observability.logs import new_request_id, request_id_var
-from runtime.observability.metrics import record_error
+from core.observability.logs import new_request_id, request_id_var
+from core.observability.metrics import record_error
 
 
 class RequestContextMiddleware:

@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runtime.store import codec
-from runtime.store.base import Conflict, NotFound
-from runtime.store.models import (
+from core.store import codec
+from core.store.base import Conflict, NotFound
+from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
     ArtifactRecord,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runtime.auth.passwords import verify_password
-from runtime.store.base import Conflict, Store
+from core.auth.passwords import verify_password
+from core.store.base import Conflict, Store
 
 FREE_FAILURES = 3  # mistakes allowed before any wait
 BASE_LOCK_SECONDS = 2.0

@@ -1,0 +1,1 @@
+"""What the container and the Lambdas both run: login, store, observability, idle rule, power log, settings."""
