@@ -62,6 +62,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy .
 
 test: deps web web-test browser lint
+	npm run --silent test:web
 	$(PY) -m pytest -q
 
 synth: deps web
