@@ -13,8 +13,7 @@
 // - messages older than the oldest loaded one arrive by paging, never from the stream.
 // The stream (stream.ts) hands over each event once, in order; applying the same stored message or tool
 // call again changes nothing.
-import type { MessageRecord, ToolCall } from "./api";
-import type { SessionRecord } from "./api";
+import type { MessageRecord, SessionRecord, ToolCall } from "./api";
 import type { StreamEvent, TurnStatusData } from "./events";
 
 /** A message the person sent from this page, until the server has it. */
