@@ -84,27 +84,27 @@ const NO_CHANGES: Changes = { reset: false, added: [], removed: [], updated: [],
 
 /** A mutable working copy for one update; `done()` gives the new state and what changed. */
 class Draft {
-  messages: Map<string, Message>;
+  readonly messages: Map<string, Message>;
   order: string[];
-  turns: Map<string, Turn>;
+  readonly turns: Map<string, Turn>;
   olderCursor: string | null;
-  sessionId: string | null;
+  /** For Changes: a `session.updated` record, an `artifact.changed` event. */
+  session: SessionRecord | null = null;
+  artifacts = false;
+
+  /** Messages, their order or the turns differ from the base state. */
+  private modified = false;
   private reset = false;
   private added = new Set<string>();
   private removed = new Set<string>();
   private updated = new Set<string>();
   private turnsChanged = false;
-  session: SessionRecord | null = null;
-  artifacts = false;
-  /** Messages, their order or the turns differ from the base state. */
-  private modified = false;
 
-  constructor(private readonly base: Conversation) {
+  constructor(readonly base: Conversation) {
     this.messages = new Map(base.messages);
     this.order = [...base.order];
     this.turns = new Map(base.turns);
     this.olderCursor = base.olderCursor;
-    this.sessionId = base.sessionId;
   }
 
   clear(): void {
@@ -167,13 +167,13 @@ class Draft {
 
   done(): Step {
     const state: Conversation = {
-      sessionId: this.sessionId,
+      sessionId: this.base.sessionId,
       messages: this.messages,
       order: this.order,
       turns: this.turns,
       olderCursor: this.olderCursor,
     };
-    const same = !this.modified && this.sessionId === this.base.sessionId && this.olderCursor === this.base.olderCursor;
+    const same = !this.modified && this.olderCursor === this.base.olderCursor;
     const noChanges = !this.reset && !this.added.size && !this.removed.size && !this.updated.size && !this.turnsChanged && !this.session && !this.artifacts;
     if (same && noChanges) return { state: this.base, changes: NO_CHANGES };
     return {
@@ -245,7 +245,7 @@ function applyTurn(draft: Draft, data: TurnStatusData, at: number): void {
     if (!msg && !outsideWindow(draft, data.message_id)) {
       const user = data.user_message_id ? draft.messages.get(data.user_message_id) : undefined;
       msg = fromRecord({
-        session_id: draft.sessionId ?? "",
+        session_id: draft.base.sessionId ?? "",
         id: data.message_id,
         role: "assistant",
         text: "",
