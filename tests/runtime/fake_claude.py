@@ -146,7 +146,7 @@ def model_call(
     output_tokens: int = 5,
     parent: str | None = None,
     session_id: str = CLAUDE_SESSION,
-) -> list[Item]:
+) -> list[StreamEvent]:
     """The stream events of one model call: a text block streamed as `texts` (none without), then `tools`."""
     usage = {"input_tokens": input_tokens, "cache_read_input_tokens": cached_tokens, "output_tokens": 1}
 
