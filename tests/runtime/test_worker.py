@@ -14,6 +14,7 @@ from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny, ToolPe
 from core.store.aio import AsyncStore
 from core.store.local import LocalStore
 from core.store.models import SessionRecord, new_id
+from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB
 from runtime.agent.events import Event, EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
@@ -92,7 +93,7 @@ async def make_blu(tmp_path: Path) -> AsyncIterator[Callable[..., Blu]]:
     made: list[tuple[Blu, LocalStore]] = []
 
     def make(**settings: Any) -> Blu:
-        config = Settings(data_dir=tmp_path, title_mode="words", task_memory_mib=4096, **settings)
+        config = Settings(**{"data_dir": tmp_path, "title_mode": "words", "task_memory_mib": 4096, **settings})
         local = LocalStore(tmp_path / "blu.db")
         store, hub, claude = AsyncStore(local), EventHub(), FakeClaude()
         endpoint = ClaudeEndpoint(base_url=None, api_key="test-key", oauth_token=None)
@@ -479,3 +480,30 @@ async def test_shutdown_saves_the_running_turn_and_answers_the_queued_one(blu: B
     assert replies[running].text == "Halfway" and replies[running].state == "interrupted"
     assert replies[queued].error == "Blu stopped before this message was answered. Send it again."
     assert blu.claude.clients[0].disconnected
+
+
+async def test_a_turn_without_room_for_a_client_waits_visibly_then_runs(make_blu: Callable[..., Blu]) -> None:
+    blu = make_blu(task_memory_mib=RESERVED_MEMORY_MIB + CLI_MEMORY_MIB)  # room for one Claude Code process
+    blu.claude.answer(lambda prompt: [init(), *model_call(prompt, "Busy"), HANG, interrupted(prompt, 0.0)])
+    first, second = await blu.new_session(), await blu.new_session()
+    busy = await blu.send(first, "long")
+    await blu.until(first, lambda e: e.type == "message.delta")
+    queued = await blu.send(second, "short")
+    events = await blu.until(second, lambda e: e.type == "turn.status" and e.data["status"] == "waiting")
+    waiting = of_type(events, "turn.status")[-1]
+    assert set(waiting) == ENDED_KEYS | {"running_clis", "max_clis"}
+    assert (waiting["reason"], waiting["running_clis"], waiting["max_clis"], waiting["tier"]) == (
+        "capacity",
+        1,
+        1,
+        None,
+    )
+    assert len(blu.claude.clients) == 1  # no second client while the first holds the only slot
+
+    blu.claude.answer(text_turn("done"))
+    assert await blu.manager.interrupt(first)
+    await blu.finished(first, busy)
+    status, _ = await blu.finished(second, queued)
+    assert (status["status"], status["tier"]) == ("complete", "cold") and (await blu.reply(second)).text == "done"
+    assert blu.claude.clients[0].disconnected  # the idle client was let go for it
+    assert blu.manager.cli_slots.running == 1
