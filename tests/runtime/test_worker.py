@@ -385,7 +385,7 @@ async def test_an_interrupt_keeps_what_was_said_and_stops_the_pending_tool(blu: 
 
 
 async def test_a_silent_claude_is_stopped_by_the_watchdog(make_blu: Callable[..., Blu]) -> None:
-    blu = make_blu(watchdog_seconds=0.2)
+    blu = make_blu(watchdog_seconds=0.5)
     blu.claude.answer(lambda prompt: [init(), *model_call(prompt, "Thinking"), HANG, interrupted(prompt, 0.0)])
     sid = await blu.new_session()
     status, _ = await blu.turn(sid, "hi")
@@ -393,17 +393,17 @@ async def test_a_silent_claude_is_stopped_by_the_watchdog(make_blu: Callable[...
     assert blu.claude.clients[0].interrupts == 1
     reply = await blu.reply(sid)
     assert reply.text == "Thinking"
-    assert reply.error == "Claude sent nothing for 0.2 s, so Blu stopped the turn."
+    assert reply.error == "Claude sent nothing for 0.5 s, so Blu stopped the turn."
 
 
 async def test_a_silent_tool_is_work_until_the_turn_limit(make_blu: Callable[..., Blu]) -> None:
-    blu = make_blu(watchdog_seconds=0.2, turn_timeout_seconds=2)
+    blu = make_blu(watchdog_seconds=0.5, turn_timeout_seconds=2.5)
 
     def working(prompt: str) -> list[Item]:
         return [
             init(),
             *calls(prompt, tool_use("toolu_b", "Bash", command="make")),
-            Quiet(0.6),  # longer than the watchdog: the tool is working
+            Quiet(1.2),  # longer than the watchdog: the tool is working
             tool_result("toolu_b", "built"),
             said("Built."),
             result(prompt, 0.01),
@@ -427,7 +427,7 @@ async def test_a_silent_tool_is_work_until_the_turn_limit(make_blu: Callable[...
     stopped = of_type(events, "tool.result")[-1]
     assert (stopped["id"], stopped["outcome"]) == ("toolu_f", "stopped")
     assert stopped["result_summary"] == (
-        "Stopped by Blu before the tool finished: The turn ran longer than 2 s and Blu stopped it."
+        "Stopped by Blu before the tool finished: The turn ran longer than 2.5 s and Blu stopped it."
     )
 
 
