@@ -30,12 +30,14 @@ def all_events(server: BluServer, session_id: str) -> list[dict[str, Any]]:
     return events
 
 
-def wait_for(api: BluClient, sid: str, status: str) -> None:
+def wait_for(api: BluClient, sid: str, type_: str, **data: str) -> None:
+    """Read the session's events until one of `type_` whose data holds `data` arrives."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if any(e["type"] == "turn.status" and e["data"]["status"] == status for e in api.read(sid, wait=2)["events"]):
-            return
-    raise AssertionError(f"no turn.status {status} in {sid}")
+        for event in api.read(sid, wait=2)["events"]:
+            if event["type"] == type_ and data.items() <= event["data"].items():
+                return
+    raise AssertionError(f"no {type_} {data} in {sid}")
 
 
 def test_every_event_of_real_turns_is_a_member_of_the_union(fresh_server: BluServer) -> None:
@@ -52,10 +54,11 @@ def test_every_event_of_real_turns_is_a_member_of_the_union(fresh_server: BluSer
     assert api.turn(first, "[[say text=spoken]]", channel="voice")[0]["status"] == "complete"
 
     # A tool running in the one CLI; the other session's turn waits for it, then the first is interrupted.
-    long_turn = api.send(first, '[[bash cmd="sleep 30"]]')
-    wait_for(api, first, "running")
+    script = "import time\\ntime.sleep(60)\\n"
+    long_turn = api.send(first, f'[[write path=wait.py content="{script}"]] [[bash cmd="python3 wait.py"]]')
+    wait_for(api, first, "tool.call", name="Bash")  # the tool runs: stopping the turn marks it stopped
     waiting_turn = api.send(second, "[[say text=two]]")
-    wait_for(api, second, "waiting")
+    wait_for(api, second, "turn.status", status="waiting")
     assert api.http.post(f"/api/sessions/{first}/interrupt").json() == {"interrupted": True}
     assert api.events_until(first, long_turn["turn_id"])[-1]["data"]["status"] == "interrupted"
     assert api.events_until(second, waiting_turn["turn_id"])[-1]["data"]["status"] == "complete"
