@@ -577,10 +577,13 @@ export interface components {
             /** Path */
             path: string;
         };
-        /** ErrorBody */
+        /**
+         * ErrorBody
+         * @description A refusal: a sentence a person can read, or (422) the fields that were refused.
+         */
         ErrorBody: {
             /** Detail */
-            detail: unknown;
+            detail: string | components["schemas"]["FieldError"][];
         };
         /** ErrorEvent */
         ErrorEvent: {
@@ -609,6 +612,18 @@ export interface components {
             epoch: string;
             /** Reset */
             reset: boolean;
+        };
+        /**
+         * FieldError
+         * @description One refused field of a 422: where (`loc`), why (`msg`, `type`); never the value that was sent.
+         */
+        FieldError: {
+            /** Loc */
+            loc: (string | number)[];
+            /** Msg */
+            msg: string;
+            /** Type */
+            type: string;
         };
         /** FileEntry */
         FileEntry: {
