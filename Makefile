@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint synth cost deploy bench deps web web-test browser clean lock
+.PHONY: dev test lint synth cost deploy bench deps web web-test browser clean lock api
 
 ## Python virtualenv with the pinned requirements (re-installed when a requirements file changes)
 $(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt
@@ -35,6 +35,10 @@ lock: $(VENV)/.installed
 	$(PY) -m pip install -q --target .cache/uv uv==0.13.8
 	cd lambdas/layer && ../../.cache/uv/bin/uv pip compile requirements.in --universal --python-version 3.11 \
 	  --generate-hashes --quiet --custom-compile-command "make lock" -o requirements.lock
+
+## The API's OpenAPI document (docs/openapi.json) and the UI's types generated from it (web/src/generated/api.ts)
+api: $(VENV)/.installed node_modules/.installed
+	$(PY) -m scripts.openapi
 
 ## The web UI's static assets, bundled from npm packages at build time
 web: node_modules/.installed
