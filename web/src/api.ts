@@ -12,10 +12,7 @@ export type SessionDetail = Schemas["SessionDetail"];
 export type SessionPage = Schemas["SessionPage"];
 export type CreatedSession = Schemas["CreatedSession"];
 export type ToolCall = Schemas["ToolCall"];
-/** A stored message. TRANSITIONAL: `claude_message_uuid` is optional here only because chat.ts builds placeholder
- *  messages without it (an answer always has it); once the chat's split fills it in, make this the schema's type. */
-export type MessageRecord = Omit<Schemas["MessageRecord"], "claude_message_uuid"> &
-  Partial<Pick<Schemas["MessageRecord"], "claude_message_uuid">>;
+export type MessageRecord = Schemas["MessageRecord"];
 export type MessagePage = Schemas["MessagePage"];
 export type MessageText = Schemas["MessageText"];
 /** POST /api/sessions/{id}/messages: the turn that will answer (`replayed` only for a repeated Idempotency-Key). */

@@ -259,6 +259,7 @@ function applyTurn(draft: Draft, data: TurnStatusData, at: number): void {
         cost_usd: 0,
         error: null,
         truncated: false,
+        claude_message_uuid: null,
       });
       draft.add(msg);
     }
@@ -304,7 +305,7 @@ export function applyEvent(state: Conversation, event: StreamEvent): Step {
       break;
     case "error": {
       const turn = draft.turns.get(event.data.turn_id);
-      const msg = turn?.message_id ? draft.messages.get(turn.message_id) : undefined;
+      const msg = turn && "message_id" in turn ? draft.messages.get(turn.message_id) : undefined;
       if (msg && !msg.error) draft.change(msg.id, { error: String(event.data.message ?? "") });
       break;
     }
@@ -366,6 +367,7 @@ export function addLocal(state: Conversation, text: string, key: string, now: nu
       cost_usd: 0,
       error: null,
       truncated: false,
+      claude_message_uuid: null,
     }),
     local: { key },
   });
@@ -461,7 +463,7 @@ export interface Activity {
   running: boolean;
   queued: number;
   /** A turn waiting for a free Claude Code process. */
-  waiting: Turn | undefined;
+  waiting: Extract<Turn, { status: "waiting" }> | undefined;
   busy: boolean;
 }
 
@@ -469,6 +471,6 @@ export function activity(state: Conversation): Activity {
   const turns = [...state.turns.values()];
   const running = turns.some((t) => t.status === "running") || [...state.messages.values()].some((m) => m.state === "running" && !m.local);
   const queued = turns.filter((t) => t.status === "queued").length;
-  const waiting = turns.find((t) => t.status === "waiting");
+  const waiting = turns.find((t): t is Extract<Turn, { status: "waiting" }> => t.status === "waiting");
   return { running, queued, waiting, busy: running || queued > 0 || !!waiting };
 }

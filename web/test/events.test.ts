@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import protocol from "../../docs/protocol.md?raw";
+import schema from "../../docs/openapi.json";
 import { EVENT_TYPES } from "../src/events";
 
 describe("the event types", () => {
-  it("are exactly the events docs/protocol.md lists", () => {
-    const table = protocol.slice(protocol.indexOf("| type | data |"));
-    const documented = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `([a-z.]+)` \|/gm)].map((m) => m[1]);
-    expect(documented.length).toBeGreaterThan(0);
-    expect(new Set(documented)).toEqual(EVENT_TYPES);
+  it("are exactly the members of the schema's event union", () => {
+    const events = schema.components.schemas.EventsPage.properties.events as { items: { discriminator: { mapping: Record<string, string> } } };
+    const served = Object.keys(events.items.discriminator.mapping);
+    expect(served.length).toBeGreaterThan(0);
+    expect(new Set(served)).toEqual(EVENT_TYPES);
   });
 });

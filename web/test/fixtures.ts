@@ -1,6 +1,9 @@
 // Records and events as the server sends them, for the UI's unit tests.
 import type { MessageRecord, SessionRecord, ToolCall } from "../src/api";
-import type { StreamEvent, TurnStatusData } from "../src/events";
+import type { StreamEvent, TurnState, TurnStatusData } from "../src/events";
+
+/** A `turn.status` as a test states it: the status and what the test cares about; the rest as the server fills it. */
+export type TurnFacts = { turn_id: string; status: TurnState } & Record<string, unknown>;
 
 export function record(id: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
   return {
@@ -18,6 +21,7 @@ export function record(id: string, overrides: Partial<MessageRecord> = {}): Mess
     cost_usd: 0,
     error: null,
     truncated: false,
+    claude_message_uuid: null,
     ...overrides,
   };
 }
@@ -35,6 +39,7 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     cost_usd: 0,
     forked_from: null,
     running_turn_id: null,
+    claude_session_id: null,
     ...overrides,
   };
 }
@@ -53,10 +58,16 @@ export class Log {
   }
 
   complete(message: MessageRecord): StreamEvent {
-    return this.next("message.complete", { turn_id: message.turn_id, message });
+    return this.next("message.complete", { turn_id: message.turn_id ?? `turn-of-${message.id}`, message });
   }
-  turn(data: TurnStatusData): StreamEvent {
-    return this.next("turn.status", data);
+  turn(facts: TurnFacts): StreamEvent {
+    // The fields every shape of that status carries (runtime/agent/event_types.py), unless the test gives them.
+    const filled: Record<string, unknown> = { ...facts };
+    if (facts.status === "running" || facts.status === "waiting") filled.tier ??= null;
+    if (facts.status === "complete" || facts.status === "interrupted" || facts.status === "error") filled.reason ??= null;
+    if (facts.status !== "queued" && facts.status !== "waiting") filled.message_id ??= `reply-of-${facts.turn_id}`;
+    filled.user_message_id ??= `user-of-${facts.turn_id}`;
+    return this.next("turn.status", filled as TurnStatusData);
   }
   delta(turn_id: string, message_id: string, text: string): StreamEvent {
     return this.next("message.delta", { turn_id, message_id, text, received_at: 1795314801 });
