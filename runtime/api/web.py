@@ -8,15 +8,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from core.web import SECURITY_HEADERS, with_connect_source
+from core.web import APP_FILE_HEADERS, APP_FILES, SECURITY_HEADERS, with_connect_source
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
-# The installable app's files (web/public, copied to the build's root): open like the page, revalidated on
-# every load (a service worker must be able to update), with the types browsers require.
-APP_FILES: dict[str, str] = {
-    "sw.js": "text/javascript; charset=utf-8",
-    "manifest.webmanifest": "application/manifest+json",
-}
 MISSING_BUILD = """<!doctype html><meta charset="utf-8"><title>Blu</title>
 <p>The web UI has not been built. Run <code>make dev</code> (it builds it) or <code>npm run build:web</code>.</p>"""
 
@@ -44,7 +38,7 @@ def mount_web(app: FastAPI, web_dir: Path | None) -> None:
             path = root / name
             if not path.is_file():
                 raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
-            return FileResponse(path, media_type=media_type, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+            return FileResponse(path, media_type=media_type, headers=APP_FILE_HEADERS)
 
     for name, media_type in APP_FILES.items():
         app_file(name, media_type)
