@@ -135,7 +135,15 @@ class Notifier:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="notifier")
 
-    async def close(self) -> None:
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        """Send what is queued (for up to `grace_seconds`: a run's last notice outlives a shutdown), then stop;
+        retries still waiting are dropped."""
+        if self._task is not None and not self._task.done():
+            try:
+                await asyncio.wait_for(self._queue.join(), timeout=grace_seconds)
+            except TimeoutError:
+                dropped = {"queued": self._queue.qsize()}
+                log.warning("notifications still queued at shutdown were dropped", extra=dropped)
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()

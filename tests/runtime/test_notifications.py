@@ -122,6 +122,13 @@ def test_one_subscription_per_endpoint_and_preferences(server: BluServer, push: 
     assert api.http.delete(f"/api/notifications/subscriptions/{first.json()['id']}").status_code == 404
 
 
+def test_at_most_twenty_browsers_the_oldest_makes_room(server: BluServer, push: PushStandin) -> None:
+    api = server.client()
+    key = state(api)["public_key"]
+    ids = [subscribe(api, push.subscribe(key).to_json()).json()["id"] for _ in range(21)]
+    assert [device["id"] for device in state(api)["devices"]] == ids[1:]
+
+
 def test_a_turn_that_ends_after_the_person_left_is_pushed(server: BluServer, push: PushStandin) -> None:
     api = server.client()
     browser = push.subscribe(state(api)["public_key"])
