@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,26 @@ def test_the_private_key_stays_on_the_server(server: BluServer, push: PushStandi
     assert len(private) == 43
     for text in [*seen, server.log()]:
         assert private not in text
+
+
+def test_a_slow_push_service_does_not_hold_up_turns(server: BluServer, push: PushStandin) -> None:
+    api = server.client()
+    browser = push.subscribe(state(api)["public_key"])
+    assert subscribe(api, browser.to_json()).status_code == 201
+    session = api.new_session()
+    push.hold()
+    api.send(session, "nobody is watching")  # and nobody reads the events
+    push.wait_arrived(1)  # the turn ended and its notification waits at the push service, unanswered
+    # Meanwhile the session takes its next turn: the notification is not on the turn's path.
+    second = api.send(session, "and another one")
+    deadline = time.monotonic() + 60
+    while not any(m["turn_id"] == second["turn_id"] and m["state"] == "complete" for m in replies(api, session)):
+        assert time.monotonic() < deadline, replies(api, session)
+        time.sleep(0.2)
+    push.release()
+    received = push.wait(2)
+    assert [r.json()["url"] for r in received] == [f"/#/s/{session}"] * 2
+
+
+def replies(api: BluClient, session: str) -> list[dict[str, Any]]:
+    return [m for m in api.messages(session) if m["role"] == "assistant"]

@@ -110,18 +110,26 @@ def verify_vapid(authorization: str, *, audience: str, expected_key: str, now: f
 
 
 class PushStandin:
-    """`with PushStandin() as push:`; `push.subscribe(vapid_public_key)`, `push.answer(sub, 410)`, `push.wait(n)`."""
+    """`with PushStandin() as push:`; `push.subscribe(vapid_public_key)`, `push.answer(sub, 410)`, `push.wait(n)`;
+    `push.hold()` keeps answers back until `push.release()`."""
 
     def __init__(self) -> None:
         self._subscriptions: dict[str, BrowserSubscription] = {}
         self.received: list[Received] = []
         self._changed = threading.Condition()
+        self._open = threading.Event()  # cleared by hold(): answers wait until release()
+        self._open.set()
+        self.arrived = 0  # requests received, answered or held
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                with standin._changed:
+                    standin.arrived += 1
+                    standin._changed.notify_all()
+                standin._open.wait()
                 status = standin._handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 self.send_response(status)
                 if status == 201:
@@ -145,6 +153,7 @@ class PushStandin:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._open.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -163,6 +172,19 @@ class PushStandin:
     def answer(self, subscription: BrowserSubscription, *statuses: int) -> None:
         """The statuses the next deliveries to `subscription` get, in order (then 201 again)."""
         subscription.script.extend(statuses)
+
+    def hold(self) -> None:
+        """Keep every request waiting for its answer (a slow push service) until release()."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def wait_arrived(self, count: int, timeout: float = 60.0) -> None:
+        """Block until `count` requests arrived, answered or not."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.arrived >= count, timeout=timeout):
+                raise AssertionError(f"expected {count} requests, {self.arrived} arrived")
 
     def wait(self, count: int, timeout: float = 60.0) -> list[Received]:
         """Block until at least `count` requests arrived; returns all of them."""
