@@ -112,6 +112,13 @@ function sameKey(key: ArrayBuffer | null, base64url: string): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
+/** Whether Blu lists this endpoint: its device id is the endpoint's SHA-256, 32 hex digits (runtime/api/notifications.py). */
+async function knownDevice(endpoint: string, devices: Device[]): Promise<boolean> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(endpoint)));
+  const id = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, 32);
+  return devices.some((device) => device.id === id);
+}
+
 /** The "Notifications" button (for the sidebar's foot) and the dialog it opens. */
 export class NotificationsPanel {
   readonly button: HTMLButtonElement;
@@ -164,7 +171,12 @@ export class NotificationsPanel {
     if (pushSupported()) {
       const registration = await navigator.serviceWorker.getRegistration("/");
       const subscription = await registration?.pushManager.getSubscription();
-      this.subscribed = !!subscription && Notification.permission === "granted" && sameKey(subscription.options.applicationServerKey, this.state.public_key);
+      // On only when Blu knows this subscription too (it drops those the push service rejected).
+      this.subscribed =
+        !!subscription &&
+        Notification.permission === "granted" &&
+        sameKey(subscription.options.applicationServerKey, this.state.public_key) &&
+        (await knownDevice(subscription.endpoint, this.state.devices));
     }
     this.render();
   }
