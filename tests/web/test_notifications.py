@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import PHONE, assert_no_horizontal_overflow
+from tests.web.conftest import PHONE, assert_no_horizontal_overflow, screenshot
 from tests.web.helpers import open_app
 
 pytestmark = pytest.mark.browser
@@ -104,6 +104,7 @@ def test_the_dialog_sets_the_kinds_on_a_phone(logged_in: Callable[..., Any], blu
     dialog = page.get_by_test_id("notifications-dialog")
     dialog.get_by_text("A scheduled run failed").wait_for()
     assert_no_horizontal_overflow(page, "notifications dialog")
+    screenshot(page, "phone-notifications")
     status = page.get_by_test_id("notifications-status").inner_text()
     assert status in ("Off for this browser.", "On for this browser.")
     box = dialog.locator("input[data-kind=schedule_failed]")
