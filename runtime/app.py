@@ -23,12 +23,14 @@ from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, sessions, system, voice, web
+from runtime.api import auth, events, files, notifications, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
+from runtime.notify import Notifier, Presence
+from runtime.notify.turns import TurnNotices
 from runtime.self_stop import SelfStop
 from runtime.settings import Settings
 from runtime.transfers import LocalStaging, S3Staging, Staging, Transfers, UploadTokens
@@ -116,6 +118,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = EventHub()
     manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint, client_factory=sdk_client)
     await manager.start()
+    notifier, presence = Notifier(store), Presence()
+    notifier.start()
+    manager.on_turn_finished.append(TurnNotices(store, notifier, presence).turn_finished)
     app.state.blu = AppState(
         settings=settings,
         store=store,
@@ -126,6 +131,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         password_hash=secrets.password_hash,
         workspace=Workspace(settings.workspace_dir),
         transfers=Transfers(UploadTokens(secrets.session_secret), staging_for(settings)),
+        notifier=notifier,
+        presence=presence,
     )
     self_stop = SelfStop.from_settings(settings, started_at=started_at)
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
@@ -134,6 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         heartbeat.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
+        await notifier.close()
         await asyncio.to_thread(store.sync.close)
         app.state.blu.login_checks.close()
         if standin is not None:
@@ -149,6 +157,7 @@ API_ROUTERS = (
     events.router,
     files.router,
     voice.router,
+    notifications.router,
 )
 
 

@@ -232,6 +232,8 @@ class BluSecrets(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
+        # Never change what this generates: CloudFormation would regenerate the secret and wipe every stored
+        # value (tests/stacks/test_data.py pins it). A new credential goes elsewhere (docs/architecture.md).
         template = {key: "" for key in SECRET_KEYS if key != GENERATED_SECRET_KEY}
         self.secret = secretsmanager.Secret(
             self,

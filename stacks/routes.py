@@ -12,4 +12,8 @@ LAUNCHER_ROUTES: tuple[tuple[str, str], ...] = (
     ("/wake", "POST"),
     ("/shutdown", "POST"),
     ("/assets/{proxy+}", "GET"),
+    # The installable app (service worker, manifest, icons): served while Blu sleeps too.
+    ("/sw.js", "GET"),
+    ("/manifest.webmanifest", "GET"),
+    ("/icons/{proxy+}", "GET"),
 )

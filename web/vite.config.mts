@@ -18,7 +18,8 @@ function voiceDouble(): Plugin {
 
 export default defineConfig(({ mode }) => ({
   base: "/",
-  publicDir: false,
+  // web/public: the service worker, the web app manifest and its icons, copied as they are to the root.
+  publicDir: "public",
   plugins: mode === "voice-double" ? [voiceDouble()] : [],
   build: {
     outDir: mode === "voice-double" ? "dist-test" : "dist",

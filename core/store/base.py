@@ -10,9 +10,12 @@ from core.store.models import (
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
+    NotificationPreferences,
     Page,
+    PushSubscriptionRecord,
     SessionRecord,
     ThrottleRecord,
+    VapidKeys,
 )
 
 
@@ -150,6 +153,26 @@ class Store(Protocol):
 
     def forget_request(self, session_id: str, key: str) -> None:
         """Delete the key's record; nothing happens when there is none."""
+
+    # notifications -------------------------------------------------------------------------
+    def put_push_subscription(self, subscription: PushSubscriptionRecord) -> None:
+        """Insert, or replace the subscription with the same id (the same endpoint)."""
+
+    def list_push_subscriptions(self) -> list[PushSubscriptionRecord]:
+        """Every subscription, oldest first."""
+
+    def delete_push_subscription(self, subscription_id: str) -> bool:
+        """Delete one; False (and nothing changes) when there is none."""
+
+    def get_notification_preferences(self) -> NotificationPreferences:
+        """The stored preferences, or the defaults (every kind on) when none were saved."""
+
+    def set_notification_preferences(self, preferences: NotificationPreferences) -> None:
+        """Replace the preferences."""
+
+    def claim_vapid_keys(self, keys: VapidKeys) -> VapidKeys:
+        """Keep `keys` unless a pair is stored already; returns the stored pair. Atomic, so processes that
+        race on a first start all end up signing with the same pair."""
 
     def close(self) -> None:
         """Release files and connections."""

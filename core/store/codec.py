@@ -22,9 +22,11 @@ from core.store.models import (
     ArtifactRecord,
     MessageRecord,
     Page,
+    PushSubscriptionRecord,
     SessionRecord,
     ThrottleRecord,
     ToolCall,
+    VapidKeys,
     truncate_text,
 )
 
@@ -46,6 +48,8 @@ _KEY_FIELDS: dict[type, tuple[str, ...]] = {
     SessionRecord: ("id",),
     MessageRecord: ("session_id", "id"),
     ArtifactRecord: ("path", "session_id"),
+    PushSubscriptionRecord: ("id", "endpoint", "p256dh", "auth"),
+    VapidKeys: ("public_key", "private_key"),
 }
 
 # Cursors carry a digest so an edited or corrupted cursor is refused. The key is not a secret: a forged
@@ -270,6 +274,11 @@ def session_recency_key(updated_at: float, session_id: str) -> str:
 def order_artifacts(artifacts: list[ArtifactRecord]) -> list[ArtifactRecord]:
     """Artifact links most recently changed first, in the same total order on every back-end."""
     return sorted(artifacts, key=lambda a: (a.updated_at, a.path, a.session_id), reverse=True)
+
+
+def order_subscriptions(records: list[PushSubscriptionRecord]) -> list[PushSubscriptionRecord]:
+    """Push subscriptions oldest first, in the same total order on every back-end."""
+    return sorted(records, key=lambda r: (r.created_at, r.id))
 
 
 def messages_scope(session_id: str, newest_first: bool) -> str:

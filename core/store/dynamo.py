@@ -16,7 +16,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -28,10 +28,13 @@ from core.store.models import (
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
+    NotificationPreferences,
     Page,
+    PushSubscriptionRecord,
     SessionRecord,
     ThrottleRecord,
     ToolCall,
+    VapidKeys,
     to_plain,
 )
 
@@ -51,6 +54,10 @@ AUTH_PREFIX = "AUTH#"
 THROTTLE = "THROTTLE"
 REQUEST_PREFIX = "REQUEST#"
 TEXT_PREFIX = "TEXT#"  # TEXT#{message id}#{part}: the whole text of a message whose item holds it cut
+NOTIFY = "NOTIFY"  # the partition of notification items: subscriptions, preferences, the VAPID keys
+PUSH_PREFIX = "PUSH#"
+PREFERENCES = "PREFERENCES"
+VAPID = "VAPID"
 
 _LOST = "ConditionalCheckFailedException"
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
@@ -115,6 +122,9 @@ _ARTIFACT = _schema("ArtifactItem", ArtifactRecord)
 _ACTIVITY = _schema("ActivityItem", ActivityRecord)
 _THROTTLE = _schema("ThrottleItem", ThrottleRecord, ttl=NumberAttribute(null=True))  # the table's TTL
 _REQUEST = _schema("RequestItem", AcceptedRequest, ttl=NumberAttribute(null=True))
+_PUSH = _schema("PushSubscriptionItem", PushSubscriptionRecord)
+_PREFERENCES = _schema("NotificationPreferencesItem", NotificationPreferences)
+_VAPID = _schema("VapidKeysItem", VapidKeys)
 _TEXT_PART = cast(
     type[_Item], type("TextPartItem", (_Item,), {"text": UnicodeAttribute(null=True), "__module__": __name__})
 )
@@ -139,6 +149,9 @@ class _Models:
     throttle: type[_Item]
     request: type[_Item]
     text_part: type[_Item]
+    push: type[_Item]
+    preferences: type[_Item]
+    vapid: type[_Item]
 
     @classmethod
     def for_table(cls, table_name: str, region: str | None, endpoint_url: str | None) -> _Models:
@@ -160,6 +173,9 @@ class _Models:
             throttle=bind(_THROTTLE),
             request=bind(_REQUEST),
             text_part=bind(_TEXT_PART),
+            push=bind(_PUSH),
+            preferences=bind(_PREFERENCES),
+            vapid=bind(_VAPID),
         )
         # PynamoDB would make a botocore client (and connection pool) per class; they all share the
         # table's keys, so one connection serves them all. Its client is built now: threads that race
@@ -173,6 +189,9 @@ class _Models:
             models.throttle,
             models.request,
             models.text_part,
+            models.push,
+            models.preferences,
+            models.vapid,
         ):
             model._connection = connection
         _ = connection.connection.client
@@ -661,6 +680,49 @@ class DynamoStore:
 
     def forget_request(self, session_id: str, key: str) -> None:
         self._m.request(_session_pk(session_id), REQUEST_PREFIX + key).delete()
+
+    # notifications -------------------------------------------------------------------------
+
+    def put_push_subscription(self, subscription: PushSubscriptionRecord) -> None:
+        record = codec.validated(subscription)
+        self._m.push(NOTIFY, PUSH_PREFIX + record.id, **_attributes(record)).save()
+
+    def list_push_subscriptions(self) -> list[PushSubscriptionRecord]:
+        model = self._m.push
+        rows = model.query(NOTIFY, model.SK.startswith(PUSH_PREFIX), consistent_read=True)
+        return codec.order_subscriptions([_record(PushSubscriptionRecord, item) for item in rows])
+
+    def delete_push_subscription(self, subscription_id: str) -> bool:
+        model = self._m.push
+        try:
+            model(NOTIFY, PUSH_PREFIX + subscription_id).delete(condition=model.PK.exists())
+        except DeleteError as exc:
+            if _lost(exc):
+                return False
+            raise
+        return True
+
+    def get_notification_preferences(self) -> NotificationPreferences:
+        model = self._m.preferences
+        try:
+            item = model.get(NOTIFY, PREFERENCES, consistent_read=True)
+        except model.DoesNotExist:
+            return NotificationPreferences()
+        return _record(NotificationPreferences, item)
+
+    def set_notification_preferences(self, preferences: NotificationPreferences) -> None:
+        record = codec.validated(preferences)
+        self._m.preferences(NOTIFY, PREFERENCES, **_attributes(record)).save()
+
+    def claim_vapid_keys(self, keys: VapidKeys) -> VapidKeys:
+        record = codec.validated(keys)
+        model = self._m.vapid
+        try:
+            model(NOTIFY, VAPID, **_attributes(record)).save(condition=model.PK.does_not_exist())
+        except PutError as exc:
+            if not _lost(exc):
+                raise
+        return _record(VapidKeys, model.get(NOTIFY, VAPID, consistent_read=True))
 
     def close(self) -> None:
         """Nothing to release: connections live in botocore's pool and close with the process."""

@@ -18,9 +18,12 @@ from core.store.models import (
     ActivityRecord,
     ArtifactRecord,
     MessageRecord,
+    NotificationPreferences,
     Page,
+    PushSubscriptionRecord,
     SessionRecord,
     ThrottleRecord,
+    VapidKeys,
     to_plain,
 )
 
@@ -48,8 +51,11 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS requests (
         session_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (session_id, key)) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS push_subscriptions (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
 )
 _ACTIVITY = "activity"
+_NOTIFY_PREFERENCES = "notification_preferences"
+_VAPID = "vapid_keys"
 
 
 def _dump(record: object) -> str:
@@ -391,6 +397,37 @@ class LocalStore:
     def forget_request(self, session_id: str, key: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM requests WHERE session_id = ? AND key = ?", (session_id, key))
+
+    # notifications -------------------------------------------------------------------------
+
+    def put_push_subscription(self, subscription: PushSubscriptionRecord) -> None:
+        record = codec.validated(subscription)
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO push_subscriptions VALUES (?, ?)", (record.id, _dump(record)))
+
+    def list_push_subscriptions(self) -> list[PushSubscriptionRecord]:
+        records = [_load(PushSubscriptionRecord, body) for body in self._all("SELECT body FROM push_subscriptions")]
+        return codec.order_subscriptions(records)
+
+    def delete_push_subscription(self, subscription_id: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM push_subscriptions WHERE id = ?", (subscription_id,)).rowcount == 1
+
+    def get_notification_preferences(self) -> NotificationPreferences:
+        body = self._one("SELECT body FROM singletons WHERE name = ?", _NOTIFY_PREFERENCES)
+        return NotificationPreferences() if body is None else _load(NotificationPreferences, body)
+
+    def set_notification_preferences(self, preferences: NotificationPreferences) -> None:
+        record = codec.validated(preferences)
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO singletons VALUES (?, ?)", (_NOTIFY_PREFERENCES, _dump(record)))
+
+    def claim_vapid_keys(self, keys: VapidKeys) -> VapidKeys:
+        record = codec.validated(keys)
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO singletons VALUES (?, ?)", (_VAPID, _dump(record)))
+            row = db.execute("SELECT body FROM singletons WHERE name = ?", (_VAPID,)).fetchone()
+        return _load(VapidKeys, row[0])
 
     def close(self) -> None:
         with self._lock:

@@ -145,6 +145,47 @@ class AcceptedRequest:
     expires_at: float = 0.0  # ttl
 
 
+# Notifications (runtime/notify) ------------------------------------------------------------------
+
+# What a person can be notified of; each can be switched off (NotificationPreferences). Schedules and
+# approvals send the last three through runtime.notify.Notifier.notify.
+NotificationKind = Literal["turn_finished", "schedule_finished", "schedule_failed", "approval_waiting"]
+NOTIFICATION_KINDS: tuple[str, ...] = ("turn_finished", "schedule_finished", "schedule_failed", "approval_waiting")
+
+
+@dataclass(frozen=True)
+class PushSubscriptionRecord:
+    """One browser's Web Push subscription (the PushSubscription's JSON). `id` is derived from the
+    endpoint (runtime.notify.subscription_id), so subscribing the same browser again replaces it."""
+
+    id: str
+    endpoint: str  # the push service URL to POST to
+    p256dh: str  # the browser's P-256 public key, base64url (65 bytes raw)
+    auth: str  # the browser's auth secret, base64url (16 bytes raw)
+    created_at: float = field(default_factory=now)
+    user_agent: str = ""  # which browser, shown in the list of devices
+
+
+@dataclass(frozen=True)
+class NotificationPreferences:
+    """Which kinds the person gets (kind -> on); a kind absent here is on."""
+
+    kinds: dict[str, bool] = field(default_factory=dict)
+
+    def wants(self, kind: str) -> bool:
+        return self.kinds.get(kind, True)
+
+
+@dataclass(frozen=True)
+class VapidKeys:
+    """The VAPID key pair (P-256) Blu signs pushes with, generated once (docs/architecture.md). Only the
+    public key ever leaves the runtime; the private one is kept out of repr and logs."""
+
+    public_key: str  # uncompressed point, base64url without padding (what PushManager.subscribe takes)
+    private_key: str = field(repr=False)  # the 32-byte private scalar, base64url without padding
+    created_at: float = field(default_factory=now)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]

@@ -27,7 +27,7 @@ from core.auth.responses import (
 from core.observability.metrics import record_login, record_ready, record_sleep, record_wake
 from core.power import PowerLog, put_to_sleep
 from core.store.base import Store
-from core.web import SECURITY_HEADERS
+from core.web import APP_FILE_HEADERS, APP_FILES, ICONS_CACHE_CONTROL, SECURITY_HEADERS
 from lambdas.common.secret import SecretReader
 from lambdas.common.service_state import (
     DEFAULT_EXPECTED_SECONDS,
@@ -223,6 +223,27 @@ def create_app(deps_factory: Callable[[], LauncherDeps]) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
         # Vite names assets by content hash: safe to cache for a year.
         return FileResponse(target, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    def app_file(name: str, media_type: str) -> None:
+        # The service worker and the manifest, also while Blu sleeps: a phone can install Blu from the
+        # launcher's page, and a worker's update check does not fail.
+        @app.get(f"/{name}", include_in_schema=False, name=name)
+        def serve(deps: Deps) -> FileResponse:
+            path = web_root(deps) / name
+            if not path.is_file():
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
+            return FileResponse(path, media_type=media_type, headers=APP_FILE_HEADERS)
+
+    for name, media_type in APP_FILES.items():
+        app_file(name, media_type)
+
+    @app.get("/icons/{path:path}", include_in_schema=False)
+    def icon(path: str, deps: Deps) -> FileResponse:
+        root = (web_root(deps) / "icons").resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
+        return FileResponse(target, headers={"Cache-Control": ICONS_CACHE_CONTROL})
 
     @app.get("/login", response_model=LoginState)
     def login_state(request: Request, response: Response, deps: Deps) -> LoginState:

@@ -10,7 +10,7 @@ import statistics
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,8 @@ class SessionManager:
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
+        # Called (each in a task of its own, off the turn's path) after a turn was saved and published.
+        self.on_turn_finished: list[Callable[[str, RunningTurn], Awaitable[None]]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -346,6 +348,8 @@ class SessionManager:
                 stats.first_token.append(first)
         if turn.state == "error":
             self.turn_errors += 1
+        for listener in self.on_turn_finished:
+            self._spawn(listener(worker.session_id, turn))
         if turn.state == "complete" and self.settings.title_mode == "model":
             self._spawn(self._title_after_first_exchange(worker.session_id, turn))
 

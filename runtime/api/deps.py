@@ -15,6 +15,7 @@ from core.auth import COOKIE_NAME, CookieSigner, LoginThrottle
 from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
+from runtime.notify import Notifier, Presence
 from runtime.settings import Settings
 from runtime.transfers import Transfers
 from runtime.workspace import Workspace
@@ -59,6 +60,8 @@ class AppState:
     password_hash: str
     workspace: Workspace
     transfers: Transfers
+    notifier: Notifier
+    presence: Presence = field(default_factory=Presence)
     last_user_action_write: float = 0.0
     login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from core.store.base import NotFound
 from runtime.agent.events import MAX_WAIT_SECONDS
-from runtime.api.deps import LoginRequired, ManagerDep, StoreDep
+from runtime.api.deps import LoginRequired, ManagerDep, StateDep, StoreDep
 from runtime.api.errors import error_responses
 from runtime.api.models import EventsPage
 from runtime.api.sessions import SessionId
@@ -22,6 +22,7 @@ async def read_events(
     session_id: SessionId,
     manager: ManagerDep,
     store: StoreDep,
+    state: StateDep,
     after: Annotated[int, Query(ge=0)] = 0,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = MAX_WAIT_SECONDS,
     epoch: Annotated[str | None, Query(max_length=32)] = None,
@@ -40,7 +41,8 @@ async def read_events(
         except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
     log = manager.hub.log(session_id)
-    result = await log.read(after=after, wait=wait, epoch=epoch)
+    with state.presence.reading(session_id):  # someone is looking at this session (runtime/notify/presence.py)
+        result = await log.read(after=after, wait=wait, epoch=epoch)
     return JSONResponse(
         {
             "events": [event.to_json() for event in result.events],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from core.web import SECURITY_HEADERS, with_connect_source
+from core.web import APP_FILE_HEADERS, APP_FILES, SECURITY_HEADERS, with_connect_source
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 MISSING_BUILD = """<!doctype html><meta charset="utf-8"><title>Blu</title>
@@ -32,7 +32,18 @@ def mount_web(app: FastAPI, web_dir: Path | None) -> None:
             return HTMLResponse(MISSING_BUILD, status_code=503, headers=SECURITY_HEADERS)
         return FileResponse(page, headers={**page_headers(request), "Cache-Control": "no-cache"})
 
+    def app_file(name: str, media_type: str) -> None:
+        @router.get(f"/{name}", name=name)
+        async def serve() -> FileResponse:
+            path = root / name
+            if not path.is_file():
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
+            return FileResponse(path, media_type=media_type, headers=APP_FILE_HEADERS)
+
+    for name, media_type in APP_FILES.items():
+        app_file(name, media_type)
+
     app.include_router(router)
-    assets = root / "assets"
-    if assets.is_dir():
-        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+    for folder in ("assets", "icons"):
+        if (root / folder).is_dir():
+            app.mount(f"/{folder}", StaticFiles(directory=root / folder), name=folder)

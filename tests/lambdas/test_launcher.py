@@ -111,6 +111,10 @@ def web_dir(tmp_path: Path) -> Path:
         '<!doctype html><title>Blu</title><script type="module" src="/assets/index-abc.js"></script>'
     )
     (root / "assets" / "index-abc.js").write_text("console.log('blu')")
+    (root / "icons").mkdir()
+    (root / "icons" / "icon-192.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / "sw.js").write_text("self.addEventListener('push', () => {});")
+    (root / "manifest.webmanifest").write_text('{"name": "Blu"}')
     (tmp_path / "secret.txt").write_text("outside")
     return root
 
@@ -313,6 +317,20 @@ def test_serves_the_page_and_its_assets(deps: LauncherDeps) -> None:
     assert "immutable" in asset["headers"]["cache-control"]
     for path in ("/assets/../secret.txt", "/assets/%2e%2e/secret.txt", "/assets/missing.js"):
         assert invoke(http_event("GET", path, route_key="GET /assets/{proxy+}"))["statusCode"] == 404
+
+
+def test_serves_the_installable_app_without_a_login(deps: LauncherDeps) -> None:
+    worker = invoke(http_event("GET", "/sw.js", route_key="GET /sw.js"))
+    assert worker["statusCode"] == 200 and "push" in worker["body"]
+    assert worker["headers"]["content-type"].startswith("text/javascript")
+    assert worker["headers"]["cache-control"] == "no-cache"
+    assert "default-src 'self'" in worker["headers"]["content-security-policy"]
+    manifest = invoke(http_event("GET", "/manifest.webmanifest", route_key="GET /manifest.webmanifest"))
+    assert manifest["statusCode"] == 200 and manifest["headers"]["content-type"] == "application/manifest+json"
+    icon = invoke(http_event("GET", "/icons/icon-192.png", route_key="GET /icons/{proxy+}"))
+    assert icon["statusCode"] == 200 and icon["headers"]["content-type"] == "image/png"
+    for path in ("/icons/../../secret.txt", "/icons/%2e%2e/%2e%2e/secret.txt", "/icons/missing.png"):
+        assert invoke(http_event("GET", path, route_key="GET /icons/{proxy+}"))["statusCode"] == 404
 
 
 # ---- the plain functions, with recorded ECS answers ----------------------------------------------------

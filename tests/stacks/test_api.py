@@ -26,6 +26,9 @@ def test_launcher_routes_and_default_route(api_template: Template) -> None:
         "POST /wake",
         "POST /shutdown",
         "GET /assets/{proxy+}",
+        "GET /sw.js",
+        "GET /manifest.webmanifest",
+        "GET /icons/{proxy+}",
     }
     integrations = _by_type(api_template, "AWS::ApiGatewayV2::Integration")
     by_id = {key: props for key, props in integrations.items()}

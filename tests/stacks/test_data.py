@@ -266,6 +266,26 @@ def test_secret_is_generated_from_a_template_of_all_keys(data_template: Template
     assert generator["PasswordLength"] == 64 and generator["ExcludePunctuation"] is True
 
 
+# The secret's GenerateSecretString exactly as first deployed. CloudFormation regenerates the whole secret
+# when any of it changes, and the new value holds only the template's empty keys and a new SESSION_SECRET:
+# the password hash, tokens and API keys the person stored would be gone, and every login cookie with them.
+# New credentials (e.g. the VAPID keys of runtime/notify) live elsewhere; see docs/architecture.md.
+PINNED_SECRET_GENERATOR = {
+    "SecretStringTemplate": (
+        '{"AUTH_PASSWORD_HASH": "", "CLAUDE_CODE_OAUTH_TOKEN": "", "GITHUB_TOKEN": "", "LIVEKIT_API_KEY": "", '
+        '"LIVEKIT_API_SECRET": "", "LIVEKIT_URL": "", "NOTION_API_KEY": "", "OPENAI_API_KEY": ""}'
+    ),
+    "GenerateStringKey": "SESSION_SECRET",
+    "PasswordLength": 64,
+    "ExcludePunctuation": True,
+}
+
+
+def test_the_secrets_generated_template_never_changes(data_template: Template) -> None:
+    (secret,) = resources(data_template.to_json(), "AWS::SecretsManager::Secret").values()
+    assert secret["Properties"]["GenerateSecretString"] == PINNED_SECRET_GENERATOR
+
+
 def test_secret_keys_are_the_documented_set() -> None:
     assert SECRET_KEYS == (
         "CLAUDE_CODE_OAUTH_TOKEN",

@@ -5,6 +5,7 @@ import { ChatView } from "./chat";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
+import { NotificationsPanel, registerServiceWorker, startPresence } from "./notifications";
 import { Panel, Preview } from "./panel";
 import { Sidebar } from "./sidebar";
 
@@ -87,7 +88,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const sidebar = new Sidebar({ currentId: () => current?.id ?? parseRoute(), newSession: () => newSession() });
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
+  const notifications = new NotificationsPanel(toast);
+  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, notifications.button, logoutButton));
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
@@ -115,7 +117,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
     "Skip to the message box",
   );
-  root.replaceChildren(skip, shell, preview.element, toasts, srStatus);
+  root.replaceChildren(skip, shell, preview.element, notifications.dialog, toasts, srStatus);
 
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
@@ -306,6 +308,10 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
 
   route();
   void sidebar.refresh();
+  cleanups.push(
+    registerServiceWorker((hash) => (window.location.hash = hash)),
+    startPresence(() => current?.id ?? parseRoute()),
+  );
 
   return {
     resume(): void {
