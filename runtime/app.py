@@ -22,12 +22,14 @@ from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, sessions, system, voice, web
+from runtime.api import auth, events, files, schedules, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
+from runtime.schedules.scheduler import Scheduler
+from runtime.schedules.wake import WakeSchedules
 from runtime.self_stop import SelfStop
 from runtime.settings import Settings
 from runtime.transfers import LocalStaging, S3Staging, Staging, Transfers, UploadTokens
@@ -115,6 +117,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = EventHub()
     manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint)
     await manager.start()
+    scheduler = Scheduler(settings=settings, store=store, manager=manager, wake=WakeSchedules.from_settings(settings))
     app.state.blu = AppState(
         settings=settings,
         store=store,
@@ -125,7 +128,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         password_hash=secrets.password_hash,
         workspace=Workspace(settings.workspace_dir),
         transfers=Transfers(UploadTokens(secrets.session_secret), staging_for(settings)),
+        scheduler=scheduler,
     )
+    await scheduler.start()
     self_stop = SelfStop.from_settings(settings, started_at=started_at)
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
     try:
@@ -133,6 +138,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         heartbeat.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
+        await scheduler.stop(grace_seconds=10)
         await asyncio.to_thread(store.sync.close)
         app.state.blu.login_checks.close()
         if standin is not None:
@@ -145,6 +151,7 @@ API_ROUTERS = (
     auth.router,
     system.router,
     sessions.router,
+    schedules.router,
     events.router,
     files.router,
     voice.router,

@@ -15,6 +15,7 @@ from core.auth import COOKIE_NAME, CookieSigner, LoginThrottle
 from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
+from runtime.schedules.scheduler import Scheduler
 from runtime.settings import Settings
 from runtime.transfers import Transfers
 from runtime.workspace import Workspace
@@ -59,6 +60,7 @@ class AppState:
     password_hash: str
     workspace: Workspace
     transfers: Transfers
+    scheduler: Scheduler  # scheduled runs; notifications subscribe with scheduler.on_run_finished
     last_user_action_write: float = 0.0
     login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())
 
