@@ -34,7 +34,7 @@ def at_expression(when: float) -> str:
 
 class WakeSchedules:
     """The `blu-<id>` schedules in one schedule group, on a boto3 `scheduler` client. Needs exactly
-    scheduler:CreateSchedule/UpdateSchedule/DeleteSchedule/ListSchedules in that group and iam:PassRole
+    scheduler:CreateSchedule/UpdateSchedule/DeleteSchedule on `blu-*` in that group and iam:PassRole
     on the wake role (stacks: grant_wake_schedules)."""
 
     def __init__(self, client: Any, *, group: str, target_arn: str, role_arn: str) -> None:
@@ -86,23 +86,9 @@ class WakeSchedules:
         with contextlib.suppress(self.client.exceptions.ResourceNotFoundException):
             self.client.delete_schedule(Name=schedule_name(schedule_id), GroupName=self.group)
 
-    def names(self) -> set[str]:
-        """The `blu-*` schedules in the group now."""
-        found: set[str] = set()
-        token: str | None = None
-        while True:
-            page = self.client.list_schedules(
-                GroupName=self.group, NamePrefix=NAME_PREFIX, **({"NextToken": token} if token else {})
-            )
-            found.update(item["Name"] for item in page.get("Schedules", []))
-            token = page.get("NextToken")
-            if not token:
-                return found
-
     def sync(self, schedules: list[ScheduleRecord]) -> None:
-        """Make the group match the store: one wake per active schedule, none for anything else."""
+        """Put every schedule's wake in place (a paused or finished one's is removed). A wake left behind
+        by a schedule deleted while EventBridge could not be reached wakes nothing: the schedule-wake
+        function looks the schedule up first (so the task needs no ListSchedules, which takes no resource)."""
         for schedule in schedules:
             self.put(schedule)
-        kept = {schedule_name(s.id) for s in schedules if not s.paused and s.next_run_at is not None}
-        for name in self.names() - kept:
-            self.delete(name.removeprefix(NAME_PREFIX))
