@@ -287,16 +287,6 @@ class BluDashboard(Construct):
                 stacked=True,
             ),
             graph(
-                "Scheduled runs by outcome, their minutes and USD",
-                [
-                    *(blu(m.SCHEDULED_RUNS, period=ONE_HOUR, label=o, Outcome=o) for o in (*m.RUN_OUTCOMES, "late")),
-                ],
-                right=[
-                    blu(m.SCHEDULED_RUN_MINUTES, period=ONE_HOUR, label="minutes"),
-                    blu(m.SCHEDULED_RUN_COST_USD, period=ONE_HOUR, label="USD"),
-                ],
-            ),
-            graph(
                 "Voice calls and minutes",
                 [blu(m.VOICE_CALLS, period=ONE_HOUR, label="calls")],
                 right=[blu(m.VOICE_MINUTES, period=ONE_HOUR, label="minutes")],

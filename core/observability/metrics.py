@@ -30,11 +30,6 @@ TURN_OUTPUT_TOKENS = "TurnOutputTokens"
 TURN_COST_USD = "TurnCostUSD"
 TOOL_CALLS = "ToolCalls"
 TOOL_ERRORS = "ToolErrors"
-# Scheduled runs (the runtime): how each ended by Outcome, and what it cost. Their turns also count
-# in Turns and TurnCostUSD, and a wake for one in Wakes, so the dashboard and the cost guard see them.
-SCHEDULED_RUNS = "ScheduledRuns"
-SCHEDULED_RUN_COST_USD = "ScheduledRunCostUSD"
-SCHEDULED_RUN_MINUTES = "ScheduledRunMinutes"
 # Voice (the voice worker)
 VOICE_CALLS = "VoiceCalls"
 VOICE_MINUTES = "VoiceMinutes"
@@ -59,9 +54,6 @@ METRIC_NAMES: tuple[str, ...] = (
     TURN_COST_USD,
     TOOL_CALLS,
     TOOL_ERRORS,
-    SCHEDULED_RUNS,
-    SCHEDULED_RUN_COST_USD,
-    SCHEDULED_RUN_MINUTES,
     VOICE_CALLS,
     VOICE_MINUTES,
     VOICE_FIRST_AUDIO_MS,
@@ -75,9 +67,6 @@ TIER = "Tier"
 TIERS: tuple[str, ...] = ("hot", "warm", "cold")
 REASON = "Reason"
 SLEEP_REASONS: tuple[str, ...] = ("idle", "stale", "user", "self", "external", "other")
-OUTCOME = "Outcome"
-# How a scheduled run ended (core/store/models.py RunOutcome, without "running"), plus "late" runs.
-RUN_OUTCOMES: tuple[str, ...] = ("complete", "error", "interrupted", "limit_minutes", "limit_usd", "skipped")
 KIND = "Kind"
 # Turn failures (runtime/agent/turns.py), stopped turns, server and function failures, voice.
 ERROR_KINDS: tuple[str, ...] = (
@@ -201,16 +190,6 @@ def record_turn(
             TOOL_ERRORS: (tool_errors, MetricUnit.Count),
         }
     )
-
-
-def record_scheduled_run(*, outcome: str, late: bool, minutes: float, cost_usd: float) -> None:
-    """One finished scheduled run: counted by Outcome (and as "late" too when it started late), its
-    minutes and USD without dimensions."""
-    label = outcome if outcome in RUN_OUTCOMES else "error"
-    emit({SCHEDULED_RUNS: (1, MetricUnit.Count)}, dimensions={OUTCOME: label})
-    if late:
-        emit({SCHEDULED_RUNS: (1, MetricUnit.Count)}, dimensions={OUTCOME: "late"})
-    emit({SCHEDULED_RUN_MINUTES: (minutes, MetricUnit.NoUnit), SCHEDULED_RUN_COST_USD: (cost_usd, MetricUnit.NoUnit)})
 
 
 def record_voice_call(*, minutes: float) -> None:

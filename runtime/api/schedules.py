@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.auth.responses import Text
 from core.store.base import InvalidCursor, NotFound
 from core.store.models import ScheduleRecord, ScheduleRunRecord, new_id, to_plain
-from runtime.api.deps import SettingsDep, StoreDep, UserAction
+from runtime.api.deps import LoginRequired, SettingsDep, StoreDep, record_user_action
 from runtime.api.errors import error_responses
 from runtime.api.sessions import SESSION_ID
 from runtime.schedules.recurrence import (
@@ -27,7 +27,10 @@ from runtime.schedules.recurrence import (
 from runtime.schedules.scheduler import Scheduler, TooSoon
 from runtime.settings import Settings
 
-router = APIRouter(prefix="/api/schedules", tags=["schedules"], dependencies=UserAction)
+# Every route needs the login; the changes a person makes also count as their action (deps.UserAction),
+# the reads do not: the open Schedules dialog polls them and must not keep Blu awake.
+router = APIRouter(prefix="/api/schedules", tags=["schedules"], dependencies=LoginRequired)
+Acted = [Depends(record_user_action)]
 ScheduleId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 RECENT_RUNS = 10
 MAX_PROMPT_CHARS = 20_000
@@ -186,7 +189,7 @@ async def _get(store: StoreDep, schedule_id: str) -> ScheduleRecord:
         raise _not_found() from exc
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400), dependencies=Acted)
 async def create_schedule(
     body: NewSchedule, store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep
 ) -> Schedule:
@@ -230,7 +233,7 @@ async def get_schedule(schedule_id: ScheduleId, store: StoreDep) -> Schedule:
     return await _with_runs(store, await _get(store, schedule_id))
 
 
-@router.patch("/{schedule_id}", responses=error_responses(400, 404))
+@router.patch("/{schedule_id}", responses=error_responses(400, 404), dependencies=Acted)
 async def edit_schedule(
     schedule_id: ScheduleId, body: ScheduleChanges, store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep
 ) -> Schedule:
@@ -296,18 +299,22 @@ async def _set_paused(schedule_id: str, paused: bool, store: StoreDep, scheduler
     return await _with_runs(store, schedule)
 
 
-@router.post("/{schedule_id}/pause", responses=error_responses(404))
+@router.post("/{schedule_id}/pause", responses=error_responses(404), dependencies=Acted)
 async def pause(schedule_id: ScheduleId, store: StoreDep, scheduler: SchedulerDep) -> Schedule:
     return await _set_paused(schedule_id, True, store, scheduler)
 
 
-@router.post("/{schedule_id}/resume", responses=error_responses(404))
+@router.post("/{schedule_id}/resume", responses=error_responses(404), dependencies=Acted)
 async def resume(schedule_id: ScheduleId, store: StoreDep, scheduler: SchedulerDep) -> Schedule:
     return await _set_paused(schedule_id, False, store, scheduler)
 
 
 @router.delete(
-    "/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=error_responses(404)
+    "/{schedule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(404),
+    dependencies=Acted,
 )
 async def delete_schedule(schedule_id: ScheduleId, store: StoreDep, scheduler: SchedulerDep) -> Response:
     """The schedule and its run records go; sessions its runs wrote stay, and a run in progress finishes."""
@@ -334,7 +341,12 @@ async def list_runs(
     return RunPage(runs=[_run(r) for r in page.items], next=page.next)
 
 
-@router.post("/{schedule_id}/run", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(404, 429, 503))
+@router.post(
+    "/{schedule_id}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, 429, 503),
+    dependencies=Acted,
+)
 async def run_now(schedule_id: ScheduleId, store: StoreDep, scheduler: SchedulerDep) -> Run:
     """Start a run now (paused or not); the minimum interval between runs still applies (429)."""
     schedule = await _get(store, schedule_id)

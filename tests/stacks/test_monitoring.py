@@ -77,8 +77,6 @@ def emitted() -> dict[str, set[tuple[tuple[str, str], ...]]]:
             m.record_sleep(reason=reason)
         for kind in m.ERROR_KINDS:
             m.record_error(kind=kind)
-        for outcome in m.RUN_OUTCOMES:
-            m.record_scheduled_run(outcome=outcome, late=False, minutes=1, cost_usd=0)
     shapes: dict[str, set[tuple[tuple[str, str], ...]]] = {}
     for record in parse_emf(out.getvalue()):
         for name in record.values:

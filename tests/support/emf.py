@@ -80,9 +80,6 @@ def sample_calls() -> dict[str, Any]:
             tool_errors=1,
         ),
         "record_voice_call": lambda: m.record_voice_call(minutes=3.5),
-        "record_scheduled_run": lambda: m.record_scheduled_run(
-            outcome="complete", late=True, minutes=2.0, cost_usd=0.02
-        ),
         "record_voice_latency": lambda: m.record_voice_latency(end_of_speech_to_first_audio_ms=850.0),
         "record_login": _both_logins,
         "record_error": lambda: m.record_error(kind="rate_limited"),
