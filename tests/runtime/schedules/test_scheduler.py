@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ def test_two_schedulers_on_one_store_run_a_due_occurrence_once_and_tell_listener
         page = await first.store.list_schedule_runs("s1")
         return page.items, heard, manager.submitted
 
-    runs, heard, submitted = asyncio.run(scenario())
+    # On a thread of its own: a session's browser tests (Playwright's sync API) keep a loop on this one.
+    with ThreadPoolExecutor(1) as pool:
+        runs, heard, submitted = pool.submit(asyncio.run, scenario()).result()
     (run,) = runs
     assert (run.due_at, run.late, run.missed, run.outcome) == (T0, False, 2, "error")
     assert run.error is not None and "no longer exists" in run.error
