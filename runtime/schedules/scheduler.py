@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -280,9 +281,12 @@ class Scheduler:
         error: str | None,
         started: float,
     ) -> ScheduleRunRecord:
-        finished = await self.store.update_schedule_run(
-            schedule.id, run.id, outcome=outcome, finished_at=self.clock(), cost_usd=cost, error=error
-        )
+        try:
+            finished = await self.store.update_schedule_run(
+                schedule.id, run.id, outcome=outcome, finished_at=self.clock(), cost_usd=cost, error=error
+            )
+        except NotFound:  # the schedule was deleted while it ran: its records went with it
+            finished = replace(run, outcome=outcome, finished_at=self.clock(), cost_usd=cost, error=error)
         # The run's turn is counted like any turn (Turns, TurnCostUSD), its wake in Wakes and the time Blu
         # stays up in RunningMinutes (the cost guard); this line tells scheduled runs apart in Logs Insights.
         log.info(
