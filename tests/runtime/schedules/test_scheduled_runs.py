@@ -17,6 +17,7 @@ from core.store.local import LocalStore
 from core.store.models import scheduled_run_id
 from runtime.standin import StandinServer
 from tests.runtime.conftest import model_env
+from tests.support.emf import parse_emf, with_metric
 from tests.support.server import BluClient, BluServer
 
 FAST = {"BLU_SCHEDULE_MIN_INTERVAL_MINUTES": "1"}
@@ -156,6 +157,10 @@ def test_a_due_one_shot_runs_at_once_in_a_new_session_and_is_not_a_user_action(f
         activity, now=activity.last_user_action_at + 31 * 60, idle_timeout_minutes=30, service_running=True
     )
     assert idle
+    # The run's turn counts in the metrics like any turn (the dashboard's turns and Claude USD, the cost guard).
+    assert fast.log_path is not None
+    records = parse_emf(fast.log_path.read_text(errors="replace"))
+    assert len(with_metric(records, "Turns")) == 1 and len(with_metric(records, "TurnCostUSD")) == 1
 
 
 def test_a_running_scheduled_turn_keeps_blu_awake_and_a_time_limit_stops_it(fast: BluServer) -> None:
