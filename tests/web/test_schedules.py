@@ -67,7 +67,12 @@ def test_schedules_on_a_phone(new_context: ContextFactory, blu: BluServer, api: 
     page.get_by_role("button", name="Sessions").tap()
     page.get_by_role("button", name="Schedules").tap()
     item = dialog.locator(f"li.schedule[data-schedule-id='{schedule_id}']")
+    # A one-shot whose time has passed can still be renamed (the edit leaves its timing alone).
     item.get_by_role("button", name="Edit Phone briefing").tap()
+    page.fill("#schedule-name", "Evening briefing")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    item.locator(".schedule__name", has_text="Evening briefing").wait_for()
+    item.get_by_role("button", name="Edit Evening briefing").tap()
     page.select_option("#schedule-kind", "repeat")
     page.fill("#schedule-repeat", "every monday at 9:00")
     page.fill("#schedule-name", "Monday briefing")

@@ -364,10 +364,19 @@ export class SchedulesDialog {
       max_minutes: number(f.maxMinutes),
       max_usd: number(f.maxUsd),
     };
-    if (kind === "repeat") body.repeat = f.repeat.value.trim();
-    else if (kind === "cron") body.cron = f.cron.value.trim();
-    else body.run_at = f.runAt.value;
-    return body;
+    const timing: ScheduleInput =
+      kind === "repeat" ? { repeat: f.repeat.value.trim() } : kind === "cron" ? { cron: f.cron.value.trim() } : { run_at: f.runAt.value };
+    const was = this.editing;
+    if (was) {
+      // An edit that leaves the timing alone sends none of it: a one-shot whose time has passed can
+      // still be renamed, and a recurring one keeps its next run.
+      const before = was.repeat ? { repeat: was.repeat } : was.cron ? { cron: was.cron } : { run_at: was.run_at ? localInputValue(was.run_at, was.timezone) : "" };
+      if (JSON.stringify(before) === JSON.stringify(timing) && was.timezone === body.timezone) {
+        delete body.timezone;
+        return body;
+      }
+    }
+    return { ...body, ...timing };
   }
 
   private async save(): Promise<void> {
