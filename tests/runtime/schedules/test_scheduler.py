@@ -70,3 +70,34 @@ def test_two_schedulers_on_one_store_run_a_due_occurrence_once_and_tell_listener
     assert run.error is not None and "no longer exists" in run.error
     assert submitted == 1
     assert heard == [("s1", run.id, "error")]
+
+
+def test_a_run_within_the_minimum_interval_of_the_last_is_skipped_and_the_schedule_moves_on(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[ScheduleRunRecord], ScheduleRecord, list[str], int]:
+        path = tmp_path / "blu.sqlite3"
+        LocalStore(path).create_schedule(
+            ScheduleRecord(id="s1", prompt="p", cron="0 * * * *", next_run_at=T0, last_run_at=T0 - 30)
+        )
+        manager = NoSessions()
+        heard: list[str] = []
+
+        async def listener(schedule: ScheduleRecord, run: ScheduleRunRecord) -> None:
+            heard.append(run.outcome)
+
+        runner = scheduler(path, manager, T0 + 1)  # the minimum interval is 1 minute: 31 s is too soon
+        runner.on_run_finished(listener)
+        await runner.tick()
+        await asyncio.gather(*runner.runs.values())
+        return (
+            (await runner.store.list_schedule_runs("s1")).items,
+            await runner.store.get_schedule("s1"),
+            heard,
+            manager.submitted,
+        )
+
+    with ThreadPoolExecutor(1) as pool:
+        runs, schedule, heard, submitted = pool.submit(asyncio.run, scenario()).result()
+    (run,) = runs
+    assert run.outcome == "skipped" and run.error is not None and "BLU_SCHEDULE_MIN_INTERVAL_MINUTES" in run.error
+    assert submitted == 0 and heard == ["skipped"]
+    assert schedule.next_run_at == T0 + 3600
