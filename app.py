@@ -80,7 +80,7 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         service_name=service.service.service_name,
         table_name=data.table.table_name,
         secret_arn=data.secret.secret_arn,
-        description="Blu: launcher and idle-checker Lambdas, idle schedule (stateless)",
+        description="Blu: launcher, idle-checker and schedule-wake Lambdas, idle and wake schedules (stateless)",
     )
     api = ApiStack(
         app,
@@ -100,9 +100,10 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
     data.file_system.grant_read_write(service.task_role)
     grant_self_stop(service.task_role, service=service)
     grant_transfer_staging(service.task_role, data.files_bucket)
-    for function in (control.launcher, control.idle_checker):
+    for function in (control.launcher, control.idle_checker, control.schedule_wake):
         grant_service_control(function, cluster=service.cluster, service=service.service)
         grant_table_items(function, data.table)
+    grant_wake_schedules(service.task_role, service=service, settings=settings)
     data.secret.grant_read(control.launcher)
 
     monitoring = MonitoringStack(
@@ -183,6 +184,33 @@ def grant_self_stop(grantee: iam.IGrantable, *, service: ServiceStack) -> None:
     )
     grantee.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(actions=["ecs:DescribeServices", "ecs:UpdateService"], resources=[arn])
+    )
+
+
+# What runtime/schedules/wake.py does: one wake per Blu schedule, named blu-<id>, in Blu's group.
+WAKE_SCHEDULE_ACTIONS: tuple[str, ...] = (
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+)
+
+
+def grant_wake_schedules(grantee: iam.IGrantable, *, service: ServiceStack, settings: BluSettings) -> None:
+    """Create, move and delete the `blu-*` schedules of Blu's schedule group, and hand EventBridge
+    Scheduler the wake role (to it only). ARNs from the fixed names: the control stack that makes the
+    group and the role depends on the service stack."""
+    principal = grantee.grant_principal
+    schedules = service.format_arn(
+        service="scheduler", resource="schedule", resource_name=f"{settings.schedule_group_name}/blu-*"
+    )
+    principal.add_to_principal_policy(iam.PolicyStatement(actions=list(WAKE_SCHEDULE_ACTIONS), resources=[schedules]))
+    role = service.format_arn(service="iam", region="", resource="role", resource_name=settings.schedule_wake_name)
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[role],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        )
     )
 
 

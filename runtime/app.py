@@ -23,14 +23,16 @@ from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, notifications, sessions, system, voice, web
+from runtime.api import auth, events, files, notifications, schedules, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
 from runtime.notify import Notifier, Presence
-from runtime.notify.turns import TurnNotices
+from runtime.notify.turns import ScheduleNotices, TurnNotices
+from runtime.schedules.scheduler import Scheduler
+from runtime.schedules.wake import WakeSchedules
 from runtime.self_stop import SelfStop
 from runtime.settings import Settings
 from runtime.transfers import LocalStaging, S3Staging, Staging, Transfers, UploadTokens
@@ -121,6 +123,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     notifier, presence = Notifier(store), Presence()
     notifier.start()
     manager.on_turn_finished.append(TurnNotices(store, notifier, presence).turn_finished)
+    scheduler = Scheduler(settings=settings, store=store, manager=manager, wake=WakeSchedules.from_settings(settings))
+    scheduler.on_run_finished(ScheduleNotices(notifier).run_finished)
     app.state.blu = AppState(
         settings=settings,
         store=store,
@@ -133,7 +137,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         transfers=Transfers(UploadTokens(secrets.session_secret), staging_for(settings)),
         notifier=notifier,
         presence=presence,
+        scheduler=scheduler,
     )
+    await scheduler.start()
     self_stop = SelfStop.from_settings(settings, started_at=started_at)
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
     try:
@@ -141,6 +147,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         heartbeat.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
+        await scheduler.stop(grace_seconds=10)
         await notifier.close()
         await asyncio.to_thread(store.sync.close)
         app.state.blu.login_checks.close()
@@ -154,6 +161,7 @@ API_ROUTERS = (
     auth.router,
     system.router,
     sessions.router,
+    schedules.router,
     events.router,
     files.router,
     voice.router,

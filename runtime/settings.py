@@ -89,6 +89,20 @@ class Settings(BaseSettings):
     ecs_cluster: str = Field("", validation_alias=_env(ENV_ECS_CLUSTER))
     ecs_service: str = Field("", validation_alias=_env(ENV_ECS_SERVICE))
 
+    # Scheduled runs (runtime/schedules/). The cost guard: no schedule runs more often than this, and a
+    # cron or repeat whose occurrences come closer is refused.
+    schedule_min_interval_minutes: int = Field(
+        15, ge=1, le=24 * 60, validation_alias=_env("BLU_SCHEDULE_MIN_INTERVAL_MINUTES")
+    )
+    # A run that starts this long after its time is marked late (Blu was asleep or interrupted); a wake
+    # from zero takes ~1-2 minutes, so an on-time wake is not late.
+    schedule_late_seconds: int = Field(300, ge=0, le=24 * 3600, validation_alias=_env("BLU_SCHEDULE_LATE_SECONDS"))
+    # In AWS: the EventBridge Scheduler group, the function it invokes to wake Blu, and the role it does
+    # that with (unset locally: schedules run only while Blu is awake).
+    schedule_group: str = Field("", validation_alias=_env("BLU_SCHEDULE_GROUP"))
+    schedule_target_arn: str = Field("", validation_alias=_env("BLU_SCHEDULE_TARGET_ARN"))
+    schedule_role_arn: str = Field("", validation_alias=_env("BLU_SCHEDULE_ROLE_ARN"))
+
     # Voice (LiveKit room + the voice worker's speech providers)
     livekit_url: str | None = Field(None, validation_alias=_env("LIVEKIT_URL"))
     livekit_api_key: SecretStr | None = Field(None, validation_alias=_env("LIVEKIT_API_KEY"))
@@ -166,6 +180,11 @@ class Settings(BaseSettings):
     def tts_voice(self) -> str:
         """The configured voice, or the provider's default one."""
         return self.voice_tts_voice or ("Joanna" if self.voice_tts_provider == "polly" else "alloy")
+
+    @property
+    def wake_schedules_configured(self) -> bool:
+        """Whether schedules wake Blu from zero (EventBridge Scheduler, in AWS)."""
+        return bool(self.schedule_group and self.schedule_target_arn and self.schedule_role_arn)
 
     @property
     def self_stop_configured(self) -> bool:

@@ -1,4 +1,5 @@
-"""Control stack: the launcher and idle-checker Lambdas, their packaging and the idle schedule."""
+"""Control stack: the launcher, idle-checker and schedule-wake Lambdas, their packaging, the idle schedule and
+the EventBridge Scheduler group the runtime puts its wakes in."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from core.config import (
@@ -153,6 +156,7 @@ class BluFunctions(Construct):
         *,
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
+        schedule_wake_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.code = _bundled(REPO_ROOT / "lambdas", CopyCode())
@@ -195,6 +199,19 @@ class BluFunctions(Construct):
             log_group=self._log_group("IdleCheckerLogs", log_retention),
             **common,
         )
+        self.schedule_wake = lambda_.Function(
+            self,
+            "ScheduleWake",
+            # A fixed name: the runtime's task is told it without a reference (see ServiceStack).
+            function_name=schedule_wake_name,
+            description="Blu schedule wake: EventBridge Scheduler wakes Blu from zero for a scheduled run",
+            handler="lambdas.schedule_wake.handler.lambda_handler",
+            memory_size=256,
+            timeout=cdk.Duration.seconds(30),
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": "blu-schedule-wake"},
+            log_group=self._log_group("ScheduleWakeLogs", log_retention),
+            **common,
+        )
         self.schedule = events.Rule(
             self,
             "IdleSchedule",
@@ -226,6 +243,7 @@ class ControlStack(cdk.Stack):
         functions = BluFunctions(
             self,
             "Functions",
+            schedule_wake_name=settings.schedule_wake_name,
             environment={
                 ENV_ECS_CLUSTER: cluster_name,
                 ENV_ECS_SERVICE: service_name,
@@ -238,3 +256,39 @@ class ControlStack(cdk.Stack):
         self.launcher = functions.launcher
         self.idle_checker = functions.idle_checker
         self.schedule = functions.schedule
+        self.schedule_wake = functions.schedule_wake
+        self.wake_schedules = WakeSchedules(
+            self,
+            "WakeSchedules",
+            group_name=settings.schedule_group_name,
+            role_name=settings.schedule_wake_name,
+            target=functions.schedule_wake,
+        )
+
+
+class WakeSchedules(Construct):
+    """The schedule group the runtime keeps one `blu-<id>` wake in per Blu schedule, and the role
+    EventBridge Scheduler invokes the schedule-wake function with: that one function, for schedules of
+    that one group in this account (the confused-deputy conditions AWS recommends)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, group_name: str, role_name: str, target: lambda_.IFunction
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.group = scheduler.CfnScheduleGroup(self, "Group", name=group_name)
+        self.group_arn = stack.format_arn(service="scheduler", resource="schedule-group", resource_name=group_name)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            description="Blu: EventBridge Scheduler invokes the schedule-wake function",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {"aws:SourceArn": self.group_arn},
+                },
+            ),
+        )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[target.function_arn]))

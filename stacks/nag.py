@@ -28,6 +28,7 @@ CDK_ASSETS_BUCKET = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::Accoun
 # The files bucket's ARN as the service stack reads it from the data stack (the logical id is pinned;
 # DATA_STACK stands for the data stack's name, which follows the environment name).
 DATA_STACK = "<data-stack>"
+SCHEDULE_GROUP = "<schedule-group>"  # stands for the schedule group's name, which follows the environment name
 FILES_BUCKET_ARN = (
     '{"Fn::GetStackOutput":{"StackName":"' + DATA_STACK + '","Region":{"Ref":"AWS::Region"},'
     '"OutputName":"PublishOutputFnGetAttBucketsFiles72356973Arn2ED2B8FF"}}'
@@ -98,9 +99,9 @@ class NagAcknowledgment:
     # For constructs that exist only with some settings (the image build with image_build=codebuild).
     optional: bool = False
 
-    def rule_in(self, data_stack: str) -> str:
-        """The id as the findings name it in an app whose data stack has this name."""
-        return self.rule.replace(DATA_STACK, data_stack)
+    def rule_in(self, data_stack: str, schedule_group: str = "") -> str:
+        """The id as the findings name it in an app whose data stack and schedule group have these names."""
+        return self.rule.replace(DATA_STACK, data_stack).replace(SCHEDULE_GROUP, schedule_group)
 
 
 ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
@@ -151,6 +152,18 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
     ),
     NagAcknowledgment(
         stack=ServiceStack,
+        path="Blu/Task/TaskRole/DefaultPolicy/Resource",
+        rule="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
+        "<AWS::AccountId>:schedule/<schedule-group>/blu-*]",
+        reason=(
+            "The runtime keeps one EventBridge Scheduler wake per Blu schedule, named blu-<schedule id> after ids "
+            "it makes up when a person creates a schedule, so no fixed ARN can name them; the grant covers only "
+            "blu-* schedules in Blu's own schedule group, and only create, update and delete (app.py "
+            "grant_wake_schedules)."
+        ),
+    ),
+    NagAcknowledgment(
+        stack=ServiceStack,
         path="Blu/Task/ExecutionRole/DefaultPolicy/Resource",
         rule="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
         reason=(
@@ -170,7 +183,7 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
                 "service, this table and this secret."
             ),
         )
-        for function in ("Launcher", "IdleChecker")
+        for function in ("Launcher", "IdleChecker", "ScheduleWake")
     ),
     *(
         NagAcknowledgment(
@@ -182,7 +195,7 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
                 "the minimum for a function to log; AWS maintains it."
             ),
         )
-        for function in ("Launcher", "IdleChecker")
+        for function in ("Launcher", "IdleChecker", "ScheduleWake")
     ),
     *(ack for project in IMAGE_BUILD_PROJECTS for ack in _image_build_acknowledgments(project)),
     NagAcknowledgment(
@@ -229,10 +242,11 @@ def apply_nag(app: cdk.App, acknowledgments: tuple[NagAcknowledgment, ...] = ACK
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     stacks = [child for child in app.node.children if cdk.Stack.is_stack(child)]
     data_stacks = [stack.stack_name for stack in stacks if isinstance(stack, DataStack)]
+    groups = [str(stack.wake_schedules.group.name) for stack in stacks if isinstance(stack, ControlStack)]
     for ack in acknowledgments:
         if not ack.rule.startswith(ACK_PREFIX) or not ack.reason.strip():
             raise AcknowledgmentError(f"{ack.rule!r}: ids start with {ACK_PREFIX!r} and need a reason")
-        rule = ack.rule_in(data_stacks[0]) if data_stacks else ack.rule
+        rule = ack.rule_in(data_stacks[0], groups[0] if groups else "") if data_stacks else ack.rule
         for stack in stacks:
             if isinstance(stack, ack.stack):
                 if ack.optional and stack.node.try_find_child(ack.path.split("/")[0]) is None:

@@ -68,6 +68,8 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_MAX_MESSAGE_CHARS",
     "BLU_MAX_UPLOAD_BYTES",
     "BLU_DIRECT_TRANSFER_BYTES",  # below API Gateway's 10 MB payload cap
+    "BLU_SCHEDULE_MIN_INTERVAL_MINUTES",  # the cost guard's default: 15 minutes between runs
+    "BLU_SCHEDULE_LATE_SECONDS",
     "BLU_VOICE_AGENT_NAME",
     "BLU_VOICE_TOKEN_TTL_SECONDS",
     "BLU_VOICE_STT_PROVIDER",
@@ -88,6 +90,9 @@ def runtime_environment(
     idle_timeout_minutes: int,
     cluster_name: str,
     service_name: str,
+    schedule_group: str,
+    schedule_target_arn: str,
+    schedule_role_arn: str,
 ) -> dict[str, str]:
     """The task's plain environment: only names the runtime's settings accept, never a secret."""
     return {
@@ -107,6 +112,11 @@ def runtime_environment(
         # definition that referenced its own service would be a circular dependency).
         ENV_ECS_CLUSTER: cluster_name,
         ENV_ECS_SERVICE: service_name,
+        # The runtime keeps one EventBridge Scheduler wake per schedule in this group, invoking this
+        # function with this role (fixed names: the control stack that makes them depends on this one).
+        "BLU_SCHEDULE_GROUP": schedule_group,
+        "BLU_SCHEDULE_TARGET_ARN": schedule_target_arn,
+        "BLU_SCHEDULE_ROLE_ARN": schedule_role_arn,
         "CLAUDE_CODE_MAX_RETRIES": "2",
         # Never answer with the offline stand-in in AWS: a missing token must show as an error.
         "BLU_STANDIN": "off",
@@ -212,6 +222,8 @@ class BluService(Construct):
         desired_count: int,
         idle_timeout_minutes: int,
         log_retention: logs.RetentionDays,
+        schedule_group: str,
+        schedule_wake_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -266,6 +278,16 @@ class BluService(Construct):
             idle_timeout_minutes=idle_timeout_minutes,
             cluster_name=self.cluster_name,
             service_name=self.service_name,
+            schedule_group=schedule_group,
+            schedule_target_arn=cdk.Stack.of(self).format_arn(
+                service="lambda",
+                resource="function",
+                resource_name=schedule_wake_name,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ),
+            schedule_role_arn=cdk.Stack.of(self).format_arn(
+                service="iam", region="", resource="role", resource_name=schedule_wake_name
+            ),
         )
         self.secret_names = RUNTIME_SECRETS + PASS_THROUGH_SECRETS
         self.container = self.task_definition.add_container(
@@ -367,6 +389,8 @@ class ServiceStack(cdk.Stack):
             desired_count=1 if settings.start_on_deploy else 0,
             idle_timeout_minutes=settings.idle_timeout_minutes,
             log_retention=settings.log_retention,
+            schedule_group=settings.schedule_group_name,
+            schedule_wake_name=settings.schedule_wake_name,
         )
         self.cluster = blu.cluster
         self.cluster_name = blu.cluster_name

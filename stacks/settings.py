@@ -212,6 +212,17 @@ class BluSettings:
         return f"{self.stack_prefix}-{suffix}"
 
     @property
+    def schedule_group_name(self) -> str:
+        """The EventBridge Scheduler group holding one wake per Blu schedule (names, not references: the
+        service's task gets them without depending on the control stack, which depends on the service)."""
+        return f"{self.environment_name}-schedules"
+
+    @property
+    def schedule_wake_name(self) -> str:
+        """The schedule-wake Lambda's name, and of the role EventBridge Scheduler invokes it with."""
+        return f"{self.environment_name}-schedule-wake"
+
+    @property
     def dns_resolver_ip(self) -> str:
         """The Amazon-provided DNS server of the VPC: the network address plus two."""
         return str(ipaddress.IPv4Network(self.vpc_cidr).network_address + 2)

@@ -13,6 +13,8 @@ from core.store.models import (
     NotificationPreferences,
     Page,
     PushSubscriptionRecord,
+    ScheduleRecord,
+    ScheduleRunRecord,
     SessionRecord,
     ThrottleRecord,
     VapidKeys,
@@ -173,6 +175,50 @@ class Store(Protocol):
     def claim_vapid_keys(self, keys: VapidKeys) -> VapidKeys:
         """Keep `keys` unless a pair is stored already; returns the stored pair. Atomic, so processes that
         race on a first start all end up signing with the same pair."""
+
+    # schedules ----------------------------------------------------------------------------
+    def create_schedule(self, schedule: ScheduleRecord) -> None:
+        """Insert; raises Conflict when the id exists."""
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord:
+        """Raises NotFound."""
+
+    def update_schedule(self, schedule_id: str, **changes: object) -> ScheduleRecord:
+        """Set the given fields; returns the new record. Raises NotFound (never creates); ValueError or
+        TypeError for an unknown field, a key field or a value of the wrong type."""
+
+    def list_schedules(self) -> list[ScheduleRecord]:
+        """Every schedule, oldest first (one person has a handful: no paging)."""
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Delete the schedule and its runs. Raises NotFound."""
+
+    def claim_schedule_run(
+        self, run: ScheduleRunRecord, *, expected_next_run_at: float, next_run_at: float | None
+    ) -> bool:
+        """Atomically, in one transaction: move the schedule's next_run_at from `expected_next_run_at` to
+        `next_run_at`, set its last_run_at to the run's started_at, and insert `run`. False (and nothing
+        written) when the schedule is gone, its next_run_at is no longer `expected_next_run_at`, or the
+        run exists: of any number of claimers (threads, processes, a restart) exactly one wins an
+        occurrence, so a due run starts once."""
+
+    def put_schedule_run(self, run: ScheduleRunRecord) -> bool:
+        """Insert a run (a manual one) if absent; False when one with the same ids exists. Raises NotFound
+        when the schedule does not exist."""
+
+    def update_schedule_run(self, schedule_id: str, run_id: str, **changes: object) -> ScheduleRunRecord:
+        """Set fields of a run (finished_at, outcome, cost_usd, session_id, turn_id, error). Raises NotFound."""
+
+    def get_schedule_run(self, schedule_id: str, run_id: str) -> ScheduleRunRecord:
+        """Raises NotFound."""
+
+    def list_schedule_runs(
+        self, schedule_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ScheduleRunRecord]:
+        """The schedule's runs, newest first; a cursor is bound to its schedule (InvalidCursor otherwise)."""
+
+    def running_schedule_runs(self) -> list[ScheduleRunRecord]:
+        """Runs of every schedule still marked running (for recovery on start)."""
 
     def close(self) -> None:
         """Release files and connections."""

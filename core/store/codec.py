@@ -23,6 +23,8 @@ from core.store.models import (
     MessageRecord,
     Page,
     PushSubscriptionRecord,
+    ScheduleRecord,
+    ScheduleRunRecord,
     SessionRecord,
     ThrottleRecord,
     ToolCall,
@@ -50,6 +52,8 @@ _KEY_FIELDS: dict[type, tuple[str, ...]] = {
     ArtifactRecord: ("path", "session_id"),
     PushSubscriptionRecord: ("id", "endpoint", "p256dh", "auth"),
     VapidKeys: ("public_key", "private_key"),
+    ScheduleRecord: ("id",),
+    ScheduleRunRecord: ("schedule_id", "id"),
 }
 
 # Cursors carry a digest so an edited or corrupted cursor is refused. The key is not a secret: a forged
@@ -165,6 +169,28 @@ def changes_for(cls: type, changes: Mapping[str, object], *, fixed: frozenset[st
 
 def session_changes(changes: Mapping[str, object]) -> dict[str, Any]:
     return changes_for(SessionRecord, changes, fixed=frozenset({"id"}))
+
+
+def schedule_changes(changes: Mapping[str, object]) -> dict[str, Any]:
+    return changes_for(ScheduleRecord, changes, fixed=frozenset({"id", "created_at"}))
+
+
+def run_changes(changes: Mapping[str, object]) -> dict[str, Any]:
+    values = changes_for(ScheduleRunRecord, changes, fixed=frozenset({"schedule_id", "id", "trigger", "due_at"}))
+    if values.get("error") is not None:
+        values["error"] = truncate_text(values["error"], MAX_TOOL_FIELD_BYTES)[0]
+    return values
+
+
+def fit_run(run: ScheduleRunRecord) -> ScheduleRunRecord:
+    record = validated(run)
+    if record.error is not None:
+        record = replace(record, error=truncate_text(record.error, MAX_TOOL_FIELD_BYTES)[0])
+    return record
+
+
+def runs_scope(schedule_id: str) -> str:
+    return f"runs:{schedule_id}"
 
 
 def usage_deltas(*, messages: int, input_tokens: int, output_tokens: int, cost_usd: float) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from core.store import codec
 from core.store.base import Conflict, NotFound
@@ -31,6 +32,8 @@ from core.store.models import (
     NotificationPreferences,
     Page,
     PushSubscriptionRecord,
+    ScheduleRecord,
+    ScheduleRunRecord,
     SessionRecord,
     ThrottleRecord,
     ToolCall,
@@ -53,6 +56,9 @@ ACTIVITY = "ACTIVITY"
 AUTH_PREFIX = "AUTH#"
 THROTTLE = "THROTTLE"
 REQUEST_PREFIX = "REQUEST#"
+SCHEDULE_PREFIX = "SCHEDULE#"  # SCHEDULE#{id} / META: the schedule; SCHEDULE#{id} / RUN#{run id}: its runs
+SCHEDULES_PARTITION = "SCHEDULES"  # GSI1PK of every schedule (GSI1SK: its creation time), to list them
+RUN_PREFIX = "RUN#"
 TEXT_PREFIX = "TEXT#"  # TEXT#{message id}#{part}: the whole text of a message whose item holds it cut
 NOTIFY = "NOTIFY"  # the partition of notification items: subscriptions, preferences, the VAPID keys
 PUSH_PREFIX = "PUSH#"
@@ -125,6 +131,8 @@ _REQUEST = _schema("RequestItem", AcceptedRequest, ttl=NumberAttribute(null=True
 _PUSH = _schema("PushSubscriptionItem", PushSubscriptionRecord)
 _PREFERENCES = _schema("NotificationPreferencesItem", NotificationPreferences)
 _VAPID = _schema("VapidKeysItem", VapidKeys)
+_SCHEDULE = _schema("ScheduleItem", ScheduleRecord)
+_RUN = _schema("ScheduleRunItem", ScheduleRunRecord)
 _TEXT_PART = cast(
     type[_Item], type("TextPartItem", (_Item,), {"text": UnicodeAttribute(null=True), "__module__": __name__})
 )
@@ -152,6 +160,8 @@ class _Models:
     push: type[_Item]
     preferences: type[_Item]
     vapid: type[_Item]
+    schedule: type[_Item]
+    run: type[_Item]
 
     @classmethod
     def for_table(cls, table_name: str, region: str | None, endpoint_url: str | None) -> _Models:
@@ -176,6 +186,8 @@ class _Models:
             push=bind(_PUSH),
             preferences=bind(_PREFERENCES),
             vapid=bind(_VAPID),
+            schedule=bind(_SCHEDULE),
+            run=bind(_RUN),
         )
         # PynamoDB would make a botocore client (and connection pool) per class; they all share the
         # table's keys, so one connection serves them all. Its client is built now: threads that race
@@ -192,6 +204,8 @@ class _Models:
             models.push,
             models.preferences,
             models.vapid,
+            models.schedule,
+            models.run,
         ):
             model._connection = connection
         _ = connection.connection.client
@@ -250,6 +264,10 @@ def _ttl(expires_at: float) -> int:
 
 def _session_pk(session_id: str) -> str:
     return SESSION_PREFIX + session_id
+
+
+def _schedule_pk(schedule_id: str) -> str:
+    return SCHEDULE_PREFIX + schedule_id
 
 
 class DynamoStore:
@@ -723,6 +741,160 @@ class DynamoStore:
             if not _lost(exc):
                 raise
         return _record(VapidKeys, model.get(NOTIFY, VAPID, consistent_read=True))
+
+    # schedules ----------------------------------------------------------------------------
+
+    def create_schedule(self, schedule: ScheduleRecord) -> None:
+        record = codec.validated(schedule)
+        model = self._m.schedule
+        item = model(
+            _schedule_pk(record.id),
+            META,
+            GSI1PK=SCHEDULES_PARTITION,
+            GSI1SK=codec.session_recency_key(record.created_at, record.id),
+            **_attributes(record),
+        )
+        try:
+            item.save(condition=model.PK.does_not_exist())
+        except PutError as exc:
+            if _lost(exc):
+                raise Conflict(f"schedule {record.id} exists") from exc
+            raise
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord:
+        model = self._m.schedule
+        try:
+            item = model.get(_schedule_pk(schedule_id), META, consistent_read=True)
+        except model.DoesNotExist as exc:
+            raise NotFound(f"schedule {schedule_id}") from exc
+        return _record(ScheduleRecord, item)
+
+    def update_schedule(self, schedule_id: str, **changes: object) -> ScheduleRecord:
+        values = codec.schedule_changes(changes)
+        if not values:
+            return self.get_schedule(schedule_id)
+        model = self._m.schedule
+        item = model(_schedule_pk(schedule_id), META)
+        try:
+            item.update(
+                actions=[_assign(_a(model, name), value) for name, value in values.items()],
+                condition=model.PK.exists(),
+            )
+        except UpdateError as exc:
+            if _lost(exc):
+                raise NotFound(f"schedule {schedule_id}") from exc
+            raise
+        return _record(ScheduleRecord, item)
+
+    def list_schedules(self) -> list[ScheduleRecord]:
+        rows = self._m.schedule.gsi1.query(SCHEDULES_PARTITION)
+        return [_record(ScheduleRecord, item) for item in rows]
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self.get_schedule(schedule_id)
+        model = self._m.item
+        runs = model.query(
+            _schedule_pk(schedule_id),
+            model.SK.startswith(RUN_PREFIX),
+            consistent_read=True,
+            attributes_to_get=["PK", "SK"],
+        )
+        with model.batch_write() as batch:
+            for item in runs:
+                batch.delete(item)
+        model(_schedule_pk(schedule_id), META).delete()  # last, so a half-done delete can be repeated
+
+    def _run_item(self, run: ScheduleRunRecord) -> _Item:
+        return self._m.run(_schedule_pk(run.schedule_id), RUN_PREFIX + run.id, **_attributes(run))
+
+    def claim_schedule_run(
+        self, run: ScheduleRunRecord, *, expected_next_run_at: float, next_run_at: float | None
+    ) -> bool:
+        record = codec.fit_run(run)
+        expected = codec.check_time(expected_next_run_at, "expected_next_run_at")
+        changes = codec.schedule_changes({"next_run_at": next_run_at, "last_run_at": record.started_at})
+        schedule, run_model = self._m.schedule, self._m.run
+        connection = self._m.item._get_connection().connection
+        try:
+            with TransactWrite(connection=connection) as transaction:
+                transaction.update(
+                    schedule(_schedule_pk(record.schedule_id), META),
+                    actions=[_assign(_a(schedule, name), value) for name, value in changes.items()],
+                    condition=schedule.PK.exists() & (_a(schedule, "next_run_at") == expected),
+                )
+                transaction.save(self._run_item(record), condition=run_model.PK.does_not_exist())
+        except TransactWriteError as exc:
+            if exc.cause_response_code == "TransactionCanceledException":
+                return False  # a condition failed: another claimer won, or the schedule changed
+            raise
+        return True
+
+    def put_schedule_run(self, run: ScheduleRunRecord) -> bool:
+        record = codec.fit_run(run)
+        self.get_schedule(record.schedule_id)
+        try:
+            self._run_item(record).save(condition=self._m.run.PK.does_not_exist())
+        except PutError as exc:
+            if _lost(exc):
+                return False
+            raise
+        return True
+
+    def update_schedule_run(self, schedule_id: str, run_id: str, **changes: object) -> ScheduleRunRecord:
+        values = codec.run_changes(changes)
+        if not values:
+            return self.get_schedule_run(schedule_id, run_id)
+        model = self._m.run
+        item = model(_schedule_pk(schedule_id), RUN_PREFIX + run_id)
+        try:
+            item.update(
+                actions=[_assign(_a(model, name), value) for name, value in values.items()],
+                condition=model.PK.exists(),
+            )
+        except UpdateError as exc:
+            if _lost(exc):
+                raise NotFound(f"run {schedule_id}/{run_id}") from exc
+            raise
+        return _record(ScheduleRunRecord, item)
+
+    def get_schedule_run(self, schedule_id: str, run_id: str) -> ScheduleRunRecord:
+        model = self._m.run
+        try:
+            item = model.get(_schedule_pk(schedule_id), RUN_PREFIX + run_id, consistent_read=True)
+        except model.DoesNotExist as exc:
+            raise NotFound(f"run {schedule_id}/{run_id}") from exc
+        return _record(ScheduleRunRecord, item)
+
+    def list_schedule_runs(
+        self, schedule_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ScheduleRunRecord]:
+        codec.check_limit(limit)
+        scope = codec.runs_scope(schedule_id)
+        after = codec.decode_cursor(cursor, scope)
+        model = self._m.run
+        pk = _schedule_pk(schedule_id)
+        rows = model.query(
+            pk,
+            model.SK.startswith(RUN_PREFIX),
+            consistent_read=True,
+            scan_index_forward=False,
+            limit=limit + 1,
+            last_evaluated_key=None if after is None else {"PK": {"S": pk}, "SK": {"S": RUN_PREFIX + after}},
+        )
+        return codec.make_page([_record(ScheduleRunRecord, item) for item in rows], limit, scope, lambda r: r.id)
+
+    def running_schedule_runs(self) -> list[ScheduleRunRecord]:
+        model = self._m.run
+        running: list[ScheduleRunRecord] = []
+        for schedule in self.list_schedules():
+            rows = model.query(
+                _schedule_pk(schedule.id),
+                model.SK.startswith(RUN_PREFIX),
+                filter_condition=_a(model, "outcome") == "running",
+                consistent_read=True,
+            )
+            running.extend(_record(ScheduleRunRecord, item) for item in rows)
+        return running
 
     def close(self) -> None:
         """Nothing to release: connections live in botocore's pool and close with the process."""

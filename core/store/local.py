@@ -21,6 +21,8 @@ from core.store.models import (
     NotificationPreferences,
     Page,
     PushSubscriptionRecord,
+    ScheduleRecord,
+    ScheduleRunRecord,
     SessionRecord,
     ThrottleRecord,
     VapidKeys,
@@ -52,6 +54,10 @@ _SCHEMA = (
         session_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (session_id, key)) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS push_subscriptions (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, created TEXT NOT NULL, body TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS schedule_runs (
+        schedule_id TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (schedule_id, id)) WITHOUT ROWID""",
 )
 _ACTIVITY = "activity"
 _NOTIFY_PREFERENCES = "notification_preferences"
@@ -428,6 +434,117 @@ class LocalStore:
             db.execute("INSERT OR IGNORE INTO singletons VALUES (?, ?)", (_VAPID, _dump(record)))
             row = db.execute("SELECT body FROM singletons WHERE name = ?", (_VAPID,)).fetchone()
         return _load(VapidKeys, row[0])
+
+    # schedules ----------------------------------------------------------------------------
+
+    def _read_schedule(self, db: sqlite3.Connection, schedule_id: str) -> ScheduleRecord:
+        row = db.execute("SELECT body FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"schedule {schedule_id}")
+        return _load(ScheduleRecord, row[0])
+
+    def create_schedule(self, schedule: ScheduleRecord) -> None:
+        record = codec.validated(schedule)
+        created = codec.session_recency_key(record.created_at, record.id)
+        try:
+            with self._write() as db:
+                db.execute("INSERT INTO schedules VALUES (?, ?, ?)", (record.id, created, _dump(record)))
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"schedule {schedule.id} exists") from exc
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord:
+        with self._lock:
+            return self._read_schedule(self._db, schedule_id)
+
+    def update_schedule(self, schedule_id: str, **changes: object) -> ScheduleRecord:
+        values = codec.schedule_changes(changes)
+        with self._write() as db:
+            record = replace(self._read_schedule(db, schedule_id), **values)
+            db.execute("UPDATE schedules SET body = ? WHERE id = ?", (_dump(record), schedule_id))
+        return record
+
+    def list_schedules(self) -> list[ScheduleRecord]:
+        return [_load(ScheduleRecord, body) for body in self._all("SELECT body FROM schedules ORDER BY created")]
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount == 0:
+                raise NotFound(f"schedule {schedule_id}")
+            db.execute("DELETE FROM schedule_runs WHERE schedule_id = ?", (schedule_id,))
+
+    def _insert_run(self, db: sqlite3.Connection, run: ScheduleRunRecord) -> bool:
+        return (
+            db.execute(
+                "INSERT OR IGNORE INTO schedule_runs VALUES (?, ?, ?, ?)",
+                (run.schedule_id, run.id, run.outcome, _dump(run)),
+            ).rowcount
+            == 1
+        )
+
+    def claim_schedule_run(
+        self, run: ScheduleRunRecord, *, expected_next_run_at: float, next_run_at: float | None
+    ) -> bool:
+        record = codec.fit_run(run)
+        expected = codec.check_time(expected_next_run_at, "expected_next_run_at")
+        changes = codec.schedule_changes({"next_run_at": next_run_at, "last_run_at": record.started_at})
+        with self._write() as db:
+            try:
+                schedule = self._read_schedule(db, record.schedule_id)
+            except NotFound:
+                return False
+            if schedule.next_run_at != expected:
+                return False
+            if not self._insert_run(db, record):
+                return False
+            db.execute("UPDATE schedules SET body = ? WHERE id = ?", (_dump(replace(schedule, **changes)), schedule.id))
+        return True
+
+    def put_schedule_run(self, run: ScheduleRunRecord) -> bool:
+        record = codec.fit_run(run)
+        with self._write() as db:
+            self._read_schedule(db, record.schedule_id)
+            return self._insert_run(db, record)
+
+    def _read_run(self, db: sqlite3.Connection, schedule_id: str, run_id: str) -> ScheduleRunRecord:
+        row = db.execute(
+            "SELECT body FROM schedule_runs WHERE schedule_id = ? AND id = ?", (schedule_id, run_id)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"run {schedule_id}/{run_id}")
+        return _load(ScheduleRunRecord, row[0])
+
+    def update_schedule_run(self, schedule_id: str, run_id: str, **changes: object) -> ScheduleRunRecord:
+        values = codec.run_changes(changes)
+        with self._write() as db:
+            record = replace(self._read_run(db, schedule_id, run_id), **values)
+            db.execute(
+                "UPDATE schedule_runs SET outcome = ?, body = ? WHERE schedule_id = ? AND id = ?",
+                (record.outcome, _dump(record), schedule_id, run_id),
+            )
+        return record
+
+    def get_schedule_run(self, schedule_id: str, run_id: str) -> ScheduleRunRecord:
+        with self._lock:
+            return self._read_run(self._db, schedule_id, run_id)
+
+    def list_schedule_runs(
+        self, schedule_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ScheduleRunRecord]:
+        codec.check_limit(limit)
+        scope = codec.runs_scope(schedule_id)
+        after = codec.decode_cursor(cursor, scope)
+        where = "schedule_id = ?" + ("" if after is None else " AND id < ?")
+        args = [schedule_id] + ([] if after is None else [after])
+        rows = self._all(
+            f"SELECT body FROM schedule_runs WHERE {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            *args,
+            limit + 1,
+        )
+        return codec.make_page([_load(ScheduleRunRecord, b) for b in rows], limit, scope, lambda r: r.id)
+
+    def running_schedule_runs(self) -> list[ScheduleRunRecord]:
+        rows = self._all("SELECT body FROM schedule_runs WHERE outcome = 'running' ORDER BY schedule_id, id")
+        return [_load(ScheduleRunRecord, body) for body in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -14,6 +14,10 @@ Role = Literal["user", "assistant", "system"]
 Channel = Literal["text", "voice"]
 MessageState = Literal["running", "complete", "interrupted", "error"]
 ArtifactOperation = Literal["create", "update", "delete"]
+ScheduleTarget = Literal["new", "session"]  # a new session per run, or one chosen session
+RunTrigger = Literal["schedule", "manual"]
+# running; how it ended (complete/error/interrupted); stopped at a limit; or not run (skipped: the cost guard)
+RunOutcome = Literal["running", "complete", "error", "interrupted", "limit_minutes", "limit_usd", "skipped"]
 
 SESSION_STATUSES: tuple[str, ...] = ("new", "active", "archived")
 MESSAGE_STATES: tuple[str, ...] = ("running", "complete", "interrupted", "error")
@@ -184,6 +188,58 @@ class VapidKeys:
     public_key: str  # uncompressed point, base64url without padding (what PushManager.subscribe takes)
     private_key: str = field(repr=False)  # the 32-byte private scalar, base64url without padding
     created_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """Work Blu does on its own at set times: a prompt, when (cron, or one shot), where, and its limits."""
+
+    id: str
+    name: str = ""
+    prompt: str = ""
+    cron: str = ""  # 5-field cron in `timezone` (also for a plain repeat); "" for a one-shot
+    repeat: str = ""  # the plain repeat as written ("every weekday at 08:00"), "" when a cron or one shot
+    run_at: float | None = None  # a one-shot's time (seconds since the epoch)
+    timezone: str = "UTC"  # IANA name the cron is read in
+    target: ScheduleTarget = "new"
+    session_id: str | None = None  # the chosen session when target is "session"
+    max_minutes: float | None = None  # a run longer than this is stopped (outcome limit_minutes)
+    max_usd: float | None = None  # a run costing more than this is stopped (outcome limit_usd)
+    paused: bool = False
+    created_at: float = field(default_factory=now)
+    updated_at: float = field(default_factory=now)
+    next_run_at: float | None = None  # the next occurrence not yet claimed; None: nothing more to run
+    last_run_at: float | None = None  # when the latest run (scheduled or manual) started
+
+
+@dataclass(frozen=True)
+class ScheduleRunRecord:
+    """One run of a schedule. A scheduled run's id is its occurrence (`<due ms, 13 digits>-s`), so one
+    occurrence can be claimed once only; a manual run's is `<ms>-m<random>`. Ids sort by time."""
+
+    schedule_id: str
+    id: str
+    due_at: float
+    trigger: RunTrigger = "schedule"
+    started_at: float | None = None
+    finished_at: float | None = None
+    outcome: RunOutcome = "running"
+    late: bool = False  # started well after its time (Blu was asleep or interrupted)
+    missed: int = 0  # earlier occurrences passed over meanwhile: only the latest one runs, once
+    session_id: str | None = None
+    turn_id: str | None = None
+    cost_usd: float = 0.0
+    error: str | None = None
+
+
+def scheduled_run_id(due_at: float) -> str:
+    """The id of the run for one occurrence: the same occurrence always gets the same id."""
+    return f"{round(due_at * 1000):013d}-s"
+
+
+def manual_run_id(at: float | None = None) -> str:
+    ms = int((at if at is not None else now()) * 1000)
+    return f"{ms:013d}-m{os.urandom(4).hex()}"
 
 
 @dataclass(frozen=True)

@@ -141,11 +141,21 @@ def status_body(
 
 @tracer.capture_method
 def wake_service(
-    ecs: Any, power: PowerLog, store: Store, *, cluster: str, service: str, now: float, reason: str = "user"
+    ecs: Any,
+    power: PowerLog,
+    store: Store,
+    *,
+    cluster: str,
+    service: str,
+    now: float,
+    reason: str = "user",
+    user_action: bool = True,
 ) -> dict[str, Any]:
-    """``POST /wake``: desired count 1. Idempotent: a service already asked to run is left alone."""
-    # The woken service gets a full idle timeout before the idle checker may stop it again.
-    store.record_user_action(now)
+    """``POST /wake``: desired count 1. Idempotent: a service already asked to run is left alone.
+    A wake for a scheduled run (`user_action` False, lambdas/schedule_wake) is not a person's action."""
+    if user_action:
+        # The woken service gets a full idle timeout before the idle checker may stop it again.
+        store.record_user_action(now)
     state = read_state(ecs, cluster=cluster, service=service)
     if state.desired >= 1:
         return {"woken": False, "status": state.status, "stage": state.stage}

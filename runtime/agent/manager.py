@@ -239,9 +239,12 @@ class SessionManager:
         *,
         turn_id: str | None = None,
         message_id: str | None = None,
+        user_action: bool = True,
     ) -> tuple[TurnRequest, int, MessageRecord]:
         """Store the person's message first, then queue its turn. Returns the turn, its position and the
-        message. `turn_id` and `message_id` are given when an idempotency key already names them."""
+        message. `turn_id` and `message_id` are given when an idempotency key already names them.
+        `user_action` False (a scheduled run) leaves the idle rule's last user action alone: the running
+        turn keeps Blu awake, and Blu may sleep once it ends."""
         if not self.accepting:
             raise ShuttingDown()
         session = await self.store.get_session(session_id)
@@ -275,9 +278,12 @@ class SessionManager:
         if changes:
             await self.store.update_session(session_id, **changes)
         session = await self.store.add_session_usage(session_id, messages=1, at=at)
-        await self.store.record_user_action(at)
+        if user_action:
+            await self.store.record_user_action(at)
         assert message.turn_id is not None
-        request = TurnRequest(session_id, message.turn_id, message.id, text, channel, prompt_uuid=prompt_uuid)
+        request = TurnRequest(
+            session_id, message.turn_id, message.id, text, channel, prompt_uuid=prompt_uuid, user_action=user_action
+        )
         position = worker.enqueue(request)
         self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
         self.hub.publish(

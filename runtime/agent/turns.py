@@ -40,6 +40,8 @@ class TurnRequest:
     # Sent with the prompt: the CLI names the prompt's transcript entry by it and marks the stream events
     # and result of the turn that took it in, so a turn reads only its own output.
     prompt_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Sent by a person (True) or by a schedule (False): a scheduled run is announced by its own notification.
+    user_action: bool = True
 
 
 @dataclass

@@ -16,6 +16,7 @@ from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.notify import Notifier, Presence
+from runtime.schedules.scheduler import Scheduler
 from runtime.settings import Settings
 from runtime.transfers import Transfers
 from runtime.workspace import Workspace
@@ -61,6 +62,7 @@ class AppState:
     workspace: Workspace
     transfers: Transfers
     notifier: Notifier
+    scheduler: Scheduler  # scheduled runs; notifications subscribe with scheduler.on_run_finished
     presence: Presence = field(default_factory=Presence)
     last_user_action_write: float = 0.0
     login_checks: LoginChecks = field(default_factory=lambda: LoginChecks())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from core.store.aio import AsyncStore
+from core.store.models import ScheduleRecord, ScheduleRunRecord
 from runtime.agent.turns import RunningTurn
 from runtime.notify.notifier import Notifier
 from runtime.notify.presence import Presence
@@ -40,8 +41,10 @@ class TurnNotices:
 
     async def turn_finished(self, session_id: str, turn: RunningTurn) -> None:
         # Stopped on request or by Blu's own shutdown: the person did it, or is told another way. A voice
-        # turn is heard as it happens.
+        # turn is heard as it happens. A scheduled run is announced once, by ScheduleNotices.
         if turn.stop_reason in ("interrupted", "shutdown") or turn.request.channel == "voice":
+            return
+        if not turn.request.user_action:
             return
         if self.presence.watching(session_id):
             return
@@ -56,3 +59,31 @@ class TurnNotices:
         else:
             title, body = f"{name}: the turn stopped", _preview(turn.error or "") or "Open Blu to see what happened."
         await self.notifier.notify("turn_finished", title, body, session_url(session_id), tag=session_tag(session_id))
+
+
+class ScheduleNotices:
+    """Registered with the scheduler (`on_run_finished`): "scheduled run finished" or "… failed", with the
+    run's session to open. A run skipped by the cost guard is not news."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    async def run_finished(self, schedule: ScheduleRecord, run: ScheduleRunRecord) -> None:
+        if run.outcome in ("running", "skipped"):
+            return
+        name = schedule.name or "Scheduled run"
+        url = session_url(run.session_id) if run.session_id else "/"
+        tag = session_tag(run.session_id) if run.session_id else f"schedule-{schedule.id}"
+        late = " (late)" if run.late else ""
+        if run.outcome == "complete":
+            await self.notifier.notify(
+                "schedule_finished", f"{name}: done{late}", f"Cost ${run.cost_usd:.2f}.", url, tag=tag
+            )
+            return
+        reason = {
+            "limit_minutes": "it ran past its time limit",
+            "limit_usd": "it reached its cost limit",
+            "interrupted": "it was interrupted",
+        }.get(run.outcome, _preview(run.error or "") or "it failed")
+        body = f"Stopped: {reason.rstrip('.')}."
+        await self.notifier.notify("schedule_failed", f"{name}: stopped{late}", body, url, tag=tag)

@@ -3,7 +3,7 @@ person stopped, one Blu's shutdown ended, a voice turn, or a session someone is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,10 @@ import pytest
 
 from core.store.aio import AsyncStore
 from core.store.local import LocalStore
-from core.store.models import SessionRecord
+from core.store.models import ScheduleRecord, ScheduleRunRecord, SessionRecord, scheduled_run_id
 from runtime.agent.turns import RunningTurn, TurnRequest
 from runtime.notify import Presence
-from runtime.notify.turns import PREVIEW_CHARS, TurnNotices
+from runtime.notify.turns import PREVIEW_CHARS, ScheduleNotices, TurnNotices
 
 SESSION = "a" * 24
 
@@ -86,3 +86,42 @@ async def test_a_session_someone_looks_at_is_not_notified(parts: Any) -> None:
     presence.report("0" * 16, SESSION, visible=False)  # the tab went to the background, still reading
     await notices.turn_finished(SESSION, turn("done"))
     assert [s["body"] for s in notifier.sent] == ["done"]
+
+
+async def test_a_scheduled_turn_is_left_to_its_schedule_notice(parts: Any) -> None:
+    notices, notifier, _ = parts
+    scheduled = turn("Morning summary")
+    scheduled.request = replace(scheduled.request, user_action=False)
+    await notices.turn_finished(SESSION, scheduled)
+    assert notifier.sent == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind", "title", "body"),
+    [
+        ("complete", "schedule_finished", "Morning summary: done (late)", "Cost $0.12."),
+        ("limit_usd", "schedule_failed", "Morning summary: stopped (late)", "Stopped: it reached its cost limit."),
+        ("error", "schedule_failed", "Morning summary: stopped (late)", "Stopped: Claude's API failed."),
+    ],
+)
+async def test_a_finished_scheduled_run_is_notified_once_with_its_outcome(
+    outcome: str, kind: str, title: str, body: str
+) -> None:
+    notifier = RecordingNotifier()
+    schedule = ScheduleRecord(id="sch1", name="Morning summary", prompt="Summarise", cron="0 8 * * *")
+    run = ScheduleRunRecord(
+        schedule_id="sch1", id=scheduled_run_id(1_800_000_000), due_at=1_800_000_000, outcome=outcome,  # type: ignore[arg-type]
+        late=True, session_id=SESSION, cost_usd=0.12, error="Claude's API failed.",
+    )  # fmt: skip
+    await ScheduleNotices(notifier).run_finished(schedule, run)  # type: ignore[arg-type]
+    (sent,) = notifier.sent
+    assert (sent["kind"], sent["title"], sent["body"]) == (kind, title, body)
+    assert sent["url"] == f"/#/s/{SESSION}" and sent["tag"] == f"session-{SESSION}"
+
+
+async def test_a_skipped_scheduled_run_is_not_news() -> None:
+    notifier = RecordingNotifier()
+    schedule = ScheduleRecord(id="sch1", name="Morning summary", prompt="Summarise", cron="0 8 * * *")
+    run = ScheduleRunRecord(schedule_id="sch1", id="1-s", due_at=1.0, outcome="skipped")
+    await ScheduleNotices(notifier).run_finished(schedule, run)  # type: ignore[arg-type]
+    assert notifier.sent == []

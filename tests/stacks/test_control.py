@@ -18,9 +18,9 @@ def _functions(template: Template) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_two_arm64_python_functions_with_powertools_and_tracing(control_template: Template) -> None:
+def test_three_arm64_python_functions_with_powertools_and_tracing(control_template: Template) -> None:
     functions = _functions(control_template)
-    assert set(functions) == {"launcher", "idle_checker"}
+    assert set(functions) == {"launcher", "idle_checker", "schedule_wake"}
     for props in functions.values():
         assert props["Architectures"] == ["arm64"]
         assert props["Runtime"].startswith("python3.")

@@ -48,7 +48,7 @@ def test_every_acknowledgment_suppresses_a_real_finding(blu: SynthesizedApp) -> 
         stack = next(st for st in blu.stacks.all() if isinstance(st, ack.stack))
         if ack.optional and stack.node.try_find_child(ack.path.split("/")[0]) is None:
             continue  # the construct exists only with other settings
-        rule = ack.rule_in(blu.stacks.data.stack_name)
+        rule = ack.rule_in(blu.stacks.data.stack_name, blu.settings.schedule_group_name)
         matches = [s for s in used if s["acknowledgedId"] == rule and s["acknowledgedAt"].endswith(f"/{ack.path}")]
         assert matches, f"stale acknowledgment {ack.rule} on {ack.path}: remove it"
         assert all(s["reason"] == ack.reason for s in matches)

@@ -10,7 +10,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
-from app import DOWNLOAD_ACTIONS, UPLOAD_ACTIONS
+from app import DOWNLOAD_ACTIONS, UPLOAD_ACTIONS, WAKE_SCHEDULE_ACTIONS
 from runtime.settings import Settings
 from stacks.data import SECRET_KEYS
 from stacks.service import (
@@ -92,8 +92,11 @@ def test_task_role_may_mount_efs_use_the_table_and_scale_its_own_service_only(se
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= actions
+    # ... and keep the schedules' wakes (tests/stacks/test_schedules.py checks their scope).
+    wakes = (*WAKE_SCHEDULE_ACTIONS, "iam:PassRole")
     assert all(
-        a.startswith(("dynamodb:", "elasticfilesystem:")) or a in SELF_STOP_ACTIONS + UPLOAD_ACTIONS for a in actions
+        a.startswith(("dynamodb:", "elasticfilesystem:")) or a in SELF_STOP_ACTIONS + UPLOAD_ACTIONS + wakes
+        for a in actions
     )
     assert all(s["Resource"] != "*" for s in statements)
     # The files bucket: its two staging prefixes only, no listing, nothing else in the bucket.

@@ -28,6 +28,10 @@ TABLE = "blu-table"
 CLUSTER = "blu"
 SERVICE = "blu-app"
 STAGE_SECONDS = 0.6
+# EventBridge Scheduler as stacks/control.py sets it up (in moto): the group, the schedule-wake function, its role.
+SCHEDULE_GROUP = "blu-schedules"
+SCHEDULE_TARGET = "arn:aws:lambda:eu-west-1:123456789012:function:blu-schedule-wake"
+SCHEDULE_ROLE = "arn:aws:iam::123456789012:role/blu-schedule-wake"
 
 
 @dataclass
@@ -119,6 +123,7 @@ def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
         "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+        "AWS_ENDPOINT_URL_SCHEDULER": moto_url,
         "AWS_ENDPOINT_URL_ECS": ecs.url,
     }
     # The task's environment as stacks/service.py sets it (secrets included), pointed at the stand-ins.
@@ -131,6 +136,9 @@ def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
         BLU_ECS_CLUSTER=CLUSTER,
         BLU_ECS_SERVICE=SERVICE,
         BLU_IDLE_TIMEOUT_MINUTES="30",
+        BLU_SCHEDULE_GROUP=SCHEDULE_GROUP,
+        BLU_SCHEDULE_TARGET_ARN=SCHEDULE_TARGET,
+        BLU_SCHEDULE_ROLE_ARN=SCHEDULE_ROLE,
     )
     gateway: LocalGateway | None = None
     with pytest.MonkeyPatch.context() as env:
@@ -141,6 +149,7 @@ def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
         try:
             dynamodb = boto3.client("dynamodb")
             create_table(dynamodb, TABLE)
+            boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
             secret = {"AUTH_PASSWORD_HASH": PASSWORD_HASH, "SESSION_SECRET": SESSION_SECRET}
             arn = boto3.client("secretsmanager").create_secret(Name="blu", SecretString=json.dumps(secret))["ARN"]
             # The launcher's environment as stacks/control.py sets it.

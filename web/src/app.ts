@@ -7,6 +7,7 @@ import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
 import { NotificationsPanel, registerServiceWorker, startPresence } from "./notifications";
 import { Panel, Preview } from "./panel";
+import { SchedulesDialog } from "./schedules";
 import { Sidebar } from "./sidebar";
 
 export interface AppHandle {
@@ -89,7 +90,9 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
   const notifications = new NotificationsPanel(toast);
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, notifications.button, logoutButton));
+  const schedules = new SchedulesDialog({ toast: (text, kind) => toast(text, kind), openSession: (sid) => (window.location.hash = `#/s/${sid}`) });
+  const schedulesButton = h("button", { type: "button", class: "button sidebar__schedules", onclick: () => void schedules.open() }, "Schedules");
+  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, schedulesButton, notifications.button, logoutButton));
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
@@ -117,7 +120,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
     "Skip to the message box",
   );
-  root.replaceChildren(skip, shell, preview.element, notifications.dialog, toasts, srStatus);
+  root.replaceChildren(skip, shell, preview.element, notifications.dialog, schedules.element, toasts, srStatus);
 
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
@@ -290,7 +293,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       e.preventDefault();
       if (narrow()) toggleSidebar(true);
       sidebar.focusSearch();
-    } else if (e.key === "Escape" && !preview.element.open) {
+    } else if (e.key === "Escape" && !preview.element.open && !schedules.element.open) {
       if (sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches)) closeDrawers();
     }
   });

@@ -1,0 +1,89 @@
+"""The Schedules dialog on a phone: create a one-shot, see its run end, open its session, edit, pause, delete."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.server import BluClient, BluServer
+from tests.web.conftest import PHONE, Console, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
+from tests.web.helpers import open_app, wait_last_assistant
+
+pytestmark = pytest.mark.browser
+PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def test_schedules_on_a_phone(new_context: ContextFactory, blu: BluServer, api: BluClient, console: Console) -> None:
+    console.allow(r"status of 400 \(Bad Request\) \[.*/api/schedules\]")  # the repeat refused on purpose
+    context = new_context(**PHONE_OPTIONS)
+    login_context(context, blu.url)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
+    open_app(page, blu.url, "/#/new")
+    page.get_by_role("button", name="Sessions").tap()
+    page.get_by_role("button", name="Schedules").tap()
+    dialog = page.get_by_test_id("schedules")
+    dialog.get_by_role("heading", name="Schedules").wait_for()
+    assert_no_horizontal_overflow(page, "schedules")
+
+    # A repeat Blu cannot read is refused with the forms it can.
+    dialog.get_by_role("button", name="+ New schedule").tap()
+    page.fill("#schedule-name", "Phone briefing")
+    page.fill("#schedule-prompt", "[[say text='Scheduled hello']] brief me")
+    page.fill("#schedule-repeat", "now and then")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    error = dialog.locator(".schedules__error")
+    error.wait_for()
+    assert "every weekday at 08:00" in error.inner_text()
+    assert_no_horizontal_overflow(page, "schedule form")
+    screenshot(page, "phone-schedule-form")
+
+    # Once, a few seconds from now (in UTC, whatever the phone's zone).
+    page.select_option("#schedule-kind", "once")
+    page.fill("#schedule-timezone", "UTC")
+    due = datetime.fromtimestamp(int(time.time()) + 4, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    page.fill("#schedule-run-at", due)
+    page.fill("#schedule-max-usd", "5")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    item = dialog.locator("li.schedule", has_text="Phone briefing")
+    item.wait_for()
+    assert "once" in item.locator(".schedule__when").inner_text()
+    schedule_id = item.get_attribute("data-schedule-id")
+    run = item.locator("li.schedule-run[data-outcome=complete]")
+    run.wait_for(timeout=40_000)
+    assert "Done" in run.inner_text()
+    assert_no_horizontal_overflow(page, "schedule with a run")
+    screenshot(page, "phone-schedules")
+
+    # The run wrote a new session, titled from the schedule.
+    run.get_by_role("button", name="Open session").tap()
+    reply = wait_last_assistant(page, "complete")
+    assert "Scheduled hello" in reply.inner_text()
+    assert page.locator("#session-title").inner_text().startswith("Phone briefing · ")
+
+    # Edit, pause and delete it.
+    page.get_by_role("button", name="Sessions").tap()
+    page.get_by_role("button", name="Schedules").tap()
+    item = dialog.locator(f"li.schedule[data-schedule-id='{schedule_id}']")
+    # A one-shot whose time has passed can still be renamed (the edit leaves its timing alone).
+    item.get_by_role("button", name="Edit Phone briefing").tap()
+    page.fill("#schedule-name", "Evening briefing")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    item.locator(".schedule__name", has_text="Evening briefing").wait_for()
+    item.get_by_role("button", name="Edit Evening briefing").tap()
+    page.select_option("#schedule-kind", "repeat")
+    page.fill("#schedule-repeat", "every monday at 9:00")
+    page.fill("#schedule-name", "Monday briefing")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    item.locator(".schedule__name", has_text="Monday briefing").wait_for()
+    assert "every monday at 9:00" in item.locator(".schedule__when").inner_text()
+    item.get_by_role("button", name="Pause Monday briefing").tap()
+    page.wait_for_selector(f"li.schedule[data-schedule-id='{schedule_id}'][data-paused=true]")
+    assert api.http.get(f"/api/schedules/{schedule_id}").json()["paused"] is True
+    item.get_by_role("button", name="Delete Monday briefing").tap()
+    item.wait_for(state="detached")
+    assert api.http.get(f"/api/schedules/{schedule_id}").status_code == 404
+    dialog.get_by_role("button", name="Close schedules").tap()
+    dialog.wait_for(state="hidden")
