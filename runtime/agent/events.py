@@ -19,6 +19,7 @@ EVENT_TYPES = (
     "message.complete",
     "session.updated",
     "artifact.changed",
+    "memory.changed",
     "error",
 )
 MAX_WAIT_SECONDS = 25.0

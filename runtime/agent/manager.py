@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from claude_agent_sdk import fork_session
+from claude_agent_sdk import ClaudeSDKClient, fork_session
 
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
@@ -30,10 +30,12 @@ from core.store.models import (
 )
 from runtime.agent.capacity import CliSlots, cli_limit
 from runtime.agent.events import EventHub
-from runtime.agent.options import ClaudeEndpoint, transcript_path
+from runtime.agent.mcp import ServerStatus, wait_for_status
+from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_path
 from runtime.agent.title import fallback_title, generate_title
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.agent.worker import SessionWorker
+from runtime.memory import MEMORY_FILE, Change, Memory
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,9 @@ class SessionManager:
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
+        self.memory = memory_of(settings)
+        self.mcp_status: tuple[float, list[ServerStatus]] | None = None  # (time.time(), statuses) of the last check
+        self._mcp_check = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -324,6 +329,7 @@ class SessionManager:
         await self.cli_slots.release()
 
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None:
+        await self._note_memory_change(worker.session_id, turn)
         await self.make_room(None)
         await self.cli_slots.recheck()
         if turn.tier is not None:
@@ -338,6 +344,23 @@ class SessionManager:
             self.turn_errors += 1
         if turn.state == "complete" and self.settings.title_mode == "model":
             self._spawn(self._title_after_first_exchange(worker.session_id, turn))
+
+    async def _note_memory_change(self, session_id: str, turn: RunningTurn) -> None:
+        """After a turn: when the memory file changed, keep the new version (Claude's) and, when this turn
+        made the change, show it in this session's chat (`memory.changed`: the diff, and the version to
+        restore for Revert). A change no turn of this session explains (another session's turn running
+        at the same time) is kept without a card here; that turn's end finds it already recorded."""
+        try:
+            change = await asyncio.to_thread(self.memory.observe, session_id=session_id, turn_id=turn.request.turn_id)
+        except OSError:
+            log.warning("Could not read Claude's memory after a turn", exc_info=True)
+            return
+        if change is None:
+            return
+        others_running = any(w.current is not None and w.session_id != session_id for w in self.workers.values())
+        if others_running and not _touches_memory(turn, self.memory):
+            return
+        self.hub.publish(session_id, "memory.changed", memory_change_event(turn.request.turn_id, change))
 
     async def _title_after_first_exchange(self, session_id: str, turn: RunningTurn) -> None:
         """Title the session after its first complete reply (earlier turns may have failed), unless
@@ -489,6 +512,36 @@ class SessionManager:
             worker.stop()
             self.workers.pop(session_id, None)
 
+    # -- MCP servers ----------------------------------------------------------------------
+    def mcp_changed(self) -> None:
+        """The MCP configuration changed: forget the last status and disconnect idle clients, so each
+        session's next turn starts Claude Code with the new servers (a running turn keeps its own)."""
+        self.mcp_status = None
+        for worker in self.workers.values():
+            if worker.is_hot and worker.is_idle:
+                worker.demote()
+
+    async def check_mcp(self, *, connect_timeout_s: float = 60.0) -> list[ServerStatus]:
+        """Each configured server's status from Claude Code itself: a short-lived CLI started with the
+        same options as a session's (same servers, environment, user), asked `get_mcp_status` until no
+        server is pending, then closed. It takes a CLI slot like any client; no model call is made."""
+        async with self._mcp_check:
+            await self.acquire_cli(None)
+            try:
+                client = ClaudeSDKClient(agent_options(self.settings, self.endpoint))
+                await asyncio.wait_for(client.connect(), timeout=connect_timeout_s)
+                try:
+                    statuses = await wait_for_status(client)
+                finally:
+                    try:
+                        await asyncio.wait_for(client.disconnect(), timeout=10)
+                    except Exception:
+                        log.warning("Could not close the MCP status check's client", exc_info=True)
+            finally:
+                await self.release_cli()
+            self.mcp_status = (time.time(), statuses)
+            return statuses
+
     # -- reporting ------------------------------------------------------------------------
     def busy(self) -> bool:
         return any(not w.is_idle for w in self.workers.values())
@@ -527,6 +580,35 @@ class SessionManager:
                 "claude_processes": len(children),
             },
         }
+
+
+def memory_of(settings: Settings) -> Memory:
+    """The memory every session reads: Claude Code's user-level CLAUDE.md (see runtime/memory.py)."""
+    return Memory(settings.claude_config_dir / MEMORY_FILE, settings.data_dir / "memory")
+
+
+def _touches_memory(turn: RunningTurn, memory: Memory) -> bool:
+    """Whether a tool call of the turn names the memory file (Write/Edit by path, or a shell command)."""
+    named = (str(memory.path), MEMORY_FILE)
+    return any(
+        any(name in json.dumps(arguments, ensure_ascii=False) for name in named)
+        for arguments in turn.tool_inputs.values()
+    )
+
+
+def memory_change_event(turn_id: str | None, change: Change) -> dict[str, Any]:
+    """The `memory.changed` event's data (docs/protocol.md)."""
+
+    def version(v: Any) -> dict[str, Any] | None:
+        return None if v is None else {"id": v.id, "etag": v.sha, "at": v.at, "author": v.author, "size": v.size}
+
+    return {
+        "turn_id": turn_id,
+        "version": version(change.current),
+        "previous": version(change.previous),
+        "diff": change.diff,
+        "diff_truncated": change.diff_truncated,
+    }
 
 
 __all__ = ["NotFound", "QueueFull", "SessionManager", "ShuttingDown", "TurnRunning"]

@@ -1,0 +1,93 @@
+"""The memory file and its history (runtime/memory.py): conflict-safe saves, Claude's changes, restore."""
+
+from __future__ import annotations
+
+import itertools
+import stat
+from pathlib import Path
+
+import pytest
+
+from runtime.memory import MAX_MEMORY_CHARS, Conflict, Memory, UnknownVersion, etag_of
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Memory:
+    ticks = itertools.count(1_000)
+    return Memory(tmp_path / "claude" / "CLAUDE.md", tmp_path / "data" / "memory", clock=lambda: float(next(ticks)))
+
+
+def test_a_memory_never_written_reads_empty_with_the_etag_of_nothing(memory: Memory) -> None:
+    snapshot = memory.read()
+    assert (snapshot.content, snapshot.etag, snapshot.version) == ("", etag_of(""), None)
+    assert memory.versions() == []
+
+
+def test_a_save_from_the_current_etag_writes_the_file_and_keeps_a_version(memory: Memory) -> None:
+    saved = memory.save("# About you\n- likes herons\n", base_etag=memory.read().etag)
+    assert memory.path.read_text() == "# About you\n- likes herons\n"
+    assert saved.etag == etag_of("# About you\n- likes herons\n")
+    assert saved.version is not None and saved.version.author == "you" and saved.version.sha == saved.etag
+    assert [v.id for v in memory.versions()] == [saved.version.id]
+    assert memory.get(saved.version.id)[1] == "# About you\n- likes herons\n"
+    assert stat.S_IMODE(memory.path.stat().st_mode) == 0o660  # the agent's group reads and writes it
+    assert not [p for p in memory.path.parent.iterdir() if p.name != "CLAUDE.md"]  # no temporary file left
+
+
+def test_a_save_from_a_stale_etag_is_refused_with_what_is_there_now(memory: Memory) -> None:
+    first = memory.save("one\n", base_etag=etag_of(""))
+    memory.path.write_text("one\ntwo (Claude)\n")  # Claude's Edit, meanwhile
+    with pytest.raises(Conflict) as refused:
+        memory.save("one\nmine\n", base_etag=first.etag)
+    current = refused.value.current
+    assert current.content == "one\ntwo (Claude)\n" and current.etag == etag_of("one\ntwo (Claude)\n")
+    assert memory.path.read_text() == "one\ntwo (Claude)\n"  # nothing overwritten
+    # Claude's change became a version of its own when the save looked.
+    assert [v.author for v in memory.versions()] == ["you", "Claude"]
+    assert current.version is not None and current.version.author == "Claude"
+
+
+def test_claudes_change_is_observed_once_with_a_unified_diff(memory: Memory) -> None:
+    memory.save("- tea\n", base_etag=etag_of(""))
+    assert memory.observe(session_id="s1", turn_id="t1") is None  # nothing changed
+    memory.path.write_text("- tea\n- herons\n")
+    change = memory.observe(session_id="s1", turn_id="t1")
+    assert change is not None
+    assert change.previous is not None and change.previous.author == "you"
+    assert (change.current.author, change.current.session_id, change.current.turn_id) == ("Claude", "s1", "t1")
+    assert "+- herons" in change.diff and "--- CLAUDE.md (before)" in change.diff and not change.diff_truncated
+    assert memory.observe(session_id="s1", turn_id="t2") is None  # recorded: not reported twice
+
+
+def test_restore_makes_an_old_version_current_again_as_a_new_version(memory: Memory) -> None:
+    first = memory.save("first\n", base_etag=etag_of(""))
+    second = memory.save("second\n", base_etag=first.etag)
+    assert first.version is not None and second.version is not None
+    restored = memory.restore(first.version.id, base_etag=second.etag)
+    assert memory.path.read_text() == "first\n" and restored.etag == first.etag
+    assert restored.version is not None
+    assert (restored.version.author, restored.version.restored_from) == ("restore", first.version.id)
+    assert [v.author for v in memory.versions()] == ["you", "you", "restore"]
+    # Content-addressed: the restored text is stored once.
+    assert len(list((memory.history_dir / "objects").iterdir())) == 2
+    with pytest.raises(Conflict):
+        memory.restore(second.version.id, base_etag=second.etag)  # stale: the memory moved on
+    with pytest.raises(UnknownVersion):
+        memory.restore("nope", base_etag=restored.etag)
+
+
+def test_saving_the_same_text_records_nothing_and_oversized_text_is_refused(memory: Memory) -> None:
+    first = memory.save("same\n", base_etag=etag_of(""))
+    again = memory.save("same\n", base_etag=first.etag)
+    assert again.version == first.version and len(memory.versions()) == 1
+    with pytest.raises(ValueError, match="at most"):
+        memory.save("x" * (MAX_MEMORY_CHARS + 1), base_etag=first.etag)
+
+
+def test_a_torn_history_line_is_skipped(memory: Memory) -> None:
+    memory.save("kept\n", base_etag=etag_of(""))
+    with (memory.history_dir / "versions.jsonl").open("a") as index:
+        index.write('{"id": "cut-off')  # a crash mid-append
+    assert [v.author for v in memory.versions()] == ["you"]
+    memory.save("next\n", base_etag=etag_of("kept\n"))
+    assert [v.author for v in memory.versions()] == ["you", "you"]  # the next line is whole
