@@ -5,7 +5,9 @@ import { ChatView } from "./chat";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
+import { MemoryDialog } from "./memory";
 import { Panel, Preview } from "./panel";
+import { ServersDialog } from "./servers";
 import { Sidebar } from "./sidebar";
 
 export interface AppHandle {
@@ -87,7 +89,16 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const sidebar = new Sidebar({ currentId: () => current?.id ?? parseRoute(), newSession: () => newSession() });
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
+  // Memory (the CLAUDE.md every session reads) and Tools (MCP servers): dialogs of their own modules.
+  const memoryDialog = new MemoryDialog({ toast });
+  const serversDialog = new ServersDialog({ toast });
+  const settingsLinks = h(
+    "div",
+    { class: "sidebar__settings" },
+    h("button", { type: "button", class: "link-button", "data-testid": "open-memory", onclick: () => void memoryDialog.open() }, "Memory"),
+    h("button", { type: "button", class: "link-button", "data-testid": "open-tools", onclick: () => void serversDialog.open() }, "Tools"),
+  );
+  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, settingsLinks, logoutButton));
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
@@ -115,7 +126,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
     "Skip to the message box",
   );
-  root.replaceChildren(skip, shell, preview.element, toasts, srStatus);
+  root.replaceChildren(skip, shell, preview.element, memoryDialog.element, serversDialog.element, toasts, srStatus);
 
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
@@ -318,6 +329,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       chat = null;
       cleanups.forEach((fn) => fn());
       if (preview.element.open) preview.element.close();
+      for (const dialog of [memoryDialog.element, serversDialog.element]) if (dialog.open) dialog.close();
     },
   };
 }
