@@ -14,7 +14,7 @@ from tests.support.server import BluServer
 from tests.web.conftest import Console, ContextFactory, login_context
 from tests.web.helpers import open_app
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
