@@ -91,7 +91,7 @@ class Memory:
     (the CLI's "user memory", read with setting source "user"). Claude edits it with its own tools; the
     person edits it through the API. Its ETag is the SHA-256 of its bytes (a missing file reads as empty).
 
-    History lives in Blu's own data folder, out of the agent's reach: `<data>/memory/objects/<sha>.md`
+    History lives in Blu's data folder (not the agent's config folder): `<data>/memory/objects/<sha>.md`
     (content-addressed, so a restore or a repeated text costs nothing) and `<data>/memory/versions.jsonl`,
     one JSON line per version: id, sha, time, author ("you", "Claude" or "restore"), size, and the session
     and turn (a change Claude made) or the version restored. A change seen on disk that Blu did not write
@@ -110,6 +110,10 @@ class Memory:
         self._lock = threading.RLock()
         self._objects = history_dir / "objects"
         self._index = history_dir / "versions.jsonl"
+        # The last version a change of Claude's was reported up to (`claim`); in this process only, so
+        # history from before a restart is never reported as new.
+        latest = self.latest()
+        self._reported = latest.id if latest else None
 
     # -- reading ----------------------------------------------------------------------------
     def _read_file(self) -> str:
@@ -152,19 +156,31 @@ class Memory:
 
     # -- changes ----------------------------------------------------------------------------
     def observe(self, *, session_id: str | None = None, turn_id: str | None = None) -> Change | None:
-        """Record what is on disk when it differs from the latest version (a change of Claude's).
+        """Record what is on disk when it differs from the latest version (a change of Claude's, kept with
+        this session and turn), then return Claude's changes not yet reported, or None.
 
-        Returns the change (with its diff), or None when the file holds the latest version's text.
+        The change runs from the version before Claude's first unreported one to its last (changes a read
+        or a save found meanwhile included). It stays unreported until `claim`ed, so a caller that is not
+        the turn which made it can leave it to the one that is.
         """
         with self._lock:
-            before = self.latest()
-            content = self._read_file()
-            recorded, version = self._observe_locked(content, author="Claude", session_id=session_id, turn_id=turn_id)
-            if not recorded or version is None:
+            self._observe_locked(self._read_file(), author="Claude", session_id=session_id, turn_id=turn_id)
+            versions = self.versions()
+            ids = [v.id for v in versions]
+            start = ids.index(self._reported) + 1 if self._reported in ids else 0
+            claude = [i for i in range(start, len(versions)) if versions[i].author == "Claude"]
+            if not claude:
                 return None
-            old = (self._objects / f"{before.sha}.md").read_text(encoding="utf-8") if before else ""
-            diff, cut = unified_diff(old, content)
-            return Change(before, version, diff, cut)
+            before = versions[claude[0] - 1] if claude[0] > 0 else None
+            current = versions[claude[-1]]
+            old = self.get(before.id)[1] if before else ""
+            diff, cut = unified_diff(old, self.get(current.id)[1])
+            return Change(before, current, diff, cut)
+
+    def claim(self, change: Change) -> None:
+        """Mark a change as reported (shown in a chat): `observe` does not return it again."""
+        with self._lock:
+            self._reported = change.current.id
 
     def save(
         self, content: str, *, base_etag: str, author: Author = "you", restored_from: str | None = None

@@ -348,8 +348,8 @@ class SessionManager:
     async def _note_memory_change(self, session_id: str, turn: RunningTurn) -> None:
         """After a turn: when the memory file changed, keep the new version (Claude's) and, when this turn
         made the change, show it in this session's chat (`memory.changed`: the diff, and the version to
-        restore for Revert). A change no turn of this session explains (another session's turn running
-        at the same time) is kept without a card here; that turn's end finds it already recorded."""
+        restore for Revert). While another session's turn runs, a change this turn's tool calls do not
+        name is left unreported here, for that turn's end (it is kept as a version either way)."""
         try:
             change = await asyncio.to_thread(self.memory.observe, session_id=session_id, turn_id=turn.request.turn_id)
         except OSError:
@@ -359,7 +359,8 @@ class SessionManager:
             return
         others_running = any(w.current is not None and w.session_id != session_id for w in self.workers.values())
         if others_running and not _touches_memory(turn, self.memory):
-            return
+            return  # left for the turn that made it
+        self.memory.claim(change)
         self.hub.publish(session_id, "memory.changed", memory_change_event(turn.request.turn_id, change))
 
     async def _title_after_first_exchange(self, session_id: str, turn: RunningTurn) -> None:

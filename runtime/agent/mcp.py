@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from runtime.settings import Settings
 
+log = logging.getLogger(__name__)
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # becomes part of the tool names: mcp__<name>__<tool>
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # an RFC 9110 token
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -178,11 +180,14 @@ class McpConfig:
         return cls(settings.data_dir / CONFIG_FILE)
 
     def load(self) -> dict[str, dict[str, Any]]:
-        """The stored servers; a missing or unreadable file holds none (an unreadable one is reported by
-        `problem`, never guessed at)."""
+        """The stored servers; a missing file holds none, and so does an unreadable one (logged: Claude
+        then starts without the person's servers rather than not at all)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            log.warning("The MCP server list %s is not valid JSON; using none of its servers", self.path)
             return {}
         servers = data.get("mcpServers") if isinstance(data, dict) else None
         return {str(k): v for k, v in servers.items() if isinstance(v, dict)} if isinstance(servers, dict) else {}

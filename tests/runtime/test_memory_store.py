@@ -5,10 +5,17 @@ from __future__ import annotations
 import itertools
 import stat
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from runtime.agent.events import EventHub
+from runtime.agent.manager import SessionManager
+from runtime.agent.options import ClaudeEndpoint
+from runtime.agent.turns import RunningTurn, TurnRequest
 from runtime.memory import MAX_MEMORY_CHARS, Conflict, Memory, UnknownVersion, etag_of
+from runtime.settings import Settings
 
 
 @pytest.fixture
@@ -56,7 +63,27 @@ def test_claudes_change_is_observed_once_with_a_unified_diff(memory: Memory) -> 
     assert change.previous is not None and change.previous.author == "you"
     assert (change.current.author, change.current.session_id, change.current.turn_id) == ("Claude", "s1", "t1")
     assert "+- herons" in change.diff and "--- CLAUDE.md (before)" in change.diff and not change.diff_truncated
-    assert memory.observe(session_id="s1", turn_id="t2") is None  # recorded: not reported twice
+    assert memory.observe(session_id="s2", turn_id="t9") == change  # not claimed: still to report
+    memory.claim(change)
+    assert memory.observe(session_id="s1", turn_id="t2") is None  # reported once
+    assert [v.author for v in memory.versions()] == ["you", "Claude"]
+
+
+def test_a_change_a_read_found_first_is_still_reported_after_the_turn(memory: Memory) -> None:
+    memory.save("- tea\n", base_etag=etag_of(""))
+    memory.path.write_text("- tea\n- owls\n")  # Claude, during a turn
+    assert memory.read().version is not None  # the Memory page opened meanwhile: recorded as Claude's
+    change = memory.observe(session_id="s1", turn_id="t1")
+    assert change is not None and change.current.author == "Claude" and "+- owls" in change.diff
+    assert change.current.session_id is None  # found by the read, not after a turn
+
+
+def test_history_from_before_a_restart_is_not_reported_again(memory: Memory, tmp_path: Path) -> None:
+    memory.save("- tea\n", base_etag=etag_of(""))
+    memory.path.write_text("- tea\n- owls\n")
+    assert memory.observe() is not None
+    again = Memory(memory.path, memory.history_dir)  # a new process, same folders
+    assert again.observe() is None
 
 
 def test_restore_makes_an_old_version_current_again_as_a_new_version(memory: Memory) -> None:
@@ -91,3 +118,34 @@ def test_a_torn_history_line_is_skipped(memory: Memory) -> None:
     assert [v.author for v in memory.versions()] == ["you"]
     memory.save("next\n", base_etag=etag_of("kept\n"))
     assert [v.author for v in memory.versions()] == ["you", "you"]  # the next line is whole
+
+
+def _turn(session_id: str, **tool_inputs: dict[str, Any]) -> RunningTurn:
+    turn = RunningTurn(
+        request=TurnRequest(session_id, f"turn-{session_id}", "m1", "hi", "text"), assistant_message_id="a1"
+    )
+    turn.tool_inputs.update(tool_inputs)
+    return turn
+
+
+async def test_the_card_goes_to_the_session_whose_turn_changed_the_memory(tmp_path: Path) -> None:
+    hub = EventHub()
+    settings = Settings(data_dir=tmp_path / "data")
+    manager = SessionManager(settings=settings, store=None, hub=hub, endpoint=ClaudeEndpoint(None, "k", None))  # type: ignore[arg-type]
+    path = manager.memory.path
+    path.parent.mkdir(parents=True)
+    path.write_text("- owls\n")  # written by session B's turn, still running
+    workers: dict[str, Any] = {
+        "a": SimpleNamespace(session_id="a", current=None),
+        "b": SimpleNamespace(session_id="b", current=object()),
+    }
+    manager.workers = workers
+    await manager._note_memory_change("a", _turn("a", t1={"command": "ls"}))
+    assert not hub.has_log("a")  # A's turn did not name the file while B's ran: not A's card
+    workers["b"].current = None
+    await manager._note_memory_change("b", _turn("b", t1={"file_path": str(path), "content": "- owls\n"}))
+    (event,) = hub.log("b")._after(0)
+    assert event.type == "memory.changed" and event.data["turn_id"] == "turn-b"
+    assert event.data["previous"] is None and "+- owls" in event.data["diff"]
+    await manager._note_memory_change("a", _turn("a"))
+    assert not hub.has_log("a")  # reported once
