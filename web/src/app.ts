@@ -98,7 +98,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     h("button", { type: "button", class: "link-button", "data-testid": "open-memory", onclick: () => void memoryDialog.open() }, "Memory"),
     h("button", { type: "button", class: "link-button", "data-testid": "open-tools", onclick: () => void serversDialog.open() }, "Tools"),
   );
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, settingsLinks, logoutButton));
+  sidebar.element.append(settingsLinks, h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
