@@ -70,11 +70,13 @@ def test_memory_is_edited_previewed_saved_and_restored(
 
     # Every version is listed; restoring the first makes it current again.
     versions = dialog.get_by_test_id("memory-versions").locator("li")
-    assert versions.count() == 2
+    count = "(n) => document.querySelectorAll('[data-testid=memory-versions] li[data-version-id]').length === n"
+    page.wait_for_function(count, arg=2)
     versions.last.get_by_role("button", name="Restore").click()
     page.wait_for_function("() => document.querySelector('#memory-editor').value.includes('**herons**')")
     assert (own_blu.data_dir / "claude" / "CLAUDE.md").read_text() == "# About me\n\n- I like **herons**\n"
-    assert versions.count() == 3 and "Restored" in versions.first.inner_text()
+    page.wait_for_function(count, arg=3)
+    assert "Restored" in versions.first.inner_text()
 
 
 def test_tools_dialog_lists_servers_with_their_status_and_refuses_bad_ones(
@@ -102,7 +104,7 @@ def test_tools_dialog_lists_servers_with_their_status_and_refuses_bad_ones(
     dialog.locator("#mcp-name").fill("down")
     dialog.locator("#mcp-config").fill('{"type": "http", "url": "ftp://nowhere"}')
     dialog.get_by_role("button", name="Save server").click()
-    assert "http:// or https://" in dialog.get_by_test_id("mcp-error").inner_text()
+    dialog.get_by_test_id("mcp-error").get_by_text("http:// or https://", exact=False).wait_for()
     key = "form-secret-7c1d"
     server = {"type": "http", "url": "http://127.0.0.1:1/mcp", "headers": {"X-Key": key}}
     dialog.locator("#mcp-config").fill(json.dumps(server))
