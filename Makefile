@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint synth cost deploy bench deps web web-test browser clean lock
+.PHONY: dev test lint synth cost deploy bench deps web web-test browser clean lock api
 
 ## Python virtualenv with the pinned requirements (re-installed when a requirements file changes)
 $(VENV)/.installed: requirements.txt requirements-dev.txt container/requirements.txt
@@ -36,6 +36,10 @@ lock: $(VENV)/.installed
 	cd lambdas/layer && ../../.cache/uv/bin/uv pip compile requirements.in --universal --python-version 3.11 \
 	  --generate-hashes --quiet --custom-compile-command "make lock" -o requirements.lock
 
+## The API's OpenAPI document (docs/openapi.json) and the UI's types generated from it (web/src/generated/api.ts)
+api: $(VENV)/.installed node_modules/.installed
+	$(PY) -m scripts.openapi
+
 ## The web UI's static assets, bundled from npm packages at build time
 web: node_modules/.installed
 	@if [ -f web/package.json ] || [ -d web/src ]; then npm run --silent build:web; fi
@@ -62,6 +66,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy .
 
 test: deps web web-test browser lint
+	npm run --silent test:web
 	$(PY) -m pytest -q
 
 synth: deps web

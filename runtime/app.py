@@ -19,6 +19,7 @@ from core.observability.asgi import RequestContextMiddleware
 from core.observability.logs import scrubber
 from core.store import open_store
 from core.store.aio import AsyncStore
+from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
@@ -113,7 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ClaudeEndpoint.from_settings(settings, standin_url=standin.url if standin else None), cli_path=agent_cli
     )
     hub = EventHub()
-    manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint)
+    manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint, client_factory=sdk_client)
     await manager.start()
     app.state.blu = AppState(
         settings=settings,

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -58,7 +58,7 @@ class Upload:
 class Target:
     """Where the browser sends an upload's bytes: a form POST (`fields`, then the file) or a raw PUT."""
 
-    method: str
+    method: Literal["POST", "PUT"]
     url: str
     fields: dict[str, str]
     headers: dict[str, str]

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from pydantic import ConfigDict
+
 SessionStatus = Literal["new", "active", "archived"]
 Role = Literal["user", "assistant", "system"]
 Channel = Literal["text", "voice"]
@@ -22,6 +24,10 @@ MAX_TOOL_FIELD_BYTES = 16_000
 TRUNCATION_MARK = "\n…[truncated]"
 
 T = TypeVar("T")
+
+# How the HTTP API validates and documents the records it serves (pydantic reads `__pydantic_config__` off a
+# plain dataclass): no field beyond these, and every field present in an answer.
+API_SHAPE = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 def now() -> float:
@@ -50,6 +56,7 @@ def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class SessionRecord:
+    __pydantic_config__ = API_SHAPE
     id: str
     name: str = ""
     status: SessionStatus = "new"
@@ -69,6 +76,7 @@ class SessionRecord:
 class ToolCall:
     """One tool use inside an assistant message, with its result once known (the audit record)."""
 
+    __pydantic_config__ = API_SHAPE
     id: str
     name: str
     input_summary: str
@@ -79,6 +87,7 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class MessageRecord:
+    __pydantic_config__ = API_SHAPE
     session_id: str
     id: str  # from new_message_id(); the sort key, so messages list in time order
     role: Role
@@ -98,6 +107,7 @@ class MessageRecord:
 
 @dataclass(frozen=True)
 class ArtifactRecord:
+    __pydantic_config__ = API_SHAPE
     path: str  # relative to the workspace
     session_id: str
     operation: ArtifactOperation = "create"

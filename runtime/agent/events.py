@@ -11,17 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-EVENT_TYPES = (
-    "turn.status",
-    "message.delta",
-    "tool.call",
-    "tool.result",
-    "message.complete",
-    "session.updated",
-    "artifact.changed",
-    "memory.changed",
-    "error",
-)
+from runtime.agent.event_types import EVENT_TYPES
+
 MAX_WAIT_SECONDS = 25.0
 
 

@@ -29,6 +29,7 @@ from core.store.models import (
     to_plain,
 )
 from runtime.agent.capacity import CliSlots, cli_limit
+from runtime.agent.client import ClientFactory
 from runtime.agent.events import EventHub
 from runtime.agent.mcp import ServerStatus, wait_for_status
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_path
@@ -138,11 +139,20 @@ class SessionManager:
     """Owns every SessionWorker. At most `max_hot_clients` stay connected; the least recently used
     idle one is demoted to warm (its transcript stays on disk for `resume`)."""
 
-    def __init__(self, *, settings: Settings, store: AsyncStore, hub: EventHub, endpoint: ClaudeEndpoint) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: AsyncStore,
+        hub: EventHub,
+        endpoint: ClaudeEndpoint,
+        client_factory: ClientFactory,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
         self.endpoint = endpoint
+        self.client_factory = client_factory  # every worker's Claude client comes from it
         self.workers: dict[str, SessionWorker] = {}
         self.tier_stats = {tier: TierStats() for tier in Tier}
         self.turn_errors = 0

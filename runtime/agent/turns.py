@@ -30,12 +30,13 @@ class Tier(StrEnum):
 
 @dataclass(frozen=True)
 class TurnRequest:
+    """A person's message waiting for its turn in the session's queue."""
+
     session_id: str
     turn_id: str
     user_message_id: str
     text: str
     channel: Channel
-    queued_at: float = field(default_factory=time.time)
     # Sent with the prompt: the CLI names the prompt's transcript entry by it and marks the stream events
     # and result of the turn that took it in, so a turn reads only its own output.
     prompt_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -1,4 +1,4 @@
-"""One long-lived task per session that owns its ClaudeSDKClient and runs the session's turns in order."""
+"""One long-lived task per session that owns its Claude client and runs the session's turns in order."""
 
 from __future__ import annotations
 
@@ -8,39 +8,34 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from claude_agent_sdk import (
-    AssistantMessage,
-    ClaudeSDKClient,
+    Message,
     PermissionResultAllow,
     PermissionResultDeny,
     ResultMessage,
     StreamEvent,
     SystemMessage,
-    TextBlock,
     ToolPermissionContext,
-    ToolResultBlock,
-    ToolUseBlock,
-    UserMessage,
 )
 
 from core.observability.logs import log_context, request_id_var
 from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
-from core.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id, to_plain
+from core.store.models import MessageRecord, SessionRecord, new_message_id, to_plain
 from runtime.agent.capacity import CliSlots
-from runtime.agent.events import DeltaCoalescer, EventHub
+from runtime.agent.client import AgentClient, ClientFactory
+from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
-from runtime.agent.turns import FILE_TOOLS, RunningTurn, Tier, TurnRequest, artifact_path, describe_failure
+from runtime.agent.translate import ClaudeConnection, TurnTranslator
+from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 90.0
 INTERRUPT_GRACE_SECONDS = 10.0
-CHECKPOINT_SECONDS = 2.0
 
 _STOP = object()
 _DEMOTE = object()
@@ -54,6 +49,7 @@ class WorkerHost(Protocol):
     store: AsyncStore
     hub: EventHub
     cli_slots: CliSlots
+    client_factory: ClientFactory
 
     async def make_room(self, requester: SessionWorker | None) -> None: ...
 
@@ -69,31 +65,24 @@ class WorkerHost(Protocol):
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None: ...
 
 
-@dataclass
-class Interruption:
-    reason: str  # interrupted / timeout / stalled / shutdown
-    message: str
-
-
 class SessionWorker:
     """Feeds a session's queued turns to its client, one at a time, from one task.
 
     The SDK's client must be used from the task that connected it, so connecting, querying,
-    receiving and disconnecting all happen in `run`; other tasks only enqueue or interrupt.
+    receiving and disconnecting all happen in `run`; other tasks only enqueue or interrupt. The client
+    comes from the host's `client_factory`; what its messages mean is `TurnTranslator`'s business.
     """
 
     def __init__(self, session_id: str, host: WorkerHost) -> None:
         self.session_id = session_id
         self.host = host
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.client: ClaudeSDKClient | None = None
+        self.client: AgentClient | None = None
         self.current: RunningTurn | None = None
         self.last_used = time.monotonic()
         self.queued_turn_ids: deque[str] = deque()
-        self._pending_interruption: Interruption | None = None
         self._stderr: deque[str] = deque(maxlen=20)
-        self._claude_session_id: str | None = None
-        self._cost_baseline = 0.0  # the Claude session's running cost total when the current turn began
+        self.connection = ClaudeConnection()
         self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
 
     # -- called from other tasks ----------------------------------------------------------
@@ -177,7 +166,14 @@ class SessionWorker:
         store, hub, sid = self.host.store, self.host.hub, self.session_id
         turn = RunningTurn(request=request, assistant_message_id=new_message_id())
         self.current = turn
-        coalescer = DeltaCoalescer(hub.log(sid))
+        translator = TurnTranslator(
+            session_id=sid,
+            turn=turn,
+            connection=self.connection,
+            hub=hub,
+            store=store,
+            workspace=self.host.settings.workspace_dir,
+        )
         try:
             await store.put_message(
                 MessageRecord(
@@ -195,18 +191,18 @@ class SessionWorker:
                 await self._ensure_client(turn, session)
             if turn.stop_reason is None:  # an interrupt may have come while the client connected
                 hub.publish(sid, "turn.status", self._status(turn, "running"))
-                await self._converse(turn, coalescer)
+                await self._converse(turn, translator)
         except asyncio.CancelledError:
             turn.stop_reason = turn.stop_reason or "shutdown"
             turn.error = turn.error or "Blu stopped while this turn was running."
-            await asyncio.shield(self._finish(turn, coalescer))
+            await asyncio.shield(self._finish(turn, translator))
             raise
         except Exception as exc:
             log.exception("turn failed", extra={"session_id": sid, "turn_id": request.turn_id})
             turn.error = turn.error or _describe_exception(exc, self._stderr)
             turn.error_kind = turn.error_kind or "internal"
             await self._drop_client()
-        await asyncio.shield(self._finish(turn, coalescer))
+        await asyncio.shield(self._finish(turn, translator))
 
     async def _ensure_client(self, turn: RunningTurn, session: SessionRecord) -> None:
         started = time.monotonic()
@@ -245,8 +241,8 @@ class SessionWorker:
         resume = claude_id if claude_id and transcript_exists(self.host.settings, claude_id) else None
         turn.tier = Tier.WARM if resume else Tier.COLD
         # A resumed transcript's running total goes on from what its earlier turns cost.
-        self._cost_baseline = session.cost_usd if resume else 0.0
-        client = ClaudeSDKClient(
+        self.connection.cost_baseline = session.cost_usd if resume else 0.0
+        client = self.host.client_factory(
             agent_options(
                 self.host.settings,
                 self.host.endpoint,
@@ -258,7 +254,7 @@ class SessionWorker:
         await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
         self.client = client
 
-    async def _converse(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
+    async def _converse(self, turn: RunningTurn, translator: TurnTranslator) -> None:
         assert self.client is not None
         settings = self.host.settings
         loop = asyncio.get_running_loop()
@@ -272,7 +268,7 @@ class SessionWorker:
         try:
             async with asyncio.timeout(next_deadline()) as timer:
                 async for message in self._own_messages(turn):
-                    await self._handle(turn, message, coalescer)
+                    await translator.handle(message)
                     timer.reschedule(next_deadline())
         except TimeoutError:
             timed_out = loop.time() >= deadline - 0.05
@@ -283,9 +279,9 @@ class SessionWorker:
                 else f"Claude sent nothing for {settings.watchdog_seconds:g} s, so Blu stopped the turn."
             )
             turn.stop_reason, turn.error = reason, explanation
-            await self._recover(turn, coalescer)
+            await self._recover(turn, translator)
 
-    async def _own_messages(self, turn: RunningTurn) -> AsyncIterator[Any]:
+    async def _own_messages(self, turn: RunningTurn) -> AsyncIterator[Message]:
         """The client's messages that belong to this turn, up to and including its result.
 
         One connection also carries turns the CLI starts by itself (a background command's end) and
@@ -297,7 +293,7 @@ class SessionWorker:
         assert self.client is not None
         mine = turn.request.prompt_uuid
         taken_in = False
-        held: list[Any] = []
+        held: list[Message] = []
         async for message in self.client.receive_messages():
             if isinstance(message, StreamEvent) and (message.user_message_uuid or message.user_message_uuids):
                 taken_in = mine in [*(message.user_message_uuids or []), message.user_message_uuid]
@@ -319,7 +315,7 @@ class SessionWorker:
             else:
                 held.append(message)
 
-    async def _recover(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
+    async def _recover(self, turn: RunningTurn, translator: TurnTranslator) -> None:
         """After a stalled or overlong turn: interrupt, drain briefly, else drop the client."""
         client = self.client
         if client is None:
@@ -328,134 +324,16 @@ class SessionWorker:
             await asyncio.wait_for(client.interrupt(), timeout=5)
             async with asyncio.timeout(INTERRUPT_GRACE_SECONDS):
                 async for message in self._own_messages(turn):
-                    await self._handle(turn, message, coalescer)
+                    await translator.handle(message)
         except Exception:
             await self._drop_client()
 
-    async def _handle(self, turn: RunningTurn, message: Any, coalescer: DeltaCoalescer) -> None:
-        sid, hub = self.session_id, self.host.hub
-        turn_id = turn.request.turn_id
-        if isinstance(message, StreamEvent):
-            await self._remember_claude_session(message.session_id)
-            turn.count_usage(message.event)
-            if message.parent_tool_use_id:
-                return
-            event = message.event
-            if event.get("type") == "content_block_start" and event.get("content_block", {}).get("type") == "text":
-                if turn.streamed_text and not turn.streamed_text.endswith("\n\n"):
-                    turn.streamed_text += "\n\n"
-                    coalescer.add(turn_id=turn_id, message_id=turn.assistant_message_id, text="\n\n")
-            elif event.get("type") == "content_block_delta" and event.get("delta", {}).get("type") == "text_delta":
-                text = event["delta"].get("text", "")
-                if turn.first_token_at is None:
-                    turn.first_token_at = time.monotonic()
-                turn.streamed_text += text
-                coalescer.add(turn_id=turn_id, message_id=turn.assistant_message_id, text=text)
-                await self._checkpoint(turn)
-        elif isinstance(message, SystemMessage):
-            if message.subtype == "init":
-                await self._remember_claude_session(message.data.get("session_id"))
-        elif isinstance(message, AssistantMessage):
-            await self._remember_claude_session(message.session_id)
-            if message.parent_tool_use_id:
-                return
-            turn.claude_message_uuid = message.uuid or turn.claude_message_uuid
-            if message.error:
-                # The CLI's own account of a failed request ("API Error: …", addresses, hints for its
-                # users) is no part of the reply: the result's failure becomes Blu's explanation.
-                raw = " ".join(block.text for block in message.content if isinstance(block, TextBlock))
-                log.warning(
-                    "Claude Code reported a failed request", extra={"kind": message.error, "cli_text": raw[:2000]}
-                )
-                return
-            for block in message.content:
-                if isinstance(block, TextBlock):
-                    turn.text_blocks.append(block.text)
-                elif isinstance(block, ToolUseBlock):
-                    coalescer.flush()
-                    call = turn.start_tool(block.id, block.name, block.input)
-                    hub.publish(
-                        sid,
-                        "tool.call",
-                        {"turn_id": turn_id, "message_id": turn.assistant_message_id, **to_plain(call)},
-                    )
-        elif isinstance(message, UserMessage):
-            if message.parent_tool_use_id or not isinstance(message.content, list):
-                return
-            for block in message.content:
-                if isinstance(block, ToolResultBlock):
-                    coalescer.flush()
-                    finished = turn.finish_tool(block.tool_use_id, is_error=bool(block.is_error), content=block.content)
-                    if finished is None:
-                        continue
-                    hub.publish(
-                        sid,
-                        "tool.result",
-                        {"turn_id": turn_id, "message_id": turn.assistant_message_id, **to_plain(finished)},
-                    )
-                    if finished.outcome == "ok" and finished.name in FILE_TOOLS:
-                        await self._record_artifact(turn, block.tool_use_id, finished.name, message.tool_use_result)
-            await self._checkpoint(turn, force=True)
-        elif isinstance(message, ResultMessage):
-            await self._remember_claude_session(message.session_id)
-            # Tokens come from each call's stream events (an interrupted turn's result reports none);
-            # total_cost_usd is a running total for the Claude session, so a turn costs the difference.
-            total = float(message.total_cost_usd or 0.0)
-            turn.cost_usd = max(0.0, total - self._cost_baseline)
-            self._cost_baseline = total
-            if message.is_error and turn.stop_reason is None:
-                turn.error_kind, turn.error = describe_failure(message)
-
-    async def _record_artifact(
-        self, turn: RunningTurn, tool_use_id: str, tool: str, tool_use_result: dict[str, Any] | None
-    ) -> None:
-        path = artifact_path(self.host.settings.workspace_dir, turn.tool_inputs.get(tool_use_id, {}))
-        if path is None and tool_use_result:
-            path = artifact_path(self.host.settings.workspace_dir, {"file_path": tool_use_result.get("filePath")})
-        if path is None:
-            return
-        operation = FILE_TOOLS[tool]
-        if tool_use_result and tool_use_result.get("type") in ("create", "update"):
-            operation = tool_use_result["type"]
-        artifact = ArtifactRecord(path=path, session_id=self.session_id, operation=operation, tool=tool)  # type: ignore[arg-type]
-        await self.host.store.put_artifact(artifact)
-        self.host.hub.publish(
-            self.session_id, "artifact.changed", {"turn_id": turn.request.turn_id, **to_plain(artifact)}
-        )
-
-    async def _remember_claude_session(self, claude_session_id: str | None) -> None:
-        """Store Claude's session id the moment the SDK reports it, so a crash can still resume."""
-        if not claude_session_id or claude_session_id == self._claude_session_id:
-            return
-        self._claude_session_id = claude_session_id
-        await self.host.store.update_session(self.session_id, claude_session_id=claude_session_id)
-
-    async def _checkpoint(self, turn: RunningTurn, *, force: bool = False) -> None:
-        """Save the partial reply now and then, so a killed process loses at most a few seconds of it."""
-        now = time.monotonic()
-        if not force and now - turn.last_checkpoint < CHECKPOINT_SECONDS:
-            return
-        turn.last_checkpoint = now
-        await self.host.store.update_message(
-            self.session_id,
-            turn.assistant_message_id,
-            text=turn.text,
-            tool_calls=turn.tool_calls(),
-            input_tokens=turn.input_tokens,
-            output_tokens=turn.output_tokens,
-        )
-
-    async def _finish(self, turn: RunningTurn, coalescer: DeltaCoalescer) -> None:
+    async def _finish(self, turn: RunningTurn, translator: TurnTranslator) -> None:
         """Persist the assistant message and usage, clear the running marks, tell every reader."""
         store, hub, sid = self.host.store, self.host.hub, self.session_id
-        coalescer.flush()
+        translator.flush()
         if turn.stop_reason:
-            for call in turn.stop_pending_tools():
-                hub.publish(
-                    sid,
-                    "tool.result",
-                    {"turn_id": turn.request.turn_id, "message_id": turn.assistant_message_id, **to_plain(call)},
-                )
+            translator.stop_pending_tools()
         try:
             message = await store.update_message(
                 sid,
@@ -521,7 +399,7 @@ class SessionWorker:
 
     async def _drop_client(self) -> None:
         client, self.client = self.client, None
-        self._claude_session_id = None
+        self.connection.claude_session_id = None
         if client is None:
             return
         try:

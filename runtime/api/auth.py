@@ -11,7 +11,8 @@ from core.auth import COOKIE_NAME, attempt_login
 from core.auth.responses import LoginBody, LoginState, login_response, logout_response, plain_http_refusal
 from core.observability.metrics import record_login
 from runtime.api.deps import LoginBusy, StateDep, client_address, original_scheme
-from runtime.api.errors import error_responses
+from runtime.api.errors import ErrorBody, error_responses
+from runtime.api.models import InsecureOrigin, LoginRefusal
 
 router = APIRouter(prefix="/api", tags=["auth"])
 # Outside /api: the launcher answers the same path in AWS, so the page asks one place in both.
@@ -30,7 +31,16 @@ async def login_state(request: Request, state: StateDep, response: Response) -> 
     "/login",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=error_responses(400, 401, 429, 503),
+    responses={
+        **error_responses(503),
+        400: {
+            "model": InsecureOrigin | ErrorBody,
+            "description": "Plain HTTP to a host other than localhost (the browser would drop the cookie), or a body"
+            " that is not JSON",
+        },
+        401: {"model": LoginRefusal, "description": "Wrong password"},
+        429: {"model": LoginRefusal, "description": "Throttled (too many wrong passwords), or too many logins at once"},
+    },
 )
 async def login(body: LoginBody, request: Request, state: StateDep) -> Response:
     refusal = plain_http_refusal(host=request.headers.get("host", ""), scheme=original_scheme(request))

@@ -21,8 +21,18 @@ _DESCRIPTIONS = {
 }
 
 
+class FieldError(BaseModel):
+    """One refused field of a 422: where (`loc`), why (`msg`, `type`); never the value that was sent."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
 class ErrorBody(BaseModel):
-    detail: Any
+    """A refusal: a sentence a person can read, or (422) the fields that were refused."""
+
+    detail: str | list[FieldError]
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

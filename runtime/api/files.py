@@ -11,10 +11,18 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
 from runtime.api.deps import SettingsDep, StateDep, UserAction
 from runtime.api.errors import error_responses
+from runtime.api.models import (
+    DownloadLink,
+    DownloadRequest,
+    FileEntry,
+    FolderListing,
+    UploadRequest,
+    UploadTarget,
+    Written,
+)
 from runtime.transfers import (
     AlreadyArriving,
     ExpiredUpload,
@@ -42,55 +50,6 @@ INLINE_TYPES = (
 )
 
 
-class FileEntry(BaseModel):
-    name: str
-    path: str
-    type: str
-    size: int
-    modified: float
-
-
-class FolderListing(BaseModel):
-    path: str
-    entries: list[FileEntry]
-    truncated: bool
-    hidden: int
-
-
-class Written(BaseModel):
-    path: str
-    size: int
-
-
-class UploadRequest(BaseModel):
-    path: str = Field(max_length=1024)
-    size: int = Field(ge=0)
-
-
-class UploadTarget(BaseModel):
-    """Send the file's bytes with `method` to `url` (a form POST: `fields`, then the file as `file`; a
-    PUT: the raw bytes with `headers`), then complete the upload with its `id`."""
-
-    id: str
-    path: str
-    size: int
-    expires_at: float
-    method: str
-    url: str
-    fields: dict[str, str]
-    headers: dict[str, str]
-
-
-class DownloadRequest(BaseModel):
-    path: str = Field(max_length=1024)
-
-
-class DownloadLink(BaseModel):
-    url: str
-    size: int
-    direct: bool
-
-
 def _rejected(exc: Exception) -> HTTPException:
     if isinstance(exc, PathRejected | NotAFile):
         return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
@@ -115,7 +74,7 @@ async def list_files(state: StateDep, path: FilePath = "") -> FolderListing:
         raise _rejected(exc) from exc
     return FolderListing(
         path=path.strip("/"),
-        entries=[FileEntry(**asdict(e)) for e in listing.entries],
+        entries=[FileEntry.model_validate(asdict(e)) for e in listing.entries],
         truncated=listing.truncated,
         hidden=listing.hidden,
     )

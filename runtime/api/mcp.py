@@ -2,74 +2,88 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
-from pydantic import BaseModel
 
 from runtime.agent.mcp import KEYED_SERVERS, ConfigError, McpConfig, ServerStatus, server_listing, tool_blocked
 from runtime.api.deps import ManagerDep, SettingsDep, UserAction
 from runtime.api.errors import error_responses
+from runtime.api.models import Answer
 from runtime.settings import Settings
 
 router = APIRouter(prefix="/api/mcp", tags=["mcp"], dependencies=UserAction, responses=error_responses(404, 503))
 
 
-class ToolOut(BaseModel):
+class McpTool(Answer):
     name: str  # as the server names it
     full_name: str  # as Claude and the tool policy name it: mcp__<server>__<tool>
     blocked: bool  # BLU_DISALLOWED_TOOLS takes it away
 
 
-class ServerOut(BaseModel):
-    """A server as the page shows it: header and env values never, only whether each is set."""
+class ValueSet(Answer):
+    """Whether a header or env value is stored (never the value)."""
+
+    set: bool
+
+
+class McpServerInfo(Answer):
+    name: str | None
+    version: str | None
+
+
+class McpServer(Answer):
+    """A server as the page shows it: header and env values never, only whether each is set. `url`/`headers`
+    for http and sse, `command`/`args`/`env` for stdio; the rest is null until a status check."""
 
     name: str
-    source: str  # "key" (GITHUB_TOKEN / NOTION_API_KEY) or "added" (by the person)
-    type: str  # stdio / http / sse
+    source: Literal["key", "added"]  # key: GITHUB_TOKEN / NOTION_API_KEY; added: by the person
+    type: Literal["stdio", "http", "sse"]
     url: str | None = None  # query values hidden
-    headers: dict[str, dict[str, bool]] | None = None
+    headers: dict[str, ValueSet] | None = None
     command: str | None = None
     args: list[str] | None = None
-    env: dict[str, dict[str, bool]] | None = None
-    status: str | None = None  # connected / failed / needs-auth / pending / disabled; null: not checked yet
+    env: dict[str, ValueSet] | None = None
+    status: Literal["connected", "failed", "needs-auth", "pending", "disabled"] | None = None
     error: str | None = None
-    tools: list[ToolOut] | None = None
-    server_info: dict[str, Any] | None = None
+    tools: list[McpTool] | None = None
+    server_info: McpServerInfo | None = None
 
 
-class ServersOut(BaseModel):
-    servers: list[ServerOut]
+class McpServers(Answer):
+    servers: list[McpServer]
     checked_at: float | None  # when the status was last asked of Claude Code (seconds since the epoch)
     disallowed_tools: list[str]
 
 
-def _listing(settings: Settings, checked: tuple[float, list[ServerStatus]] | None) -> ServersOut:
+def _listing(settings: Settings, checked: tuple[float, list[ServerStatus]] | None) -> McpServers:
     statuses = {s.name: s for s in checked[1]} if checked else {}
     servers = []
     for described in server_listing(settings):
         found = statuses.get(described["name"])
         if found is not None:
-            described["status"], described["error"] = found.status, found.error
+            known = found.status in ("connected", "failed", "needs-auth", "pending", "disabled")
+            described["status"] = found.status if known else "failed"
+            described["error"] = found.error if known else f"Claude Code reports the state {found.status!r}."
             described["server_info"] = found.server_info
             described["tools"] = [
-                ToolOut(name=t, full_name=f"mcp__{found.name}__{t}", blocked=tool_blocked(settings, found.name, t))
+                McpTool(name=t, full_name=f"mcp__{found.name}__{t}", blocked=tool_blocked(settings, found.name, t))
                 for t in found.tools
             ]
-        servers.append(ServerOut(**described))
-    return ServersOut(
+        servers.append(McpServer(**described))
+    return McpServers(
         servers=servers, checked_at=checked[0] if checked else None, disallowed_tools=list(settings.disallowed_tools)
     )
 
 
-@router.get("/servers", response_model=ServersOut)
-async def list_servers(settings: SettingsDep, manager: ManagerDep) -> ServersOut:
+@router.get("/servers", response_model=McpServers)
+async def list_servers(settings: SettingsDep, manager: ManagerDep) -> McpServers:
     """Every server Claude gets, with the status of the last check (null before the first)."""
     return _listing(settings, manager.mcp_status)
 
 
-@router.post("/status", response_model=ServersOut)
-async def check_servers(settings: SettingsDep, manager: ManagerDep) -> ServersOut:
+@router.post("/status", response_model=McpServers)
+async def check_servers(settings: SettingsDep, manager: ManagerDep) -> McpServers:
     """Ask Claude Code now: starts a short-lived CLI with the current servers (a few seconds)."""
     if not manager.accepting:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Blu is stopping.")
@@ -80,7 +94,7 @@ async def check_servers(settings: SettingsDep, manager: ManagerDep) -> ServersOu
     return _listing(settings, (manager.mcp_status or (0.0, statuses)))
 
 
-@router.put("/servers/{name}", response_model=ServerOut, responses=error_responses(400))
+@router.put("/servers/{name}", response_model=McpServer, responses=error_responses(400))
 async def put_server(
     name: str,
     settings: SettingsDep,
@@ -88,7 +102,7 @@ async def put_server(
     server: dict[str, Any] = Body(  # noqa: B008 -- FastAPI's way to take any JSON object
         ..., examples=[{"type": "http", "url": "https://example.com/mcp", "headers": {"Authorization": "Bearer …"}}]
     ),
-) -> ServerOut:
+) -> McpServer:
     """Add or replace a server, in the shape of one entry of `.mcp.json`'s `mcpServers`. A header or env
     value of null keeps the value stored for it. 400 says what is wrong."""
     try:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from runtime.api.deps import ManagerDep, UserAction
 from runtime.api.errors import error_responses
+from runtime.api.models import Answer, Body
 from runtime.memory import MAX_MEMORY_CHARS, Conflict, Memory, Snapshot, UnknownVersion, Version
 
 router = APIRouter(
@@ -20,50 +21,50 @@ router = APIRouter(
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The ETag the edit started from ("sha")')]
 
 
-class VersionOut(BaseModel):
+class MemoryVersion(Answer):
     """A kept version: `at` in seconds since the epoch; `author` you / Claude / restore; `size` in bytes."""
 
     id: str
     etag: str
     at: float
-    author: str
+    author: Literal["you", "Claude", "restore"]
     size: int
-    session_id: str | None = None
-    turn_id: str | None = None
-    restored_from: str | None = None
+    session_id: str | None
+    turn_id: str | None
+    restored_from: str | None
 
 
-class MemoryOut(BaseModel):
+class MemoryState(Answer):
     """The memory now. `etag` goes back as If-Match (or `base_etag`) when saving; `version` is null for a
     memory never written."""
 
     content: str
     etag: str
-    version: VersionOut | None
+    version: MemoryVersion | None
     path: str  # where Claude Code reads it, for the page's explanation
-    max_chars: int = MAX_MEMORY_CHARS
+    max_chars: int
 
 
-class SaveIn(BaseModel):
+class MemorySave(Body):
     content: str = Field(max_length=MAX_MEMORY_CHARS)
     base_etag: str | None = Field(None, description="The ETag edited; If-Match wins when both are given")
 
 
-class RestoreIn(BaseModel):
+class MemoryRestore(Body):
     base_etag: str | None = None
 
 
-class VersionsOut(BaseModel):
-    versions: list[VersionOut]  # newest first
+class MemoryVersions(Answer):
+    versions: list[MemoryVersion]  # newest first
 
 
-class VersionContentOut(BaseModel):
-    version: VersionOut
+class MemoryVersionContent(Answer):
+    version: MemoryVersion
     content: str
 
 
-def version_out(version: Version) -> VersionOut:
-    return VersionOut(
+def version_out(version: Version) -> MemoryVersion:
+    return MemoryVersion(
         id=version.id,
         etag=version.sha,
         at=version.at,
@@ -75,12 +76,13 @@ def version_out(version: Version) -> VersionOut:
     )
 
 
-def _out(memory: Memory, snapshot: Snapshot) -> MemoryOut:
-    return MemoryOut(
+def _out(memory: Memory, snapshot: Snapshot) -> MemoryState:
+    return MemoryState(
         content=snapshot.content,
         etag=snapshot.etag,
         version=version_out(snapshot.version) if snapshot.version else None,
         path=str(memory.path),
+        max_chars=MAX_MEMORY_CHARS,
     )
 
 
@@ -111,14 +113,14 @@ def _conflict(memory: Memory, error: Conflict) -> HTTPException:
     )
 
 
-@router.get("", response_model=MemoryOut)
+@router.get("", response_model=MemoryState)
 async def read_memory(manager: ManagerDep) -> Response:
     memory = manager.memory
     return _answer(memory, await asyncio.to_thread(memory.read))
 
 
-@router.put("", response_model=MemoryOut)
-async def save_memory(body: SaveIn, manager: ManagerDep, if_match: IfMatch = None) -> Response:
+@router.put("", response_model=MemoryState)
+async def save_memory(body: MemorySave, manager: ManagerDep, if_match: IfMatch = None) -> Response:
     """Replace the memory if it is still the version edited; 409 with the current text otherwise."""
     memory = manager.memory
     base = _base(if_match, body.base_etag)
@@ -129,14 +131,14 @@ async def save_memory(body: SaveIn, manager: ManagerDep, if_match: IfMatch = Non
     return _answer(memory, snapshot)
 
 
-@router.get("/versions", response_model=VersionsOut)
+@router.get("/versions", response_model=MemoryVersions)
 async def list_versions(manager: ManagerDep, limit: int = 200) -> dict[str, Any]:
     versions = await asyncio.to_thread(manager.memory.versions)
     newest = list(reversed(versions))[: max(1, min(limit, 1000))]
     return {"versions": [version_out(v) for v in newest]}
 
 
-@router.get("/versions/{version_id}", response_model=VersionContentOut)
+@router.get("/versions/{version_id}", response_model=MemoryVersionContent)
 async def read_version(version_id: str, manager: ManagerDep) -> dict[str, Any]:
     try:
         version, content = await asyncio.to_thread(manager.memory.get, version_id)
@@ -145,9 +147,9 @@ async def read_version(version_id: str, manager: ManagerDep) -> dict[str, Any]:
     return {"version": version_out(version), "content": content}
 
 
-@router.post("/versions/{version_id}/restore", response_model=MemoryOut)
+@router.post("/versions/{version_id}/restore", response_model=MemoryState)
 async def restore_version(
-    version_id: str, manager: ManagerDep, body: RestoreIn | None = None, if_match: IfMatch = None
+    version_id: str, manager: ManagerDep, body: MemoryRestore | None = None, if_match: IfMatch = None
 ) -> Response:
     """Make a kept version the memory again (recorded as a new version by "restore"); 409 as for a save."""
     memory = manager.memory

@@ -4,50 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
-from core.auth.responses import Text
 from core.store.aio import AsyncStore
 from core.store.base import InvalidCursor, NotFound
 from core.store.models import AcceptedRequest, SessionRecord, new_id, new_message_id, to_plain
 from runtime.agent.manager import NOT_ANSWERED, QueueFull, SessionManager, ShuttingDown, TurnRunning
 from runtime.api.deps import ManagerDep, SettingsDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
+from runtime.api.models import (
+    MESSAGE_ID,
+    SESSION_ID,
+    Accepted,
+    ArtifactList,
+    CreatedSession,
+    ForkRequest,
+    Interrupted,
+    MessagePage,
+    MessageText,
+    NewMessage,
+    NewSession,
+    SessionChanges,
+    SessionDetail,
+    SessionPage,
+)
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=UserAction)
 NOT_FOUND = error_responses(404)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600  # a retried POST within a day never runs a second turn
-SESSION_ID = r"^[0-9a-f]{24}$"
-MESSAGE_ID = r"^[0-9]{13}-[0-9a-f]{8}$"
 SessionId = Annotated[str, Path(pattern=SESSION_ID)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
-
-
-class NewSession(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Text = Field("", max_length=120)
-
-
-class SessionChanges(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Text | None = Field(None, min_length=1, max_length=120)
-    status: Literal["active", "archived"] | None = None
-
-
-class NewMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: Text = Field(min_length=1)
-    channel: Literal["text", "voice"] = "text"
-
-
-class ForkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    message_id: str = Field(pattern=MESSAGE_ID)
 
 
 def _not_found(kind: str = "Session") -> HTTPException:
@@ -55,43 +45,43 @@ def _not_found(kind: str = "Session") -> HTTPException:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_session(store: StoreDep, body: NewSession | None = None) -> dict[str, Any]:
+async def create_session(store: StoreDep, body: NewSession | None = None) -> CreatedSession:
     session = SessionRecord(id=new_id(), name=(body.name.strip() if body else ""))
     await store.create_session(session)
-    return {"id": session.id, "session": to_plain(session)}
+    return CreatedSession(id=session.id, session=session)
 
 
 @router.get("", responses=error_responses(400))
 async def list_sessions(
     store: StoreDep, limit: Limit = 50, cursor: Cursor = None, archived: bool = True
-) -> dict[str, Any]:
+) -> SessionPage:
     try:
         page = await store.list_sessions(limit=limit, cursor=cursor, include_archived=archived)
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid cursor.") from exc
-    return {"sessions": [to_plain(s) for s in page.items], "next": page.next}
+    return SessionPage(sessions=page.items, next=page.next)
 
 
 @router.get("/{session_id}", responses=NOT_FOUND)
-async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDep) -> dict[str, Any]:
+async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDep) -> SessionDetail:
     try:
         session = await store.get_session(session_id)
     except NotFound as exc:
         raise _not_found() from exc
     worker = manager.workers.get(session_id)
-    return {
+    return SessionDetail(
         **to_plain(session),
-        "queue_length": worker.queue_length if worker else 0,
-        "running": bool(worker and worker.current),
-        "events_head": manager.hub.log(session_id).head,
-        "epoch": manager.hub.epoch,
-    }
+        queue_length=worker.queue_length if worker else 0,
+        running=bool(worker and worker.current),
+        events_head=manager.hub.log(session_id).head,
+        epoch=manager.hub.epoch,
+    )
 
 
 @router.patch("/{session_id}", responses=NOT_FOUND)
 async def update_session(
     session_id: SessionId, body: SessionChanges, store: StoreDep, manager: ManagerDep
-) -> dict[str, Any]:
+) -> SessionRecord:
     changes = body.model_dump(exclude_none=True)
     if "name" in changes:
         changes["name"] = changes["name"].strip()
@@ -104,7 +94,7 @@ async def update_session(
     except NotFound as exc:
         raise _not_found() from exc
     manager.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
-    return to_plain(session)
+    return session
 
 
 @router.delete(
@@ -130,7 +120,7 @@ async def list_messages(
     limit: Limit = 50,
     cursor: Cursor = None,
     order: Literal["asc", "desc"] = "asc",
-) -> dict[str, Any]:
+) -> MessagePage:
     try:
         await store.get_session(session_id)
         page = await store.list_messages(session_id, limit=limit, cursor=cursor, newest_first=order == "desc")
@@ -138,21 +128,26 @@ async def list_messages(
         raise _not_found() from exc
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid cursor.") from exc
-    return {"messages": [to_plain(m) for m in page.items], "next": page.next}
+    return MessagePage(messages=page.items, next=page.next)
 
 
 @router.get("/{session_id}/messages/{message_id}/text", responses=NOT_FOUND)
 async def message_text(
     session_id: SessionId, message_id: Annotated[str, Path(pattern=MESSAGE_ID)], store: StoreDep
-) -> dict[str, Any]:
+) -> MessageText:
     """The whole text of a message whose record holds it cut (`truncated`)."""
     try:
-        return {"id": message_id, "text": await store.get_message_text(session_id, message_id)}
+        return MessageText(id=message_id, text=await store.get_message_text(session_id, message_id))
     except NotFound as exc:
         raise _not_found("Message") from exc
 
 
-@router.post("/{session_id}/messages", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(404, 429, 503))
+@router.post(
+    "/{session_id}/messages",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, 429, 503),
+    response_model_exclude_defaults=True,  # `replayed` only on a replay
+)
 async def post_message(
     session_id: SessionId,
     body: NewMessage,
@@ -160,7 +155,7 @@ async def post_message(
     settings: SettingsDep,
     store: StoreDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> dict[str, Any]:
+) -> Accepted:
     if len(body.text) > settings.max_message_chars:
         raise HTTPException(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -185,12 +180,12 @@ async def post_message(
             expires_at=time.time() + IDEMPOTENCY_TTL_SECONDS,
         )
         if (earlier := await _earlier_request(store, claim)) is not None:
-            return {
-                "turn_id": earlier.turn_id,
-                "position": manager.position(session_id, earlier.turn_id),
-                "message_id": earlier.message_id,
-                "replayed": True,
-            }
+            return Accepted(
+                turn_id=earlier.turn_id,
+                position=manager.position(session_id, earlier.turn_id),
+                message_id=earlier.message_id,
+                replayed=True,
+            )
         return await _submit(manager, store, session_id, body, claim)
     finally:
         del manager.pending_keys[slot]
@@ -199,7 +194,7 @@ async def post_message(
 
 async def _submit(
     manager: SessionManager, store: AsyncStore, session_id: str, body: NewMessage, claim: AcceptedRequest | None
-) -> dict[str, Any]:
+) -> Accepted:
     try:
         request, position, message = await manager.submit(
             session_id,
@@ -218,7 +213,7 @@ async def _submit(
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, "Too many messages are waiting in this session."
         ) from exc
-    return {"turn_id": request.turn_id, "position": position, "message_id": message.id}
+    return Accepted(turn_id=request.turn_id, position=position, message_id=message.id)
 
 
 async def _earlier_request(store: AsyncStore, claim: AcceptedRequest) -> AcceptedRequest | None:
@@ -246,27 +241,27 @@ async def _never_run(store: AsyncStore, accepted: AcceptedRequest) -> bool:
 
 
 @router.post("/{session_id}/interrupt", responses=NOT_FOUND)
-async def interrupt(session_id: SessionId, manager: ManagerDep, store: StoreDep) -> dict[str, Any]:
+async def interrupt(session_id: SessionId, manager: ManagerDep, store: StoreDep) -> Interrupted:
     try:
         await store.get_session(session_id)
     except NotFound as exc:
         raise _not_found() from exc
-    return {"interrupted": await manager.interrupt(session_id)}
+    return Interrupted(interrupted=await manager.interrupt(session_id))
 
 
 @router.post("/{session_id}/fork", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
-async def fork(session_id: SessionId, body: ForkRequest, manager: ManagerDep) -> dict[str, Any]:
+async def fork(session_id: SessionId, body: ForkRequest, manager: ManagerDep) -> CreatedSession:
     try:
         session = await manager.fork(session_id, body.message_id)
     except NotFound as exc:
         raise _not_found("Session or message") from exc
-    return {"id": session.id, "session": to_plain(session)}
+    return CreatedSession(id=session.id, session=session)
 
 
 @router.get("/{session_id}/artifacts", responses=NOT_FOUND)
-async def artifacts(session_id: SessionId, store: StoreDep) -> dict[str, Any]:
+async def artifacts(session_id: SessionId, store: StoreDep) -> ArtifactList:
     try:
         await store.get_session(session_id)
     except NotFound as exc:
         raise _not_found() from exc
-    return {"artifacts": [to_plain(a) for a in await store.list_artifacts(session_id)]}
+    return ArtifactList(artifacts=await store.list_artifacts(session_id))

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import timedelta
-from typing import Any
 
 import jwt
 from fastapi import APIRouter, HTTPException, status
 from livekit.api import AccessToken, VideoGrants
 from livekit.protocol.agent_dispatch import RoomAgentDispatch
 from livekit.protocol.room import RoomConfiguration
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from core.store.base import NotFound
 from runtime.api.deps import SettingsDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
-from runtime.api.sessions import SESSION_ID
+from runtime.api.models import TokenRequest, VoiceNotConfigured, VoiceToken
 from runtime.settings import Settings
 
 router = APIRouter(prefix="/api/voice", tags=["voice"], dependencies=UserAction)
@@ -26,18 +24,13 @@ router = APIRouter(prefix="/api/voice", tags=["voice"], dependencies=UserAction)
 NOT_CONFIGURED = "Voice is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET in Blu's secret."
 
 
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    session_id: str = Field(pattern=SESSION_ID)
-
-
 def room_name(session_id: str) -> str:
     """The session's room; the voice worker finds the session by this name and by the dispatch metadata."""
     return f"blu-{session_id}"
 
 
-def issue_token(settings: Settings, session_id: str) -> dict[str, Any]:
-    assert settings.livekit_api_key and settings.livekit_api_secret
+def issue_token(settings: Settings, session_id: str) -> VoiceToken:
+    assert settings.livekit_url and settings.livekit_api_key and settings.livekit_api_secret
     room = room_name(session_id)
     identity = f"user-{secrets.token_hex(6)}"
     dispatch = RoomAgentDispatch(agent_name=settings.voice_agent_name, metadata=json.dumps({"session_id": session_id}))
@@ -53,18 +46,25 @@ def issue_token(settings: Settings, session_id: str) -> dict[str, Any]:
         .to_jwt()
     )
     expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
-    return {
-        "url": settings.livekit_url,
-        "token": token,
-        "room": room,
-        "identity": identity,
-        "expires_at": expires_at,
-        "agent_name": settings.voice_agent_name,
-    }
+    return VoiceToken(
+        url=settings.livekit_url,
+        token=token,
+        room=room,
+        identity=identity,
+        expires_at=expires_at,
+        agent_name=settings.voice_agent_name,
+    )
 
 
-@router.post("/token", response_model=None, responses=error_responses(404, 503))
-async def voice_token(body: TokenRequest, settings: SettingsDep, store: StoreDep) -> dict[str, Any] | JSONResponse:
+@router.post(
+    "/token",
+    response_model=VoiceToken,
+    responses={
+        **error_responses(404),
+        503: {"model": VoiceNotConfigured, "description": "Voice is not configured (LiveKit's URL and keys)"},
+    },
+)
+async def voice_token(body: TokenRequest, settings: SettingsDep, store: StoreDep) -> VoiceToken | JSONResponse:
     """A token to join the session's room as the person; archived sessions can be talked to as well."""
     if not settings.voice_configured:
         return JSONResponse(

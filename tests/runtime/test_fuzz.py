@@ -1,4 +1,5 @@
-"""Schemathesis against the served OpenAPI schema: no input gets a 5xx, every answered status is documented."""
+"""Schemathesis against the served OpenAPI schema: no input gets a 5xx, every answered status is documented, and
+every answer (body and content type) is what the schema says."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error, status_code_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 
@@ -57,7 +63,15 @@ def test_no_input_gets_a_server_error(fuzzed_server: BluServer, fuzzed: tuple[Bl
             if case.query and "wait" in case.query:
                 case.query["wait"] = 0  # long-polls answer at once
             case.call_and_validate(
-                base_url=blu.url, headers=headers, checks=[not_a_server_error, status_code_conformance], timeout=30
+                base_url=blu.url,
+                headers=headers,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
+                timeout=30,
             )
 
         try:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from runtime.agent.event_types import EVENT_ADAPTER
 from tests.support.server import BluClient, BluServer
 
 pytestmark = pytest.mark.slow
@@ -18,6 +19,7 @@ def _events_after(api: BluClient, session_id: str, kind: str, *, timeout: float 
     while time.monotonic() < deadline:
         for event in api.read(session_id, wait=2)["events"]:
             if event["type"] == kind:
+                EVENT_ADAPTER.validate_python(event)  # exactly the shape the event union documents
                 return dict(event["data"])
     raise AssertionError(f"no {kind} event")
 

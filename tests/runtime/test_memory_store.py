@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
@@ -131,7 +132,13 @@ def _turn(session_id: str, **tool_inputs: dict[str, Any]) -> RunningTurn:
 async def test_the_card_goes_to_the_session_whose_turn_changed_the_memory(tmp_path: Path) -> None:
     hub = EventHub()
     settings = Settings(data_dir=tmp_path / "data")
-    manager = SessionManager(settings=settings, store=None, hub=hub, endpoint=ClaudeEndpoint(None, "k", None))  # type: ignore[arg-type]
+    manager = SessionManager(
+        settings=settings,
+        store=None,  # type: ignore[arg-type]
+        hub=hub,
+        endpoint=ClaudeEndpoint(None, "k", None),
+        client_factory=sdk_client,
+    )
     path = manager.memory.path
     path.parent.mkdir(parents=True)
     path.write_text("- owls\n")  # written by session B's turn, still running

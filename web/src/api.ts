@@ -1,121 +1,52 @@
 // The runtime's HTTP API as typed functions, with one place that notices "logged out" and "unreachable".
 
-export interface SessionRecord {
-  id: string;
-  name: string;
-  status: "new" | "active" | "archived";
-  created_at: number;
-  updated_at: number;
-  message_count: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  forked_from: string | null;
-  running_turn_id: string | null;
-}
+// Every record, answer and event is a type generated from the API's OpenAPI document (docs/openapi.json →
+// web/src/generated/api.ts, by openapi-typescript; `make api` regenerates both). Nothing here restates a shape.
+import type { components } from "./generated/api";
 
-export interface SessionDetail extends SessionRecord {
-  queue_length: number;
-  running: boolean;
-  events_head: number;
-  epoch: string;
-}
+type Schemas = components["schemas"];
 
-export interface ToolCall {
-  id: string;
-  name: string;
-  input_summary: string;
-  outcome: "pending" | "ok" | "error" | "denied" | "stopped";
-  result_summary: string;
-  duration_ms: number | null;
-}
-
-export interface MessageRecord {
-  session_id: string;
-  id: string;
-  role: "user" | "assistant" | "system";
-  text: string;
-  channel: "text" | "voice";
-  turn_id: string | null;
-  state: "running" | "complete" | "interrupted" | "error";
-  created_at: number;
-  tool_calls: ToolCall[];
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  error: string | null;
-  truncated: boolean;
-}
-
-export interface ArtifactRecord {
-  path: string;
-  session_id: string;
-  operation: "create" | "update" | "delete";
-  tool: string;
-  updated_at: number;
-}
-
-export interface FileEntry {
-  name: string;
-  path: string;
-  type: "file" | "dir";
-  size: number;
-  modified: number;
-}
-
-export interface BluEvent {
-  seq: number;
-  type: string;
-  data: Record<string, unknown>;
-  at: number;
-}
-
-export interface EventsPage {
-  events: BluEvent[];
-  next: number;
-  epoch: string;
-  reset: boolean;
-}
-
-export interface Config {
-  model: "standin" | "claude";
-  model_notice: string | null;
-  store?: string;
-  max_message_chars?: number;
-  max_upload_bytes?: number;
-  /** Files above this many bytes go directly to storage (API Gateway cuts bodies at 10 MB). */
-  direct_transfer_bytes?: number;
-  file_transfers?: "s3" | "local";
-  idle_timeout_minutes?: number;
-  voice?: boolean;
-}
-
+export type SessionRecord = Schemas["SessionRecord"];
+/** A session with what runs in it now and where its event log stands (GET /api/sessions/{id}). */
+export type SessionDetail = Schemas["SessionDetail"];
+export type SessionPage = Schemas["SessionPage"];
+export type CreatedSession = Schemas["CreatedSession"];
+export type ToolCall = Schemas["ToolCall"];
+/** A stored message. TRANSITIONAL: `claude_message_uuid` is optional here only because chat.ts builds placeholder
+ *  messages without it (an answer always has it); once the chat's split fills it in, make this the schema's type. */
+export type MessageRecord = Omit<Schemas["MessageRecord"], "claude_message_uuid"> &
+  Partial<Pick<Schemas["MessageRecord"], "claude_message_uuid">>;
+export type MessagePage = Schemas["MessagePage"];
+export type MessageText = Schemas["MessageText"];
+/** POST /api/sessions/{id}/messages: the turn that will answer (`replayed` only for a repeated Idempotency-Key). */
+export type Accepted = Schemas["Accepted"];
+export type ArtifactRecord = Schemas["ArtifactRecord"];
+export type FileEntry = Schemas["FileEntry"];
+export type FolderListing = Schemas["FolderListing"];
+export type Written = Schemas["Written"];
+export type Config = Schemas["Config"];
+export type Stats = Schemas["Stats"];
 /** Where to send an upload's bytes: a form POST (fields, then the file) or a raw PUT. */
-export interface UploadTarget {
-  id: string;
-  path: string;
-  size: number;
-  expires_at: number;
-  method: "POST" | "PUT";
-  url: string;
-  fields: Record<string, string>;
-  headers: Record<string, string>;
-}
+export type UploadTarget = Schemas["UploadTarget"];
+export type DownloadLink = Schemas["DownloadLink"];
+export type VoiceToken = Schemas["VoiceToken"];
 
-export interface DownloadLink {
-  url: string;
-  size: number;
-  direct: boolean;
-}
-
-export interface VoiceToken {
-  url: string;
-  token: string;
-  room: string;
-  identity: string;
-  expires_at: number;
-  agent_name: string;
-}
+export type EventsPage = Schemas["EventsPage"];
+/** Every event of a session's log: one union, discriminated on `type` (narrow with `switch (event.type)`). */
+export type BluEvent = EventsPage["events"][number];
+export type BluEventType = BluEvent["type"];
+/** The member of the union with this `type`, e.g. `EventOf<"message.delta">`. */
+export type EventOf<T extends BluEventType> = Extract<BluEvent, { type: T }>;
+export type TurnStatusEvent = Schemas["TurnStatusEvent"];
+export type MessageDeltaEvent = Schemas["MessageDeltaEvent"];
+export type ToolCallEvent = Schemas["ToolCallEvent"];
+export type ToolResultEvent = Schemas["ToolResultEvent"];
+export type MessageCompleteEvent = Schemas["MessageCompleteEvent"];
+export type SessionUpdatedEvent = Schemas["SessionUpdatedEvent"];
+export type ArtifactChangedEvent = Schemas["ArtifactChangedEvent"];
+export type ErrorEvent = Schemas["ErrorEvent"];
+/** `turn.status` data: one shape per status (queued, waiting, running, and the three ends). */
+export type TurnStatus = TurnStatusEvent["data"];
 
 export class ApiError extends Error {
   constructor(
@@ -205,47 +136,47 @@ export const api = {
   config: () => request<Config>("GET", "/api/config"),
   logout: () => request<void>("POST", "/api/logout"),
   listSessions: (opts: { cursor?: string | null; archived: boolean; limit?: number }) =>
-    request<{ sessions: SessionRecord[]; next: string | null }>(
+    request<SessionPage>(
       "GET",
       `/api/sessions?limit=${opts.limit ?? 50}&archived=${opts.archived}` + (opts.cursor ? `&cursor=${q(opts.cursor)}` : ""),
     ),
-  createSession: () => request<{ id: string; session: SessionRecord }>("POST", "/api/sessions", { json: {} }),
+  createSession: () => request<CreatedSession>("POST", "/api/sessions", { json: {} }),
   getSession: (id: string) => request<SessionDetail>("GET", `/api/sessions/${q(id)}`),
   updateSession: (id: string, changes: { name?: string; status?: "active" | "archived" }) =>
     request<SessionRecord>("PATCH", `/api/sessions/${q(id)}`, { json: changes }),
   messages: (id: string, opts: { cursor?: string | null; limit?: number }) =>
-    request<{ messages: MessageRecord[]; next: string | null }>(
+    request<MessagePage>(
       "GET",
       `/api/sessions/${q(id)}/messages?order=desc&limit=${opts.limit ?? 30}` +
         (opts.cursor ? `&cursor=${q(opts.cursor)}` : ""),
     ),
   send: (id: string, text: string, key: string) =>
-    request<{ turn_id: string; position: number; message_id: string; replayed?: boolean }>(
+    request<Accepted>(
       "POST",
       `/api/sessions/${q(id)}/messages`,
       { json: { text, channel: "text" }, headers: { "Idempotency-Key": key } },
     ),
   messageText: (id: string, messageId: string) =>
-    request<{ id: string; text: string }>("GET", `/api/sessions/${q(id)}/messages/${q(messageId)}/text`),
-  interrupt: (id: string) => request<{ interrupted: boolean }>("POST", `/api/sessions/${q(id)}/interrupt`),
+    request<MessageText>("GET", `/api/sessions/${q(id)}/messages/${q(messageId)}/text`),
+  interrupt: (id: string) => request<Schemas["Interrupted"]>("POST", `/api/sessions/${q(id)}/interrupt`),
   fork: (id: string, messageId: string) =>
-    request<{ id: string }>("POST", `/api/sessions/${q(id)}/fork`, { json: { message_id: messageId } }),
+    request<CreatedSession>("POST", `/api/sessions/${q(id)}/fork`, { json: { message_id: messageId } }),
   events: (id: string, after: number, epoch: string | null, wait: number, signal: AbortSignal) =>
     request<EventsPage>(
       "GET",
       `/api/sessions/${q(id)}/events?after=${after}&wait=${wait}` + (epoch ? `&epoch=${q(epoch)}` : ""),
       { signal },
     ),
-  artifacts: (id: string) => request<{ artifacts: ArtifactRecord[] }>("GET", `/api/sessions/${q(id)}/artifacts`),
+  artifacts: (id: string) => request<Schemas["ArtifactList"]>("GET", `/api/sessions/${q(id)}/artifacts`),
   listFiles: (path: string) =>
-    request<{ path: string; entries: FileEntry[]; truncated: boolean; hidden: number }>("GET", `/api/files?path=${q(path)}`),
+    request<FolderListing>("GET", `/api/files?path=${q(path)}`),
   upload: (path: string, file: Blob) =>
-    request<{ path: string; size: number }>("PUT", `/api/files/content?path=${q(path)}`, {
+    request<Written>("PUT", `/api/files/content?path=${q(path)}`, {
       body: file,
       headers: { "Content-Type": "application/octet-stream" },
     }),
   startUpload: (path: string, size: number) => request<UploadTarget>("POST", "/api/files/uploads", { json: { path, size } }),
-  completeUpload: (id: string) => request<{ path: string; size: number }>("POST", `/api/files/uploads/${q(id)}/complete`),
+  completeUpload: (id: string) => request<Written>("POST", `/api/files/uploads/${q(id)}/complete`),
   downloadLink: (path: string) => request<DownloadLink>("POST", "/api/files/downloads", { json: { path } }),
   voiceToken: (sessionId: string) => request<VoiceToken>("POST", "/api/voice/token", { json: { session_id: sessionId } }),
   fileUrl: (path: string, download = false) => `/api/files/content?path=${q(path)}` + (download ? "&download=1" : ""),

@@ -2,37 +2,15 @@
 // with a preview, saved only over the version it started from (a 409 says Claude or another tab saved
 // meanwhile), every version listed and restorable; and the chat card for a change Claude made.
 import { ApiError, request } from "./api";
+import type { components } from "./generated/api";
 import { announce, h } from "./dom";
 import { formatBytes, formatTime, relativeTime } from "./format";
 import { renderCode, renderMarkdown } from "./markdown";
 
-export interface MemoryVersion {
-  id: string;
-  etag: string;
-  at: number;
-  author: "you" | "Claude" | "restore";
-  size: number;
-  session_id: string | null;
-  turn_id: string | null;
-  restored_from: string | null;
-}
-
-export interface MemoryState {
-  content: string;
-  etag: string;
-  version: MemoryVersion | null;
-  path: string;
-  max_chars: number;
-}
-
+export type MemoryVersion = components["schemas"]["MemoryVersion"];
+export type MemoryState = components["schemas"]["MemoryState"];
 /** The `memory.changed` event's data (docs/protocol.md). */
-export interface MemoryChange {
-  turn_id: string | null;
-  version: Pick<MemoryVersion, "id" | "etag" | "at" | "author" | "size">;
-  previous: Pick<MemoryVersion, "id" | "etag" | "at" | "author" | "size"> | null;
-  diff: string;
-  diff_truncated: boolean;
-}
+export type MemoryChange = components["schemas"]["MemoryChanged"];
 
 const ifMatch = (etag: string) => ({ "If-Match": `"${etag}"` });
 

@@ -3,35 +3,13 @@
 // policy blocks), and adding, editing or removing a server in the JSON shape of `.mcp.json`. The page
 // never receives a key: headers and env show only whether each is set; an edit sends null to keep one.
 import { ApiError, request } from "./api";
+import type { components } from "./generated/api";
 import { announce, h } from "./dom";
 import { relativeTime } from "./format";
 
-export interface McpTool {
-  name: string;
-  full_name: string;
-  blocked: boolean;
-}
-
-export interface McpServer {
-  name: string;
-  source: "key" | "added";
-  type: "stdio" | "http" | "sse";
-  url?: string | null;
-  headers?: Record<string, { set: boolean }> | null;
-  command?: string | null;
-  args?: string[] | null;
-  env?: Record<string, { set: boolean }> | null;
-  status: "connected" | "failed" | "needs-auth" | "pending" | "disabled" | null;
-  error: string | null;
-  tools: McpTool[] | null;
-  server_info: { name?: string; version?: string } | null;
-}
-
-export interface McpServers {
-  servers: McpServer[];
-  checked_at: number | null;
-  disallowed_tools: string[];
-}
+export type McpTool = components["schemas"]["McpTool"];
+export type McpServer = components["schemas"]["McpServer"];
+export type McpServers = components["schemas"]["McpServers"];
 
 export const mcpApi = {
   list: () => request<McpServers>("GET", "/api/mcp/servers"),

@@ -1,0 +1,114 @@
+// The message box under the chat: the text area (Enter sends, Shift+Enter adds a line, grows with its
+// text), Send, Stop (while a turn runs) and the microphone button for voice mode.
+import { h } from "./dom";
+import { icon } from "./icons";
+
+export const VOICE_OFF = "Voice is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET in Blu's secret.";
+
+export interface ComposerOptions {
+  /** The text to send (not blank, within `maxChars`); the box is already cleared. */
+  send(text: string): void;
+  stop(): void;
+  voice(): void;
+  /** Whether LiveKit is configured: the microphone button works only then. */
+  voiceEnabled: boolean;
+  maxChars: number;
+  /** Said when a message is too long. */
+  refuse(text: string): void;
+}
+
+export class Composer {
+  readonly element: HTMLFormElement;
+  readonly micButton: HTMLButtonElement;
+  private textarea: HTMLTextAreaElement;
+  private sendButton: HTMLButtonElement;
+  private stopButton: HTMLButtonElement;
+
+  constructor(private options: ComposerOptions) {
+    this.textarea = h("textarea", {
+      id: "composer-input",
+      class: "composer__input",
+      rows: "1",
+      placeholder: "Message Blu…",
+      "aria-label": "Message",
+      "aria-describedby": "composer-hint",
+      dir: "auto",
+      enterkeyhint: "send",
+      autocomplete: "off",
+    });
+    this.sendButton = h("button", { type: "submit", class: "button button--primary composer__send", "aria-label": "Send message" }, "Send");
+    this.stopButton = h(
+      "button",
+      { type: "button", class: "button button--danger composer__stop", hidden: true, "aria-label": "Stop the running turn", onclick: () => options.stop() },
+      "Stop",
+    );
+    const voice = options.voiceEnabled;
+    this.micButton = h(
+      "button",
+      {
+        type: "button",
+        class: "button button--icon composer__mic",
+        "aria-label": voice ? "Talk to Blu (voice mode)" : "Voice mode (not configured)",
+        title: voice ? "Talk to Blu" : VOICE_OFF,
+        "aria-disabled": voice ? null : "true",
+        "data-testid": "voice-button",
+        onclick: () => options.voice(),
+      },
+      icon("mic", 20),
+    );
+    const hint = h("p", { id: "composer-hint", class: "composer__hint" }, "Enter sends · Shift+Enter adds a line");
+    this.element = h(
+      "form",
+      { class: "composer", "aria-label": "Send a message", onsubmit: (e: Event) => (e.preventDefault(), this.submit()) },
+      this.textarea,
+      h("div", { class: "composer__buttons" }, this.micButton, this.stopButton, this.sendButton),
+      hint,
+    );
+    this.textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.textarea.addEventListener("input", () => this.autosize());
+  }
+
+  focus(): void {
+    this.textarea.focus();
+  }
+
+  /** The session is gone: nothing can be sent. */
+  disable(): void {
+    this.textarea.disabled = true;
+    this.sendButton.disabled = true;
+  }
+
+  /** Stop is offered while a turn runs or waits for a process. */
+  showStop(on: boolean): void {
+    this.stopButton.hidden = !on;
+  }
+
+  /** Stop is disabled while its request is under way. */
+  stopping(on: boolean): void {
+    this.stopButton.disabled = on;
+  }
+
+  private autosize(): void {
+    const t = this.textarea;
+    t.style.height = "auto";
+    t.style.height = `${Math.min(t.scrollHeight, 220)}px`;
+  }
+
+  private submit(): void {
+    const text = this.textarea.value;
+    if (!text.trim()) return;
+    // Characters as the server counts them (code points; an emoji is one, not two UTF-16 units).
+    if ([...text].length > this.options.maxChars) {
+      this.options.refuse(`The message is longer than ${this.options.maxChars} characters.`);
+      return;
+    }
+    this.textarea.value = "";
+    this.autosize();
+    this.options.send(text);
+  }
+}

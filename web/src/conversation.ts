@@ -1,0 +1,474 @@
+// One session's conversation as plain data, with no DOM and no network: the messages in order, the text
+// streaming into a reply, tool calls, turns (running, queued, waiting) and messages still being sent.
+//
+// Every function takes a state and returns a new one (the old one is never changed) together with
+// `Changes`: which messages were added, removed or need rendering again, so the view touches only those.
+// The rules (docs/ui.md, "Streaming and reconnecting"):
+// - messages are keyed by id and kept in id order (ids sort by time; the local copies of messages being
+//   sent have ids starting with "~", so they come last);
+// - `message.complete` replaces whatever was streamed for that id, and a stored message of the person's
+//   replaces the local copy shown while it was being sent;
+// - deltas are added only to a reply whose `turn.status: running` was seen here, so a reply loaded from
+//   history with part of its text is never repeated: from `running` on, its text is rebuilt from deltas;
+// - messages older than the oldest loaded one arrive by paging, never from the stream.
+// The stream (stream.ts) hands over each event once, in order; applying the same stored message or tool
+// call again changes nothing.
+import type { MessageRecord, SessionRecord, ToolCall } from "./api";
+import type { StreamEvent, TurnStatusData } from "./events";
+
+/** A message the person sent from this page, until the server has it. */
+export interface LocalSend {
+  /** The POST's Idempotency-Key (the same on every retry). */
+  readonly key: string;
+  /** The stored message's id, once the POST was accepted. */
+  readonly messageId?: string;
+  /** Why it was not sent (shown with "Send again"). */
+  readonly failed?: string;
+  /** How many turns ran before it when it was accepted. */
+  readonly position?: number;
+}
+
+export interface Message extends Readonly<MessageRecord> {
+  /** The text rebuilt from `message.delta` events; shown only while `liveValid`. */
+  readonly live: string;
+  /** This page saw the reply's turn start running, so every delta of it is seen. */
+  readonly liveValid: boolean;
+  readonly local?: LocalSend;
+}
+
+/** A turn as its `turn.status` events told it (later events' fields win). */
+export type Turn = Readonly<TurnStatusData>;
+
+export interface Conversation {
+  readonly sessionId: string | null;
+  readonly messages: ReadonlyMap<string, Message>;
+  /** Message ids in display order. */
+  readonly order: readonly string[];
+  readonly turns: ReadonlyMap<string, Turn>;
+  /** Where older history continues (null: the first message is loaded). */
+  readonly olderCursor: string | null;
+}
+
+/** What an update changed, for the view. */
+export interface Changes {
+  /** Everything was replaced: rebuild the list from `order`. */
+  readonly reset: boolean;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Messages (other than the added ones) to render again. */
+  readonly updated: readonly string[];
+  /** Turns changed (the busy line, Stop, queue badges). */
+  readonly turns: boolean;
+  /** A `session.updated` event's record. */
+  readonly session: SessionRecord | null;
+  /** An `artifact.changed` event: the artifacts list is stale. */
+  readonly artifacts: boolean;
+}
+
+export interface Step {
+  readonly state: Conversation;
+  readonly changes: Changes;
+}
+
+export interface HistoryPage {
+  /** Newest first, as GET /api/sessions/{id}/messages?order=desc answers. */
+  readonly messages: readonly MessageRecord[];
+  readonly next: string | null;
+}
+
+export function emptyConversation(sessionId: string | null): Conversation {
+  return { sessionId, messages: new Map(), order: [], turns: new Map(), olderCursor: null };
+}
+
+const NO_CHANGES: Changes = { reset: false, added: [], removed: [], updated: [], turns: false, session: null, artifacts: false };
+
+/** A mutable working copy for one update; `done()` gives the new state and what changed. */
+class Draft {
+  readonly messages: Map<string, Message>;
+  order: string[];
+  readonly turns: Map<string, Turn>;
+  olderCursor: string | null;
+  /** For Changes: a `session.updated` record, an `artifact.changed` event. */
+  session: SessionRecord | null = null;
+  artifacts = false;
+
+  /** Messages, their order or the turns differ from the base state. */
+  private modified = false;
+  private reset = false;
+  private added = new Set<string>();
+  private removed = new Set<string>();
+  private updated = new Set<string>();
+  private turnsChanged = false;
+
+  constructor(readonly base: Conversation) {
+    this.messages = new Map(base.messages);
+    this.order = [...base.order];
+    this.turns = new Map(base.turns);
+    this.olderCursor = base.olderCursor;
+  }
+
+  clear(): void {
+    this.modified = true;
+    this.messages.clear();
+    this.order = [];
+    this.reset = true;
+    this.added.clear();
+    this.removed.clear();
+    this.updated.clear();
+  }
+
+  add(msg: Message): void {
+    this.modified = true;
+    this.messages.set(msg.id, msg);
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.order[mid]! < msg.id) lo = mid + 1;
+      else hi = mid;
+    }
+    this.order.splice(lo, 0, msg.id);
+    this.added.add(msg.id);
+  }
+
+  remove(id: string): void {
+    if (!this.messages.delete(id)) return;
+    this.modified = true;
+    this.order = this.order.filter((x) => x !== id);
+    if (this.added.delete(id)) return;
+    this.updated.delete(id);
+    this.removed.add(id);
+  }
+
+  /** Replace a message with a changed copy. */
+  change(id: string, patch: Partial<Message>): void {
+    const msg = this.messages.get(id);
+    if (!msg) return;
+    this.modified = true;
+    this.messages.set(id, { ...msg, ...patch });
+    this.touch(id);
+  }
+
+  /** Render a message again (its badge depends on something else that changed). */
+  touch(id: string): void {
+    if (this.messages.has(id) && !this.added.has(id)) this.updated.add(id);
+  }
+
+  setTurn(turn: Turn): void {
+    this.modified = true;
+    this.turns.set(turn.turn_id, turn);
+    this.turnsChanged = true;
+  }
+
+  clearTurns(): void {
+    if (this.turns.size) this.turnsChanged = this.modified = true;
+    this.turns.clear();
+  }
+
+  done(): Step {
+    const state: Conversation = {
+      sessionId: this.base.sessionId,
+      messages: this.messages,
+      order: this.order,
+      turns: this.turns,
+      olderCursor: this.olderCursor,
+    };
+    const same = !this.modified && this.olderCursor === this.base.olderCursor;
+    const noChanges = !this.reset && !this.added.size && !this.removed.size && !this.updated.size && !this.turnsChanged && !this.session && !this.artifacts;
+    if (same && noChanges) return { state: this.base, changes: NO_CHANGES };
+    return {
+      state: same ? this.base : state,
+      changes: {
+        reset: this.reset,
+        added: this.order.filter((id) => this.added.has(id)),
+        removed: [...this.removed],
+        updated: [...this.updated],
+        turns: this.turnsChanged,
+        session: this.session,
+        artifacts: this.artifacts,
+      },
+    };
+  }
+}
+
+function fromRecord(record: MessageRecord): Message {
+  return { ...record, tool_calls: record.tool_calls ?? [], live: "", liveValid: false };
+}
+
+/** Messages older than the oldest loaded one arrive with paging, not from the stream. */
+function outsideWindow(draft: Draft, id: string): boolean {
+  if (!draft.olderCursor) return false;
+  const oldest = draft.order.find((x) => !x.startsWith("~"));
+  return oldest !== undefined && id < oldest;
+}
+
+function upsertTool(calls: readonly ToolCall[], call: ToolCall): ToolCall[] {
+  const index = calls.findIndex((c) => c.id === call.id);
+  if (index < 0) return [...calls, call];
+  const next = [...calls];
+  next[index] = call;
+  return next;
+}
+
+function upsertRecord(draft: Draft, record: MessageRecord): void {
+  // A stored message of the person's replaces the local copy shown while it was being sent.
+  if (record.role === "user") {
+    for (const m of draft.messages.values()) {
+      if (m.local && (m.local.messageId === record.id || (!m.local.messageId && m.text === record.text))) {
+        draft.remove(m.id);
+        break;
+      }
+    }
+  }
+  const existing = draft.messages.get(record.id);
+  if (!existing) {
+    if (!outsideWindow(draft, record.id)) draft.add(fromRecord(record));
+    return;
+  }
+  // A running reply's checkpoint may lag the tool events already seen: keep those, add its own.
+  const records = record.tool_calls ?? [];
+  const tool_calls = record.state === "running" ? records.reduce(upsertTool, existing.tool_calls) : records;
+  const finished = record.state !== "running";
+  draft.change(record.id, {
+    ...record,
+    tool_calls,
+    live: finished ? "" : existing.live,
+    liveValid: finished ? false : existing.liveValid,
+  });
+}
+
+function applyTurn(draft: Draft, data: TurnStatusData, at: number): void {
+  const turn: Turn = { ...draft.turns.get(data.turn_id), ...data };
+  draft.setTurn(turn);
+  if (data.status === "running" && data.message_id) {
+    let msg = draft.messages.get(data.message_id);
+    if (!msg && !outsideWindow(draft, data.message_id)) {
+      const user = data.user_message_id ? draft.messages.get(data.user_message_id) : undefined;
+      msg = fromRecord({
+        session_id: draft.base.sessionId ?? "",
+        id: data.message_id,
+        role: "assistant",
+        text: "",
+        channel: user?.channel ?? "text",
+        turn_id: data.turn_id,
+        state: "running",
+        created_at: at,
+        tool_calls: [],
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_usd: 0,
+        error: null,
+        truncated: false,
+      });
+      draft.add(msg);
+    }
+    if (msg && msg.state === "running" && !msg.liveValid) {
+      // From here on every delta of this reply is seen: rebuild its text from them.
+      draft.change(msg.id, { live: "", liveValid: true });
+    }
+  }
+  // Queue badges depend on every turn's state.
+  for (const t of draft.turns.values()) if (t.user_message_id) draft.touch(t.user_message_id);
+  for (const m of draft.messages.values()) if (m.local) draft.touch(m.id);
+}
+
+/** Apply one event of the stream. */
+export function applyEvent(state: Conversation, event: StreamEvent): Step {
+  const draft = new Draft(state);
+  switch (event.type) {
+    case "message.complete":
+      upsertRecord(draft, event.data.message);
+      break;
+    case "message.delta": {
+      const msg = draft.messages.get(event.data.message_id);
+      if (msg && msg.state === "running" && msg.liveValid) draft.change(msg.id, { live: msg.live + String(event.data.text ?? "") });
+      break;
+    }
+    case "tool.call":
+    case "tool.result": {
+      const msg = draft.messages.get(event.data.message_id);
+      if (msg && msg.state === "running") {
+        const { turn_id: _turn, message_id: _message, ...call } = event.data;
+        draft.change(msg.id, { tool_calls: upsertTool(msg.tool_calls, call) });
+      }
+      break;
+    }
+    case "turn.status":
+      applyTurn(draft, event.data, event.at);
+      break;
+    case "session.updated":
+      draft.session = event.data.session;
+      break;
+    case "artifact.changed":
+      draft.artifacts = true;
+      break;
+    case "error": {
+      const turn = draft.turns.get(event.data.turn_id);
+      const msg = turn?.message_id ? draft.messages.get(turn.message_id) : undefined;
+      if (msg && !msg.error) draft.change(msg.id, { error: String(event.data.message ?? "") });
+      break;
+    }
+    default:
+      break; // a type a newer server added: nothing to show for it yet
+  }
+  return draft.done();
+}
+
+/** The newest page of history replaces every message, but messages still being sent stay. */
+export function loadHistory(state: Conversation, page: HistoryPage): Step {
+  const draft = new Draft(state);
+  const sending = [...state.messages.values()].filter((m) => m.local && !m.local.messageId);
+  draft.clear();
+  for (const record of [...page.messages].reverse()) draft.add(fromRecord(record));
+  for (const local of sending) draft.add(local);
+  draft.olderCursor = page.next;
+  return draft.done();
+}
+
+/** An older page of history (scrolling up): adds what is not loaded yet. */
+export function addOlder(state: Conversation, page: HistoryPage): Step {
+  const draft = new Draft(state);
+  for (const record of page.messages) if (!draft.messages.has(record.id)) draft.add(fromRecord(record));
+  draft.olderCursor = page.next;
+  return draft.done();
+}
+
+/** The server's log started again: the turns it told of are unknown until new events say. */
+export function forgetTurns(state: Conversation): Step {
+  const draft = new Draft(state);
+  draft.clearTurns();
+  return draft.done();
+}
+
+/** The empty chat got its session. */
+export function setSession(state: Conversation, sessionId: string): Conversation {
+  return { ...state, sessionId };
+}
+
+// -- messages the person sends from this page --------------------------------------------------
+
+/** Show the person's message at once, before the POST; `now` in epoch milliseconds. */
+export function addLocal(state: Conversation, text: string, key: string, now: number): Step {
+  const draft = new Draft(state);
+  draft.add({
+    ...fromRecord({
+      session_id: state.sessionId ?? "",
+      id: `~${now}-${key}`,
+      role: "user",
+      text,
+      channel: "text",
+      turn_id: null,
+      state: "complete",
+      created_at: now / 1000,
+      tool_calls: [],
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_usd: 0,
+      error: null,
+      truncated: false,
+    }),
+    local: { key },
+  });
+  return draft.done();
+}
+
+function changeLocal(state: Conversation, id: string, change: (local: LocalSend) => LocalSend): Step {
+  const draft = new Draft(state);
+  const msg = draft.messages.get(id);
+  if (msg?.local) draft.change(id, { local: change(msg.local) });
+  return draft.done();
+}
+
+/** (Re)sending: clear an earlier failure. */
+export function sendStarted(state: Conversation, id: string): Step {
+  return changeLocal(state, id, ({ failed: _failed, ...local }) => local);
+}
+
+export function sendFailed(state: Conversation, id: string, reason: string): Step {
+  return changeLocal(state, id, (local) => ({ ...local, failed: reason }));
+}
+
+/** The POST was accepted: the local copy waits for its stored message, or goes if that came first. */
+export function sendAccepted(state: Conversation, id: string, result: { message_id: string; turn_id: string; position: number }): Step {
+  const draft = new Draft(state);
+  const msg = draft.messages.get(id);
+  if (!msg?.local) return draft.done();
+  if (draft.messages.has(result.message_id)) draft.remove(id);
+  else draft.change(id, { local: { ...msg.local, messageId: result.message_id, position: result.position }, turn_id: result.turn_id });
+  return draft.done();
+}
+
+/** The whole text of a shortened message, loaded on request. */
+export function replaceText(state: Conversation, id: string, text: string): Step {
+  const draft = new Draft(state);
+  draft.change(id, { text, truncated: false });
+  return draft.done();
+}
+
+// -- what the view asks ---------------------------------------------------------------------------
+
+/** The text to show: the streamed text while it is being written, else the stored one. */
+export function shownText(msg: Message): string {
+  return msg.state === "running" && msg.liveValid ? msg.live : msg.text;
+}
+
+/** "failed" and "sending" for local copies, else the stored state. */
+export function deliveryState(msg: Message): "failed" | "sending" | Message["state"] {
+  if (msg.local?.failed) return "failed";
+  if (msg.local && !msg.local.messageId) return "sending";
+  return msg.state;
+}
+
+/** The turn a message of the person's started. */
+export function turnOf(state: Conversation, msg: Message): Turn | undefined {
+  const userId = msg.local?.messageId ?? msg.id;
+  return [...state.turns.values()].find((t) => t.user_message_id === userId);
+}
+
+/** How many turns run before the person's message (null: it is not queued). */
+export function queuedAhead(state: Conversation, msg: Message): number | null {
+  const userId = msg.local?.messageId ?? msg.id;
+  const turn = turnOf(state, msg);
+  if (!turn) return msg.local && msg.local.position ? msg.local.position : null;
+  if (turn.status !== "queued") return null;
+  let ahead = 0;
+  for (const t of state.turns.values()) {
+    if (t === turn) continue;
+    if (t.status === "running") ahead += 1;
+    else if (t.status === "queued" && (t.user_message_id ?? "") < userId) ahead += 1;
+  }
+  return ahead;
+}
+
+/** The person's message a reply answers (same turn), when it is loaded. */
+export function promptOf(state: Conversation, reply: Message): Message | undefined {
+  if (!reply.turn_id) return undefined;
+  for (const m of state.messages.values()) if (m.role === "user" && !m.local && m.turn_id === reply.turn_id) return m;
+  return undefined;
+}
+
+/** A stopped or failed reply whose prompt is loaded can be asked again. */
+export function canRetry(state: Conversation, msg: Message): boolean {
+  return !msg.local && msg.role === "assistant" && (msg.state === "interrupted" || msg.state === "error") && !!promptOf(state, msg);
+}
+
+/** Fork points: every stored message that is not being written. */
+export function canFork(msg: Message): boolean {
+  return !msg.local && msg.state !== "running";
+}
+
+export interface Activity {
+  running: boolean;
+  queued: number;
+  /** A turn waiting for a free Claude Code process. */
+  waiting: Turn | undefined;
+  busy: boolean;
+}
+
+export function activity(state: Conversation): Activity {
+  const turns = [...state.turns.values()];
+  const running = turns.some((t) => t.status === "running") || [...state.messages.values()].some((m) => m.state === "running" && !m.local);
+  const queued = turns.filter((t) => t.status === "queued").length;
+  const waiting = turns.find((t) => t.status === "waiting");
+  return { running, queued, waiting, busy: running || queued > 0 || !!waiting };
+}
