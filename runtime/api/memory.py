@@ -14,9 +14,7 @@ from runtime.api.errors import error_responses
 from runtime.api.models import Answer, Body
 from runtime.memory import MAX_MEMORY_CHARS, Conflict, Memory, Snapshot, UnknownVersion, Version
 
-router = APIRouter(
-    prefix="/api/memory", tags=["memory"], dependencies=UserAction, responses=error_responses(404, 409, 428)
-)
+router = APIRouter(prefix="/api/memory", tags=["memory"], dependencies=UserAction, responses=error_responses(404, 428))
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The ETag the edit started from ("sha")')]
 
@@ -43,6 +41,22 @@ class MemoryState(Answer):
     version: MemoryVersion | None
     path: str  # where Claude Code reads it, for the page's explanation
     max_chars: int
+
+
+class MemoryConflictDetail(Answer):
+    message: str
+    current: MemoryState
+
+
+class MemoryConflict(Answer):
+    """409: the memory is no longer the version the change started from; `current` is what it is now."""
+
+    detail: MemoryConflictDetail
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": MemoryConflict, "description": "The memory changed since that version (Claude, or a tab)"}
+}
 
 
 class MemorySave(Body):
@@ -119,7 +133,7 @@ async def read_memory(manager: ManagerDep) -> Response:
     return _answer(memory, await asyncio.to_thread(memory.read))
 
 
-@router.put("", response_model=MemoryState)
+@router.put("", response_model=MemoryState, responses=CONFLICT)
 async def save_memory(body: MemorySave, manager: ManagerDep, if_match: IfMatch = None) -> Response:
     """Replace the memory if it is still the version edited; 409 with the current text otherwise."""
     memory = manager.memory
@@ -147,7 +161,7 @@ async def read_version(version_id: str, manager: ManagerDep) -> dict[str, Any]:
     return {"version": version_out(version), "content": content}
 
 
-@router.post("/versions/{version_id}/restore", response_model=MemoryState)
+@router.post("/versions/{version_id}/restore", response_model=MemoryState, responses=CONFLICT)
 async def restore_version(
     version_id: str, manager: ManagerDep, body: MemoryRestore | None = None, if_match: IfMatch = None
 ) -> Response:

@@ -952,6 +952,19 @@ export interface components {
             type: "memory.changed";
             data: components["schemas"]["MemoryChanged"];
         };
+        /**
+         * MemoryConflict
+         * @description 409: the memory is no longer the version the change started from; `current` is what it is now.
+         */
+        MemoryConflict: {
+            detail: components["schemas"]["MemoryConflictDetail"];
+        };
+        /** MemoryConflictDetail */
+        MemoryConflictDetail: {
+            /** Message */
+            message: string;
+            current: components["schemas"]["MemoryState"];
+        };
         /** MemoryRestore */
         MemoryRestore: {
             /** Base Etag */
@@ -3743,15 +3756,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Conflicts with what is running (or, for an upload, with its state) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Over the size limit */
             413: {
                 headers: {
@@ -3842,13 +3846,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Conflicts with what is running (or, for an upload, with its state) */
+            /** @description The memory changed since that version (Claude, or a tab) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["MemoryConflict"];
                 };
             };
             /** @description Over the size limit */
@@ -3936,15 +3940,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Conflicts with what is running (or, for an upload, with its state) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Over the size limit */
             413: {
                 headers: {
@@ -4023,15 +4018,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Conflicts with what is running (or, for an upload, with its state) */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4131,13 +4117,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Conflicts with what is running (or, for an upload, with its state) */
+            /** @description The memory changed since that version (Claude, or a tab) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["MemoryConflict"];
                 };
             };
             /** @description Over the size limit */
