@@ -34,7 +34,7 @@ class BluServer(uvicorn.Server):
 def main() -> int:
     close_to_inspection()  # before any secret is read: the agent's shell cannot read this process
     settings = Settings()
-    # The task also receives secrets only the agent's tools read (NOTION_API_KEY, ...): scrub them too.
+    # Every key of Blu's secret the task may receive, settings or not: scrub them all.
     passed_through = (os.environ.get(key) for key in SECRET_KEYS if key != "LIVEKIT_URL")
     configure_logging(level=settings.log_level, secrets=(*settings.secret_values(), *passed_through))
     scrub_environment()  # read into settings; nothing started from here inherits them

@@ -23,7 +23,7 @@ from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, notifications, schedules, sessions, system, voice, web
+from runtime.api import auth, events, files, mcp, memory, notifications, schedules, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
@@ -166,6 +166,8 @@ API_ROUTERS = (
     files.router,
     voice.router,
     notifications.router,
+    memory.router,
+    mcp.router,
 )
 
 

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     title_model: str = Field("haiku", validation_alias=_env("BLU_TITLE_MODEL"))
     title_mode: Literal["model", "words"] = Field("model", validation_alias=_env("BLU_TITLE_MODE"))
 
+    # Keys of the MCP servers Blu configures itself (runtime/agent/mcp.py); the agent's CLI keeps them.
+    github_token: SecretStr | None = Field(None, validation_alias=_env("GITHUB_TOKEN"))
+    notion_api_key: SecretStr | None = Field(None, validation_alias=_env("NOTION_API_KEY"))
+
     # Agent sessions
     max_hot_clients: int = Field(4, ge=1, le=32, validation_alias=_env("BLU_MAX_HOT_CLIENTS"))
     turn_timeout_seconds: float = Field(900, gt=0, validation_alias=_env("BLU_TURN_TIMEOUT_SECONDS"))

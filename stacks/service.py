@@ -43,9 +43,12 @@ RUNTIME_SECRETS: tuple[str, ...] = (
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
     "OPENAI_API_KEY",
+    # The runtime configures GitHub's and Notion's MCP servers from these (runtime/agent/mcp.py).
+    "NOTION_API_KEY",
+    "GITHUB_TOKEN",
 )
-# Keys read by the agent's tools, not by the runtime's settings.
-PASS_THROUGH_SECRETS: tuple[str, ...] = ("NOTION_API_KEY", "GITHUB_TOKEN")
+# Keys read by the agent's tools, not by the runtime's settings (none at present).
+PASS_THROUGH_SECRETS: tuple[str, ...] = ()
 # Runtime settings the task deliberately leaves at their defaults (the test requires every setting
 # the runtime reads to be either set here or listed here, so a new setting forces a decision).
 RUNTIME_DEFAULTS: tuple[str, ...] = (

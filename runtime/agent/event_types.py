@@ -115,6 +115,28 @@ class SessionUpdated(EventData):
     session: SessionRecord
 
 
+class MemoryVersionRef(EventData):
+    """A kept version of Claude's memory (runtime/memory.py): `etag` is its text's SHA-256, `at` epoch seconds,
+    `size` bytes."""
+
+    id: str
+    etag: str
+    at: float
+    author: Literal["you", "Claude", "restore"]
+    size: int
+
+
+class MemoryChanged(EventData):
+    """Claude changed its memory (the user-level CLAUDE.md) in this turn: `previous` → `version` as a unified
+    `diff` (cut at 20 000 characters when `diff_truncated`). Revert restores `previous` over `version`."""
+
+    turn_id: str | None
+    version: MemoryVersionRef
+    previous: MemoryVersionRef | None
+    diff: str
+    diff_truncated: bool
+
+
 class TurnError(EventData):
     """Why the turn failed, as a sentence a person can act on."""
 
@@ -166,6 +188,11 @@ class SessionUpdatedEvent(Event):
     data: SessionUpdated
 
 
+class MemoryChangedEvent(Event):
+    type: Literal["memory.changed"]
+    data: MemoryChanged
+
+
 class ErrorEvent(Event):
     type: Literal["error"]
     data: TurnError
@@ -179,6 +206,7 @@ BluEvent = Annotated[
     | MessageCompleteEvent
     | SessionUpdatedEvent
     | ArtifactChangedEvent
+    | MemoryChangedEvent
     | ErrorEvent,
     Field(discriminator="type"),
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from claude_agent_sdk import fork_session
+from claude_agent_sdk import ClaudeSDKClient, fork_session
 
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
@@ -31,10 +31,12 @@ from core.store.models import (
 from runtime.agent.capacity import CliSlots, cli_limit
 from runtime.agent.client import ClientFactory
 from runtime.agent.events import EventHub
-from runtime.agent.options import ClaudeEndpoint, transcript_path
+from runtime.agent.mcp import ServerStatus, wait_for_status
+from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_path
 from runtime.agent.title import fallback_title, generate_title
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.agent.worker import SessionWorker
+from runtime.memory import MEMORY_FILE, Change, Memory
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,9 @@ class SessionManager:
         self.cli_slots = CliSlots(cli_limit(settings))
         # Called (each in a task of its own, off the turn's path) after a turn was saved and published.
         self.on_turn_finished: list[Callable[[str, RunningTurn], Awaitable[None]]] = []
+        self.memory = memory_of(settings)
+        self.mcp_status: tuple[float, list[ServerStatus]] | None = None  # (time.time(), statuses) of the last check
+        self._mcp_check = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -342,6 +347,7 @@ class SessionManager:
         await self.cli_slots.release()
 
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None:
+        await self._note_memory_change(worker.session_id, turn)
         await self.make_room(None)
         await self.cli_slots.recheck()
         if turn.tier is not None:
@@ -358,6 +364,24 @@ class SessionManager:
             self._spawn(listener(worker.session_id, turn))
         if turn.state == "complete" and self.settings.title_mode == "model":
             self._spawn(self._title_after_first_exchange(worker.session_id, turn))
+
+    async def _note_memory_change(self, session_id: str, turn: RunningTurn) -> None:
+        """After a turn: when the memory file changed, keep the new version (Claude's) and, when this turn
+        made the change, show it in this session's chat (`memory.changed`: the diff, and the version to
+        restore for Revert). While another session's turn runs, a change this turn's tool calls do not
+        name is left unreported here, for that turn's end (it is kept as a version either way)."""
+        try:
+            change = await asyncio.to_thread(self.memory.observe, session_id=session_id, turn_id=turn.request.turn_id)
+        except OSError:
+            log.warning("Could not read Claude's memory after a turn", exc_info=True)
+            return
+        if change is None:
+            return
+        others_running = any(w.current is not None and w.session_id != session_id for w in self.workers.values())
+        if others_running and not _touches_memory(turn, self.memory):
+            return  # left for the turn that made it
+        self.memory.claim(change)
+        self.hub.publish(session_id, "memory.changed", memory_change_event(turn.request.turn_id, change))
 
     async def _title_after_first_exchange(self, session_id: str, turn: RunningTurn) -> None:
         """Title the session after its first complete reply (earlier turns may have failed), unless
@@ -509,6 +533,36 @@ class SessionManager:
             worker.stop()
             self.workers.pop(session_id, None)
 
+    # -- MCP servers ----------------------------------------------------------------------
+    def mcp_changed(self) -> None:
+        """The MCP configuration changed: forget the last status and disconnect idle clients, so each
+        session's next turn starts Claude Code with the new servers (a running turn keeps its own)."""
+        self.mcp_status = None
+        for worker in self.workers.values():
+            if worker.is_hot and worker.is_idle:
+                worker.demote()
+
+    async def check_mcp(self, *, connect_timeout_s: float = 60.0) -> list[ServerStatus]:
+        """Each configured server's status from Claude Code itself: a short-lived CLI started with the
+        same options as a session's (same servers, environment, user), asked `get_mcp_status` until no
+        server is pending, then closed. It takes a CLI slot like any client; no model call is made."""
+        async with self._mcp_check:
+            await self.acquire_cli(None)
+            try:
+                client = ClaudeSDKClient(agent_options(self.settings, self.endpoint))
+                await asyncio.wait_for(client.connect(), timeout=connect_timeout_s)
+                try:
+                    statuses = await wait_for_status(client)
+                finally:
+                    try:
+                        await asyncio.wait_for(client.disconnect(), timeout=10)
+                    except Exception:
+                        log.warning("Could not close the MCP status check's client", exc_info=True)
+            finally:
+                await self.release_cli()
+            self.mcp_status = (time.time(), statuses)
+            return statuses
+
     # -- reporting ------------------------------------------------------------------------
     def busy(self) -> bool:
         return any(not w.is_idle for w in self.workers.values())
@@ -547,6 +601,35 @@ class SessionManager:
                 "claude_processes": len(children),
             },
         }
+
+
+def memory_of(settings: Settings) -> Memory:
+    """The memory every session reads: Claude Code's user-level CLAUDE.md (see runtime/memory.py)."""
+    return Memory(settings.claude_config_dir / MEMORY_FILE, settings.data_dir / "memory")
+
+
+def _touches_memory(turn: RunningTurn, memory: Memory) -> bool:
+    """Whether a tool call of the turn names the memory file (Write/Edit by path, or a shell command)."""
+    named = (str(memory.path), MEMORY_FILE)
+    return any(
+        any(name in json.dumps(arguments, ensure_ascii=False) for name in named)
+        for arguments in turn.tool_inputs.values()
+    )
+
+
+def memory_change_event(turn_id: str | None, change: Change) -> dict[str, Any]:
+    """The `memory.changed` event's data (docs/protocol.md)."""
+
+    def version(v: Any) -> dict[str, Any] | None:
+        return None if v is None else {"id": v.id, "etag": v.sha, "at": v.at, "author": v.author, "size": v.size}
+
+    return {
+        "turn_id": turn_id,
+        "version": version(change.current),
+        "previous": version(change.previous),
+        "diff": change.diff,
+        "diff_truncated": change.diff_truncated,
+    }
 
 
 __all__ = ["NotFound", "QueueFull", "SessionManager", "ShuttingDown", "TurnRunning"]

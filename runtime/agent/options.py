@@ -9,6 +9,8 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeAgentOptions
 
+from runtime.agent.mcp import servers_for_cli
+from runtime.memory import MEMORY_FILE
 from runtime.settings import Settings
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
@@ -73,9 +75,18 @@ def claude_env(settings: Settings, endpoint: ClaudeEndpoint) -> dict[str, str]:
             "CLAUDE_CODE_OAUTH_TOKEN": endpoint.oauth_token or "",
         }
     )
+    # The MCP config names these as ${GITHUB_TOKEN} / ${NOTION_API_KEY}; the CLI expands them from here.
+    for name, key in (("GITHUB_TOKEN", settings.github_token), ("NOTION_API_KEY", settings.notion_api_key)):
+        if key is not None and key.get_secret_value():
+            env[name] = key.get_secret_value()
     if not endpoint.base_url:
         del env["ANTHROPIC_BASE_URL"]  # an empty URL would break the CLI; unset means the real API
     return env
+
+
+def memory_prompt(settings: Settings) -> str:
+    """Where Claude's memory about the person is, so "remember this" lands in the file every session reads."""
+    return prompt("memory").format(path=settings.claude_config_dir / MEMORY_FILE)
 
 
 def agent_options(
@@ -95,11 +106,21 @@ def agent_options(
         permission_mode=settings.permission_mode,
         allowed_tools=list(settings.allowed_tools),
         disallowed_tools=list(settings.disallowed_tools),
-        system_prompt={"type": "preset", "preset": "claude_code", "append": prompt("system")},
+        system_prompt={
+            "type": "preset",
+            "preset": "claude_code",
+            "append": prompt("system") + "\n\n" + memory_prompt(settings),
+        },
         include_partial_messages=True,
         can_use_tool=can_use_tool,
         stderr=stderr,
-        setting_sources=["project"],  # a CLAUDE.md in the workspace is memory across sessions
+        # "user": $CLAUDE_CONFIG_DIR/CLAUDE.md, the memory every session reads (runtime/memory.py);
+        # "project": the workspace's own CLAUDE.md and settings, as Claude Code reads any project's.
+        setting_sources=["user", "project"],
+        # Only the servers Blu configures (keys and the settings page), never ones the agent writes into
+        # a .mcp.json or its config folder.
+        mcp_servers=servers_for_cli(settings),
+        strict_mcp_config=True,
     )
 
 

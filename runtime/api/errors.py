@@ -15,6 +15,7 @@ _DESCRIPTIONS = {
     410: "Expired; start again",
     413: "Over the size limit",
     422: "The request's fields are not valid",
+    428: "Name the version the change starts from (If-Match)",
     429: "Too many requests; wait and try again",
     503: "Blu is stopping or busy",
 }

@@ -122,6 +122,40 @@ def find_cwd(body: dict[str, Any]) -> str | None:
     return None
 
 
+_USER_MEMORY = re.compile(
+    r"Contents of (\S+) \(user's private global instructions for all projects\):\n\n(.*?)"
+    r"(?=\n\nContents of |\n</system-reminder>|$)",
+    re.DOTALL,
+)
+_MCP_TOOL = re.compile(r"\bmcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+")
+
+
+def _all_texts(body: dict[str, Any]) -> list[str]:
+    """Every text of a request, the CLI's own reminders included (where it puts memory and deferred tools)."""
+    system = body.get("system")
+    texts = [system] if isinstance(system, str) else [b.get("text", "") for b in system or []]
+    for message in body.get("messages", []):
+        texts += [b.get("text", "") for b in _blocks(message) if b.get("type") == "text"]
+    return [text for text in texts if isinstance(text, str)]
+
+
+def user_memory(body: dict[str, Any]) -> str | None:
+    """The user-level CLAUDE.md the CLI sent with the request (it quotes the file in a reminder), or None."""
+    for text in _all_texts(body):
+        if match := _USER_MEMORY.search(text):
+            return match.group(2).strip()
+    return None
+
+
+def offered_tools(body: dict[str, Any]) -> list[str]:
+    """The tools a request offers: its `tools` array, plus the MCP tools the CLI names as deferred (their
+    schemas load through ToolSearch, so they appear only by name in a reminder)."""
+    names = [str(tool.get("name")) for tool in body.get("tools") or [] if isinstance(tool, dict)]
+    for text in _all_texts(body):
+        names += [name for name in _MCP_TOOL.findall(text) if name not in names]
+    return names
+
+
 def result_text(block: dict[str, Any]) -> str:
     """A tool_result's content as plain text."""
     content = block.get("content")

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.standin.directives import Conversation, Directive, find_cwd, parse_directives, result_text
+from runtime.standin.directives import (
+    Conversation,
+    Directive,
+    find_cwd,
+    offered_tools,
+    parse_directives,
+    result_text,
+    user_memory,
+)
 
 _VOCABULARY_TEXT = "alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike november oscar"
 _STOPWORD_TEXT = (
@@ -73,6 +81,10 @@ def tool_steps(directives: list[Directive], cwd: str | None) -> list[ToolCall]:
             if d.args.get("background"):  # the CLI runs it in the background and reports its end later
                 bash["run_in_background"] = True
             steps.append(ToolCall("Bash", bash, f"Ran `{command}`:"))
+        elif d.name == "call":  # any tool by name (an MCP tool: mcp__<server>__<tool>), string arguments
+            name = d.args.get("tool", "")
+            arguments = {key: d.text(key) for key in d.args if key != "tool"}
+            steps.append(ToolCall(name, arguments, f"Called {name}:"))
     return steps
 
 
@@ -103,12 +115,19 @@ def title_for(prompt: str) -> str:
     return " ".join(w.capitalize() for w in words[:4]) or "New conversation"
 
 
-def _text_for(directive: Directive, conversation: Conversation) -> str | None:
-    """The answer text of `recall`, `words` and `say`; None for directives that produce no text."""
+def _text_for(directive: Directive, conversation: Conversation, body: dict[str, Any]) -> str | None:
+    """The answer text of `recall`, `tools`, `words` and `say`; None for directives that produce no text.
+
+    `recall` adds a `Memory:` line when the request carried the user-level CLAUDE.md (whitespace joined)."""
     if directive.name == "recall":
         prompts = conversation.prompts()
         first = prompts[0][1] if prompts else ""
-        return f"Recall: {len(prompts)} user turns; first prompt: {first}"
+        recalled = f"Recall: {len(prompts)} user turns; first prompt: {first}"
+        memory = user_memory(body)
+        return f"{recalled}\nMemory: {' '.join(memory.split())}" if memory is not None else recalled
+    if directive.name == "tools":  # `[[tools prefix=mcp__]]`: the tools offered, by name
+        prefix = directive.args.get("prefix", "")
+        return "Tools: " + ", ".join(name for name in offered_tools(body) if name.startswith(prefix))
     if directive.name == "words":
         count = int(directive.number("n", 100))
         return " ".join(_VOCABULARY[i % len(_VOCABULARY)] for i in range(count)) + "."
@@ -145,7 +164,7 @@ def plan_reply(body: dict[str, Any], seen: Callable[[str], int], default_cwd: st
     if steps:
         reply.kind, reply.text = "tool_done", _summary(steps, conversation)
         return reply
-    texts = [(d.name, text) for d in directives if (text := _text_for(d, conversation)) is not None]
+    texts = [(d.name, text) for d in directives if (text := _text_for(d, conversation, body)) is not None]
     if texts:
         reply.kind = texts[0][0] if len(texts) == 1 else "text"
         reply.text = "\n".join(text for _, text in texts)

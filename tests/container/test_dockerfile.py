@@ -13,9 +13,18 @@ DOCKERFILE = (REPO / "container" / "Dockerfile").read_text()
 
 def test_multi_stage_with_the_web_ui_built_inside() -> None:
     stages = re.findall(r"^FROM .+$", DOCKERFILE, flags=re.MULTILINE)
-    assert len(stages) == 3
+    assert len(stages) == 4  # web UI, Notion's MCP server (Node), Python requirements, the image
     assert "npm run --silent build:web" in DOCKERFILE
     assert "COPY --from=web /src/web/dist ./web/dist" in DOCKERFILE
+
+
+def test_the_image_carries_notions_mcp_server_on_the_path() -> None:
+    from runtime.agent.mcp import NOTION_MCP_COMMAND
+
+    assert "@notionhq/notion-mcp-server@" in DOCKERFILE
+    assert f"/opt/notion-mcp/node_modules/.bin/{NOTION_MCP_COMMAND}" in DOCKERFILE
+    assert "COPY --from=notion-mcp /usr/local/bin/node /usr/local/bin/node" in DOCKERFILE
+    assert re.search(r"PATH=\S*/opt/notion-mcp/node_modules/\.bin", DOCKERFILE)
 
 
 def test_the_agent_runs_as_the_efs_access_points_user() -> None:

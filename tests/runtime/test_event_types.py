@@ -69,6 +69,11 @@ def test_every_event_of_real_turns_is_a_member_of_the_union(fresh_server: BluSer
     assert api.turn(fork, "[[recall]]")[0]["status"] == "complete"
     assert api.http.patch(f"/api/sessions/{second}", json={"name": "Renamed"}).status_code == 200
 
+    # Claude writes its memory (the user-level CLAUDE.md): the turn's end publishes memory.changed.
+    memory = fresh_server.data_dir / "claude" / "CLAUDE.md"
+    assert api.turn(second, f'[[write path={memory} content="- likes herons"]]')[0]["status"] == "complete"
+    wait_for(api, second, "memory.changed")
+
     deadline = time.monotonic() + 30  # the title comes after the first successful exchange, from its own CLI run
     while api.http.get(f"/api/sessions/{first}").json()["name"] == "hello there" and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -5,9 +5,11 @@ import { ChatView } from "./chat";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
+import { MemoryDialog } from "./memory";
 import { NotificationsPanel, registerServiceWorker, startPresence } from "./notifications";
 import { Panel, Preview } from "./panel";
 import { SchedulesDialog } from "./schedules";
+import { ServersDialog } from "./servers";
 import { Sidebar } from "./sidebar";
 
 export interface AppHandle {
@@ -92,7 +94,16 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const notifications = new NotificationsPanel(toast);
   const schedules = new SchedulesDialog({ toast: (text, kind) => toast(text, kind), openSession: (sid) => (window.location.hash = `#/s/${sid}`) });
   const schedulesButton = h("button", { type: "button", class: "button sidebar__schedules", onclick: () => void schedules.open() }, "Schedules");
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, schedulesButton, notifications.button, logoutButton));
+  // Memory (the CLAUDE.md every session reads) and Tools (MCP servers): dialogs of their own modules.
+  const memoryDialog = new MemoryDialog({ toast });
+  const serversDialog = new ServersDialog({ toast });
+  const settingsLinks = h(
+    "div",
+    { class: "sidebar__settings" },
+    h("button", { type: "button", class: "link-button", "data-testid": "open-memory", onclick: () => void memoryDialog.open() }, "Memory"),
+    h("button", { type: "button", class: "link-button", "data-testid": "open-tools", onclick: () => void serversDialog.open() }, "Tools"),
+  );
+  sidebar.element.append(settingsLinks, h("div", { class: "sidebar__foot" }, modelLine, schedulesButton, notifications.button, logoutButton));
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
@@ -120,7 +131,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
     "Skip to the message box",
   );
-  root.replaceChildren(skip, shell, preview.element, notifications.dialog, schedules.element, toasts, srStatus);
+  root.replaceChildren(skip, shell, preview.element, notifications.dialog, schedules.element, memoryDialog.element, serversDialog.element, toasts, srStatus);
 
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
@@ -239,6 +250,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
         panel.setSession(session.id);
       },
       artifactsChanged: () => void panel.loadArtifacts(),
+      openMemory: () => void memoryDialog.open(),
       openSession: (sid) => {
         window.location.hash = `#/s/${sid}`;
       },
@@ -327,6 +339,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       chat = null;
       cleanups.forEach((fn) => fn());
       if (preview.element.open) preview.element.close();
+      for (const dialog of [memoryDialog.element, serversDialog.element]) if (dialog.open) dialog.close();
     },
   };
 }

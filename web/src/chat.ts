@@ -34,6 +34,7 @@ import {
 import { announce, h } from "./dom";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
+import { type MemoryChange, memoryChangeCard } from "./memory";
 import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
@@ -42,6 +43,8 @@ export interface ChatHost {
   artifactsChanged(): void;
   openSession(id: string): void;
   toast(text: string, kind?: "info" | "error"): void;
+  /** Open the Memory dialog (from a memory-change card). */
+  openMemory?(): void;
   maxMessageChars: number;
   /** Whether LiveKit is configured (`/api/config` voice): the microphone button works only then. */
   voice: boolean;
@@ -173,7 +176,10 @@ export class ChatView {
       after,
       epoch,
       handlers: {
-        event: (event) => this.commit(applyEvent(this.conversation, event)),
+        event: (event) => {
+          this.commit(applyEvent(this.conversation, event));
+          if (event.type === "memory.changed") this.showMemoryChange(event.data);
+        },
         page: () => this.scheduleFlush(),
         reset: () => this.reloadAfterReset(),
         reconnecting: (on) => this.setReconnecting(on),
@@ -181,6 +187,13 @@ export class ChatView {
       },
     });
     this.stream.start();
+  }
+
+  /** Claude changed its memory in a turn: a card with the diff and Revert after that turn's reply. */
+  private showMemoryChange(change: MemoryChange): void {
+    const turn = change.turn_id ? this.conversation.turns.get(change.turn_id) : undefined;
+    const replyId = turn && "message_id" in turn ? turn.message_id : undefined;
+    this.list.attachAfter(replyId, memoryChangeCard(change, { toast: (text, kind) => this.host.toast(text, kind), openMemory: this.host.openMemory }));
   }
 
   private applySessionDetail(detail: SessionDetail | SessionRecord): void {

@@ -54,6 +54,7 @@ const EVERY_TYPE: Record<EventType, true> = {
   "artifact.changed": true,
   "session.updated": true,
   error: true,
+  "memory.changed": true,
 };
 
 /** For code that must tell a known event from one a newer server added. */

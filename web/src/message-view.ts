@@ -233,6 +233,14 @@ export class MessageList {
     for (const id of changes.updated) if (this.elements.has(id)) this.dirty.add(id);
   }
 
+  /** Show `card` right after the message `id` (e.g. Claude's memory change after its reply); the card is not part
+   *  of the conversation's state, so a full reload drops it. Without that message, after the last one. */
+  attachAfter(id: string | undefined, card: HTMLElement): void {
+    const item = h("li", { class: "messages__card" }, card);
+    const li = id ? this.elements.get(id) : undefined;
+    this.element.insertBefore(item, li ? li.nextSibling : null);
+  }
+
   /** Render every marked message. */
   render(state: Conversation): void {
     for (const id of this.dirty) {

@@ -106,6 +106,38 @@ def test_recall_counts_typed_prompts_and_names_the_first() -> None:
     assert reply.text == "Recall: 2 user turns; first prompt: one"
 
 
+def test_recall_quotes_the_user_memory_the_cli_sent() -> None:
+    memory = {
+        "type": "text",
+        "text": "<system-reminder>\nCodebase and user instructions are shown below.\n\n"
+        "Contents of /state/claude/CLAUDE.md (user's private global instructions for all projects):\n\n"
+        "# Person\n- likes herons\n\nContents of /w/CLAUDE.md (project instructions, checked into the codebase):"
+        "\n\nproject notes\n</system-reminder>",
+    }
+    first = {"role": "user", "content": [memory, {"type": "text", "text": "[[recall]]"}]}
+    reply = reply_to(first)
+    assert reply.text == "Recall: 1 user turns; first prompt: [[recall]]\nMemory: # Person - likes herons"
+
+
+def test_call_runs_any_tool_by_name_and_tools_lists_the_offered_ones() -> None:
+    prompt = "[[call tool=mcp__local__shout text=hi]]"
+    reply = reply_to(user(prompt))
+    assert reply.tool is not None and (reply.tool.name, reply.tool.input) == ("mcp__local__shout", {"text": "hi"})
+    done = reply_to(
+        user(prompt), assistant(tool_use("t1", "mcp__local__shout")), user(results=[tool_result("t1", "HI")])
+    )
+    assert done.text == "Called mcp__local__shout: HI"
+    deferred = {
+        "type": "text",
+        "text": "<system-reminder>\nDeferred tools:\nWebFetch\nmcp__local__shout\n</system-reminder>",
+    }
+    body = {
+        "tools": [{"name": "Bash"}, {"name": "mcp__web__echo"}],
+        "messages": [{"role": "user", "content": [deferred, {"type": "text", "text": "[[tools prefix=mcp__]]"}]}, ENV],
+    }
+    assert plan_reply(body, never_seen).text == "Tools: mcp__web__echo, mcp__local__shout"
+
+
 def test_pacing_errors_and_words() -> None:
     reply = reply_to(user("[[slow ms=20]] [[sleep s=1.5]] [[words n=5]]"))
     assert (reply.chunk_delay_s, reply.sleep_s, reply.kind) == (0.02, 1.5, "words")

@@ -1,0 +1,319 @@
+// Claude's memory about the person (the CLAUDE.md every session reads): a dialog to edit it as Markdown
+// with a preview, saved only over the version it started from (a 409 says Claude or another tab saved
+// meanwhile), every version listed and restorable; and the chat card for a change Claude made.
+import { ApiError, request } from "./api";
+import type { components } from "./generated/api";
+import { announce, h } from "./dom";
+import { formatBytes, formatTime, relativeTime } from "./format";
+import { renderCode, renderMarkdown } from "./markdown";
+
+export type MemoryVersion = components["schemas"]["MemoryVersion"];
+export type MemoryState = components["schemas"]["MemoryState"];
+/** The `memory.changed` event's data (docs/protocol.md). */
+export type MemoryChange = components["schemas"]["MemoryChanged"];
+
+const ifMatch = (etag: string) => ({ "If-Match": `"${etag}"` });
+
+export const memoryApi = {
+  read: () => request<MemoryState>("GET", "/api/memory"),
+  save: (content: string, etag: string) => request<MemoryState>("PUT", "/api/memory", { json: { content }, headers: ifMatch(etag) }),
+  versions: () => request<{ versions: MemoryVersion[] }>("GET", "/api/memory/versions"),
+  version: (id: string) => request<{ version: MemoryVersion; content: string }>("GET", `/api/memory/versions/${encodeURIComponent(id)}`),
+  restore: (id: string, etag: string) =>
+    request<MemoryState>("POST", `/api/memory/versions/${encodeURIComponent(id)}/restore`, { headers: ifMatch(etag) }),
+};
+
+/** The current memory a 409 carries (`detail.current`), or null for any other error. */
+export function conflictCurrent(error: unknown): MemoryState | null {
+  if (!(error instanceof ApiError) || error.status !== 409) return null;
+  const detail = (error.body as { detail?: { current?: MemoryState } } | null)?.detail;
+  return detail?.current ?? null;
+}
+
+const AUTHOR_TEXT: Record<string, string> = { you: "You", Claude: "Claude", restore: "Restored" };
+
+export interface MemoryHost {
+  toast(text: string, kind?: "info" | "error"): void;
+}
+
+export class MemoryDialog {
+  readonly element: HTMLDialogElement;
+  private editor: HTMLTextAreaElement;
+  private preview: HTMLElement;
+  private previewToggle: HTMLButtonElement;
+  private saveButton: HTMLButtonElement;
+  private status: HTMLElement;
+  private conflict: HTMLElement;
+  private versionsList: HTMLUListElement;
+  private viewing: HTMLElement;
+  private state: MemoryState | null = null;
+  private saving = false;
+
+  constructor(private host: MemoryHost) {
+    this.editor = h("textarea", {
+      id: "memory-editor",
+      class: "memory__editor",
+      spellcheck: "true",
+      "aria-label": "Memory (Markdown)",
+      "aria-describedby": "memory-help",
+      oninput: () => this.renderStatus(),
+    });
+    this.editor.addEventListener("keydown", (e) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") {
+        e.preventDefault();
+        void this.save();
+      }
+    });
+    this.preview = h("div", { class: "markdown memory__preview", hidden: true, "data-testid": "memory-preview", tabindex: "0" });
+    this.previewToggle = h("button", { type: "button", class: "button button--small", "aria-pressed": "false", onclick: () => this.togglePreview() }, "Preview");
+    this.saveButton = h("button", { type: "button", class: "button button--small button--primary", onclick: () => void this.save() }, "Save");
+    this.status = h("p", { class: "memory__status muted", role: "status", "data-testid": "memory-status" });
+    this.conflict = h("div", { class: "memory__conflict", role: "alert", hidden: true, "data-testid": "memory-conflict" });
+    this.versionsList = h("ul", { class: "memory__versions", "aria-label": "Versions of the memory", "data-testid": "memory-versions" });
+    this.viewing = h("div", { class: "memory__viewing", hidden: true });
+    this.element = h(
+      "dialog",
+      { class: "preview memory", "aria-labelledby": "memory-title", "data-testid": "memory-dialog" },
+      h(
+        "header",
+        { class: "preview__head" },
+        h("h2", { id: "memory-title", class: "memory__title" }, "Memory"),
+        h(
+          "div",
+          { class: "preview__actions" },
+          this.previewToggle,
+          this.saveButton,
+          h("button", { type: "button", class: "button button--small", onclick: () => this.close() }, "Close"),
+        ),
+      ),
+      h(
+        "div",
+        { class: "preview__body memory__body" },
+        h(
+          "p",
+          { id: "memory-help", class: "muted memory__help" },
+          "What Claude knows about you across sessions. Every new session starts with this text; Claude may add to it when you ask it to remember something. Markdown.",
+        ),
+        this.conflict,
+        this.editor,
+        this.preview,
+        this.status,
+        h("h3", { class: "memory__subtitle" }, "Versions"),
+        this.versionsList,
+        this.viewing,
+      ),
+    );
+    this.element.addEventListener("cancel", (e) => {
+      if (!this.confirmDiscard()) e.preventDefault();
+    });
+  }
+
+  get dirty(): boolean {
+    return this.state !== null && this.editor.value !== this.state.content;
+  }
+
+  async open(): Promise<void> {
+    if (!this.element.open) this.element.showModal();
+    this.conflict.hidden = true;
+    this.viewing.hidden = true;
+    this.status.textContent = "Loading…";
+    try {
+      this.load(await memoryApi.read());
+      await this.loadVersions();
+      this.editor.focus();
+    } catch (error) {
+      this.status.textContent = `Couldn't load the memory: ${(error as Error).message}`;
+    }
+  }
+
+  close(): void {
+    if (this.confirmDiscard()) this.element.close();
+  }
+
+  private confirmDiscard(): boolean {
+    return !this.dirty || window.confirm("Discard your unsaved changes to the memory?");
+  }
+
+  private load(state: MemoryState): void {
+    this.state = state;
+    this.editor.value = state.content;
+    this.editor.maxLength = state.max_chars;
+    if (!this.preview.hidden) renderMarkdown(this.preview, state.content);
+    this.renderStatus();
+  }
+
+  private renderStatus(): void {
+    const state = this.state;
+    if (!state) return;
+    const version = state.version;
+    const saved = version ? `Saved ${relativeTime(version.at)} by ${AUTHOR_TEXT[version.author] ?? version.author}.` : "Empty: nothing saved yet.";
+    this.status.textContent = this.dirty ? `Unsaved changes. ${saved}` : saved;
+    this.saveButton.disabled = this.saving || !this.dirty;
+  }
+
+  private togglePreview(): void {
+    const showing = this.preview.hidden;
+    if (showing) renderMarkdown(this.preview, this.editor.value);
+    this.preview.hidden = !showing;
+    this.editor.hidden = showing;
+    this.previewToggle.textContent = showing ? "Edit" : "Preview";
+    this.previewToggle.setAttribute("aria-pressed", String(showing));
+  }
+
+  /** Save over the version loaded; a 409 keeps the person's text and offers both ways out. */
+  async save(baseEtag?: string): Promise<void> {
+    if (!this.state || this.saving) return;
+    this.saving = true;
+    this.renderStatus();
+    try {
+      this.load(await memoryApi.save(this.editor.value, baseEtag ?? this.state.etag));
+      this.conflict.hidden = true;
+      announce("Memory saved.");
+      this.host.toast("Memory saved.");
+      await this.loadVersions();
+    } catch (error) {
+      const current = conflictCurrent(error);
+      if (current) this.showConflict(current);
+      else this.host.toast(`Couldn't save the memory: ${(error as Error).message}`, "error");
+    } finally {
+      this.saving = false;
+      this.renderStatus();
+    }
+  }
+
+  private showConflict(current: MemoryState): void {
+    const by = current.version ? AUTHOR_TEXT[current.version.author] ?? current.version.author : "someone";
+    const mine = this.editor.value;
+    this.conflict.replaceChildren(
+      h("p", null, h("strong", null, "The memory changed while you were editing"), ` (saved by ${by}). Your text is still here, unsaved.`),
+      h(
+        "div",
+        { class: "memory__conflict-actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button button--small",
+            onclick: () => {
+              this.load(current);
+              this.conflict.hidden = true;
+              void this.loadVersions();
+            },
+          },
+          "Load theirs (drop mine)",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button button--small button--danger",
+            onclick: () => {
+              this.editor.value = mine;
+              void this.save(current.etag);
+            },
+          },
+          "Save mine over theirs",
+        ),
+      ),
+    );
+    this.conflict.hidden = false;
+    void this.loadVersions();
+  }
+
+  private async loadVersions(): Promise<void> {
+    try {
+      const { versions } = await memoryApi.versions();
+      const currentId = this.state?.version?.id;
+      this.versionsList.replaceChildren(
+        ...versions.map((v) =>
+          h(
+            "li",
+            { class: "memory__version", "data-version-id": v.id },
+            h(
+              "span",
+              { class: "memory__version-meta" },
+              h("span", { class: `badge ${v.author === "Claude" ? "badge--live" : "badge--muted"}` }, AUTHOR_TEXT[v.author] ?? v.author),
+              ` ${formatTime(v.at)} · ${formatBytes(v.size)}`,
+              v.id === currentId ? h("span", { class: "badge badge--ok" }, "Current") : null,
+            ),
+            h(
+              "span",
+              { class: "memory__version-actions" },
+              h("button", { type: "button", class: "link-button", onclick: () => void this.view(v) }, "View"),
+              v.id === currentId ? null : h("button", { type: "button", class: "link-button", onclick: () => void this.restore(v) }, "Restore"),
+            ),
+          ),
+        ),
+      );
+      if (!versions.length) this.versionsList.replaceChildren(h("li", { class: "muted" }, "No versions yet."));
+    } catch (error) {
+      this.versionsList.replaceChildren(h("li", { class: "error-text" }, `Couldn't list versions: ${(error as Error).message}`));
+    }
+  }
+
+  private async view(version: MemoryVersion): Promise<void> {
+    try {
+      const { content } = await memoryApi.version(version.id);
+      const body = h("div", { class: "markdown" });
+      renderMarkdown(body, content);
+      this.viewing.replaceChildren(
+        h("h4", null, `${AUTHOR_TEXT[version.author] ?? version.author}, ${formatTime(version.at)}`),
+        body,
+        h("button", { type: "button", class: "link-button", onclick: () => (this.viewing.hidden = true) }, "Hide"),
+      );
+      this.viewing.hidden = false;
+      this.viewing.scrollIntoView({ block: "nearest" });
+    } catch (error) {
+      this.host.toast(`Couldn't open that version: ${(error as Error).message}`, "error");
+    }
+  }
+
+  private async restore(version: MemoryVersion): Promise<void> {
+    if (!this.state || !this.confirmDiscard()) return;
+    try {
+      this.load(await memoryApi.restore(version.id, this.state.etag));
+      this.conflict.hidden = true;
+      this.host.toast(`Restored the version of ${formatTime(version.at)}.`);
+      await this.loadVersions();
+    } catch (error) {
+      const current = conflictCurrent(error);
+      if (current) this.showConflict(current);
+      else this.host.toast(`Couldn't restore: ${(error as Error).message}`, "error");
+    }
+  }
+}
+
+/** The chat's card for a change Claude made to the memory: the diff, and Revert (restores the version
+ * before it, only if the memory is still what Claude wrote). For the chat view to place after the turn. */
+export function memoryChangeCard(change: MemoryChange, host: MemoryHost & { openMemory?(): void }): HTMLElement {
+  const diff = h("div", { class: "preview__code memory-card__diff" });
+  renderCode(diff, change.diff || "(no textual change)", "memory.diff");
+  const revert = h("button", { type: "button", class: "button button--small" }, "Revert");
+  const note = h("span", { class: "muted memory-card__note", role: "status" });
+  revert.disabled = !change.previous;
+  revert.addEventListener("click", async () => {
+    if (!change.previous) return;
+    revert.disabled = true;
+    try {
+      await memoryApi.restore(change.previous.id, change.version.etag);
+      note.textContent = "Reverted.";
+      announce("Claude's change to the memory was reverted.");
+    } catch (error) {
+      revert.disabled = false;
+      note.textContent = conflictCurrent(error) ? "The memory changed again since; open Memory to compare." : `Couldn't revert: ${(error as Error).message}`;
+    }
+  });
+  return h(
+    "section",
+    { class: "memory-card", "aria-label": "Claude changed its memory", "data-testid": "memory-card" },
+    h("p", { class: "memory-card__title" }, h("strong", null, "Claude updated its memory"), change.diff_truncated ? " (diff shortened)" : ""),
+    diff,
+    h(
+      "div",
+      { class: "memory-card__actions" },
+      revert,
+      host.openMemory ? h("button", { type: "button", class: "link-button", onclick: () => host.openMemory?.() }, "Open memory") : null,
+      note,
+    ),
+  );
+}
