@@ -83,4 +83,13 @@ def sample_calls() -> dict[str, Any]:
         "record_voice_latency": lambda: m.record_voice_latency(end_of_speech_to_first_audio_ms=850.0),
         "record_login": _both_logins,
         "record_error": lambda: m.record_error(kind="rate_limited"),
+        "record_backup": lambda: [
+            m.record_backup(ok=True, size_bytes=123_456, duration_seconds=4.5),
+            m.record_backup(ok=False),
+        ],
+        "record_backup_pending": lambda: m.record_backup_pending(hours=0.0),
+        "record_restore_drill": lambda: [
+            m.record_restore_drill(ok=True, newest_good_age_hours=30.0),
+            m.record_restore_drill(ok=False, newest_good_age_hours=None),
+        ],
     }

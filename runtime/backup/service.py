@@ -1,0 +1,150 @@
+"""The running Blu's backups: daily snapshots while anything changed, one before sleep, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from core.observability.metrics import record_backup, record_backup_pending
+from core.store.base import Store
+from runtime.backup.engine import BackupBusy, Backups, ImportReport, Sources
+from runtime.backup.repository import LocalRepository, Repository, S3Repository, SnapshotInfo
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+CHECK_SECONDS = 15 * 60.0  # how often a running Blu asks whether a daily snapshot is due
+
+
+def repository_for(settings: Settings) -> Repository:
+    """The backups bucket in AWS; on a laptop a private folder of Blu's (BLU_DATA_DIR/backups)."""
+    if settings.backups_bucket:
+        return S3Repository(settings.backups_bucket, region=settings.aws_region)
+    return LocalRepository(settings.data_dir / "backups")
+
+
+def backups_for(settings: Settings, store: Store) -> Backups:
+    return Backups(
+        sources=Sources(workspace=settings.workspace_dir, state=settings.claude_config_dir, data_dir=settings.data_dir),
+        store=store,
+        repository=repository_for(settings),
+    )
+
+
+class BackupService:
+    """Runs Backups operations in a worker thread, one at a time (the engine's lock), and measures them.
+
+    `turns_running` says whether a turn is running right now: a scheduled snapshot waits for a quiet
+    moment (the next check) rather than copying files a turn is changing; a restore refuses.
+    `quiesce(session_id | None)` drops idle Claude clients after a restore (their memory predates it).
+    """
+
+    def __init__(
+        self,
+        backups: Backups,
+        *,
+        daily: bool,
+        turns_running: Callable[[], bool] = lambda: False,
+        quiesce: Callable[[str | None], None] = lambda session_id: None,
+    ) -> None:
+        self.backups = backups
+        self.daily = daily
+        self.turns_running = turns_running
+        self.quiesce = quiesce
+        self.last_error: str | None = None
+        self.running: str | None = None  # what is running now ("snapshot", "restore", "import")
+
+    # snapshots --------------------------------------------------------------------------------
+
+    def take_sync(self, reason: str) -> SnapshotInfo:
+        """Take a snapshot in this thread, with its metrics (outcome, size, duration)."""
+        started = time.monotonic()
+        self.running = "snapshot"
+        try:
+            info = self.backups.snapshot(reason)
+        except BackupBusy:
+            raise
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            record_backup(ok=False)
+            log.exception("The %s backup failed", reason, extra={"event": "backup_failed"})
+            raise
+        finally:
+            self.running = None
+        duration = time.monotonic() - started
+        self.last_error = None
+        record_backup(ok=True, size_bytes=info.size, duration_seconds=duration)
+        log.info(
+            "Backup %s written (%s bytes in %.1f s)",
+            info.id,
+            info.size,
+            duration,
+            extra={"event": "backup", "reason": reason, "snapshot": info.id},
+        )
+        return info
+
+    async def take(self, reason: str = "manual") -> SnapshotInfo:
+        return await asyncio.to_thread(self.take_sync, reason)
+
+    def take_if_due_sync(self, reason: str) -> SnapshotInfo | None:
+        """A snapshot when one is due (changes, and the last is older than a day); reports the pending
+        hours either way. Never raises: a failure is logged and counted, and the next check tries again."""
+        try:
+            due, pending = self.backups.due()
+            record_backup_pending(hours=pending)
+            if not due or self.turns_running():
+                return None
+            return self.take_sync(reason)
+        except BackupBusy:
+            return None
+        except Exception:
+            log.warning("The %s backup check failed", reason, exc_info=True)
+            return None
+
+    def before_sleep(self) -> SnapshotInfo | None:
+        """Called (in a thread) right before Blu scales itself to 0 or stops: the last chance for a day."""
+        return self.take_if_due_sync("before-sleep")
+
+    async def run_daily(self) -> None:
+        """The scheduler: check every CHECK_SECONDS while Blu runs."""
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            await asyncio.to_thread(self.take_if_due_sync, "daily")
+
+    # restore and import -----------------------------------------------------------------------
+
+    async def restore(self, snapshot_id: str, *, session_id: str | None = None, path: str | None = None) -> Any:
+        if path is None and self.turns_running():
+            raise BackupBusy("A turn is running; restore when it has finished (or stop it first).")
+
+        def run() -> Any:
+            self.running = "restore"
+            try:
+                if path is not None:
+                    return self.backups.restore_file(snapshot_id, path)
+                if session_id is not None:
+                    result = self.backups.restore_session(snapshot_id, session_id)
+                else:
+                    result = self.backups.restore_all(snapshot_id)
+                self.quiesce(session_id)
+                return result
+            finally:
+                self.running = None
+
+        return await asyncio.to_thread(run)
+
+    async def import_archive(self, source: Path | IO[bytes]) -> ImportReport:
+        def run() -> ImportReport:
+            self.running = "import"
+            try:
+                if isinstance(source, Path):
+                    with source.open("rb") as stream:
+                        return self.backups.import_archive(stream)
+                return self.backups.import_archive(source)
+            finally:
+                self.running = None
+
+        return await asyncio.to_thread(run)
