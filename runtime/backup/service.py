@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +36,31 @@ def backups_for(settings: Settings, store: Store) -> Backups:
     )
 
 
+@dataclass
+class Operation:
+    """A snapshot, restore or import the API started in the background (API Gateway cuts a request at
+    30 s): `state` running/done/failed, `result` its report, `error` what went wrong in words."""
+
+    kind: str
+    started_at: float
+    state: str = "running"
+    finished_at: float | None = None
+    result: Any = None
+    error: str | None = None
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "result": self.result,
+            "error": self.error,
+        }
+
+
 class BackupService:
     """Runs Backups operations in a worker thread, one at a time (the engine's lock), and measures them.
 
@@ -56,6 +83,31 @@ class BackupService:
         self.quiesce = quiesce
         self.last_error: str | None = None
         self.running: str | None = None  # what is running now ("snapshot", "restore", "import")
+        self.operation: Operation | None = None  # the latest one the API started
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def launch(self, kind: str, work: Callable[[], Awaitable[Any]]) -> Operation:
+        """Run `work` in the background as the current operation. Raises BackupBusy while one runs."""
+        if self.running is not None or (self.operation is not None and self.operation.state == "running"):
+            raise BackupBusy("A backup, restore or import is already running; try again when it ends.")
+        operation = self.operation = Operation(kind=kind, started_at=time.time())
+
+        async def run() -> None:
+            try:
+                result = await work()
+                operation.result = result.as_json() if hasattr(result, "as_json") else result
+                operation.state = "done"
+            except Exception as exc:
+                operation.state, operation.error = "failed", str(exc) or type(exc).__name__
+                if not isinstance(exc, ValueError | LookupError | BackupBusy):
+                    log.exception("The %s failed", kind)
+            finally:
+                operation.finished_at = time.time()
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return operation
 
     # snapshots --------------------------------------------------------------------------------
 
@@ -104,8 +156,12 @@ class BackupService:
             log.warning("The %s backup check failed", reason, exc_info=True)
             return None
 
-    def before_sleep(self) -> SnapshotInfo | None:
-        """Called (in a thread) right before Blu scales itself to 0 or stops: the last chance for a day."""
+    def before_sleep(self, wait_seconds: float = 600.0) -> SnapshotInfo | None:
+        """Called (in a thread) right before Blu scales itself to 0 or stops: the last chance for a day.
+        A snapshot already running is waited for (up to `wait_seconds`), not cut off by the stop."""
+        deadline = time.monotonic() + wait_seconds
+        while self.running is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
         return self.take_if_due_sync("before-sleep")
 
     async def run_daily(self) -> None:
