@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from core.config import (
     DEFAULT_COOKIE_MAX_AGE_HOURS,
     DEFAULT_IDLE_TIMEOUT_MINUTES,
+    ENV_BACKUPS_BUCKET,
     ENV_COOKIE_MAX_AGE_HOURS,
     ENV_ECS_CLUSTER,
     ENV_ECS_SERVICE,
@@ -117,7 +118,7 @@ class Settings(BaseSettings):
 
     # Backups (runtime/backup): the backups bucket in AWS (unset: BLU_DATA_DIR/backups); daily snapshots
     # while anything changed, on by default only with a bucket.
-    backups_bucket: str = Field("", validation_alias=_env("BLU_BACKUPS_BUCKET"))
+    backups_bucket: str = Field("", validation_alias=_env(ENV_BACKUPS_BUCKET))
     daily_backups: bool | None = Field(None, validation_alias=_env("BLU_DAILY_BACKUPS"))
 
     # Local runs: serve the offline stand-in model when no Claude credentials are configured

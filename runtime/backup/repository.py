@@ -5,18 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-ARCHIVE_SUFFIX = ".tar.gz"
-SUMMARY_SUFFIX = ".json"
-S3_PREFIX = "snapshots/"
-# A snapshot id: `<UTC time, YYYYmmddTHHMMSSZ>-<8 hex>`; it sorts by time and is safe in any path or key.
-SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+from core.backup.layout import ARCHIVE_SUFFIX, S3_PREFIX, SNAPSHOT_ID, SUMMARY_SUFFIX
+
+__all__ = ["ARCHIVE_SUFFIX", "S3_PREFIX", "SNAPSHOT_ID", "SUMMARY_SUFFIX"]
 
 
 class SnapshotNotFound(LookupError):
