@@ -27,7 +27,7 @@ from runtime.api import auth, backups, events, files, sessions, system, voice, w
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
-from runtime.backup.service import BackupService, backups_for
+from runtime.backup.service import BackupService, backups_for, keeping_heartbeat
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
 from runtime.self_stop import SelfStop
@@ -139,7 +139,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     self_stop = SelfStop.from_settings(settings, started_at=started_at)
     if self_stop is not None and settings.backups_daily:
-        self_stop = replace(self_stop, before_sleep=backup_service.before_sleep)
+        self_stop = replace(self_stop, before_sleep=lambda: keeping_heartbeat(store.sync, backup_service.before_sleep))
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
     daily = asyncio.create_task(backup_service.run_daily()) if settings.backups_daily else None
     try:

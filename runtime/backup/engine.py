@@ -360,10 +360,10 @@ class Backups:
         with self._exclusive():
             self._require_quiet()
             self.repository.get(snapshot_id)
-            safety = self._snapshot("pre-restore")
             with self._scratch() as scratch:
-                manifest = self._extract(snapshot_id, scratch)
+                manifest = self._extract(snapshot_id, scratch)  # verified before anything else happens
                 unpacked = scratch / "unpacked"
+                safety = self._snapshot("pre-restore")
                 for section in SECTIONS:
                     root = self.sources.root(section)
                     root.mkdir(parents=True, exist_ok=True)
@@ -455,7 +455,6 @@ class Backups:
         with self._exclusive():
             self._require_quiet(session_id)
             self.repository.get(snapshot_id)
-            safety = self._snapshot("pre-restore")
             with self._scratch() as scratch:
                 self._extract(snapshot_id, scratch)
                 unpacked = scratch / "unpacked"
@@ -463,6 +462,7 @@ class Backups:
                 session = next((i for i in items if i.kind == SESSION), None)
                 if session is None:
                     raise RestoreError(f"The snapshot holds no session {session_id!r}.")
+                safety = self._snapshot("pre-restore")
                 transcripts = self._transcripts(unpacked / "state", session.item.get("claude_session_id"))
                 with (self.sources.data_dir / ITEMS).open("w", encoding="utf-8") as handle:
                     for item in items:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,28 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 15 * 60.0  # how often a running Blu asks whether a daily snapshot is due
+
+
+def keeping_heartbeat(store: Store, work: Callable[[], Any], every_seconds: float = 60.0) -> Any:
+    """Run `work` in this thread while another writes the activity heartbeat every minute: a long
+    snapshot before sleep holds up the heartbeat loop, and the idle checker would call a task whose
+    heartbeat is 10 minutes old stale and stop it mid-snapshot."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every_seconds):
+            try:
+                store.heartbeat(time.time())
+            except Exception:
+                log.warning("Could not write the heartbeat during a backup", exc_info=True)
+
+    beater = threading.Thread(target=beat, name="backup-heartbeat", daemon=True)
+    beater.start()
+    try:
+        return work()
+    finally:
+        done.set()
+        beater.join(timeout=5)
 
 
 def repository_for(settings: Settings) -> Repository:
@@ -182,15 +205,15 @@ class BackupService:
                 if path is not None:
                     return self.backups.restore_file(snapshot_id, path)
                 if session_id is not None:
-                    result = self.backups.restore_session(snapshot_id, session_id)
-                else:
-                    result = self.backups.restore_all(snapshot_id)
-                self.quiesce(session_id)
-                return result
+                    return self.backups.restore_session(snapshot_id, session_id)
+                return self.backups.restore_all(snapshot_id)
             finally:
                 self.running = None
 
-        return await asyncio.to_thread(run)
+        result = await asyncio.to_thread(run)
+        if path is None:
+            self.quiesce(session_id)  # on the event loop: the session workers live there
+        return result
 
     async def import_archive(self, source: Path | IO[bytes]) -> ImportReport:
         def run() -> ImportReport:

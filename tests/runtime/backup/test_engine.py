@@ -208,8 +208,10 @@ def test_restore_one_session_and_its_transcript(blu: Backups) -> None:
     assert transcript.read_bytes() == old_transcript
     assert (blu.sources.workspace / "keep.txt").read_text() == "untouched"  # nothing else changed
     assert [s.id for s in blu.store.list_sessions().items] == ["s-one"]
+    count = len(blu.repository.list())
     with pytest.raises(RestoreError):
         blu.restore_session(snap.id, "no-such-session")
+    assert len(blu.repository.list()) == count
 
 
 def test_restore_one_file(blu: Backups) -> None:
@@ -290,10 +292,12 @@ def test_a_corrupted_stored_snapshot_is_refused_before_anything_is_replaced(blu:
     path.write_bytes(bytes(data))
     change(blu)
     before = everything(blu)
+    count = len(blu.repository.list())
     with pytest.raises(ArchiveError):
         blu.restore_all(snap.id)
     assert everything(blu) == before
     assert not any(name.startswith(".blu-restore") for name in os.listdir(blu.sources.workspace))
+    assert len(blu.repository.list()) == count  # refused before the pre-restore snapshot
 
 
 def test_links_in_the_workspace_are_skipped_not_followed(blu: Backups, tmp_path: Path) -> None:
