@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from core.backup.archive import ArchiveError
-from runtime.api.deps import StateDep, UserAction
+from runtime.api.deps import LoginRequired, StateDep, record_user_action
 from runtime.api.errors import error_responses
 from runtime.backup.engine import BackupBusy, RestoreError
 from runtime.backup.repository import SnapshotNotFound, check_id
@@ -23,12 +23,15 @@ from runtime.backup.service import BackupService, Operation
 from runtime.transfers import ExpiredUpload, NothingStaged, UnknownUpload
 from runtime.workspace import PathRejected
 
-router = APIRouter(prefix="/api/backups", tags=["backups"], dependencies=UserAction, responses=error_responses(404))
+# Every route needs the login; all but the operation's progress (polled while one runs) are a person's
+# actions that keep Blu awake (runtime/api/deps.py).
+router = APIRouter(prefix="/api/backups", tags=["backups"], dependencies=LoginRequired, responses=error_responses(404))
+ACTION = [Depends(record_user_action)]
 
 # The path an import's upload id is bound to: a control character, so the files API's completion
 # (which writes upload.path into the workspace) refuses it, and a backups id never becomes a file.
 IMPORT_UPLOAD_PATH = "\x00blu-import"
-MAX_IMPORT_BYTES = 50 * 1024**3  # the browser sends it straight to the bucket (locally: to this runtime)
+MAX_IMPORT_BYTES = 5 * 1024**3  # S3's largest form POST: the browser sends it straight to the files bucket
 
 
 def get_backups(request: Request) -> BackupService:
@@ -77,7 +80,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
     return {"operation": operation.as_json()}
 
 
-@router.get("")
+@router.get("", dependencies=ACTION)
 async def list_snapshots(backups: BackupsDep, limit: int = 50) -> dict[str, Any]:
     """Snapshots newest first, each with time, size and contents (counts per store kind, files and
     bytes per folder, sessions); the running or latest operation; where snapshots are kept."""
@@ -92,7 +95,7 @@ async def list_snapshots(backups: BackupsDep, limit: int = 50) -> dict[str, Any]
     }
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409))
+@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409), dependencies=ACTION)
 async def take_snapshot(backups: BackupsDep) -> dict[str, Any]:
     """Take a snapshot now, in the background; follow it with GET /api/backups/operation."""
     try:
@@ -107,7 +110,7 @@ async def current_operation(backups: BackupsDep) -> dict[str, Any]:
     return {"operation": backups.operation.as_json() if backups.operation else None}
 
 
-@router.get("/{snapshot_id}")
+@router.get("/{snapshot_id}", dependencies=ACTION)
 async def get_snapshot(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]:
     try:
         info = await asyncio.to_thread(backups.backups.repository.get, _snapshot_id(snapshot_id))
@@ -116,7 +119,7 @@ async def get_snapshot(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]:
     return info.as_json()
 
 
-@router.post("/{snapshot_id}/preview", responses=error_responses(400))
+@router.post("/{snapshot_id}/preview", responses=error_responses(400), dependencies=ACTION)
 async def preview_restore(backups: BackupsDep, snapshot_id: str, scope: Scope) -> dict[str, Any]:
     """What restoring would replace, changing nothing: for everything, the sessions that would go, come
     back or be rewound and how many files and bytes are there now; for a session, its current name and
@@ -129,7 +132,12 @@ async def preview_restore(backups: BackupsDep, snapshot_id: str, scope: Scope) -
         raise _refusal(exc) from exc
 
 
-@router.post("/{snapshot_id}/restore", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(400, 409))
+@router.post(
+    "/{snapshot_id}/restore",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(400, 409),
+    dependencies=ACTION,
+)
 async def restore(state: StateDep, backups: BackupsDep, snapshot_id: str, scope: Scope) -> dict[str, Any]:
     """Restore everything, one session or one file, in the background. Refused (409) while a turn runs
     (of that session, for a session). A snapshot of what is replaced is taken first; its id is in the
@@ -163,7 +171,7 @@ def _idle(manager: Any, session_id: str) -> bool:
     return worker is None or worker.is_idle
 
 
-@router.post("/{snapshot_id}/download")
+@router.post("/{snapshot_id}/download", dependencies=ACTION)
 async def download_link(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]:
     """Where to download the snapshot's archive (the export format, importable into any Blu): a short-lived
     link straight to the backups bucket in AWS (`direct`), else this runtime's archive URL."""
@@ -183,6 +191,7 @@ async def download_link(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]
     "/{snapshot_id}/archive",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/gzip": {}}, "description": "The archive"}},
+    dependencies=ACTION,
 )
 async def archive(backups: BackupsDep, snapshot_id: str) -> StreamingResponse:
     """The archive's bytes (locally; in AWS use the direct link: API Gateway cuts responses at 10 MB)."""
@@ -209,7 +218,7 @@ async def archive(backups: BackupsDep, snapshot_id: str) -> StreamingResponse:
     )
 
 
-@router.post("/imports", status_code=status.HTTP_201_CREATED, responses=error_responses(413))
+@router.post("/imports", status_code=status.HTTP_201_CREATED, responses=error_responses(413), dependencies=ACTION)
 async def start_import(state: StateDep, body: ImportRequest) -> dict[str, Any]:
     """Where to send an archive's bytes (the same direct path as large file uploads: the files bucket
     in AWS, PUT /api/files/uploads/{id}/data locally); then complete the import with the id."""
@@ -227,7 +236,10 @@ async def start_import(state: StateDep, body: ImportRequest) -> dict[str, Any]:
 
 
 @router.post(
-    "/imports/{upload_id}/complete", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(400, 409, 410)
+    "/imports/{upload_id}/complete",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(400, 409, 410),
+    dependencies=ACTION,
 )
 async def complete_import(state: StateDep, backups: BackupsDep, upload_id: str) -> dict[str, Any]:
     """Verify the uploaded archive and merge it into this Blu in the background: store items by id (what
