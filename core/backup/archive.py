@@ -98,6 +98,9 @@ class Manifest:
     contents: dict[str, dict[str, int]] = field(default_factory=dict)
     sessions: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    # Where the snapshot came from: {"workspace": absolute path}. Claude files transcripts under a
+    # folder named after the workspace's path, so a restore elsewhere renames that folder.
+    origin: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_bytes(self) -> int:
@@ -115,6 +118,7 @@ class Manifest:
             "contents": self.contents,
             "sessions": self.sessions,
             "skipped": self.skipped,
+            "origin": self.origin,
             "members": [m.as_json() for m in self.members],
         }
 
@@ -153,6 +157,7 @@ class Manifest:
                 contents={str(k): dict(v) for k, v in dict(data.get("contents") or {}).items()},
                 sessions=list(data.get("sessions") or []),
                 skipped=list(data.get("skipped") or []),
+                origin={str(k): str(v) for k, v in dict(data.get("origin") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TamperedArchive(f"The backup's manifest is malformed ({exc}).") from exc

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -94,6 +95,11 @@ class ImportReport:
             "conflicts": self.conflicts[:100],
             "safety_snapshot": self.safety_snapshot,
         }
+
+
+def project_folder(workspace: str) -> str:
+    """The folder Claude Code files a workspace's transcripts under (docs/sdk-notes.md)."""
+    return re.sub(r"[^A-Za-z0-9]", "-", workspace)
 
 
 def new_snapshot_id(now: float) -> str:
@@ -274,6 +280,7 @@ class Backups:
 
                 writer.add_items(lines())
                 writer.manifest.sessions = sorted(sessions.values(), key=lambda s: -(s["updated_at"] or 0))
+                writer.manifest.origin = {"workspace": str(self.sources.workspace.resolve())}
                 for section in SECTIONS:
                     writer.add_tree(section, self.sources.root(section), exclude=RESERVED)
                 manifest = writer.finish()
@@ -291,14 +298,33 @@ class Backups:
         with contextlib.closing(self.repository.open(snapshot_id)) as stream:
             return self._extract_stream(stream, scratch)
 
-    @staticmethod
-    def _extract_stream(stream: IO[bytes], scratch: Path) -> Manifest:
+    def _extract_stream(self, stream: IO[bytes], scratch: Path) -> Manifest:
         target = scratch / "unpacked"
         target.mkdir()
         manifest = read_archive(stream, extract_to=target).manifest
         for section in (*SECTIONS, "store"):
             (target / section).mkdir(exist_ok=True)
+        self._move_transcripts(target / "state", manifest)
         return manifest
+
+    def _move_transcripts(self, state: Path, manifest: Manifest) -> None:
+        """Claude keeps a session's transcript under `projects/<workspace path, non-alphanumerics as ->`;
+        a snapshot from a Blu whose workspace lay elsewhere (a laptop's `.data/workspace`, AWS's
+        `/workspace`) has them under the other name, where resume would not find them: rename."""
+        source = manifest.origin.get("workspace")
+        if not source:
+            return
+        old = state / "projects" / project_folder(source)
+        new = state / "projects" / project_folder(str(self.sources.workspace.resolve()))
+        if old == new or not old.is_dir():
+            return
+        if not new.exists():
+            old.rename(new)
+            return
+        for entry in sorted(os.listdir(old)):
+            if not os.path.lexists(new / entry):
+                os.rename(old / entry, new / entry)
+        shutil.rmtree(old)
 
     # preview ----------------------------------------------------------------------------------
 

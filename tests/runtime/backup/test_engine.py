@@ -339,3 +339,25 @@ def test_a_daily_snapshot_is_due_only_after_a_day_and_a_change(blu: Backups) -> 
     blu.snapshot("daily")
     assert blu.due()[0] is False
     assert json.loads((blu.sources.data_dir / "backup-last.json").read_text())["created_at"] == now[0]
+
+
+def test_transcripts_follow_the_workspace_to_a_blu_where_it_lies_elsewhere(blu: Backups, tmp_path: Path) -> None:
+    here = blu.sources.state / "projects" / engine.project_folder(str(blu.sources.workspace.resolve()))
+    here.mkdir(parents=True)
+    (here / "0a1b-resume-me.jsonl").write_text('{"type":"user"}\n')
+    snap = blu.snapshot("export")
+    elsewhere = make(tmp_path / "elsewhere")
+    with blu.repository.open(snap.id) as stream:
+        elsewhere.import_archive(stream)
+    projects = elsewhere.sources.state / "projects"
+    there = projects / engine.project_folder(str(elsewhere.sources.workspace.resolve()))
+    assert there != projects / here.name
+    assert (there / "0a1b-resume-me.jsonl").read_text() == '{"type":"user"}\n'
+    assert not (projects / here.name).exists()
+    assert (projects / "-workspace" / f"{CLAUDE_ID}.jsonl").exists()  # other folders stay as they were
+    elsewhere.store.close()
+
+
+def test_the_project_folder_is_claudes_name_for_the_workspace() -> None:
+    assert engine.project_folder("/tmp/a_b/work") == "-tmp-a-b-work"  # docs/sdk-notes.md
+    assert engine.project_folder("/workspace") == "-workspace"
