@@ -30,6 +30,20 @@ class _Threaded(Generic[P, R]):
         return call
 
 
+class _Collected(_Threaded[P, Any]):
+    """A Store method that returns an iterator: collected into a list in the worker thread, so no
+    store read ever happens on the event loop."""
+
+    def __get__(self, instance: AsyncStore, owner: type | None = None) -> Callable[P, Awaitable[list[Any]]]:
+        method = getattr(instance.sync, self.name)
+
+        async def call(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
+            return await asyncio.to_thread(lambda: list(method(*args, **kwargs)))
+
+        call.__name__ = self.name
+        return call
+
+
 class AsyncStore:
     """`await astore.get_session(...)` runs `store.get_session(...)` in a thread; `.sync` is the store itself.
     Every method of the Store protocol is listed once here (a test checks none is missing)."""
@@ -65,4 +79,7 @@ class AsyncStore:
     clear_throttle = _Threaded(Store.clear_throttle)
     claim_request = _Threaded(Store.claim_request)
     forget_request = _Threaded(Store.forget_request)
+    export_items = _Collected(Store.export_items)
+    import_item = _Threaded(Store.import_item)
+    clear_items = _Threaded(Store.clear_items)
     close = _Threaded(Store.close)

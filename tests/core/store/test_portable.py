@@ -160,3 +160,15 @@ def test_every_dynamo_item_is_exported_or_declared_ephemeral(module_dynamo_store
             if not pk.startswith(dynamo_store.EXPORTED_PREFIXES):
                 unclassified.append((pk, sk))
     assert unclassified == []
+
+
+def test_the_async_store_collects_the_export_in_its_worker_thread(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.store.aio import AsyncStore
+
+    store = local_store.LocalStore(tmp_path / "blu.sqlite3")
+    fill(store)
+    items = asyncio.run(AsyncStore(store).export_items(session_id="s-two"))
+    assert isinstance(items, list) and [i.kind for i in items] == ["session", "message", "message", "artifact"]
+    store.close()
