@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import urlsplit
 
 from core.backup.layout import ARCHIVE_SUFFIX, S3_PREFIX, SNAPSHOT_ID, SUMMARY_SUFFIX
 
@@ -132,7 +133,13 @@ class S3Repository:
             import boto3
             from botocore.config import Config
 
+            # Virtual-hosted URLs name the bucket's regional endpoint: a presigned download link then
+            # works from the browser without a redirect (as runtime/transfers.py does for the files bucket).
             client = boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+            host = urlsplit(client.meta.endpoint_url).hostname or ""
+            if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+                config = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+                client = boto3.client("s3", region_name=region, config=config)
         self.bucket = bucket
         self.client = client
 
