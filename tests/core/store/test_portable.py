@@ -169,6 +169,10 @@ def test_the_async_store_collects_the_export_in_its_worker_thread(tmp_path: Path
 
     store = local_store.LocalStore(tmp_path / "blu.sqlite3")
     fill(store)
-    items = asyncio.run(AsyncStore(store).export_items(session_id="s-two"))
+
+    async def export() -> list[Any]:
+        return await AsyncStore(store).export_items(session_id="s-two")
+
+    items = asyncio.run(export())
     assert isinstance(items, list) and [i.kind for i in items] == ["session", "message", "message", "artifact"]
     store.close()

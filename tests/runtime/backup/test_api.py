@@ -41,7 +41,8 @@ def conversation(api: BluClient) -> dict[str, Any]:
 
 def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, tmp_path: Path) -> None:
     source = BluServer(tmp_path / "laptop", env=model_env(model)).start()
-    target = BluServer(tmp_path / "aws", env=model_env(model))
+    # The importing Blu takes files up to 2,000 bytes: the archive is larger and still arrives (its own limit).
+    target = BluServer(tmp_path / "aws", env={**model_env(model), "BLU_MAX_UPLOAD_BYTES": "2000"})
     try:
         api = source.client()
         for n in range(2):
@@ -65,6 +66,8 @@ def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, t
         assert len(archive) == snapshot["size"]
 
         other = target.start().client()
+        assert len(archive) > 2000
+        assert other.http.post("/api/files/uploads", json={"path": "big.bin", "size": 2001}).status_code == 413
         started = other.http.post("/api/backups/imports", json={"size": len(archive)}).json()
         sent = other.http.request(started["method"], started["url"], content=archive, headers=started["headers"])
         assert sent.status_code == 204, sent.text
