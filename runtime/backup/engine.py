@@ -51,6 +51,9 @@ LOCK = "backup.lock"
 DAY_SECONDS = 24 * 3600.0
 SECTIONS: tuple[str, ...] = ("workspace", "state")
 PHASES: tuple[str, ...] = ("move-out", "move-in", "store", "cleanup")
+# Never in a snapshot: Claude Code's login (an OAuth token, when someone ran `claude login` on this
+# machine). Blu's own credentials come from its secret; an export must not carry a key elsewhere.
+EXCLUDED: dict[str, tuple[str, ...]] = {"workspace": RESERVED, "state": (*RESERVED, ".credentials.json")}
 
 
 class BackupBusy(RuntimeError):
@@ -282,7 +285,7 @@ class Backups:
                 writer.manifest.sessions = sorted(sessions.values(), key=lambda s: -(s["updated_at"] or 0))
                 writer.manifest.origin = {"workspace": str(self.sources.workspace.resolve())}
                 for section in SECTIONS:
-                    writer.add_tree(section, self.sources.root(section), exclude=RESERVED)
+                    writer.add_tree(section, self.sources.root(section), exclude=EXCLUDED[section])
                 manifest = writer.finish()
                 out.flush()
                 os.fsync(out.fileno())
@@ -304,6 +307,9 @@ class Backups:
         manifest = read_archive(stream, extract_to=target).manifest
         for section in (*SECTIONS, "store"):
             (target / section).mkdir(exist_ok=True)
+        for section in SECTIONS:  # an archive from elsewhere may hold them; they are never restored
+            for name in EXCLUDED[section]:
+                _remove(target / section / name)
         self._move_transcripts(target / "state", manifest)
         return manifest
 
@@ -424,7 +430,7 @@ class Backups:
                 root = self.sources.root(section)
                 (root / OLD).mkdir(exist_ok=True)
                 for entry in sorted(os.listdir(root)):
-                    if entry not in RESERVED:
+                    if entry not in EXCLUDED[section]:  # what no snapshot holds stays where it is
                         self.crash_at(f"move-out:{section}/{entry}")
                         os.rename(root / entry, root / OLD / entry)
             self._set_phase(marker, phase := "move-in")

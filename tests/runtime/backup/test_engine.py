@@ -361,3 +361,14 @@ def test_transcripts_follow_the_workspace_to_a_blu_where_it_lies_elsewhere(blu: 
 def test_the_project_folder_is_claudes_name_for_the_workspace() -> None:
     assert engine.project_folder("/tmp/a_b/work") == "-tmp-a-b-work"  # docs/sdk-notes.md
     assert engine.project_folder("/workspace") == "-workspace"
+
+
+def test_claude_codes_own_login_is_never_backed_up(blu: Backups) -> None:
+    (blu.sources.state / ".credentials.json").write_text('{"claudeAiOauth": {"accessToken": "sk-ant-oat-secret"}}')
+    info = blu.snapshot()
+    with blu.repository.open(info.id) as stream:
+        data = __import__("gzip").decompress(stream.read())
+    assert b"sk-ant-oat-secret" not in data
+    assert info.summary["contents"]["state"]["files"] == 2  # .claude.json and the transcript
+    blu.restore_all(info.id)  # and a full restore leaves the login where it is
+    assert "sk-ant-oat-secret" in (blu.sources.state / ".credentials.json").read_text()
