@@ -73,6 +73,8 @@ def _restore(backups: Backups, args: argparse.Namespace) -> int:
 
 
 def _export(backups: Backups, args: argparse.Namespace) -> int:
+    if args.output and Path(args.output).exists():
+        raise FileExistsError(f"{args.output} exists; name another file.")
     snapshot_id = args.snapshot or backups.snapshot("export").id
     output = Path(args.output or f"blu-{snapshot_id}.tar.gz")
     with contextlib.closing(backups.repository.open(snapshot_id)) as source, output.open("xb") as out:
