@@ -27,6 +27,7 @@ from runtime.api import auth, backups, events, files, sessions, system, voice, w
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
+from runtime.backup.engine import BackupBusy
 from runtime.backup.service import BackupService, backups_for, keeping_heartbeat
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
@@ -123,7 +124,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         turns_running=manager.busy,
         quiesce=lambda session_id: _drop_idle_clients(manager, session_id),
     )
-    await asyncio.to_thread(backup_service.backups.recover)  # finish a restore a crash interrupted
+    try:
+        await asyncio.to_thread(backup_service.backups.recover)  # finish a restore a crash interrupted
+    except BackupBusy:  # `python -m runtime.backup` is at work on this data: it finishes what it started
+        log.warning("A backup command holds the backup lock; not checking for an interrupted restore")
     app.state.backups = backup_service
     await manager.start()
     app.state.blu = AppState(
