@@ -335,8 +335,9 @@ class Backups:
     # preview ----------------------------------------------------------------------------------
 
     def preview(self, snapshot_id: str, *, session_id: str | None = None, path: str | None = None) -> dict[str, Any]:
-        """What a restore would replace, from the snapshot's summary and the current state: sessions
-        that would go, come back or be rewound; files that would go, come back or change size."""
+        """What a restore would replace, from the snapshot's summary and the current state: for all,
+        the sessions that would go, come back or be rewound and how many files and bytes are there
+        now; for a session, its current name and message count; for a file, whether one is there."""
         info = self.repository.get(snapshot_id)
         current = {s.id: s for s in self._current_sessions()}
         snap_sessions = {s["id"]: s for s in info.summary.get("sessions", [])}
@@ -403,7 +404,10 @@ class Backups:
                         _remove(root / name)
                     shutil.move(unpacked / section, root / NEW)
                     _adopt(root / NEW, root)
-                shutil.move(unpacked / ITEMS_NAME, self.sources.data_dir / ITEMS)
+                items = unpacked / ITEMS_NAME
+                if not items.exists():
+                    items.write_text("")  # a snapshot of an empty store
+                shutil.move(items, self.sources.data_dir / ITEMS)
             marker = {
                 "op": "all",
                 "snapshot": snapshot_id,
