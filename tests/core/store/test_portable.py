@@ -139,6 +139,12 @@ def test_items_move_between_back_ends(tmp_path: Path, module_dynamo_store: Store
 def test_every_local_table_is_exported_or_declared_ephemeral(tmp_path: Path) -> None:
     store = local_store.LocalStore(tmp_path / "blu.sqlite3")
     declared = {*local_store.EXPORTED_TABLES.values(), *local_store.PART_TABLES, *local_store.EPHEMERAL_TABLES}
+    unknown = set(store.table_names()) - declared
+    assert not unknown, (
+        f"tables {unknown} are neither backed up nor declared ephemeral: add their kind to "
+        "core/store/portable.py EXPORT_KINDS and both back-ends' export_items/import_item/clear_items, "
+        "or name them in core/store/local.py EPHEMERAL_TABLES"
+    )
     assert set(store.table_names()) == declared
     assert set(local_store.EXPORTED_TABLES) == set(EXPORT_KINDS)
     store.close()
@@ -159,7 +165,10 @@ def test_every_dynamo_item_is_exported_or_declared_ephemeral(module_dynamo_store
                 continue
             if not pk.startswith(dynamo_store.EXPORTED_PREFIXES):
                 unclassified.append((pk, sk))
-    assert unclassified == []
+    assert unclassified == [], (
+        "items neither backed up nor declared ephemeral: export their kind (core/store/portable.py) "
+        "or name their key prefix in core/store/dynamo.py EPHEMERAL_PARTITIONS / EPHEMERAL_SORT_PREFIXES"
+    )
 
 
 def test_the_async_store_collects_the_export_in_its_worker_thread(tmp_path: Path) -> None:
