@@ -28,8 +28,8 @@ ERRORS_PER_15_MINUTES = 3
 FUNCTION_ERRORS_PER_15_MINUTES = 2
 SERVER_ERRORS_PER_15_MINUTES = 5
 LOGIN_ATTEMPTS_PER_15_MINUTES = 10
-# Changes may wait a day for their snapshot, then one check (15 min) and its retries; beyond this the
-# daily backup is missing.
+# Hours a due snapshot may wait while Blu runs (for a moment without a turn, a retry after a failure);
+# beyond this the daily backup is missing.
 BACKUP_PENDING_HOURS_ALARM = 2
 
 
@@ -123,7 +123,7 @@ class BluAlarms(Construct):
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description=f"Blu ran more than {max_running_hours_per_day} h in the last day (cost guard)",
         )
-        # A failed snapshot, or changes waiting for one more than a day and BACKUP_PENDING_HOURS_ALARM hours.
+        # A failed snapshot, or a due one that has waited BACKUP_PENDING_HOURS_ALARM hours while Blu ran.
         self.backup = self._alarm(
             "Backup",
             cw.MathExpression(
@@ -136,7 +136,7 @@ class BluAlarms(Construct):
                 period=ONE_HOUR,
             ),
             threshold=1,
-            description="Blu: a backup failed, or changes have waited more than a day for one (docs/backups.md)",
+            description="Blu: a backup failed, or a due daily backup has not been written for hours (docs/backups.md)",
         )
         self.restore_drill = self._alarm(
             "RestoreDrill",
@@ -393,7 +393,7 @@ class BluBackupDashboard(Construct):
                 right=[blu(m.BACKUP_BYTES, statistic="Maximum", period=ONE_DAY, label="size")],
             ),
             graph(
-                "Backup duration (s), changes waiting beyond a day (h)",
+                "Backup duration (s), hours a due backup has waited",
                 [blu(m.BACKUP_DURATION_SECONDS, statistic="Maximum", period=ONE_DAY, label="duration")],
                 right=[blu(m.BACKUP_PENDING_HOURS, statistic="Maximum", period=ONE_HOUR, label="pending hours")],
             ),

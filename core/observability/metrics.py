@@ -43,7 +43,7 @@ ERRORS = "Errors"
 BACKUPS = "Backups"  # dimension Outcome
 BACKUP_BYTES = "BackupBytes"  # the archive's size
 BACKUP_DURATION_SECONDS = "BackupDurationSeconds"
-BACKUP_PENDING_HOURS = "BackupPendingHours"  # changes waiting beyond a day for a snapshot (0: none)
+BACKUP_PENDING_HOURS = "BackupPendingHours"  # how long a due snapshot has waited while Blu ran (0: none)
 RESTORE_DRILLS = "RestoreDrills"  # dimension Outcome
 NEWEST_GOOD_BACKUP_AGE_HOURS = "NewestGoodBackupAgeHours"  # the drill's finding
 
@@ -241,7 +241,7 @@ def record_backup(*, ok: bool, size_bytes: int = 0, duration_seconds: float = 0.
 
 
 def record_backup_pending(*, hours: float) -> None:
-    """How long changes have waited beyond a day for a snapshot (0 when none wait), from each check."""
+    """How long a due snapshot has waited while Blu ran (0 when none is due), from each check."""
     emit({BACKUP_PENDING_HOURS: (hours, MetricUnit.NoUnit)})
 
 

@@ -107,6 +107,7 @@ class BackupService:
         self.last_error: str | None = None
         self.running: str | None = None  # what is running now ("snapshot", "restore", "import")
         self.operation: Operation | None = None  # the latest one the API started
+        self._due_since: float | None = None  # monotonic time a check first found a snapshot due
         self._tasks: set[asyncio.Task[None]] = set()
 
     def launch(self, kind: str, work: Callable[[], Awaitable[Any]]) -> Operation:
@@ -165,19 +166,30 @@ class BackupService:
         return await asyncio.to_thread(self.take_sync, reason)
 
     def take_if_due_sync(self, reason: str) -> SnapshotInfo | None:
-        """A snapshot when one is due (changes, and the last is older than a day); reports the pending
-        hours either way. Never raises: a failure is logged and counted, and the next check tries again."""
+        """A snapshot when one is due (changes, and the last is older than a day). Reports how long a
+        due snapshot has waited while this Blu ran (BackupPendingHours: 0 once one is written), so a
+        Blu that slept for days with old changes does not alarm at its wake, but one that cannot back
+        up does. Never raises: a failure is logged and counted, and the next check tries again."""
+        info = None
         try:
-            due, pending = self.backups.due()
-            record_backup_pending(hours=pending)
-            if not due or self.turns_running():
-                return None
-            return self.take_sync(reason)
+            due, _ = self.backups.due()
+            if due:
+                now = time.monotonic()
+                self._due_since = now if self._due_since is None else self._due_since
+                if not self.turns_running():
+                    info = self.take_sync(reason)
         except BackupBusy:
-            return None
+            pass
         except Exception:
             log.warning("The %s backup check failed", reason, exc_info=True)
-            return None
+        else:
+            if not due:
+                self._due_since = None
+        if info is not None:
+            self._due_since = None
+        waited = 0.0 if self._due_since is None else (time.monotonic() - self._due_since) / 3600.0
+        record_backup_pending(hours=waited)
+        return info
 
     def before_sleep(self, wait_seconds: float = 600.0) -> SnapshotInfo | None:
         """Called (in a thread) right before Blu scales itself to 0 or stops: the last chance for a day.

@@ -38,10 +38,27 @@ def test_a_due_snapshot_is_taken_and_measured(blu: Backups, capsys: pytest.Captu
     assert service.take_if_due_sync("daily") is None  # not due again the same day
 
 
-def test_no_scheduled_snapshot_while_a_turn_runs(blu: Backups) -> None:
-    service = BackupService(blu, daily=True, turns_running=lambda: True)
+def test_a_due_snapshot_waits_for_quiet_and_reports_how_long_it_waited(
+    blu: Backups, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime.backup import service as module
+
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    busy = [True]
+    service = BackupService(blu, daily=True, turns_running=lambda: busy[0])
+    assert service.take_if_due_sync("daily") is None  # due (never backed up), but a turn runs
+    clock[0] += 3 * 3600
     assert service.take_if_due_sync("daily") is None
     assert blu.repository.list() == []
+    busy[0] = False
+    assert service.take_if_due_sync("daily") is not None
+    pending = [
+        r.values["BackupPendingHours"][0]
+        for r in parse_emf(capsys.readouterr().out)
+        if "BackupPendingHours" in r.values
+    ]
+    assert pending == [0.0, 3.0, 0.0]
 
 
 def test_a_failed_snapshot_is_counted_and_never_raised_by_the_scheduler(
