@@ -372,3 +372,22 @@ def test_claude_codes_own_login_is_never_backed_up(blu: Backups) -> None:
     assert info.summary["contents"]["state"]["files"] == 2  # .claude.json and the transcript
     blu.restore_all(info.id)  # and a full restore leaves the login where it is
     assert "sk-ant-oat-secret" in (blu.sources.state / ".credentials.json").read_text()
+
+
+def test_a_crash_in_a_session_restore_is_finished_on_recovery(blu: Backups) -> None:
+    snap = blu.snapshot()
+    original = [i.as_json() for i in blu.store.export_items(session_id="s-one")]
+    blu.store.put_message(MessageRecord(session_id="s-one", id="9-late", role="user", text="after"))
+    blu.store.update_session("s-one", name="renamed")
+
+    def crash(step: str) -> None:
+        if step == "store:1":  # the session was deleted and only its own item written back
+            raise Crash(step)
+
+    blu.crash_at = crash
+    with pytest.raises(Crash):
+        blu.restore_session(snap.id, "s-one")
+    blu.crash_at = lambda step: None
+    assert blu.recover() == snap.id
+    assert [i.as_json() for i in blu.store.export_items(session_id="s-one")] == original
+    assert not (blu.sources.data_dir / MARKER).exists()
