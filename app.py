@@ -70,6 +70,7 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         secret=data.secret,
         table_name=data.table.table_name,
         files_bucket_name=data.files_bucket.bucket_name,
+        backups_bucket_name=data.backups_bucket.bucket_name,
         description="Blu: ECS cluster, Fargate Spot ARM64 task and service, Cloud Map name (stateless)",
     )
     control = ControlStack(
@@ -80,7 +81,8 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         service_name=service.service.service_name,
         table_name=data.table.table_name,
         secret_arn=data.secret.secret_arn,
-        description="Blu: launcher, idle-checker and schedule-wake Lambdas, idle and wake schedules (stateless)",
+        backups_bucket_name=data.backups_bucket.bucket_name,
+        description="Blu: launcher, idle-checker, schedule-wake and restore-drill Lambdas, their schedules (stateless)",
     )
     api = ApiStack(
         app,
@@ -100,6 +102,8 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
     data.file_system.grant_read_write(service.task_role)
     grant_self_stop(service.task_role, service=service)
     grant_transfer_staging(service.task_role, data.files_bucket)
+    grant_backups(service.task_role, data.backups_bucket)
+    grant_backup_reads(control.restore_drill, data.backups_bucket)
     for function in (control.launcher, control.idle_checker, control.schedule_wake):
         grant_service_control(function, cluster=service.cluster, service=service.service)
         grant_table_items(function, data.table)
@@ -115,6 +119,7 @@ def build_app(app: cdk.App, settings: BluSettings) -> BluStacks:
         api=api.api,
         launcher=control.launcher,
         idle_checker=control.idle_checker,
+        restore_drill=control.restore_drill,
         cluster_name=service.cluster_name,
         service_name=service.service_name,
         description="Blu: dashboard, alarms and the alarm topic (stateless)",
@@ -229,6 +234,38 @@ def grant_transfer_staging(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
     )
     principal.add_to_principal_policy(
         iam.PolicyStatement(actions=list(DOWNLOAD_ACTIONS), resources=[bucket.arn_for_objects("downloads/*")])
+    )
+
+
+# Snapshots live under one prefix of the backups bucket (runtime/backup/repository.py). The task writes
+# and reads them; nobody but the bucket's lifecycle deletes one (it is versioned besides).
+BACKUP_PREFIX = "snapshots/"
+BACKUP_WRITE_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload")
+
+
+def _list_snapshots(bucket: s3.IBucket) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=["s3:ListBucket"],
+        resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [BACKUP_PREFIX + "*"]}},
+    )
+
+
+def grant_backups(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
+    """The runtime's snapshots: list the snapshots/ prefix, write and read its objects; no delete."""
+    principal = grantee.grant_principal
+    principal.add_to_principal_policy(_list_snapshots(bucket))
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=list(BACKUP_WRITE_ACTIONS), resources=[bucket.arn_for_objects(BACKUP_PREFIX + "*")])
+    )
+
+
+def grant_backup_reads(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
+    """The restore drill: list and read snapshots, nothing else."""
+    principal = grantee.grant_principal
+    principal.add_to_principal_policy(_list_snapshots(bucket))
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(BACKUP_PREFIX + "*")])
     )
 
 

@@ -9,6 +9,7 @@ ENV_TABLE = "DYNAMODB_TABLE"
 ENV_SECRET_ARN = "BLU_SECRET_ARN"  # noqa: S105 -- a variable name, not a value
 ENV_IDLE_TIMEOUT_MINUTES = "BLU_IDLE_TIMEOUT_MINUTES"
 ENV_COOKIE_MAX_AGE_HOURS = "BLU_COOKIE_MAX_AGE_HOURS"
+ENV_BACKUPS_BUCKET = "BLU_BACKUPS_BUCKET"  # the runtime writes snapshots there, the restore drill reads them
 
 # Minutes without a person's action before Blu goes to sleep (the idle rule, core/idle.py).
 DEFAULT_IDLE_TIMEOUT_MINUTES = 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -23,10 +24,25 @@ from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, mcp, memory, notifications, schedules, sessions, system, voice, web
+from runtime.api import (
+    auth,
+    backups,
+    events,
+    files,
+    mcp,
+    memory,
+    notifications,
+    schedules,
+    sessions,
+    system,
+    voice,
+    web,
+)
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
+from runtime.backup.engine import BackupBusy
+from runtime.backup.service import BackupService, backups_for, keeping_heartbeat
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
 from runtime.notify import Notifier, Presence
@@ -41,6 +57,7 @@ from runtime.workspace import Workspace
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 60.0
 SHUTDOWN_SECONDS = 90.0  # within the task's stop timeout (a Spot interruption gives ~120 s)
+BACKUP_ON_STOP_SECONDS = 25.0  # what is left of it for a due snapshot on SIGTERM
 
 
 def prepare_dirs(settings: Settings) -> str | None:
@@ -119,6 +136,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     hub = EventHub()
     manager = SessionManager(settings=settings, store=store, hub=hub, endpoint=endpoint, client_factory=sdk_client)
+    backup_service = BackupService(
+        backups_for(settings, store.sync),
+        daily=settings.backups_daily,
+        turns_running=manager.busy,
+        quiesce=lambda session_id: _drop_idle_clients(manager, session_id),
+    )
+    try:
+        await asyncio.to_thread(backup_service.backups.recover)  # finish a restore a crash interrupted
+    except BackupBusy:  # `python -m runtime.backup` is at work on this data: it finishes what it started
+        log.warning("A backup command holds the backup lock; not checking for an interrupted restore")
+    app.state.backups = backup_service
     await manager.start()
     notifier, presence = Notifier(store), Presence()
     notifier.start()
@@ -141,18 +169,37 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await scheduler.start()
     self_stop = SelfStop.from_settings(settings, started_at=started_at)
+    if self_stop is not None and settings.backups_daily:
+        self_stop = replace(self_stop, before_sleep=lambda: keeping_heartbeat(store.sync, backup_service.before_sleep))
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
+    daily = asyncio.create_task(backup_service.run_daily()) if settings.backups_daily else None
     try:
         yield
     finally:
         heartbeat.cancel()
+        if daily is not None:
+            daily.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
+        if settings.backups_daily:
+            # SIGTERM (a Spot interruption, a deploy): a due snapshot in the time left; one cut short
+            # is never listed (its summary is written last).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.to_thread(backup_service.before_sleep), BACKUP_ON_STOP_SECONDS)
         await scheduler.stop(grace_seconds=10)
         await notifier.close()
         await asyncio.to_thread(store.sync.close)
         app.state.blu.login_checks.close()
         if standin is not None:
             standin.stop()
+
+
+def _drop_idle_clients(manager: SessionManager, session_id: str | None) -> None:
+    """After a restore: stop idle Claude clients (of one session, or all) so the next turn resumes from
+    the restored transcript, not from a process's memory of the replaced one."""
+    for sid, worker in list(manager.workers.items()):
+        if (session_id is None or sid == session_id) and worker.is_idle:
+            worker.stop()
+            manager.workers.pop(sid, None)
 
 
 API_ROUTERS = (
@@ -168,6 +215,7 @@ API_ROUTERS = (
     notifications.router,
     memory.router,
     mcp.router,
+    backups.router,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,16 +27,25 @@ def stop_if_idle(
     idle_timeout_minutes: int,
     started_at: float,
     now: float,
+    before_sleep: Callable[[], object] | None = None,
 ) -> tuple[bool, str]:
     """Apply the shared idle rule to this running task; when idle, scale the service to 0 and record the
-    sleep. Returns (stopped, reason). ECS then sends SIGTERM and the server shuts down gracefully."""
-    idle, reason = is_idle(
-        store.get_activity(),
-        now=now,
-        idle_timeout_minutes=idle_timeout_minutes,
-        service_running=True,
-        service_started_at=started_at,
-    )
+    sleep. Returns (stopped, reason). ECS then sends SIGTERM and the server shuts down gracefully.
+    `before_sleep` runs first when idle (a due backup); the rule is applied again after it, since a
+    person may have come back meanwhile."""
+
+    def check() -> tuple[bool, str]:
+        return is_idle(
+            store.get_activity(),
+            now=now,
+            idle_timeout_minutes=idle_timeout_minutes,
+            service_running=True,
+            service_started_at=started_at,
+        )
+
+    idle, reason = check()
+    if idle and before_sleep is not None and before_sleep() is not None:
+        idle, reason = check()
     if not idle:
         return False, reason
     recorded = put_to_sleep(ecs, power, cluster=cluster, service=service, at=now, reason=reason + REASON_SUFFIX)
@@ -78,6 +88,7 @@ class SelfStop:
     service: str
     idle_timeout_minutes: int
     started_at: float
+    before_sleep: Callable[[], object] | None = None  # a due backup (runtime/backup/service.py)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, started_at: float) -> SelfStop | None:
@@ -111,4 +122,5 @@ class SelfStop:
             idle_timeout_minutes=self.idle_timeout_minutes,
             started_at=self.started_at,
             now=now,
+            before_sleep=self.before_sleep,
         )

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from core.config import (
     DEFAULT_COOKIE_MAX_AGE_HOURS,
     DEFAULT_IDLE_TIMEOUT_MINUTES,
+    ENV_BACKUPS_BUCKET,
     ENV_COOKIE_MAX_AGE_HOURS,
     ENV_ECS_CLUSTER,
     ENV_ECS_SERVICE,
@@ -133,6 +134,11 @@ class Settings(BaseSettings):
     # The files bucket for those transfers (set in AWS); unset: the runtime stages them on disk.
     files_bucket: str = Field("", validation_alias=_env("BLU_FILES_BUCKET"))
 
+    # Backups (runtime/backup): the backups bucket in AWS (unset: BLU_DATA_DIR/backups); daily snapshots
+    # while anything changed, on by default only with a bucket.
+    backups_bucket: str = Field("", validation_alias=_env(ENV_BACKUPS_BUCKET))
+    daily_backups: bool | None = Field(None, validation_alias=_env("BLU_DAILY_BACKUPS"))
+
     # Local runs: serve the offline stand-in model when no Claude credentials are configured
     standin: Literal["auto", "on", "off"] = Field("auto", validation_alias=_env("BLU_STANDIN"))
 
@@ -198,6 +204,10 @@ class Settings(BaseSettings):
         """Every secret this process was given, for the log scrubber."""
         values = (getattr(self, name) for name in type(self).model_fields)
         return tuple(v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value())
+
+    @property
+    def backups_daily(self) -> bool:
+        return bool(self.backups_bucket) if self.daily_backups is None else self.daily_backups
 
     @property
     def is_local(self) -> bool:

@@ -1,5 +1,5 @@
-"""Control stack: the launcher, idle-checker and schedule-wake Lambdas, their packaging, the idle schedule and
-the EventBridge Scheduler group the runtime puts its wakes in."""
+"""Control stack: the launcher, idle-checker, schedule-wake and restore-drill Lambdas, their packaging and
+schedules, and the EventBridge Scheduler group the runtime puts its wakes in."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from core.config import (
+    ENV_BACKUPS_BUCKET,
     ENV_ECS_CLUSTER,
     ENV_ECS_SERVICE,
     ENV_IDLE_TIMEOUT_MINUTES,
@@ -43,6 +44,10 @@ LAYER_LOCK = LAYER_DIR / "requirements.lock"
 # Wheels downloaded by `make deps` (scripts/wheelhouse.py): with it, synth needs no network.
 WHEELHOUSE = REPO_ROOT / ".cache" / "wheels"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The restore drill: 04:17 UTC on the 1st of every month (a quiet hour; off the round minute).
+DRILL_SCHEDULE = {"minute": "17", "hour": "4", "day": "1", "month": "*", "year": "*"}
+# The drill restores a whole snapshot into the function's /tmp: room for the archive and its unpacked copy.
+DRILL_EPHEMERAL_MIB = 4096
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,7 @@ class BluFunctions(Construct):
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         schedule_wake_name: str,
+        backups_bucket_name: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self.code = _bundled(REPO_ROOT / "lambdas", CopyCode())
@@ -220,6 +226,27 @@ class BluFunctions(Construct):
             targets=[targets.LambdaFunction(self.idle_checker, retry_attempts=0)],
         )
 
+        # The restore drill reads the backups bucket only (app.py grant_backup_reads); no table, no service.
+        self.restore_drill = lambda_.Function(
+            self,
+            "RestoreDrill",
+            description="Blu restore drill: restore the newest snapshot into /tmp and verify it against its manifest",
+            handler="lambdas.restore_drill.handler.lambda_handler",
+            memory_size=512,
+            timeout=cdk.Duration.minutes(10),
+            ephemeral_storage_size=cdk.Size.mebibytes(DRILL_EPHEMERAL_MIB),
+            environment={ENV_BACKUPS_BUCKET: backups_bucket_name, "POWERTOOLS_SERVICE_NAME": "blu-restore-drill"},
+            log_group=self._log_group("RestoreDrillLogs", log_retention),
+            **common,
+        )
+        self.drill_schedule = events.Rule(
+            self,
+            "DrillSchedule",
+            description="Blu: the monthly restore drill of the newest backup",
+            schedule=events.Schedule.cron(**DRILL_SCHEDULE),
+            targets=[targets.LambdaFunction(self.restore_drill, retry_attempts=0)],
+        )
+
     def _log_group(self, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
         return logs.LogGroup(self, construct_id, retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY)
 
@@ -237,6 +264,7 @@ class ControlStack(cdk.Stack):
         service_name: str,
         table_name: str,
         secret_arn: str,
+        backups_bucket_name: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -252,8 +280,11 @@ class ControlStack(cdk.Stack):
                 ENV_IDLE_TIMEOUT_MINUTES: str(settings.idle_timeout_minutes),
             },
             log_retention=settings.log_retention,
+            backups_bucket_name=backups_bucket_name,
         )
         self.launcher = functions.launcher
+        self.restore_drill = functions.restore_drill
+        self.drill_schedule = functions.drill_schedule
         self.idle_checker = functions.idle_checker
         self.schedule = functions.schedule
         self.schedule_wake = functions.schedule_wake

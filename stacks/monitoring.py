@@ -28,6 +28,9 @@ ERRORS_PER_15_MINUTES = 3
 FUNCTION_ERRORS_PER_15_MINUTES = 2
 SERVER_ERRORS_PER_15_MINUTES = 5
 LOGIN_ATTEMPTS_PER_15_MINUTES = 10
+# Hours a due snapshot may wait while Blu runs (for a moment without a turn, a retry after a failure);
+# beyond this the daily backup is missing.
+BACKUP_PENDING_HOURS_ALARM = 2
 
 
 def blu(name: str, *, statistic: str = "Sum", period: cdk.Duration = FIVE_MINUTES, label: str | None = None,
@@ -120,7 +123,35 @@ class BluAlarms(Construct):
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description=f"Blu ran more than {max_running_hours_per_day} h in the last day (cost guard)",
         )
-        self.alarms: tuple[cw.Alarm, ...] = (self.errors, self.backend_errors, self.login_attack, self.cost_guard)
+        # A failed snapshot, or a due one that has waited BACKUP_PENDING_HOURS_ALARM hours while Blu ran.
+        self.backup = self._alarm(
+            "Backup",
+            cw.MathExpression(
+                expression=f"FILL(failed, 0) + IF(FILL(pending, 0) > {BACKUP_PENDING_HOURS_ALARM}, 1, 0)",
+                using_metrics={
+                    "failed": blu(m.BACKUPS, period=ONE_HOUR, Outcome="failed"),
+                    "pending": blu(m.BACKUP_PENDING_HOURS, statistic="Maximum", period=ONE_HOUR),
+                },
+                label="failed backups, or a daily backup missing",
+                period=ONE_HOUR,
+            ),
+            threshold=1,
+            description="Blu: a backup failed, or a due daily backup has not been written for hours (docs/backups.md)",
+        )
+        self.restore_drill = self._alarm(
+            "RestoreDrill",
+            blu(m.RESTORE_DRILLS, period=ONE_DAY, Outcome="failed"),
+            threshold=1,
+            description="Blu: the monthly restore drill found the newest backup unusable (docs/backups.md)",
+        )
+        self.alarms: tuple[cw.Alarm, ...] = (
+            self.errors,
+            self.backend_errors,
+            self.login_attack,
+            self.cost_guard,
+            self.backup,
+            self.restore_drill,
+        )
 
     def _alarm(
         self,
@@ -333,6 +364,55 @@ class BluDashboard(Construct):
         )
 
 
+class BluBackupDashboard(Construct):
+    """Backups and the restore drill on a dashboard of their own: the main one holds the free tier's 50
+    metrics already, and the free tier covers three dashboards."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dashboard_name: str,
+        alarms: tuple[cw.Alarm, ...],
+        restore_drill: lambda_.IFunction | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", dashboard_name=dashboard_name, default_interval=cdk.Duration.days(35)
+        )
+
+        def graph(title: str, left: list[cw.IMetric], **kwargs: Any) -> cw.GraphWidget:
+            return cw.GraphWidget(title=title, left=left, width=kwargs.pop("width", 9), height=6, **kwargs)
+
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Backup alarms", alarms=list(alarms), width=6, height=6),
+            graph(
+                "Backups by outcome (per day), size (bytes)",
+                [blu(m.BACKUPS, period=ONE_DAY, label=o, Outcome=o) for o in m.OUTCOMES],
+                right=[blu(m.BACKUP_BYTES, statistic="Maximum", period=ONE_DAY, label="size")],
+            ),
+            graph(
+                "Backup duration (s), hours a due backup has waited",
+                [blu(m.BACKUP_DURATION_SECONDS, statistic="Maximum", period=ONE_DAY, label="duration")],
+                right=[blu(m.BACKUP_PENDING_HOURS, statistic="Maximum", period=ONE_HOUR, label="pending hours")],
+            ),
+        )
+        drill_metrics: list[cw.IMetric] = [
+            blu(m.RESTORE_DRILLS, period=ONE_DAY, label=f"drill {o}", Outcome=o) for o in m.OUTCOMES
+        ]
+        if restore_drill is not None:
+            drill_metrics.append(restore_drill.metric_errors(statistic="Sum", period=ONE_DAY, label="function errors"))
+        self.dashboard.add_widgets(
+            graph("Restore drill: outcome", drill_metrics, width=12),
+            graph(
+                "Restore drill: age of the newest good backup (h)",
+                [blu(m.NEWEST_GOOD_BACKUP_AGE_HOURS, statistic="Maximum", period=ONE_DAY, label="age")],
+                width=12,
+            ),
+        )
+
+
 class MonitoringStack(cdk.Stack):
     """Reads every other stack; nothing depends on it, so it can be changed or removed freely."""
 
@@ -349,6 +429,7 @@ class MonitoringStack(cdk.Stack):
         idle_checker: lambda_.IFunction,
         cluster_name: str,
         service_name: str,
+        restore_drill: lambda_.IFunction | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -374,7 +455,17 @@ class MonitoringStack(cdk.Stack):
             cluster_name=cluster_name,
             service_name=service_name,
         )
+        backups = BluBackupDashboard(
+            self,
+            "BackupDashboard",
+            dashboard_name=settings.stack_name("Backups"),
+            alarms=(alarms.backup, alarms.restore_drill),
+            restore_drill=restore_drill,
+        )
         self.topic = alarms.topic
         self.alarms = alarms.alarms
         self.cost_guard = alarms.cost_guard
+        self.backup_alarm = alarms.backup
+        self.restore_drill_alarm = alarms.restore_drill
         self.dashboard = dashboard.dashboard
+        self.backup_dashboard = backups.dashboard

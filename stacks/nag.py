@@ -35,6 +35,12 @@ FILES_BUCKET_ARN = (
 )
 
 
+BACKUPS_BUCKET_ARN = (
+    '{"Fn::GetStackOutput":{"StackName":"' + DATA_STACK + '","Region":{"Ref":"AWS::Region"},'
+    '"OutputName":"PublishOutputFnGetAttBucketsBackups18324FCDArn88554D86"}}'
+)
+
+
 def _image_build_acknowledgments(project: str) -> tuple[NagAcknowledgment, ...]:
     """cdklabs-deploy-time-build's CodeBuild project (one per platform), as the library defines it."""
     region_account = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>"
@@ -164,6 +170,25 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
     ),
     NagAcknowledgment(
         stack=ServiceStack,
+        path="Blu/Task/TaskRole/DefaultPolicy/Resource",
+        rule=f"AwsSolutions::AwsSolutions-IAM5[Resource::{BACKUPS_BUCKET_ARN}/snapshots/*]",
+        reason=(
+            "Snapshots are named by time and a random suffix (runtime/backup), so no fixed ARN can name "
+            "them; the grant covers the snapshots/ prefix of the backups bucket, without delete "
+            "(app.py grant_backups)."
+        ),
+    ),
+    NagAcknowledgment(
+        stack=ControlStack,
+        path="Functions/RestoreDrill/ServiceRole/DefaultPolicy/Resource",
+        rule=f"AwsSolutions::AwsSolutions-IAM5[Resource::{BACKUPS_BUCKET_ARN}/snapshots/*]",
+        reason=(
+            "The drill reads the newest snapshot, whose name it learns by listing; the grant is GetObject on "
+            "the snapshots/ prefix of the backups bucket only (app.py grant_backup_reads)."
+        ),
+    ),
+    NagAcknowledgment(
+        stack=ServiceStack,
         path="Blu/Task/ExecutionRole/DefaultPolicy/Resource",
         rule="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
         reason=(
@@ -180,10 +205,10 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
                 "xray:PutTraceSegments/PutTelemetryRecords (tracing) take no resource. ecs:ListTasks takes "
                 "none either, and ecs:DescribeTasks needs task ARNs that ECS invents at every start: both "
                 "are pinned to Blu's cluster by the ecs:cluster condition. Everything else names this "
-                "service, this table and this secret."
+                "service, this table and this secret (or, for the restore drill, the backups bucket)."
             ),
         )
-        for function in ("Launcher", "IdleChecker", "ScheduleWake")
+        for function in ("Launcher", "IdleChecker", "ScheduleWake", "RestoreDrill")
     ),
     *(
         NagAcknowledgment(
@@ -195,7 +220,7 @@ ACKNOWLEDGMENTS: tuple[NagAcknowledgment, ...] = (
                 "the minimum for a function to log; AWS maintains it."
             ),
         )
-        for function in ("Launcher", "IdleChecker", "ScheduleWake")
+        for function in ("Launcher", "IdleChecker", "ScheduleWake", "RestoreDrill")
     ),
     *(ack for project in IMAGE_BUILD_PROJECTS for ack in _image_build_acknowledgments(project)),
     NagAcknowledgment(

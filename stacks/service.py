@@ -18,7 +18,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from cdklabs.deploy_time_build import ContainerImageBuild
 from constructs import Construct
 
-from core.config import ENV_ECS_CLUSTER, ENV_ECS_SERVICE, ENV_IDLE_TIMEOUT_MINUTES, ENV_TABLE
+from core.config import ENV_BACKUPS_BUCKET, ENV_ECS_CLUSTER, ENV_ECS_SERVICE, ENV_IDLE_TIMEOUT_MINUTES, ENV_TABLE
 from stacks.network import APP_PORT
 from stacks.settings import BluSettings
 
@@ -82,6 +82,7 @@ RUNTIME_DEFAULTS: tuple[str, ...] = (
     "BLU_VOICE_TTS_VOICE",
     "OPENAI_BASE_URL",  # only for the offline speech stand-ins
     "BLU_LOG_LEVEL",
+    "BLU_DAILY_BACKUPS",  # on whenever the backups bucket is set (runtime/settings.py)
 )
 
 
@@ -96,6 +97,7 @@ def runtime_environment(
     schedule_group: str,
     schedule_target_arn: str,
     schedule_role_arn: str,
+    backups_bucket_name: str = "",
 ) -> dict[str, str]:
     """The task's plain environment: only names the runtime's settings accept, never a secret."""
     return {
@@ -123,6 +125,8 @@ def runtime_environment(
         "CLAUDE_CODE_MAX_RETRIES": "2",
         # Never answer with the offline stand-in in AWS: a missing token must show as an error.
         "BLU_STANDIN": "off",
+        # Daily snapshots (and one before sleep) go to the backups bucket's snapshots/ prefix.
+        ENV_BACKUPS_BUCKET: backups_bucket_name,
     }
 
 
@@ -217,6 +221,7 @@ class BluService(Construct):
         secret: secretsmanager.ISecret,
         table_name: str,
         files_bucket_name: str,
+        backups_bucket_name: str,
         cpu: int,
         memory_mib: int,
         use_fargate_spot: bool,
@@ -277,6 +282,7 @@ class BluService(Construct):
         self.environment = runtime_environment(
             table_name=table_name,
             files_bucket_name=files_bucket_name,
+            backups_bucket_name=backups_bucket_name,
             region=cdk.Aws.REGION,
             idle_timeout_minutes=idle_timeout_minutes,
             cluster_name=self.cluster_name,
@@ -370,6 +376,7 @@ class ServiceStack(cdk.Stack):
         secret: secretsmanager.ISecret,
         table_name: str,
         files_bucket_name: str,
+        backups_bucket_name: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -384,6 +391,7 @@ class ServiceStack(cdk.Stack):
             secret=secret,
             table_name=table_name,
             files_bucket_name=files_bucket_name,
+            backups_bucket_name=backups_bucket_name,
             cpu=settings.cpu,
             memory_mib=settings.memory,
             use_fargate_spot=settings.use_fargate_spot,

@@ -39,6 +39,13 @@ LOGIN_FAILURES = "LoginFailures"  # a wrong password
 LOGIN_THROTTLED = "LoginThrottled"  # refused unchecked while the client is locked out
 # Errors by Kind
 ERRORS = "Errors"
+# Backups (the runtime) and the restore drill (its Lambda): outcomes by Outcome
+BACKUPS = "Backups"  # dimension Outcome
+BACKUP_BYTES = "BackupBytes"  # the archive's size
+BACKUP_DURATION_SECONDS = "BackupDurationSeconds"
+BACKUP_PENDING_HOURS = "BackupPendingHours"  # how long a due snapshot has waited while Blu ran (0: none)
+RESTORE_DRILLS = "RestoreDrills"  # dimension Outcome
+NEWEST_GOOD_BACKUP_AGE_HOURS = "NewestGoodBackupAgeHours"  # the drill's finding
 
 METRIC_NAMES: tuple[str, ...] = (
     WAKES,
@@ -60,6 +67,12 @@ METRIC_NAMES: tuple[str, ...] = (
     LOGIN_FAILURES,
     LOGIN_THROTTLED,
     ERRORS,
+    BACKUPS,
+    BACKUP_BYTES,
+    BACKUP_DURATION_SECONDS,
+    BACKUP_PENDING_HOURS,
+    RESTORE_DRILLS,
+    NEWEST_GOOD_BACKUP_AGE_HOURS,
 )
 
 # ---- dimensions: small closed sets, so a month of use creates a bounded number of series ----
@@ -81,6 +94,9 @@ ERROR_KINDS: tuple[str, ...] = (
     "voice",
     "other",
 )
+
+OUTCOME = "Outcome"
+OUTCOMES: tuple[str, ...] = ("ok", "failed")
 
 _lock = threading.Lock()
 _out: IO[str] | None = None  # None: sys.stdout at the time of writing (tests may redirect it)
@@ -210,3 +226,27 @@ def record_login(*, ok: bool, throttled: bool) -> None:
 
 def record_error(*, kind: str | None) -> None:
     emit({ERRORS: (1, MetricUnit.Count)}, dimensions={KIND: error_kind(kind)}, with_total=True)
+
+
+def record_backup(*, ok: bool, size_bytes: int = 0, duration_seconds: float = 0.0) -> None:
+    """One snapshot attempt: its outcome; size and duration when it was written."""
+    emit({BACKUPS: (1, MetricUnit.Count)}, dimensions={OUTCOME: "ok" if ok else "failed"})
+    if ok:
+        emit(
+            {
+                BACKUP_BYTES: (size_bytes, MetricUnit.Bytes),
+                BACKUP_DURATION_SECONDS: (duration_seconds, MetricUnit.Seconds),
+            }
+        )
+
+
+def record_backup_pending(*, hours: float) -> None:
+    """How long a due snapshot has waited while Blu ran (0 when none is due), from each check."""
+    emit({BACKUP_PENDING_HOURS: (hours, MetricUnit.NoUnit)})
+
+
+def record_restore_drill(*, ok: bool, newest_good_age_hours: float | None) -> None:
+    """The restore drill's result and the age of the newest snapshot that passed it."""
+    emit({RESTORE_DRILLS: (1, MetricUnit.Count)}, dimensions={OUTCOME: "ok" if ok else "failed"})
+    if newest_good_age_hours is not None:
+        emit({NEWEST_GOOD_BACKUP_AGE_HOURS: (newest_good_age_hours, MetricUnit.NoUnit)})

@@ -30,6 +30,20 @@ class _Threaded(Generic[P, R]):
         return call
 
 
+class _Collected(_Threaded[P, Any]):
+    """A Store method that returns an iterator: collected into a list in the worker thread, so no
+    store read ever happens on the event loop."""
+
+    def __get__(self, instance: AsyncStore, owner: type | None = None) -> Callable[P, Awaitable[list[Any]]]:
+        method = getattr(instance.sync, self.name)
+
+        async def call(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
+            return await asyncio.to_thread(lambda: list(method(*args, **kwargs)))
+
+        call.__name__ = self.name
+        return call
+
+
 class AsyncStore:
     """`await astore.get_session(...)` runs `store.get_session(...)` in a thread; `.sync` is the store itself.
     Every method of the Store protocol is listed once here (a test checks none is missing)."""
@@ -82,4 +96,7 @@ class AsyncStore:
     get_schedule_run = _Threaded(Store.get_schedule_run)
     list_schedule_runs = _Threaded(Store.list_schedule_runs)
     running_schedule_runs = _Threaded(Store.running_schedule_runs)
+    export_items = _Collected(Store.export_items)
+    import_item = _Threaded(Store.import_item)
+    clear_items = _Threaded(Store.clear_items)
     close = _Threaded(Store.close)

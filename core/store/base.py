@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from core.store.models import (
@@ -19,6 +19,7 @@ from core.store.models import (
     ThrottleRecord,
     VapidKeys,
 )
+from core.store.portable import ExportedItem, ImportOutcome
 
 
 class StoreError(Exception):
@@ -219,6 +220,22 @@ class Store(Protocol):
 
     def running_schedule_runs(self) -> list[ScheduleRunRecord]:
         """Runs of every schedule still marked running (for recovery on start)."""
+
+    # export and import (backups, moving a Blu) ---------------------------------------------
+    def export_items(self, *, session_id: str | None = None) -> Iterator[ExportedItem]:
+        """Every lasting item (portable.EXPORT_KINDS, kind by kind in that order), or one session's
+        only; a message carries its whole text. Activity, throttles, idempotency keys and the power log
+        describe this running Blu, not a person's data, and are left out."""
+
+    def import_item(self, item: ExportedItem, *, replace: bool = False) -> ImportOutcome:
+        """Keep one exported item under its own key (a session's id; a message's session and id; an
+        artifact's path and session): "added" when absent; when present, "replaced" with replace=True,
+        else "kept" unchanged, so importing twice never duplicates. Raises portable.UnknownKind, or
+        ValueError/TypeError for malformed fields (nothing is written then)."""
+
+    def clear_items(self) -> int:
+        """Delete every exported item (what a full restore replaces); returns how many sessions went.
+        The activity item, throttles and the power log stay."""
 
     def close(self) -> None:
         """Release files and connections."""

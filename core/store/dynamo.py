@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote
@@ -22,7 +22,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from core.store import codec
+from core.store import codec, portable
 from core.store.base import Conflict, NotFound
 from core.store.models import (
     AcceptedRequest,
@@ -64,6 +64,12 @@ NOTIFY = "NOTIFY"  # the partition of notification items: subscriptions, prefere
 PUSH_PREFIX = "PUSH#"
 PREFERENCES = "PREFERENCES"
 VAPID = "VAPID"
+
+# Key prefixes of items that are a person's data (exported by kind, text parts inside their message) and
+# of those that describe this running Blu; a test requires every item a store writes to match one.
+EXPORTED_PREFIXES: tuple[str, ...] = (SESSION_PREFIX, ARTIFACT_PREFIX)
+EPHEMERAL_PARTITIONS: tuple[str, ...] = (SYSTEM, AUTH_PREFIX)  # activity, power log; login throttles
+EPHEMERAL_SORT_PREFIXES: tuple[str, ...] = (REQUEST_PREFIX,)  # idempotency keys under SESSION#
 
 _LOST = "ConditionalCheckFailedException"
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
@@ -895,6 +901,75 @@ class DynamoStore:
             )
             running.extend(_record(ScheduleRunRecord, item) for item in rows)
         return running
+
+    # export and import -------------------------------------------------------------------
+
+    def _all_sessions(self) -> list[SessionRecord]:
+        rows = self._m.session.gsi1.query(USER_PARTITION, scan_index_forward=False)
+        return sorted((_record(SessionRecord, item) for item in rows), key=lambda s: s.id)
+
+    def export_items(self, *, session_id: str | None = None) -> Iterator[portable.ExportedItem]:
+        # Queries by key, no Scan: the task role needs nothing new. Not one consistent cut as in
+        # SQLite (DynamoDB has no snapshot read across items); backups run between turns (runtime/backup).
+        sessions = self._all_sessions() if session_id is None else [self.get_session(session_id)]
+        for session in sessions:
+            yield portable.export(portable.SESSION, session)
+        model = self._m.message
+        for session in sessions:
+            rows = model.query(_session_pk(session.id), model.SK.startswith(MESSAGE_PREFIX), consistent_read=True)
+            for item in rows:
+                record = _record(MessageRecord, item)
+                if record.truncated:
+                    record = replace(record, text=self.get_message_text(session.id, record.id))
+                yield portable.export(portable.MESSAGE, record)
+        for session in sessions:
+            for artifact in sorted(self.list_artifacts(session.id), key=lambda a: a.path):
+                yield portable.export(portable.ARTIFACT, artifact)
+
+    def import_item(self, item: portable.ExportedItem, *, replace: bool = False) -> portable.ImportOutcome:
+        record = portable.record_of(item)
+        model: type[_Item]
+        if isinstance(record, SessionRecord):
+            model = self._m.session
+            row = model(
+                _session_pk(record.id),
+                META,
+                GSI1PK=USER_PARTITION,
+                GSI1SK=codec.session_recency_key(record.updated_at, record.id),
+                **_attributes(record),
+            )
+        elif isinstance(record, MessageRecord):
+            model = self._m.message
+            fitted = codec.fit_message(record)
+            row = model(_session_pk(record.session_id), MESSAGE_PREFIX + record.id, **_attributes(fitted))
+        else:
+            model = self._m.artifact
+            row = model(
+                ARTIFACT_PREFIX + record.path,
+                SESSION_PREFIX + record.session_id,
+                GSI1PK=ARTIFACTS_PREFIX + record.session_id,
+                GSI1SK=codec.time_key(record.updated_at),
+                **_attributes(record),
+            )
+        try:
+            row.save(condition=model.PK.does_not_exist())
+            outcome: portable.ImportOutcome = "added"
+        except PutError as exc:
+            if not _lost(exc):
+                raise
+            if not replace:
+                return "kept"
+            row.save()
+            outcome = "replaced"
+        if isinstance(record, MessageRecord) and (outcome == "replaced" or codec.text_overflows(record.text)):
+            self._keep_text(record.session_id, record.id, record.text)
+        return outcome
+
+    def clear_items(self) -> int:
+        sessions = self._all_sessions()
+        for session in sessions:
+            self.delete_session(session.id)
+        return len(sessions)
 
     def close(self) -> None:
         """Nothing to release: connections live in botocore's pool and close with the process."""

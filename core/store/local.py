@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.store import codec
+from core.store import codec, portable
 from core.store.base import Conflict, NotFound
 from core.store.models import (
     AcceptedRequest,
@@ -62,6 +62,15 @@ _SCHEMA = (
 _ACTIVITY = "activity"
 _NOTIFY_PREFERENCES = "notification_preferences"
 _VAPID = "vapid_keys"
+# Tables whose rows are a person's data (exported by kind) and those that describe this running Blu;
+# a test requires every table to be in one of them, so a new table forces the decision.
+EXPORTED_TABLES: dict[str, str] = {
+    portable.SESSION: "sessions",
+    portable.MESSAGE: "messages",
+    portable.ARTIFACT: "artifacts",
+}
+PART_TABLES: tuple[str, ...] = ("message_texts",)  # exported inside their message
+EPHEMERAL_TABLES: tuple[str, ...] = ("singletons", "throttles", "requests")
 
 
 def _dump(record: object) -> str:
@@ -545,6 +554,80 @@ class LocalStore:
     def running_schedule_runs(self) -> list[ScheduleRunRecord]:
         rows = self._all("SELECT body FROM schedule_runs WHERE outcome = 'running' ORDER BY schedule_id, id")
         return [_load(ScheduleRunRecord, body) for body in rows]
+
+    # export and import -------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        """Every table in the database file (for the export guard test)."""
+        return self._all("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+
+    def export_items(self, *, session_id: str | None = None) -> Iterator[portable.ExportedItem]:
+        # Fixed SQL fragments only; the session id is always a bound parameter.
+        only = "" if session_id is None else " WHERE session_id = ?"
+        only_session = "" if session_id is None else " WHERE id = ?"
+        only_messages = "" if session_id is None else " WHERE m.session_id = ?"
+        args = () if session_id is None else (session_id,)
+        # One read transaction: the export is a consistent cut even while turns write.
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                sessions = self._db.execute(
+                    f"SELECT body FROM sessions{only_session} ORDER BY id",  # noqa: S608
+                    args,
+                ).fetchall()
+                messages = self._db.execute(
+                    "SELECT m.body, t.text FROM messages m LEFT JOIN message_texts t"  # noqa: S608
+                    f" ON t.session_id = m.session_id AND t.id = m.id{only_messages} ORDER BY m.session_id, m.id",
+                    args,
+                ).fetchall()
+                artifacts = self._db.execute(
+                    f"SELECT body FROM artifacts{only} ORDER BY session_id, path",  # noqa: S608
+                    args,
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        for (body,) in sessions:
+            yield portable.export(portable.SESSION, _load(SessionRecord, body))
+        for body, whole in messages:
+            record = _load(MessageRecord, body)
+            yield portable.export(portable.MESSAGE, record if whole is None else replace(record, text=whole))
+        for (body,) in artifacts:
+            yield portable.export(portable.ARTIFACT, _load(ArtifactRecord, body))
+
+    def import_item(self, item: portable.ExportedItem, *, replace: bool = False) -> portable.ImportOutcome:
+        record = portable.record_of(item)
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self._write() as db:
+            if isinstance(record, SessionRecord):
+                existed = db.execute("SELECT 1 FROM sessions WHERE id = ?", (record.id,)).fetchone()
+                if existed is None or replace:
+                    db.execute(f"{verb} INTO sessions VALUES (?, ?, ?, ?, ?)", self._session_row(record))
+            elif isinstance(record, MessageRecord):
+                fitted = codec.fit_message(record)
+                existed = db.execute(
+                    "SELECT 1 FROM messages WHERE session_id = ? AND id = ?", (record.session_id, record.id)
+                ).fetchone()
+                if existed is None or replace:
+                    db.execute(f"{verb} INTO messages VALUES (?, ?, ?)", (fitted.session_id, fitted.id, _dump(fitted)))
+                    self._keep_text(db, record.session_id, record.id, record.text)
+            else:
+                existed = db.execute(
+                    "SELECT 1 FROM artifacts WHERE path = ? AND session_id = ?", (record.path, record.session_id)
+                ).fetchone()
+                if existed is None or replace:
+                    db.execute(
+                        f"{verb} INTO artifacts VALUES (?, ?, ?)", (record.path, record.session_id, _dump(record))
+                    )
+        if existed is None:
+            return "added"
+        return "replaced" if replace else "kept"
+
+    def clear_items(self) -> int:
+        with self._write() as db:
+            count = db.execute("DELETE FROM sessions").rowcount
+            for table in ("messages", "artifacts", "message_texts", "requests"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 -- fixed names
+        return count
 
     def close(self) -> None:
         with self._lock:

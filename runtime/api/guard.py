@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -52,11 +53,23 @@ class GuardMiddleware:
         staging = path.startswith(STAGING_PATH[0]) and path.endswith(STAGING_PATH[1])
         if (path == UPLOAD_PATH or staging) and state is not None:
             limit = state.settings.max_upload_bytes
+        if staging and state is not None:
+            limit = max(limit, _declared_size(state, path[len(STAGING_PATH[0]) : -len(STAGING_PATH[1])]))
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await _refuse(send, 413, f"The body is larger than {limit} bytes.")
             return
         await self.app(scope, _counting(receive, limit), send)
+
+
+def _declared_size(state: Any, upload_id: str) -> int:
+    """The size a valid upload id was issued for (checked against its own limit then: a file's
+    BLU_MAX_UPLOAD_BYTES, a backup import's larger one; the staging takes exactly that many bytes);
+    0 for an id that is not valid (the route refuses it)."""
+    try:
+        return int(state.transfers.tokens.read(unquote_to_bytes(upload_id).decode(), now=time.time()).size)
+    except (LookupError, ValueError):  # unknown, expired or tampered; not UTF-8
+        return 0
 
 
 def _valid_query(raw: bytes) -> bool:

@@ -142,7 +142,7 @@ def line_items(d: Deployment, hours_per_day: float, *, free_tier: bool) -> dict[
         )
         if d.image_built_in_aws
         else 0.0,
-        "Lambda (launcher, idle checker)": _cost("lambda_arm_gb_second", lambda_gb_seconds, free_tier=f)
+        "Lambda (launcher, idle checker, restore drill)": _cost("lambda_arm_gb_second", lambda_gb_seconds, free_tier=f)
         + _cost("lambda_million_requests", checks / 1e6 + launcher_requests, free_tier=f),
         "API Gateway HTTP API": used
         * a["http_million_requests_per_used_hour"]

@@ -226,3 +226,28 @@ def test_configured_in_aws_it_knows_its_service(aws: Aws, tmp_path: Path) -> Non
     no_action(aws.store)
     assert stopper.check(aws.store, NOW)[0] is True
     assert aws.desired() == 0
+
+
+def test_a_due_backup_runs_before_sleep_and_a_person_who_came_back_keeps_blu_awake(aws: Aws) -> None:
+    aws.store.heartbeat(NOW)
+    no_action(aws.store)
+    calls: list[str] = []
+
+    def nothing_due() -> None:
+        calls.append("checked")
+
+    def backup_while_person_returns() -> object:
+        calls.append("backed up")
+        aws.store.record_user_action(NOW - 1 * MIN)  # the person came back during the snapshot
+        return object()
+
+    common: dict[str, Any] = {"cluster": CLUSTER, "service": SERVICE, "idle_timeout_minutes": 30}
+    stopped, _ = stop_if_idle(
+        aws.ecs, aws.store, aws.power, **common, started_at=STARTED, now=NOW, before_sleep=backup_while_person_returns
+    )
+    assert (stopped, calls, aws.desired()) == (False, ["backed up"], 1)
+    no_action(aws.store)
+    stopped, _ = stop_if_idle(
+        aws.ecs, aws.store, aws.power, **common, started_at=STARTED, now=NOW, before_sleep=nothing_due
+    )
+    assert (stopped, calls, aws.desired()) == (True, ["backed up", "checked"], 0)

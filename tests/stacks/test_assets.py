@@ -49,7 +49,7 @@ def _distributions(site: Path) -> set[str]:
 
 def test_each_function_asset_holds_its_handler_module(blu: SynthesizedApp) -> None:
     functions = _functions(blu)
-    assert len(functions) == 3
+    assert len(functions) == 4  # launcher, idle checker, schedule wake, restore drill
     for resource in functions.values():
         module, _, _ = resource["Properties"]["Handler"].rpartition(".")
         asset = _asset_dir(blu, resource)

@@ -18,21 +18,24 @@ def _functions(template: Template) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_three_arm64_python_functions_with_powertools_and_tracing(control_template: Template) -> None:
+def test_four_arm64_python_functions_with_powertools_and_tracing(control_template: Template) -> None:
     functions = _functions(control_template)
-    assert set(functions) == {"launcher", "idle_checker", "schedule_wake"}
-    for props in functions.values():
+    assert set(functions) == {"launcher", "idle_checker", "schedule_wake", "restore_drill"}
+    for name, props in functions.items():
         assert props["Architectures"] == ["arm64"]
         assert props["Runtime"].startswith("python3.")
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert len(props["Layers"]) == 1
         env = props["Environment"]["Variables"]
+        if name == "restore_drill":  # tests/stacks/test_backups.py: the backups bucket only
+            continue
         assert set(env) == set(ENV_NAMES) | {"POWERTOOLS_SERVICE_NAME"}
     assert functions["launcher"]["MemorySize"] <= 512
 
 
 def test_idle_checker_runs_on_a_schedule(control_template: Template) -> None:
     rules = [r["Properties"] for r in control_template.find_resources("AWS::Events::Rule").values()]
+    rules = [r for r in rules if "RestoreDrill" not in str(r["Targets"])]  # tests/stacks/test_backups.py
     assert len(rules) == 1
     assert rules[0]["ScheduleExpression"] == f"rate({IDLE_CHECK_MINUTES} minutes)"
     assert "IdleChecker" in str(rules[0]["Targets"])
@@ -60,7 +63,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def test_functions_touch_only_this_service_table_and_secret(control_template: Template) -> None:
-    for role, may_read_secret in (("Launcher", True), ("IdleChecker", False)):
+    for role, may_read_secret in (("Launcher", True), ("IdleChecker", False)):  # the drill: test_backups.py
         statements = _statements(control_template, role)
         assert statements
         for statement in statements:

@@ -31,7 +31,7 @@ def test_deployment_is_read_from_the_templates(blu: SynthesizedApp) -> None:
     assert (d.arm64, d.spot, d.idle_timeout_minutes) == (s.use_arm64, s.use_fargate_spot, s.idle_timeout_minutes)
     assert d.public_ipv4 and d.image_built_in_aws
     assert d.hosted_zones == 1 and d.secrets == 1
-    assert d.alarms >= 1 and d.dashboards == 1
+    assert d.alarms >= 1 and d.dashboards == 2  # the main one and backups (CloudWatch's free tier: 3)
 
 
 def test_idle_blu_pays_only_for_what_is_always_on(blu: SynthesizedApp) -> None:

@@ -28,9 +28,14 @@ def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]
     return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
 
 
-def dashboard_body(template: dict[str, Any]) -> dict[str, Any]:
-    """The dashboard's JSON, with CloudFormation references replaced by a placeholder."""
-    (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard").values()
+def dashboard_body(template: dict[str, Any], construct: str = "Dashboard") -> dict[str, Any]:
+    """A dashboard's JSON (the main one unless named: "BackupDashboard"), with CloudFormation
+    references replaced by a placeholder."""
+    (dashboard,) = [
+        v
+        for k, v in resources(template, "AWS::CloudWatch::Dashboard").items()
+        if v["Metadata"]["aws:cdk:path"].endswith(f"/{construct}/Dashboard/Resource")
+    ]
     body = dashboard["Properties"]["DashboardBody"]
     if isinstance(body, dict):
         body = "".join(part if isinstance(part, str) else "REF" for part in body["Fn::Join"][1])
@@ -93,7 +98,9 @@ def monitoring(blu: SynthesizedApp) -> dict[str, Any]:
 def test_every_blu_metric_shown_or_alarmed_is_emitted_with_those_dimensions(
     monitoring: dict[str, Any], emitted: dict[str, set[tuple[tuple[str, str], ...]]]
 ) -> None:
-    used = dashboard_metrics(dashboard_body(monitoring))
+    used = dashboard_metrics(dashboard_body(monitoring)) + dashboard_metrics(
+        dashboard_body(monitoring, "BackupDashboard")
+    )
     for alarm in resources(monitoring, "AWS::CloudWatch::Alarm").values():
         used += alarm_metrics(alarm)
     ours = [(name, dims) for namespace, name, dims in used if namespace == m.NAMESPACE]
@@ -103,7 +110,9 @@ def test_every_blu_metric_shown_or_alarmed_is_emitted_with_those_dimensions(
 
 
 def test_the_dashboard_shows_the_whole_catalogue_and_the_aws_metrics_that_matter(monitoring: dict[str, Any]) -> None:
-    used = dashboard_metrics(dashboard_body(monitoring))
+    used = dashboard_metrics(dashboard_body(monitoring)) + dashboard_metrics(
+        dashboard_body(monitoring, "BackupDashboard")
+    )
     assert {name for namespace, name, _ in used if namespace == m.NAMESPACE} == set(m.METRIC_NAMES)
     aws = {(namespace, name) for namespace, name, _ in used if namespace != m.NAMESPACE}
     assert aws >= {
@@ -169,7 +178,7 @@ def test_error_and_login_alarms_watch_single_totals(monitoring: dict[str, Any]) 
 def test_every_alarm_notifies_the_topic_which_takes_ssl_only(monitoring: dict[str, Any]) -> None:
     (topic,) = resources(monitoring, "AWS::SNS::Topic")
     alarms = resources(monitoring, "AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 4
+    assert len(alarms) == 6
     for props in (a["Properties"] for a in alarms):
         assert props["AlarmActions"] == [{"Ref": topic}] and props["OKActions"] == [{"Ref": topic}]
     (policy,) = resources(monitoring, "AWS::SNS::TopicPolicy").values()

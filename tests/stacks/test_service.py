@@ -10,7 +10,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
-from app import DOWNLOAD_ACTIONS, UPLOAD_ACTIONS, WAKE_SCHEDULE_ACTIONS
+from app import BACKUP_WRITE_ACTIONS, DOWNLOAD_ACTIONS, UPLOAD_ACTIONS, WAKE_SCHEDULE_ACTIONS
 from runtime.settings import Settings
 from stacks.data import SECRET_KEYS
 from stacks.service import (
@@ -95,12 +95,14 @@ def test_task_role_may_mount_efs_use_the_table_and_scale_its_own_service_only(se
     # ... and keep the schedules' wakes (tests/stacks/test_schedules.py checks their scope).
     wakes = (*WAKE_SCHEDULE_ACTIONS, "iam:PassRole")
     assert all(
-        a.startswith(("dynamodb:", "elasticfilesystem:")) or a in SELF_STOP_ACTIONS + UPLOAD_ACTIONS + wakes
+        a.startswith(("dynamodb:", "elasticfilesystem:"))
+        or a in SELF_STOP_ACTIONS + UPLOAD_ACTIONS + wakes + BACKUP_WRITE_ACTIONS + ("s3:ListBucket",)
         for a in actions
     )
     assert all(s["Resource"] != "*" for s in statements)
     # The files bucket: its two staging prefixes only, no listing, nothing else in the bucket.
-    s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+    # (The backups bucket's snapshots/ prefix: tests/stacks/test_backups.py.)
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"]) and "Backups" not in str(s)]
     scopes = {json.dumps(s["Resource"]).split('"/')[-1].rstrip('"]}'): set(s["Action"]) for s in s3}
     assert scopes == {"uploads/*": set(UPLOAD_ACTIONS), "downloads/*": set(DOWNLOAD_ACTIONS)}, scopes
     assert all("BucketsFiles" in json.dumps(s["Resource"]) for s in s3)

@@ -59,6 +59,20 @@ def _both_logins() -> None:
     record_login(ok=False, throttled=True)
 
 
+def _both_backups() -> None:
+    from core.observability import metrics as m
+
+    m.record_backup(ok=True, size_bytes=123_456, duration_seconds=4.5)
+    m.record_backup(ok=False)
+
+
+def _both_drills() -> None:
+    from core.observability import metrics as m
+
+    m.record_restore_drill(ok=True, newest_good_age_hours=30.0)
+    m.record_restore_drill(ok=False, newest_good_age_hours=None)
+
+
 def sample_calls() -> dict[str, Any]:
     """One call of every record_* helper in core/observability/metrics.py, by name (a test checks
     that none is missing), with values that make every optional metric appear."""
@@ -83,4 +97,7 @@ def sample_calls() -> dict[str, Any]:
         "record_voice_latency": lambda: m.record_voice_latency(end_of_speech_to_first_audio_ms=850.0),
         "record_login": _both_logins,
         "record_error": lambda: m.record_error(kind="rate_limited"),
+        "record_backup": _both_backups,
+        "record_backup_pending": lambda: m.record_backup_pending(hours=0.0),
+        "record_restore_drill": _both_drills,
     }

@@ -1,0 +1,1 @@
+"""Blu backups: the archive format, and writing, reading and verifying it (stdlib only, for the Lambdas too)."""

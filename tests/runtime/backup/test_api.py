@@ -1,0 +1,122 @@
+"""The backups API on real servers: fill a Blu, export, import into a fresh Blu, compare every message and file."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runtime.standin import StandinServer
+from tests.runtime.conftest import model_env
+from tests.support.server import BluClient, BluServer
+
+
+def wait(api: BluClient, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        operation = api.http.get("/api/backups/operation").json()["operation"]
+        if operation and operation["state"] != "running":
+            return dict(operation)
+        time.sleep(0.2)
+    raise AssertionError("the backup operation did not finish")
+
+
+def workspace_files(api: BluClient, path: str = "") -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for entry in api.http.get("/api/files", params={"path": path}).json()["entries"]:
+        if entry["type"] == "dir":
+            files.update(workspace_files(api, entry["path"]))
+        else:
+            files[entry["path"]] = api.http.get("/api/files/content", params={"path": entry["path"]}).content
+    return files
+
+
+def conversation(api: BluClient) -> dict[str, Any]:
+    sessions = api.http.get("/api/sessions", params={"limit": 100}).json()["sessions"]
+    return {s["id"]: {"name": s["name"], "messages": api.messages(s["id"])} for s in sessions}
+
+
+def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, tmp_path: Path) -> None:
+    source = BluServer(tmp_path / "laptop", env=model_env(model)).start()
+    # The importing Blu takes files up to 2,000 bytes: the archive is larger and still arrives (its own limit).
+    target = BluServer(tmp_path / "aws", env={**model_env(model), "BLU_MAX_UPLOAD_BYTES": "2000"})
+    try:
+        api = source.client()
+        for n in range(2):
+            session = api.new_session()
+            status, _ = api.turn(session, f"hello number {n}")
+            assert status["status"] == "complete"
+        for path, data in {"notes/plan.md": b"# Plan\n", "data/blob.bin": os.urandom(50_000)}.items():
+            assert api.http.put("/api/files/content", params={"path": path}, content=data).status_code == 201
+        before_messages, before_files = conversation(api), workspace_files(api)
+        assert len(before_messages) == 2 and len(before_files) == 2
+
+        assert api.http.post("/api/backups").status_code == 202
+        taken = wait(api)
+        assert taken["state"] == "done", taken
+        listing = api.http.get("/api/backups").json()
+        (snapshot,) = listing["snapshots"]
+        assert snapshot["contents"]["store"]["session"] == 2 and snapshot["contents"]["workspace"]["files"] == 2
+        link = api.http.post(f"/api/backups/{snapshot['id']}/download").json()
+        assert link["direct"] is False and link["size"] == snapshot["size"]
+        archive = api.http.get(link["url"]).content
+        assert len(archive) == snapshot["size"]
+
+        other = target.start().client()
+        assert len(archive) > 2000
+        assert other.http.post("/api/files/uploads", json={"path": "big.bin", "size": 2001}).status_code == 413
+        started = other.http.post("/api/backups/imports", json={"size": len(archive)}).json()
+        sent = other.http.request(started["method"], started["url"], content=archive, headers=started["headers"])
+        assert sent.status_code == 204, sent.text
+        assert other.http.post(f"/api/backups/imports/{started['id']}/complete").status_code == 202
+        imported = wait(other)
+        assert imported["state"] == "done", imported
+        assert imported["result"]["store"]["session"] == {"added": 2, "kept": 0}
+        assert conversation(other) == before_messages
+        assert workspace_files(other) == before_files
+
+        # The import's id is spent, and it never writes a workspace file through the files API.
+        again = other.http.post(f"/api/files/uploads/{started['id']}/complete")
+        assert again.status_code in (400, 404, 409)
+    finally:
+        source.stop()
+        target.stop()
+
+
+def test_restore_preview_and_refusals(model: StandinServer, tmp_path: Path) -> None:
+    server = BluServer(tmp_path / "blu", env=model_env(model)).start()
+    try:
+        api = server.client()
+        session = api.new_session()
+        api.turn(session, "remember this")
+        api.http.put("/api/files/content", params={"path": "a.txt"}, content=b"first")
+        api.http.post("/api/backups")
+        snapshot_id = wait(api)["result"]["id"]
+        api.http.put("/api/files/content", params={"path": "a.txt"}, content=b"second")
+        later = api.new_session()
+
+        preview = api.http.post(f"/api/backups/{snapshot_id}/preview", json={}).json()
+        assert [s["id"] for s in preview["sessions_removed"]] == [later]
+        assert api.http.post(f"/api/backups/{snapshot_id}/preview", json={"session_id": "nope"}).status_code == 400
+        assert api.http.post("/api/backups/20200101T000000Z-00000000/preview", json={}).status_code == 404
+        assert api.http.post("/api/backups/../../etc/preview", json={}).status_code == 404
+
+        assert api.http.post(f"/api/backups/{snapshot_id}/restore", json={"path": "a.txt"}).status_code == 202
+        assert wait(api)["state"] == "done"
+        assert api.http.get("/api/files/content", params={"path": "a.txt"}).content == b"first"
+
+        assert api.http.post(f"/api/backups/{snapshot_id}/restore", json={}).status_code == 202
+        restored = wait(api)
+        assert restored["state"] == "done", restored
+        assert [s["id"] for s in api.http.get("/api/sessions").json()["sessions"]] == [session]
+        status, _ = api.turn(session, "and after the restore?")  # the restored session still works
+        assert status["status"] == "complete"
+
+        anonymous = httpx.Client(base_url=server.url)
+        assert anonymous.get("/api/backups").status_code == 401
+        assert anonymous.post("/api/backups").status_code == 401
+    finally:
+        server.stop()
