@@ -259,6 +259,17 @@ def _lost(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == _LOST
 
 
+def _save_new(item: _Item) -> bool:
+    """Put `item` only if no item has its key: False (nothing written) when one exists."""
+    try:
+        item.save(condition=type(item).PK.does_not_exist())
+    except PutError as exc:
+        if _lost(exc):
+            return False
+        raise
+    return True
+
+
 def _map_key(key: str) -> str:
     """A map key safe in a PynamoDB document path, which would read `[n]` as a list index."""
     return "".join(_MAP_KEY_ESCAPES.get(c, c) for c in key)
@@ -300,12 +311,8 @@ class DynamoStore:
             GSI1SK=codec.session_recency_key(record.updated_at, record.id),
             **_attributes(record),
         )
-        try:
-            item.save(condition=model.PK.does_not_exist())
-        except PutError as exc:
-            if _lost(exc):
-                raise Conflict(f"session {record.id} exists") from exc
-            raise
+        if not _save_new(item):
+            raise Conflict(f"session {record.id} exists")
 
     def get_session(self, session_id: str) -> SessionRecord:
         try:
@@ -423,12 +430,8 @@ class DynamoStore:
         record = codec.fit_message(message)
         model = self._m.message
         item = model(_session_pk(record.session_id), MESSAGE_PREFIX + record.id, **_attributes(record))
-        try:
-            item.save(condition=model.PK.does_not_exist())
-        except PutError as exc:
-            if _lost(exc):
-                return False
-            raise
+        if not _save_new(item):
+            return False
         # After the record: a crash in between leaves a record marked `truncated`, never parts alone.
         if codec.text_overflows(message.text):
             self._keep_text(record.session_id, record.id, message.text)
@@ -760,12 +763,8 @@ class DynamoStore:
             GSI1SK=codec.session_recency_key(record.created_at, record.id),
             **_attributes(record),
         )
-        try:
-            item.save(condition=model.PK.does_not_exist())
-        except PutError as exc:
-            if _lost(exc):
-                raise Conflict(f"schedule {record.id} exists") from exc
-            raise
+        if not _save_new(item):
+            raise Conflict(f"schedule {record.id} exists")
 
     def get_schedule(self, schedule_id: str) -> ScheduleRecord:
         model = self._m.schedule
@@ -838,13 +837,7 @@ class DynamoStore:
     def put_schedule_run(self, run: ScheduleRunRecord) -> bool:
         record = codec.fit_run(run)
         self.get_schedule(record.schedule_id)
-        try:
-            self._run_item(record).save(condition=self._m.run.PK.does_not_exist())
-        except PutError as exc:
-            if _lost(exc):
-                return False
-            raise
-        return True
+        return _save_new(self._run_item(record))
 
     def update_schedule_run(self, schedule_id: str, run_id: str, **changes: object) -> ScheduleRunRecord:
         values = codec.run_changes(changes)
