@@ -13,10 +13,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-from claude_agent_sdk import fork_session
 
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
@@ -33,8 +32,12 @@ from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint, transcript_path
 from runtime.agent.title import fallback_title, generate_title
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
-from runtime.agent.worker import SessionWorker
 from runtime.settings import Settings
+
+if TYPE_CHECKING:
+    # The worker brings the Claude Agent SDK (~0.5 s of imports): the web server imports it after it
+    # answers /health (runtime/app.py warms it up), or at the first turn, whichever comes first.
+    from runtime.agent.worker import SessionWorker
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +219,8 @@ class SessionManager:
     def _worker(self, session_id: str) -> SessionWorker:
         worker = self.workers.get(session_id)
         if worker is None or worker.task.done():
+            from runtime.agent.worker import SessionWorker
+
             worker = self.workers[session_id] = SessionWorker(session_id, self)
         return worker
 
@@ -448,6 +453,8 @@ class SessionManager:
         knew = any(m.role == "assistant" and m.claude_message_uuid for m in history)
         path = transcript_path(self.settings, source.claude_session_id) if source.claude_session_id else None
         if source.claude_session_id and path is not None:
+            from claude_agent_sdk import fork_session
+
             entries = await asyncio.to_thread(_transcript_entries, path)
             for message in reversed(history):
                 entry = entries.get(message.claude_message_uuid or "")

@@ -9,9 +9,6 @@ from typing import Any
 
 import jwt
 from fastapi import APIRouter, HTTPException, status
-from livekit.api import AccessToken, VideoGrants
-from livekit.protocol.agent_dispatch import RoomAgentDispatch
-from livekit.protocol.room import RoomConfiguration
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
@@ -37,6 +34,11 @@ def room_name(session_id: str) -> str:
 
 
 def issue_token(settings: Settings, session_id: str) -> dict[str, Any]:
+    # LiveKit's API package brings aiohttp (~0.3 s of imports): only a call needs it (runtime/app.py warms it).
+    from livekit.api import AccessToken, VideoGrants
+    from livekit.protocol.agent_dispatch import RoomAgentDispatch
+    from livekit.protocol.room import RoomConfiguration
+
     assert settings.livekit_api_key and settings.livekit_api_secret
     room = room_name(session_id)
     identity = f"user-{secrets.token_hex(6)}"
