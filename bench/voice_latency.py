@@ -90,7 +90,7 @@ async def _measure(
     return rows
 
 
-def run(*, turns: int) -> None:
+def run(*, turns: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="blu-bench-voice-"))
     wav = speak_to_wav("What is on my calendar today", root / "question.wav")
     with StandinServer() as model, SpeechStandinServer() as speech:
@@ -122,3 +122,9 @@ def run(*, turns: int) -> None:
     print(f"hand-off quartiles (ms): {[round(q, 1) for q in spread['handoff']]}")
     counts = {kind: decisions.count(kind) for kind in ("audio model", "transcript", "waited")}
     print("end-of-turn decisions: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return {
+        "hot_first_audio": statistics.median(r["first_audio"] for r in hot),
+        "cold_first_audio": cold["first_audio"],
+        "hot_end_of_turn": statistics.median(r["end_of_turn"] for r in hot),
+        "decisions": counts,
+    }

@@ -27,7 +27,7 @@ from core.store.models import (
     new_message_id,
     to_plain,
 )
-from runtime.agent.capacity import CliSlots, cli_limit
+from runtime.agent.capacity import CliSlots, cli_limit, hot_cap
 from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint, transcript_path
 from runtime.agent.title import fallback_title, generate_title
@@ -136,7 +136,7 @@ class TierStats:
 
 
 class SessionManager:
-    """Owns every SessionWorker. At most `max_hot_clients` stay connected; the least recently used
+    """Owns every SessionWorker. At most `max_hot` (capacity.hot_cap) stay connected; the least recently used
     idle one is demoted to warm (its transcript stays on disk for `resume`)."""
 
     def __init__(self, *, settings: Settings, store: AsyncStore, hub: EventHub, endpoint: ClaudeEndpoint) -> None:
@@ -154,6 +154,7 @@ class SessionManager:
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
+        self.max_hot = hot_cap(settings)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -303,7 +304,7 @@ class SessionManager:
         excess is demoted as their turns end (see turn_finished)."""
         async with self._room_lock:
             hot = [w for w in self.workers.values() if w.is_hot and w is not requester]
-            excess = len(hot) + (1 if requester else 0) - self.settings.max_hot_clients
+            excess = len(hot) + (1 if requester else 0) - self.max_hot
             for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
                 worker.demote()
 
@@ -516,7 +517,7 @@ class SessionManager:
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "clients": {
                 "hot": hot,
-                "max_hot": self.settings.max_hot_clients,
+                "max_hot": self.max_hot,
                 "warm": sum(1 for w in self.workers.values() if not w.is_hot),
             },
             "turns": {tier.value: self.tier_stats[tier].summary() for tier in Tier},
