@@ -93,11 +93,12 @@ def bench_load(model: StandinServer, root: Path, sessions: int, per_session: int
     return {"elapsed": elapsed, "errors": errors, "peak_mb": peak_mb[0], "stats": stats}
 
 
-def run(*, pairs: int, sessions: int, per_session: int) -> None:
+def run(*, pairs: int, sessions: int, per_session: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, StandinServer() as model:
         root = Path(tmp)
         print("Blu against a bare SDK client on one instant stand-in, interleaved pairs per tier (medians, ms)")
-        for line in paired.table(paired.run_pairs(model, root, pairs)):
+        results = paired.run_pairs(model, root, pairs)
+        for line in paired.table(results):
             print(line)
         print("turn ratio: median of per-pair Blu/SDK ratios [interquartile range]; 1st-text Δ: median Blu − SDK")
         lat = bench_stream_latency(model, root)
@@ -105,8 +106,12 @@ def run(*, pairs: int, sessions: int, per_session: int) -> None:
             f"stream latency, chunk reaching the server → long-poll reader: median {median_ms(lat).strip()}, "
             f"p95 {sorted(lat)[int(len(lat) * 0.95)] * 1000:.1f} ms over {len(lat)} delta events"
         )
-        print(f"\nLoad: {sessions} sessions × {per_session} turns at once (hot cap 4)")
         load = bench_load(model, root, sessions, per_session)
+        clients = load["stats"]["clients"]
+        print(
+            f"\nLoad: {sessions} sessions × {per_session} turns at once "
+            f"(hot cap {clients['max_hot']}, CLI limit {load['stats']['clis']['limit']})"
+        )
         print(
             f"elapsed {load['elapsed']:.1f} s; peak RSS server + CLIs {load['peak_mb']:.0f} MB; "
             f"errors/lost: {len(load['errors'])}"
@@ -114,3 +119,4 @@ def run(*, pairs: int, sessions: int, per_session: int) -> None:
         for error in load["errors"]:
             print("  ", error)
         print(f"turns by tier: { {t: v['turns'] for t, v in load['stats']['turns'].items()} }")
+    return {"pairs": results, "stream_latency": lat, "load": load}

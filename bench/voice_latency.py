@@ -21,10 +21,12 @@ from runtime.standin import StandinServer
 from tests.runtime.voice.conftest import audio_call
 from tests.support.server import BluServer
 from tests.support.speech_standin import SpeechStandinServer
-from tests.support.spoken import speak_to_wav, wav_frames
+from tests.support.spoken import speak_to_wav, voiced, wav_frames
 
 
-async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns: int) -> list[dict[str, float]]:
+async def _measure(
+    blu: BluServer, speech: SpeechStandinServer, wav: Path, turns: int, decisions: list[str]
+) -> list[dict[str, float]]:
     from runtime.voice import providers
 
     api = blu.client()
@@ -33,13 +35,16 @@ async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns
     # The same POST a browser makes for a typed turn, timed side by side with the voice hand-off.
     text_sid = api.new_session()
     text_post = httpx.AsyncClient(base_url=blu.url, cookies=dict(api.http.cookies), timeout=30)
+    # End of speech is the last voiced frame: espeak-ng's WAV ends with ~350 ms of silence.
+    question = voiced(wav_frames(wav))
     async with audio_call(blu, sid, speech, providers.make_vad(), wav) as call:
-        assert call.microphone and call.speaker
+        assert call.microphone and call.speaker and call.turn_detector
         for n in range(turns):
-            speech.state.script(f"Question number {n}. [[words n=12]]")
+            # What speech-to-text returns for a finished question: punctuated, as OpenAI's models write it.
+            speech.state.script(f"[[words n=12]] Question number {n}, what is on my calendar today?")
             heard, spoken = len(speech.state.transcriptions), len(speech.state.speech)
             frames = len(call.speaker.first_frame_at)
-            call.microphone.say(wav_frames(wav))
+            call.microphone.say(question)
             deadline = time.monotonic() + 60
             while not (
                 len(call.speaker.first_frame_at) > frames and len(call.llm.timings) > n and call.llm.timings[n].ended
@@ -72,19 +77,28 @@ async def _measure(blu: BluServer, speech: SpeechStandinServer, wav: Path, turns
                 }
             )
             await asyncio.sleep(1.0)  # let the reply play out before the next question
+        decisions.extend(
+            "transcript"
+            if d.ended_by_transcript
+            else "audio model"
+            if d.threshold is None or (d.probability or 0) >= d.threshold
+            else "waited"
+            for d in call.turn_detector.decisions
+        )
     await text_post.aclose()
     api.http.close()
     return rows
 
 
-def run(*, turns: int) -> None:
+def run(*, turns: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="blu-bench-voice-"))
     wav = speak_to_wav("What is on my calendar today", root / "question.wav")
     with StandinServer() as model, SpeechStandinServer() as speech:
         env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "bench", "CLAUDE_CODE_MAX_RETRIES": "0"}
         blu = BluServer(root / "data", env=env).start()
         try:
-            rows = asyncio.run(_measure(blu, speech, wav, turns + 1))
+            decisions: list[str] = []
+            rows = asyncio.run(_measure(blu, speech, wav, turns + 1, decisions))
         finally:
             blu.stop()
     cold, hot = rows[0], rows[1:]
@@ -92,7 +106,7 @@ def run(*, turns: int) -> None:
     print(f"{'stage':<60}{'hot':>10}{'cold':>10}")
     labels: list[tuple[str, str]] = [
         ("stt_request", "end of speech → STT request (VAD silence)"),
-        ("transcript", "end of speech → transcript (LiveKit's measure)"),
+        ("transcript", "its VAD's end of speech → transcript (LiveKit's measure)"),
         ("end_of_turn_decision", "end of speech → end-of-turn decision"),
         ("end_of_turn", "end of speech → turn handed to the LLM (STT + end of turn)"),
         ("handoff", "hand-off: LLM start → runtime accepted the turn"),
@@ -106,3 +120,11 @@ def run(*, turns: int) -> None:
         print(f"{label:<60}{median_ms([r[key] for r in hot]):>10}{cold[key] * 1000:>8.1f} ms")
     spread: dict[str, Any] = {k: statistics.quantiles([r[k] * 1000 for r in hot], n=4) for k in ("handoff",)}
     print(f"hand-off quartiles (ms): {[round(q, 1) for q in spread['handoff']]}")
+    counts = {kind: decisions.count(kind) for kind in ("audio model", "transcript", "waited")}
+    print("end-of-turn decisions: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return {
+        "hot_first_audio": statistics.median(r["first_audio"] for r in hot),
+        "cold_first_audio": cold["first_audio"],
+        "hot_end_of_turn": statistics.median(r["end_of_turn"] for r in hot),
+        "decisions": counts,
+    }

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sys
 from types import FrameType
 
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from core.observability.logs import configure_logging
 from core.secret_keys import SECRET_KEYS
-from runtime.app import begin_shutdown, create_app
+from runtime.app import begin_shutdown, create_app, warm_imports
 from runtime.isolation import close_to_inspection, scrub_environment
 from runtime.settings import Settings
 
@@ -29,6 +30,11 @@ class BluServer(uvicorn.Server):
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().call_soon_threadsafe(begin_shutdown, app)
         super().handle_exit(sig, frame)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # listening: /health answers while the first turn's imports load
+            warm_imports(self.config.app.state.settings)  # type: ignore[union-attr]
 
 
 def main() -> int:

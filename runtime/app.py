@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,6 +82,31 @@ def staging_for(settings: Settings) -> Staging:
     if settings.files_bucket:
         return S3Staging(settings.files_bucket, region=settings.aws_region)
     return LocalStaging(settings.data_dir / "transfers")
+
+
+def warm_imports(settings: Settings) -> threading.Thread:
+    """Import what the first turn (and a call) will need, in the background once the server listens.
+
+    /health answers before the Claude Agent SDK (~0.5 s of imports) and LiveKit's API package are loaded:
+    a wake waits for neither. A turn that comes first imports them itself (Python's import lock makes it
+    wait for this thread's import rather than import twice).
+    """
+    modules = ["runtime.agent.worker", "runtime.agent.title"]
+    if settings.voice_configured:
+        modules.append("livekit.api")
+
+    def load() -> None:
+        started = time.perf_counter()
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # the request that needs it reports the error
+                log.exception("Could not import %s ahead of use", module)
+        log.debug("Imported %s in %.2f s", ", ".join(modules), time.perf_counter() - started)
+
+    thread = threading.Thread(target=load, name="blu-warm-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 async def heartbeat_once(store: AsyncStore, self_stop: SelfStop | None) -> None:

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     notion_api_key: SecretStr | None = Field(None, validation_alias=_env("NOTION_API_KEY"))
 
     # Agent sessions
-    max_hot_clients: int = Field(4, ge=1, le=32, validation_alias=_env("BLU_MAX_HOT_CLIENTS"))
+    # Unset: from the task's memory (runtime/agent/capacity.py, hot_cap).
+    max_hot_clients: int | None = Field(None, ge=1, le=32, validation_alias=_env("BLU_MAX_HOT_CLIENTS"))
     turn_timeout_seconds: float = Field(900, gt=0, validation_alias=_env("BLU_TURN_TIMEOUT_SECONDS"))
     watchdog_seconds: float = Field(180, gt=0, validation_alias=_env("BLU_WATCHDOG_SECONDS"))
     max_queued_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("BLU_MAX_QUEUED_TURNS"))

@@ -311,10 +311,12 @@ class BluService(Construct):
                     "CMD",
                     "python",
                     "-c",
-                    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/health', timeout=4)",
+                    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/health', timeout=3)",
                 ],
-                interval=cdk.Duration.seconds(10),
-                timeout=cdk.Duration.seconds(5),
+                # ECS's shortest interval: the task counts as healthy (the wake's "Ready") at the first
+                # check after /health answers, and the first check comes one interval after the start.
+                interval=cdk.Duration.seconds(5),
+                timeout=cdk.Duration.seconds(4),
                 retries=3,
                 start_period=cdk.Duration.seconds(20),
             ),

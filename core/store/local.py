@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +31,66 @@ from core.store.models import (
 )
 
 R = TypeVar("R")
+# A message in one of these states is finished: its commit asks for the log to be synced to disk.
+FINAL_STATES = frozenset({"complete", "interrupted", "error"})
+
+
+class WalSyncer:
+    """Syncs the store's write-ahead log to disk in its own thread, as soon as a commit asks for it.
+
+    A commit is in the log (the OS holds it) when it returns, so a killed Blu loses nothing; what the
+    sync adds is surviving the machine's own crash (power loss). Doing it here rather than inside the
+    commit keeps an fsync (1.5-4 ms here, 10-16 ms on a busy disk) off the turn: requests that come
+    while a sync runs are covered by the next one.
+    """
+
+    def __init__(self, wal: Path) -> None:
+        self.wal = wal
+        self.requested = 0  # requests so far
+        self.synced = 0  # requests covered by a finished sync
+        self._wanted = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="blu-wal-sync", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        with self._wanted:
+            self.requested += 1
+            self._wanted.notify_all()
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Until every request so far is synced (tests, close)."""
+        with self._wanted:
+            target = self.requested
+            return self._wanted.wait_for(lambda: self.synced >= target or self._closed, timeout)
+
+    def close(self) -> None:
+        self.wait()
+        with self._wanted:
+            self._closed = True
+            self._wanted.notify_all()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            with self._wanted:
+                self._wanted.wait_for(lambda: self.requested > self.synced or self._closed)
+                if self._closed:
+                    return
+                target = self.requested
+            try:
+                fd = os.open(self.wal, os.O_RDONLY)
+            except FileNotFoundError:
+                pass  # checkpointed and removed: a checkpoint syncs the database file itself
+            else:
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            with self._wanted:
+                self.synced = target
+                self._wanted.notify_all()
+
 
 # Each record is kept whole as JSON in `body` (decoded by the codec both back-ends share); the other
 # columns exist only to key, order and filter, mirroring the table's keys and GSI1.
@@ -93,13 +154,19 @@ class LocalStore:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only a crash
+        # In WAL mode a NORMAL commit is written to the log before it returns: it survives the process's
+        # crash or SIGKILL; only the machine's own crash (power loss) could roll back the last ones. A
+        # commit that makes a message final (`durable`) then has the log synced by the WalSyncer, which
+        # covers every write before it, within milliseconds and off the turn's path. A hot turn used to
+        # wait for 11 fsyncs (FULL): 1.5-4 ms each here, 10-16 ms on a busy disk.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self.syncer = WalSyncer(path.with_name(path.name + "-wal"))
         with self._write() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -109,6 +176,8 @@ class LocalStore:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+        if durable:
+            self.syncer.request()
 
     def _one(self, sql: str, *args: Any) -> str | None:
         with self._lock:
@@ -219,7 +288,7 @@ class LocalStore:
 
     def put_message(self, message: MessageRecord) -> bool:
         record = codec.fit_message(message)
-        with self._write() as db:
+        with self._write(durable=record.state in FINAL_STATES) as db:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO messages VALUES (?, ?, ?)",
                 (record.session_id, record.id, _dump(record)),
@@ -254,7 +323,7 @@ class LocalStore:
 
     def update_message(self, session_id: str, message_id: str, **changes: object) -> MessageRecord:
         values = codec.message_changes(changes)
-        with self._write() as db:
+        with self._write(durable=values.get("state") in FINAL_STATES) as db:
             record = replace(self._read_message(db, session_id, message_id), **values)
             db.execute(
                 "UPDATE messages SET body = ? WHERE session_id = ? AND id = ?",
@@ -630,5 +699,6 @@ class LocalStore:
         return count
 
     def close(self) -> None:
+        self.syncer.close()
         with self._lock:
             self._db.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
@@ -23,6 +22,8 @@ _deps: LauncherDeps | None = None
 
 def build_deps(config: LambdaConfig | None = None) -> LauncherDeps:
     """Clients for this function's lifetime, from the environment the control stack sets."""
+    import boto3  # at the first request, not at import: ~150 ms a cold start spends only when it must
+
     config = config or LambdaConfig.from_env()
     return LauncherDeps(
         ecs=boto3.client("ecs"),

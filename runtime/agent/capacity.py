@@ -37,6 +37,18 @@ def cli_limit(settings: Settings) -> int:
     return max(1, (task_memory_mib(settings) - RESERVED_MEMORY_MIB) // CLI_MEMORY_MIB)
 
 
+def hot_cap(settings: Settings) -> int:
+    """Connected Claude clients kept between turns: BLU_MAX_HOT_CLIENTS, else what the memory allows.
+
+    Each hot client is a running CLI, so they share the CLI limit; one slot stays free for what starts a
+    process without a turn's client (a session title) or a new session's first turn, so neither has to
+    demote a hot client first. 2 GB task: 6 CLIs, 5 hot; 4 GB: 15, 14; 1 GB: 2, 1.
+    """
+    if settings.max_hot_clients:
+        return settings.max_hot_clients
+    return max(1, cli_limit(settings) - 1)
+
+
 class CliSlots:
     """Counts running CLI processes against the limit. `acquire` waits for a slot, asking `free_one` to
     release an idle one (an idle hot client is demoted) and calling `waiting` once if it must wait."""

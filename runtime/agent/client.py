@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, Message
+if TYPE_CHECKING:  # the SDK loads on first use, so the web process answers /health without it
+    from claude_agent_sdk import ClaudeAgentOptions, Message
 
 
 class AgentClient(Protocol):
@@ -26,10 +27,12 @@ class AgentClient(Protocol):
     async def disconnect(self) -> None: ...
 
 
-ClientFactory = Callable[[ClaudeAgentOptions], AgentClient]
+ClientFactory = Callable[["ClaudeAgentOptions"], AgentClient]
 """Makes a session's client from its options (the host provides it; tests pass an in-memory one)."""
 
 
 def sdk_client(options: ClaudeAgentOptions) -> AgentClient:
     """Production's factory: the SDK's client, which starts the Claude Code CLI when it connects."""
+    from claude_agent_sdk import ClaudeSDKClient
+
     return ClaudeSDKClient(options)

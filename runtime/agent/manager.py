@@ -13,10 +13,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-from claude_agent_sdk import ClaudeSDKClient, fork_session
 
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
@@ -28,16 +27,20 @@ from core.store.models import (
     new_message_id,
     to_plain,
 )
-from runtime.agent.capacity import CliSlots, cli_limit
-from runtime.agent.client import ClientFactory
+from runtime.agent.capacity import CliSlots, cli_limit, hot_cap
 from runtime.agent.events import EventHub
 from runtime.agent.mcp import ServerStatus, wait_for_status
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_path
 from runtime.agent.title import fallback_title, generate_title
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
-from runtime.agent.worker import SessionWorker
 from runtime.memory import MEMORY_FILE, Change, Memory
 from runtime.settings import Settings
+
+if TYPE_CHECKING:
+    # The worker brings the Claude Agent SDK (~0.5 s of imports): the web server imports it after it
+    # answers /health (runtime/app.py warms it up), or at the first turn, whichever comes first.
+    from runtime.agent.client import ClientFactory
+    from runtime.agent.worker import SessionWorker
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,7 @@ class TierStats:
 
 
 class SessionManager:
-    """Owns every SessionWorker. At most `max_hot_clients` stay connected; the least recently used
+    """Owns every SessionWorker. At most `max_hot` (capacity.hot_cap) stay connected; the least recently used
     idle one is demoted to warm (its transcript stays on disk for `resume`)."""
 
     def __init__(
@@ -168,6 +171,7 @@ class SessionManager:
         self.memory = memory_of(settings)
         self.mcp_status: tuple[float, list[ServerStatus]] | None = None  # (time.time(), statuses) of the last check
         self._mcp_check = asyncio.Lock()
+        self.max_hot = hot_cap(settings)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
@@ -233,6 +237,8 @@ class SessionManager:
     def _worker(self, session_id: str) -> SessionWorker:
         worker = self.workers.get(session_id)
         if worker is None or worker.task.done():
+            from runtime.agent.worker import SessionWorker
+
             worker = self.workers[session_id] = SessionWorker(session_id, self)
         return worker
 
@@ -321,7 +327,7 @@ class SessionManager:
         excess is demoted as their turns end (see turn_finished)."""
         async with self._room_lock:
             hot = [w for w in self.workers.values() if w.is_hot and w is not requester]
-            excess = len(hot) + (1 if requester else 0) - self.settings.max_hot_clients
+            excess = len(hot) + (1 if requester else 0) - self.max_hot
             for worker in sorted((w for w in hot if w.is_idle), key=lambda w: w.last_used)[: max(0, excess)]:
                 worker.demote()
 
@@ -492,6 +498,8 @@ class SessionManager:
         knew = any(m.role == "assistant" and m.claude_message_uuid for m in history)
         path = transcript_path(self.settings, source.claude_session_id) if source.claude_session_id else None
         if source.claude_session_id and path is not None:
+            from claude_agent_sdk import fork_session
+
             entries = await asyncio.to_thread(_transcript_entries, path)
             for message in reversed(history):
                 entry = entries.get(message.claude_message_uuid or "")
@@ -549,6 +557,8 @@ class SessionManager:
         async with self._mcp_check:
             await self.acquire_cli(None)
             try:
+                from claude_agent_sdk import ClaudeSDKClient  # imported on use: the web process starts without it
+
                 client = ClaudeSDKClient(agent_options(self.settings, self.endpoint))
                 await asyncio.wait_for(client.connect(), timeout=connect_timeout_s)
                 try:
@@ -583,7 +593,7 @@ class SessionManager:
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "clients": {
                 "hot": hot,
-                "max_hot": self.settings.max_hot_clients,
+                "max_hot": self.max_hot,
                 "warm": sum(1 for w in self.workers.values() if not w.is_hot),
             },
             "turns": {tier.value: self.tier_stats[tier].summary() for tier in Tier},

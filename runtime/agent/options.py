@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from claude_agent_sdk import ClaudeAgentOptions
+from typing import TYPE_CHECKING, Any
 
 from runtime.agent.mcp import servers_for_cli
 from runtime.memory import MEMORY_FILE
 from runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from claude_agent_sdk import ClaudeAgentOptions
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 
@@ -97,6 +98,8 @@ def agent_options(
     stderr: Any = None,
     can_use_tool: Any = None,
 ) -> ClaudeAgentOptions:
+    from claude_agent_sdk import ClaudeAgentOptions
+
     return ClaudeAgentOptions(
         cwd=str(settings.workspace_dir),
         env=claude_env(settings, endpoint),

@@ -6,8 +6,6 @@ import asyncio
 import logging
 import re
 
-from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, TextBlock, query
-
 from runtime.agent.options import ClaudeEndpoint, claude_env, prompt
 from runtime.settings import Settings
 
@@ -37,6 +35,8 @@ async def generate_title(
     settings: Settings, endpoint: ClaudeEndpoint, user_text: str, assistant_text: str
 ) -> str | None:
     """Ask the title model for 3-6 words; None when it fails (the caller keeps the fallback)."""
+    from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, TextBlock, query
+
     text = prompt("title").format(user_text=user_text[:2000], assistant_text=assistant_text[:2000])
     cwd = settings.data_dir / "titles"
     cwd.mkdir(parents=True, exist_ok=True)

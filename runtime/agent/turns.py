@@ -9,11 +9,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
-
-from claude_agent_sdk import ResultMessage
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.store.models import MAX_TOOL_FIELD_BYTES, Channel, MessageState, ToolCall, truncate_text
+
+if TYPE_CHECKING:
+    from claude_agent_sdk import ResultMessage
 
 log = logging.getLogger(__name__)
 

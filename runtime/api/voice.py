@@ -8,9 +8,6 @@ from datetime import timedelta
 
 import jwt
 from fastapi import APIRouter, HTTPException, status
-from livekit.api import AccessToken, VideoGrants
-from livekit.protocol.agent_dispatch import RoomAgentDispatch
-from livekit.protocol.room import RoomConfiguration
 from starlette.responses import JSONResponse
 
 from core.store.base import NotFound
@@ -30,6 +27,11 @@ def room_name(session_id: str) -> str:
 
 
 def issue_token(settings: Settings, session_id: str) -> VoiceToken:
+    # LiveKit's API package brings aiohttp (~0.3 s of imports): only a call needs it (runtime/app.py warms it).
+    from livekit.api import AccessToken, VideoGrants
+    from livekit.protocol.agent_dispatch import RoomAgentDispatch
+    from livekit.protocol.room import RoomConfiguration
+
     assert settings.livekit_url and settings.livekit_api_key and settings.livekit_api_secret
     room = room_name(session_id)
     identity = f"user-{secrets.token_hex(6)}"

@@ -10,7 +10,6 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import requests
-from pywebpush import WebPusher, WebPushException
 
 from core.store.models import PushSubscriptionRecord
 from runtime.notify.vapid import Signer
@@ -64,6 +63,9 @@ def deliver(
 ) -> Delivery:
     """POST the encrypted payload to the subscription's push service. Blocking: run it in a thread.
     Never raises for what the network or the service does."""
+    # pywebpush brings aiohttp (~0.4 s of imports): loaded at the first push, not when the web server starts.
+    from pywebpush import WebPusher, WebPushException
+
     info = {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
     headers = {**signer.headers(subscription.endpoint), "Urgency": urgency}
     try:

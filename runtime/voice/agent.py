@@ -9,6 +9,7 @@ from livekit.agents import Agent, AgentSession, FlushSentinel, ModelSettings, ll
 from livekit.agents.voice.turn import TurnHandlingOptions
 
 from runtime.voice.llm import FLUSH_CHUNK_ID, RuntimeLLM
+from runtime.voice.turn_end import TranscriptAwareTurnDetector
 
 # Blu's instructions live in the Claude session (its system prompt); the voice agent only relays.
 RELAY_INSTRUCTIONS = "Relay the person's words to Blu's Claude session and speak its answer."
@@ -47,7 +48,7 @@ def turn_handling(turn_detection: Any) -> TurnHandlingOptions:
 def build_session(
     *, runtime_llm: RuntimeLLM, vad_model: vad.VAD, stt_model: stt.STT, tts_model: tts.TTS, turn_detection: Any
 ) -> AgentSession[None]:
-    return AgentSession(
+    session: AgentSession[None] = AgentSession(
         llm=runtime_llm,
         vad=vad_model,
         stt=stt_model,
@@ -56,3 +57,7 @@ def build_session(
         # A person may think for a while in a voice call: never end it for silence.
         user_away_timeout=None,
     )
+    if isinstance(turn_detection, TranscriptAwareTurnDetector):
+        # Emitted before LiveKit decides on the transcript: the detector reads it for that decision.
+        session.on("user_input_transcribed", turn_detection.hear)
+    return session

@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 from livekit.agents import APIConnectOptions, stt, tts, vad
-from livekit.agents.inference import TurnDetector
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 from livekit.agents.utils import shortuuid
 from livekit.plugins import openai, silero
 
 from runtime.settings import Settings
+from runtime.voice.turn_end import TranscriptAwareTurnDetector
 
 OPENAI_PCM_RATE = 24_000  # OpenAI's "pcm" response format: 24 kHz, 16-bit, mono
 POLLY_PCM_RATE = 16_000
@@ -63,14 +63,21 @@ def make_tts(settings: Settings) -> tts.TTS:
     )
 
 
+# The silence after which the VAD closes a stretch of speech and speech-to-text transcribes it. Silero's
+# default (0.55 s) is all of a reply's budget; the end-of-turn decision that follows (turn_end.py) is what
+# keeps a pause mid-sentence from ending the turn, so the VAD need not wait that long. LiveKit's turn
+# detector needs at least 0.25 s (it predicts 0.2 s into the silence).
+VAD_MIN_SILENCE_SECONDS = 0.3
+
+
 def make_vad() -> vad.VAD:
     """Silero's model ships inside the plugin: nothing is downloaded."""
-    return silero.VAD.load()
+    return silero.VAD.load(min_silence_duration=VAD_MIN_SILENCE_SECONDS)
 
 
-def make_turn_detector() -> TurnDetector:
-    """LiveKit's small end-of-turn model, run locally (the cloud version needs LiveKit Inference)."""
-    return TurnDetector(version="v1-mini")
+def make_turn_detector() -> TranscriptAwareTurnDetector:
+    """LiveKit's small end-of-turn model, run locally, with the transcript as a second opinion."""
+    return TranscriptAwareTurnDetector()
 
 
 class PollyTTS(tts.TTS):

@@ -43,8 +43,31 @@ def test_installs_exactly_the_image_requirement_set_and_keeps_bytecode() -> None
     # The root requirements include the image's set, so the tests run against the same pins.
     assert "-r container/requirements.txt" in (REPO / "requirements.txt").read_text().splitlines()
     # A wake must not recompile Python: nothing deletes bytecode, and Blu's own code is compiled.
-    assert "__pycache__" not in DOCKERFILE
+    assert "__pycache__" not in DOCKERFILE and "-delete" not in DOCKERFILE
     assert "compileall" in DOCKERFILE
+
+
+def _run_lines(stage: str) -> str:
+    """The RUN commands of one stage, continuation lines joined."""
+    body = DOCKERFILE.split(stage, 1)[1].split("\nFROM ", 1)[0]
+    return re.sub(r"\\\n\s*", " ", body)
+
+
+def test_everything_the_image_runs_is_compiled_once_at_build() -> None:
+    """The venv, the standard library (the base image deletes its bytecode) and Blu's code; the image runs
+    with PYTHONDONTWRITEBYTECODE, so anything left uncompiled would be compiled again at every start."""
+    assert re.search(r"^\s*PYTHONDONTWRITEBYTECODE=1", DOCKERFILE, flags=re.MULTILINE)
+    deps = _run_lines("AS deps")
+    image = _run_lines("FROM public.ecr.aws/docker/library/python:3.12-slim-bookworm\n")
+    compiled = re.findall(r"python -m compileall ([^&]+)", deps + image)
+    targets = " ".join(compiled)
+    for path in ("/opt/venv/lib", "/usr/local/lib/python3.12", "/app/core", "/app/runtime", "/app/container"):
+        assert path in targets, path
+    # A .pyc must not depend on file times, which layers may rewrite: checked against nothing, used as is.
+    assert all("--invalidation-mode unchecked-hash" in command for command in compiled)
+    # The venv is compiled where it is installed and copied whole; nothing compiles as another user.
+    assert "COPY --from=deps /opt/venv /opt/venv" in DOCKERFILE
+    assert "umask" not in DOCKERFILE and "chmod" not in DOCKERFILE
 
 
 def test_base_images_come_from_ecr_public() -> None:

@@ -6,7 +6,7 @@ import time
 
 import psutil
 
-from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB, cli_limit
+from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB, cli_limit, hot_cap
 from runtime.settings import Settings
 from tests.support.server import BluClient, BluServer
 
@@ -31,6 +31,15 @@ def test_the_limit_follows_the_task_memory() -> None:
     assert cli_limit(Settings(BLU_TASK_MEMORY_MIB=2048)) == 6  # type: ignore[call-arg]
     assert cli_limit(Settings(BLU_TASK_MEMORY_MIB=1024)) == 2  # type: ignore[call-arg]
     assert cli_limit(Settings(BLU_TASK_MEMORY_MIB=512)) == 1  # type: ignore[call-arg]  # always one
+
+
+def test_the_hot_cap_follows_the_task_memory_unless_set() -> None:
+    """Hot clients are CLIs: all but one of the slots, so a title or a new session's turn needs no demotion."""
+    assert hot_cap(Settings(BLU_TASK_MEMORY_MIB=2048)) == 5  # type: ignore[call-arg]
+    assert hot_cap(Settings(BLU_TASK_MEMORY_MIB=4096)) == cli_limit(Settings(BLU_TASK_MEMORY_MIB=4096)) - 1 == 14  # type: ignore[call-arg]
+    assert hot_cap(Settings(BLU_TASK_MEMORY_MIB=1024)) == 1  # type: ignore[call-arg]
+    assert hot_cap(Settings(BLU_TASK_MEMORY_MIB=512)) == 1  # type: ignore[call-arg]  # always one
+    assert hot_cap(Settings(BLU_TASK_MEMORY_MIB=2048, BLU_MAX_HOT_CLIENTS=2)) == 2  # type: ignore[call-arg]
 
 
 def test_turns_beyond_the_limit_wait_in_a_visible_queue(fresh_server: BluServer) -> None:

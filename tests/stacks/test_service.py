@@ -158,6 +158,8 @@ def test_container_saves_work_on_stop_and_logs_briefly(service_template: Templat
     assert container["StopTimeout"] == STOP_TIMEOUT_SECONDS == 120
     assert container["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
     assert "/health" in " ".join(container["HealthCheck"]["Command"])
+    # A wake is "Ready" at the first passing check: checked as often as ECS allows, answered well within.
+    assert container["HealthCheck"]["Interval"] == 5 and container["HealthCheck"]["Timeout"] < 5
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     group_ref = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
     log_group = service_template.to_json()["Resources"][group_ref]["Properties"]

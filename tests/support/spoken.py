@@ -37,6 +37,12 @@ def wav_frames(path: Path) -> list[rtc.AudioFrame]:
     return frames
 
 
+def voiced(frames: list[rtc.AudioFrame], *, floor: int = 300) -> list[rtc.AudioFrame]:
+    """The frames up to the last one with a sample above `floor`: the speech without its trailing silence."""
+    last = max((i for i, frame in enumerate(frames) if max(map(abs, frame.data), default=0) > floor), default=-1)
+    return frames[: last + 1]
+
+
 def silence(rate: int, ms: int = FRAME_MS) -> rtc.AudioFrame:
     samples = rate * ms // 1000
     return rtc.AudioFrame(b"\0" * samples * 2, rate, 1, samples)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from unittest import mock
 
 from core.store import open_store
 from core.store.local import LocalStore
-from core.store.models import SessionRecord
+from core.store.models import MessageRecord, SessionRecord
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -105,3 +107,31 @@ def test_open_store_without_a_table_is_local(tmp_path: Path) -> None:
         assert isinstance(store, LocalStore)
         assert store.path == data_dir / "blu.sqlite3" and store.path.exists()
         store.close()
+
+
+def test_a_finished_message_has_the_log_synced_without_waiting_for_it(tmp_path: Path) -> None:
+    """Every commit is in the log when it returns (a killed process loses nothing, see above); one that
+    finishes a message also has the log synced to disk, by the syncer's thread, covering all before it."""
+    store = LocalStore(tmp_path / "blu.sqlite3")
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    store._db.set_trace_callback(lambda statement: synced.append(statement) if "synchronous" in statement else None)
+    with mock.patch("core.store.local.os.fsync", fsync):
+        store.create_session(SessionRecord(id="s1", name="kept"))
+        store.put_message(MessageRecord(session_id="s1", id="m2", role="assistant", text="", state="running"))
+        store.update_message("s1", "m2", text="partial")  # a checkpoint
+        store.add_session_usage("s1", messages=1)
+        store.set_turn_running("s1", "t1")
+        assert store.syncer.requested == 0
+        store.put_message(MessageRecord(session_id="s1", id="m1", role="user", text="hello"))  # complete
+        store.update_message("s1", "m2", text="partial reply", state="interrupted")
+        assert store.syncer.requested == 2
+        assert store.syncer.wait()
+    assert synced and set(synced) == {str(tmp_path / "blu.sqlite3-wal")}  # the log, nothing else, no FULL
+    assert store._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    store.close()

@@ -15,6 +15,7 @@ from runtime.voice import providers
 from runtime.voice.agent import BluVoiceAgent, build_session, turn_handling
 from runtime.voice.bridge import RuntimeBridge
 from runtime.voice.llm import RuntimeLLM
+from runtime.voice.turn_end import TranscriptAwareTurnDetector
 from tests.support.server import SESSION_SECRET, BluServer
 from tests.support.speech_standin import SpeechStandinServer
 from tests.support.spoken import speak_to_wav, wav_frames
@@ -44,6 +45,7 @@ class Call:
     bridge: RuntimeBridge
     microphone: ScriptedMicrophone | None = None
     speaker: RecordingSpeaker | None = None
+    turn_detector: TranscriptAwareTurnDetector | None = None
 
 
 @asynccontextmanager
@@ -71,18 +73,19 @@ async def audio_call(
     runtime_llm = RuntimeLLM(bridge)
     microphone = ScriptedMicrophone(wav_frames(wav)[0].sample_rate)
     speaker = RecordingSpeaker()
+    turn_detector = providers.make_turn_detector()
     session = build_session(
         runtime_llm=runtime_llm,
         vad_model=vad_model,
         stt_model=providers.make_stt(settings),
         tts_model=providers.make_tts(settings),
-        turn_detection=providers.make_turn_detector(),
+        turn_detection=turn_detector,
     )
     session.input.audio = microphone
     session.output.audio = speaker
     try:
         await session.start(BluVoiceAgent(runtime_llm))
-        yield Call(session, runtime_llm, bridge, microphone, speaker)
+        yield Call(session, runtime_llm, bridge, microphone, speaker, turn_detector)
     finally:
         await session.aclose()
         await bridge.aclose()

@@ -104,7 +104,7 @@ async def test_a_spoken_question_comes_back_as_audio_and_lands_in_the_history(
     blu: BluServer, api: BluClient, speech: SpeechStandinServer, vad_model: vad.VAD, spoken_wav: Path
 ) -> None:
     sid = api.new_session()
-    speech.state.script("What is on my calendar today? [[words n=15]]")
+    speech.state.script("[[words n=15]] What is on my calendar today?")
     heard_before = len(speech.state.transcriptions)
     async with audio_call(blu, sid, speech, vad_model, spoken_wav) as call:
         assert call.microphone and call.speaker
@@ -116,10 +116,16 @@ async def test_a_spoken_question_comes_back_as_audio_and_lands_in_the_history(
     # The VAD cut the utterance out of the microphone stream: about the spoken length, not silence.
     assert 0.5 * wav_seconds < heard.audio_seconds < wav_seconds + 1.0
     user, assistant = api.messages(sid)
-    assert (user["channel"], user["text"]) == ("voice", "What is on my calendar today? [[words n=15]]")
+    assert (user["channel"], user["text"]) == ("voice", "[[words n=15]] What is on my calendar today?")
     assert assistant["channel"] == "voice"
     assert assistant["text"].split()[:3] == ["alpha", "bravo", "charlie"]
     assert "alpha bravo charlie" in speech.state.spoken_text()
+    # The turn ended without waiting out LiveKit's max_delay: the audio model or the finished sentence said so.
+    assert call.turn_detector
+    (decision,) = call.turn_detector.decisions
+    assert decision.transcript == "[[words n=15]] What is on my calendar today?"
+    assert decision.threshold is not None and decision.probability is not None
+    assert decision.ended_by_transcript or decision.probability >= decision.threshold
 
 
 async def test_speaking_over_the_reply_interrupts_the_claude_turn(
