@@ -12,11 +12,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
 from core.backup.archive import ArchiveError
 from runtime.api.deps import LoginRequired, StateDep, record_user_action
 from runtime.api.errors import error_responses
+from runtime.api.models import (
+    CurrentOperation,
+    DownloadLink,
+    ImportRequest,
+    ImportTarget,
+    OperationStarted,
+    RestorePreview,
+    RestoreScope,
+    Snapshot,
+    SnapshotList,
+)
 from runtime.backup.engine import BackupBusy, RestoreError
 from runtime.backup.repository import SnapshotNotFound, check_id
 from runtime.backup.service import BackupService, Operation
@@ -31,7 +41,6 @@ ACTION = [Depends(record_user_action)]
 # The path an import's upload id is bound to: a control character, so the files API's completion
 # (which writes upload.path into the workspace) refuses it, and a backups id never becomes a file.
 IMPORT_UPLOAD_PATH = "\x00blu-import"
-MAX_IMPORT_BYTES = 5 * 1024**3  # S3's largest form POST: the browser sends it straight to the files bucket
 
 
 def get_backups(request: Request) -> BackupService:
@@ -42,17 +51,6 @@ def get_backups(request: Request) -> BackupService:
 
 
 BackupsDep = Annotated[BackupService, Depends(get_backups)]
-
-
-class Scope(BaseModel):
-    """What to restore: everything (both empty), one session, or one workspace file."""
-
-    session_id: str | None = Field(None, max_length=200)
-    path: str | None = Field(None, max_length=1024)
-
-
-class ImportRequest(BaseModel):
-    size: int = Field(ge=1, le=MAX_IMPORT_BYTES)
 
 
 def _refusal(exc: Exception) -> HTTPException:
@@ -76,27 +74,29 @@ def _snapshot_id(snapshot_id: str) -> str:
         raise _refusal(exc) from exc
 
 
-def _operation(operation: Operation) -> dict[str, Any]:
-    return {"operation": operation.as_json()}
+def _operation(operation: Operation) -> OperationStarted:
+    return OperationStarted.model_validate({"operation": operation.as_json()})
 
 
 @router.get("", dependencies=ACTION)
-async def list_snapshots(backups: BackupsDep, limit: int = 50) -> dict[str, Any]:
+async def list_snapshots(backups: BackupsDep, limit: int = 50) -> SnapshotList:
     """Snapshots newest first, each with time, size and contents (counts per store kind, files and
     bytes per folder, sessions); the running or latest operation; where snapshots are kept."""
     snapshots = await asyncio.to_thread(backups.backups.repository.list, limit=max(1, min(limit, 1000)))
     last = await asyncio.to_thread(backups.backups.last)
-    return {
-        "snapshots": [s.as_json() for s in snapshots],
-        "storage": backups.backups.repository.kind,
-        "daily": backups.daily,
-        "last_scheduled": last,
-        "operation": backups.operation.as_json() if backups.operation else None,
-    }
+    return SnapshotList.model_validate(
+        {
+            "snapshots": [s.as_json() for s in snapshots],
+            "storage": backups.backups.repository.kind,
+            "daily": backups.daily,
+            "last_scheduled": last,
+            "operation": backups.operation.as_json() if backups.operation else None,
+        }
+    )
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409), dependencies=ACTION)
-async def take_snapshot(backups: BackupsDep) -> dict[str, Any]:
+async def take_snapshot(backups: BackupsDep) -> OperationStarted:
     """Take a snapshot now, in the background; follow it with GET /api/backups/operation."""
     try:
         return _operation(backups.launch("snapshot", lambda: backups.take("manual")))
@@ -105,31 +105,32 @@ async def take_snapshot(backups: BackupsDep) -> dict[str, Any]:
 
 
 @router.get("/operation")
-async def current_operation(backups: BackupsDep) -> dict[str, Any]:
+async def current_operation(backups: BackupsDep) -> CurrentOperation:
     """The running or latest snapshot, restore or import started here: state, result or error."""
-    return {"operation": backups.operation.as_json() if backups.operation else None}
+    return CurrentOperation.model_validate({"operation": backups.operation.as_json() if backups.operation else None})
 
 
 @router.get("/{snapshot_id}", dependencies=ACTION)
-async def get_snapshot(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]:
+async def get_snapshot(backups: BackupsDep, snapshot_id: str) -> Snapshot:
     try:
         info = await asyncio.to_thread(backups.backups.repository.get, _snapshot_id(snapshot_id))
     except SnapshotNotFound as exc:
         raise _refusal(exc) from exc
-    return info.as_json()
+    return Snapshot.model_validate(info.as_json())
 
 
 @router.post("/{snapshot_id}/preview", responses=error_responses(400), dependencies=ACTION)
-async def preview_restore(backups: BackupsDep, snapshot_id: str, scope: Scope) -> dict[str, Any]:
+async def preview_restore(backups: BackupsDep, snapshot_id: str, scope: RestoreScope) -> RestorePreview:
     """What restoring would replace, changing nothing: for everything, the sessions that would go, come
     back or be rewound and how many files and bytes are there now; for a session, its current name and
     message count; for a file, whether one is there now."""
     try:
-        return await asyncio.to_thread(
+        preview = await asyncio.to_thread(
             backups.backups.preview, _snapshot_id(snapshot_id), session_id=scope.session_id, path=scope.path
         )
     except (SnapshotNotFound, RestoreError, PathRejected) as exc:
         raise _refusal(exc) from exc
+    return RestorePreview.model_validate(preview)
 
 
 @router.post(
@@ -138,7 +139,7 @@ async def preview_restore(backups: BackupsDep, snapshot_id: str, scope: Scope) -
     responses=error_responses(400, 409),
     dependencies=ACTION,
 )
-async def restore(state: StateDep, backups: BackupsDep, snapshot_id: str, scope: Scope) -> dict[str, Any]:
+async def restore(state: StateDep, backups: BackupsDep, snapshot_id: str, scope: RestoreScope) -> OperationStarted:
     """Restore everything, one session or one file, in the background. Refused (409) while a turn runs
     (of that session, for a session). A snapshot of what is replaced is taken first; its id is in the
     operation's result (`safety_snapshot`). New turns are refused until a full restore ends."""
@@ -172,7 +173,7 @@ def _idle(manager: Any, session_id: str) -> bool:
 
 
 @router.post("/{snapshot_id}/download", dependencies=ACTION)
-async def download_link(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]:
+async def download_link(backups: BackupsDep, snapshot_id: str) -> DownloadLink:
     """Where to download the snapshot's archive (the export format, importable into any Blu): a short-lived
     link straight to the backups bucket in AWS (`direct`), else this runtime's archive URL."""
     snapshot_id = _snapshot_id(snapshot_id)
@@ -183,8 +184,8 @@ async def download_link(backups: BackupsDep, snapshot_id: str) -> dict[str, Any]
     except SnapshotNotFound as exc:
         raise _refusal(exc) from exc
     if url is None:
-        return {"url": f"/api/backups/{snapshot_id}/archive", "size": info.size, "direct": False}
-    return {"url": url, "size": info.size, "direct": True}
+        return DownloadLink(url=f"/api/backups/{snapshot_id}/archive", size=info.size, direct=False)
+    return DownloadLink(url=url, size=info.size, direct=True)
 
 
 @router.get(
@@ -219,20 +220,20 @@ async def archive(backups: BackupsDep, snapshot_id: str) -> StreamingResponse:
 
 
 @router.post("/imports", status_code=status.HTTP_201_CREATED, responses=error_responses(413), dependencies=ACTION)
-async def start_import(state: StateDep, body: ImportRequest) -> dict[str, Any]:
+async def start_import(state: StateDep, body: ImportRequest) -> ImportTarget:
     """Where to send an archive's bytes (the same direct path as large file uploads: the files bucket
     in AWS, PUT /api/files/uploads/{id}/data locally); then complete the import with the id."""
     token, upload = state.transfers.tokens.issue(IMPORT_UPLOAD_PATH, body.size, now=time.time())
     target = state.transfers.staging.upload_target(upload, token)
-    return {
-        "id": token,
-        "size": body.size,
-        "expires_at": upload.expires_at,
-        "method": target.method,
-        "url": target.url,
-        "fields": target.fields,
-        "headers": target.headers,
-    }
+    return ImportTarget(
+        id=token,
+        size=body.size,
+        expires_at=upload.expires_at,
+        method=target.method,
+        url=target.url,
+        fields=target.fields,
+        headers=target.headers,
+    )
 
 
 @router.post(
@@ -241,7 +242,7 @@ async def start_import(state: StateDep, body: ImportRequest) -> dict[str, Any]:
     responses=error_responses(400, 409, 410),
     dependencies=ACTION,
 )
-async def complete_import(state: StateDep, backups: BackupsDep, upload_id: str) -> dict[str, Any]:
+async def complete_import(state: StateDep, backups: BackupsDep, upload_id: str) -> OperationStarted:
     """Verify the uploaded archive and merge it into this Blu in the background: store items by id (what
     exists is kept), files by path (a differing one is kept and the imported copy written beside it).
     The operation's result says what was added, kept and in conflict; a bad archive changes nothing."""

@@ -8,9 +8,9 @@ tests instead of drifting from the schema and the UI's generated types.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.dataclasses import dataclass
 
 from core.auth.responses import Text
@@ -65,6 +65,20 @@ class DownloadRequest(BaseModel):
 
 class TokenRequest(Body):
     session_id: str = Field(pattern=SESSION_ID)
+
+
+class RestoreScope(BaseModel):
+    """What to restore (or preview): everything (both empty), one session, or one workspace file."""
+
+    session_id: str | None = Field(None, max_length=200)
+    path: str | None = Field(None, max_length=1024)
+
+
+MAX_IMPORT_BYTES = 5 * 1024**3  # S3's largest form POST: the browser sends it straight to the files bucket
+
+
+class ImportRequest(BaseModel):
+    size: int = Field(ge=1, le=MAX_IMPORT_BYTES, description="The archive's size in bytes.")
 
 
 # -- system -------------------------------------------------------------------------------
@@ -275,3 +289,231 @@ class VoiceToken(Answer):
 class VoiceNotConfigured(Answer):
     detail: str
     code: Literal["voice_not_configured"]
+
+
+# -- backups (runtime/api/backups.py; the records are written by runtime/backup/engine.py) ---------
+
+
+class FolderTotals(Answer):
+    files: int
+    bytes: int
+
+
+class SnapshotContents(Answer):
+    """What a snapshot holds: items per store kind, and files and bytes of the workspace and of Claude's state."""
+
+    store: dict[str, int]
+    workspace: FolderTotals
+    state: FolderTotals
+
+
+class SnapshotSession(Answer):
+    """A session as the snapshot holds it."""
+
+    id: str
+    name: str
+    updated_at: float | None
+    messages: int
+
+
+class Snapshot(Answer):
+    """One stored snapshot (runtime/backup/repository.py, SnapshotInfo): `size` is the archive's bytes,
+    `total_bytes` the files' bytes inside it, `skipped` how many entries were left out (links, special files)."""
+
+    id: str
+    created_at: float
+    size: int
+    reason: str = Field(description="manual, daily, before-sleep, pre-restore, pre-import, export, or the command's.")
+    blu_version: str
+    total_bytes: int
+    contents: SnapshotContents
+    sessions: list[SnapshotSession] = Field(description="Newest first.")
+    skipped: int
+
+
+class ArchiveSummary(Answer):
+    """An imported archive's manifest without its member list. `contents`, `sessions` and `skipped` are as the
+    archive says (from another Blu: their entries are not checked); a Blu's own archive has them as in Snapshot."""
+
+    format: Literal["blu-backup"]
+    format_version: int
+    id: str
+    created_at: float
+    blu_version: str
+    reason: str
+    total_bytes: int
+    contents: dict[str, dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    origin: dict[str, str]
+
+
+class LastSnapshot(Answer):
+    """The newest snapshot this Blu took (not counting pre-restore and pre-import ones)."""
+
+    id: str
+    created_at: float
+    fingerprint: str
+
+
+class RestoredAll(Answer):
+    restored: str
+    scope: Literal["all"]
+    safety_snapshot: str = Field(description="The snapshot of what the restore replaced.")
+    contents: SnapshotContents
+
+
+class RestoredSession(Answer):
+    restored: str
+    scope: Literal["session"]
+    session_id: str
+    messages: int
+    transcripts: int = Field(description="Claude Code transcript files put back.")
+    safety_snapshot: str = Field(description="The snapshot of what the restore replaced.")
+
+
+class RestoredFile(Answer):
+    restored: str
+    scope: Literal["file"]
+    path: str
+    size: int
+    safety_snapshot: str = Field(description="The snapshot of what the restore replaced.")
+
+
+class ImportCounts(Answer):
+    added: int
+    kept: int = Field(description="Already here (by id): left as it is.")
+
+
+class ImportedFiles(Answer):
+    added: int
+    same: int
+    conflicts: int
+
+
+class ImportConflict(Answer):
+    """A file that differs here: kept as it is, the archive's copy written beside it."""
+
+    path: str
+    imported_as: str
+
+
+class ImportReport(Answer):
+    """What an import did (runtime/backup/engine.py, ImportReport)."""
+
+    snapshot: ArchiveSummary
+    store: dict[str, ImportCounts] = Field(description="Per store kind.")
+    skipped_kinds: dict[str, int] = Field(description="Items of kinds this Blu does not keep, per kind.")
+    files: ImportedFiles
+    conflicts: list[ImportConflict] = Field(description="The first 100.")
+    safety_snapshot: str | None
+
+
+class _Operation(Answer):
+    """A snapshot, restore or import started in the background: `result` once done, `error` once failed."""
+
+    id: str
+    kind: str
+    state: Literal["running", "done", "failed"]
+    started_at: float
+    finished_at: float | None
+    result: Any
+    error: str | None
+
+
+class SnapshotOperation(_Operation):
+    kind: Literal["snapshot"]
+    result: Snapshot | None
+
+
+class RestoreOperation(_Operation):
+    kind: Literal["restore"]
+    result: Annotated[RestoredAll | RestoredSession | RestoredFile, Field(discriminator="scope")] | None
+
+
+class ImportOperation(_Operation):
+    kind: Literal["import"]
+    result: ImportReport | None
+
+
+BackupOperation = Annotated[SnapshotOperation | RestoreOperation | ImportOperation, Field(discriminator="kind")]
+
+
+class OperationStarted(Answer):
+    """Follow it with GET /api/backups/operation."""
+
+    operation: BackupOperation
+
+
+class CurrentOperation(Answer):
+    """The running or latest operation started here; null when none was since Blu started."""
+
+    operation: BackupOperation | None
+
+
+class SnapshotList(Answer):
+    snapshots: list[Snapshot] = Field(description="Newest first.")
+    storage: Literal["s3", "local"]
+    daily: bool = Field(description="Whether Blu takes a snapshot each day something changed.")
+    last_scheduled: LastSnapshot | None
+    operation: BackupOperation | None
+
+
+class CurrentTotals(Answer):
+    sessions: int
+    files: int
+    bytes: int
+
+
+class SessionName(Answer):
+    id: str
+    name: str
+
+
+class ReplacedSession(Answer):
+    id: str
+    name: str
+    messages: int
+
+
+class AllPreview(Answer):
+    """Restoring everything: the sessions that would go, come back or be rewound, and what is here now."""
+
+    scope: Literal["all"]
+    snapshot: Snapshot
+    current: CurrentTotals
+    sessions_removed: list[SessionName]
+    sessions_restored: list[str]
+    sessions_rewound: list[str]
+
+
+class SessionPreview(Answer):
+    """Restoring one session: it as the snapshot holds it, and the one it replaces (null when there is none)."""
+
+    scope: Literal["session"]
+    snapshot: Snapshot
+    session: SnapshotSession
+    replaces: ReplacedSession | None
+
+
+class FilePreview(Answer):
+    scope: Literal["file"]
+    snapshot: Snapshot
+    path: str
+    replaces_existing: bool
+
+
+class RestorePreview(RootModel[Annotated[AllPreview | SessionPreview | FilePreview, Field(discriminator="scope")]]):
+    """What a restore would replace, changing nothing; `scope` says which of the three."""
+
+
+class ImportTarget(Answer):
+    """Send the archive's bytes as for a large file upload (UploadTarget), then complete the import with its `id`."""
+
+    id: str
+    size: int
+    expires_at: float
+    method: Literal["POST", "PUT"]
+    url: str
+    fields: dict[str, str]
+    headers: dict[str, str]

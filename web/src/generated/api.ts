@@ -1011,6 +1011,67 @@ export interface components {
             replayed: boolean;
         };
         /**
+         * AllPreview
+         * @description Restoring everything: the sessions that would go, come back or be rewound, and what is here now.
+         */
+        AllPreview: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            scope: "all";
+            snapshot: components["schemas"]["Snapshot"];
+            current: components["schemas"]["CurrentTotals"];
+            /** Sessions Removed */
+            sessions_removed: components["schemas"]["SessionName"][];
+            /** Sessions Restored */
+            sessions_restored: string[];
+            /** Sessions Rewound */
+            sessions_rewound: string[];
+        };
+        /**
+         * ArchiveSummary
+         * @description An imported archive's manifest without its member list. `contents`, `sessions` and `skipped` are as the
+         *     archive says (from another Blu: their entries are not checked); a Blu's own archive has them as in Snapshot.
+         */
+        ArchiveSummary: {
+            /**
+             * Format
+             * @constant
+             */
+            format: "blu-backup";
+            /** Format Version */
+            format_version: number;
+            /** Id */
+            id: string;
+            /** Created At */
+            created_at: number;
+            /** Blu Version */
+            blu_version: string;
+            /** Reason */
+            reason: string;
+            /** Total Bytes */
+            total_bytes: number;
+            /** Contents */
+            contents: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /** Sessions */
+            sessions: {
+                [key: string]: unknown;
+            }[];
+            /** Skipped */
+            skipped: {
+                [key: string]: unknown;
+            }[];
+            /** Origin */
+            origin: {
+                [key: string]: string;
+            };
+        };
+        /**
          * ArtifactChange
          * @description A file the turn's tools created or changed in the workspace.
          */
@@ -1139,6 +1200,23 @@ export interface components {
             id: string;
             session: components["schemas"]["SessionRecord"];
         };
+        /**
+         * CurrentOperation
+         * @description The running or latest operation started here; null when none was since Blu started.
+         */
+        CurrentOperation: {
+            /** Operation */
+            operation: (components["schemas"]["SnapshotOperation"] | components["schemas"]["RestoreOperation"] | components["schemas"]["ImportOperation"]) | null;
+        };
+        /** CurrentTotals */
+        CurrentTotals: {
+            /** Sessions */
+            sessions: number;
+            /** Files */
+            files: number;
+            /** Bytes */
+            bytes: number;
+        };
         /** Device */
         Device: {
             /** Id */
@@ -1228,6 +1306,19 @@ export interface components {
             /** Modified */
             modified: number;
         };
+        /** FilePreview */
+        FilePreview: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            scope: "file";
+            snapshot: components["schemas"]["Snapshot"];
+            /** Path */
+            path: string;
+            /** Replaces Existing */
+            replaces_existing: boolean;
+        };
         /** FolderListing */
         FolderListing: {
             /** Path */
@@ -1238,6 +1329,13 @@ export interface components {
             truncated: boolean;
             /** Hidden */
             hidden: number;
+        };
+        /** FolderTotals */
+        FolderTotals: {
+            /** Files */
+            files: number;
+            /** Bytes */
+            bytes: number;
         };
         /** ForkRequest */
         ForkRequest: {
@@ -1252,10 +1350,120 @@ export interface components {
              */
             status: "ok" | "stopping";
         };
+        /**
+         * ImportConflict
+         * @description A file that differs here: kept as it is, the archive's copy written beside it.
+         */
+        ImportConflict: {
+            /** Path */
+            path: string;
+            /** Imported As */
+            imported_as: string;
+        };
+        /** ImportCounts */
+        ImportCounts: {
+            /** Added */
+            added: number;
+            /**
+             * Kept
+             * @description Already here (by id): left as it is.
+             */
+            kept: number;
+        };
+        /** ImportOperation */
+        ImportOperation: {
+            /** Id */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "import";
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "running" | "done" | "failed";
+            /** Started At */
+            started_at: number;
+            /** Finished At */
+            finished_at: number | null;
+            result: components["schemas"]["ImportReport"] | null;
+            /** Error */
+            error: string | null;
+        };
+        /**
+         * ImportReport
+         * @description What an import did (runtime/backup/engine.py, ImportReport).
+         */
+        ImportReport: {
+            snapshot: components["schemas"]["ArchiveSummary"];
+            /**
+             * Store
+             * @description Per store kind.
+             */
+            store: {
+                [key: string]: components["schemas"]["ImportCounts"];
+            };
+            /**
+             * Skipped Kinds
+             * @description Items of kinds this Blu does not keep, per kind.
+             */
+            skipped_kinds: {
+                [key: string]: number;
+            };
+            files: components["schemas"]["ImportedFiles"];
+            /**
+             * Conflicts
+             * @description The first 100.
+             */
+            conflicts: components["schemas"]["ImportConflict"][];
+            /** Safety Snapshot */
+            safety_snapshot: string | null;
+        };
         /** ImportRequest */
         ImportRequest: {
+            /**
+             * Size
+             * @description The archive's size in bytes.
+             */
+            size: number;
+        };
+        /**
+         * ImportTarget
+         * @description Send the archive's bytes as for a large file upload (UploadTarget), then complete the import with its `id`.
+         */
+        ImportTarget: {
+            /** Id */
+            id: string;
             /** Size */
             size: number;
+            /** Expires At */
+            expires_at: number;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "POST" | "PUT";
+            /** Url */
+            url: string;
+            /** Fields */
+            fields: {
+                [key: string]: string;
+            };
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+        };
+        /** ImportedFiles */
+        ImportedFiles: {
+            /** Added */
+            added: number;
+            /** Same */
+            same: number;
+            /** Conflicts */
+            conflicts: number;
         };
         /**
          * InsecureOrigin
@@ -1289,6 +1497,18 @@ export interface components {
             label: string;
             /** Enabled */
             enabled: boolean;
+        };
+        /**
+         * LastSnapshot
+         * @description The newest snapshot this Blu took (not counting pre-restore and pre-import ones).
+         */
+        LastSnapshot: {
+            /** Id */
+            id: string;
+            /** Created At */
+            created_at: number;
+            /** Fingerprint */
+            fingerprint: string;
         };
         /** LoginBody */
         LoginBody: {
@@ -1739,6 +1959,14 @@ export interface components {
             devices: components["schemas"]["Device"][];
         };
         /**
+         * OperationStarted
+         * @description Follow it with GET /api/backups/operation.
+         */
+        OperationStarted: {
+            /** Operation */
+            operation: components["schemas"]["SnapshotOperation"] | components["schemas"]["RestoreOperation"] | components["schemas"]["ImportOperation"];
+        };
+        /**
          * Preferences
          * @description Kinds to switch on (true) or off (false); kinds left out keep their setting.
          */
@@ -1762,6 +1990,112 @@ export interface components {
             session_id?: string | null;
             /** Visible */
             visible: boolean;
+        };
+        /** ReplacedSession */
+        ReplacedSession: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Messages */
+            messages: number;
+        };
+        /** RestoreOperation */
+        RestoreOperation: {
+            /** Id */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "restore";
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "running" | "done" | "failed";
+            /** Started At */
+            started_at: number;
+            /** Finished At */
+            finished_at: number | null;
+            /** Result */
+            result: (components["schemas"]["RestoredAll"] | components["schemas"]["RestoredSession"] | components["schemas"]["RestoredFile"]) | null;
+            /** Error */
+            error: string | null;
+        };
+        /**
+         * RestorePreview
+         * @description What a restore would replace, changing nothing; `scope` says which of the three.
+         */
+        RestorePreview: components["schemas"]["AllPreview"] | components["schemas"]["SessionPreview"] | components["schemas"]["FilePreview"];
+        /**
+         * RestoreScope
+         * @description What to restore (or preview): everything (both empty), one session, or one workspace file.
+         */
+        RestoreScope: {
+            /** Session Id */
+            session_id?: string | null;
+            /** Path */
+            path?: string | null;
+        };
+        /** RestoredAll */
+        RestoredAll: {
+            /** Restored */
+            restored: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            scope: "all";
+            /**
+             * Safety Snapshot
+             * @description The snapshot of what the restore replaced.
+             */
+            safety_snapshot: string;
+            contents: components["schemas"]["SnapshotContents"];
+        };
+        /** RestoredFile */
+        RestoredFile: {
+            /** Restored */
+            restored: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            scope: "file";
+            /** Path */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Safety Snapshot
+             * @description The snapshot of what the restore replaced.
+             */
+            safety_snapshot: string;
+        };
+        /** RestoredSession */
+        RestoredSession: {
+            /** Restored */
+            restored: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            scope: "session";
+            /** Session Id */
+            session_id: string;
+            /** Messages */
+            messages: number;
+            /**
+             * Transcripts
+             * @description Claude Code transcript files put back.
+             */
+            transcripts: number;
+            /**
+             * Safety Snapshot
+             * @description The snapshot of what the restore replaced.
+             */
+            safety_snapshot: string;
         };
         /** Run */
         Run: {
@@ -1897,16 +2231,6 @@ export interface components {
             /** Repeat Forms */
             repeat_forms: string[];
         };
-        /**
-         * Scope
-         * @description What to restore: everything (both empty), one session, or one workspace file.
-         */
-        Scope: {
-            /** Session Id */
-            session_id?: string | null;
-            /** Path */
-            path?: string | null;
-        };
         /** SessionChanges */
         SessionChanges: {
             /** Name */
@@ -1971,6 +2295,13 @@ export interface components {
             /** Epoch */
             epoch: string;
         };
+        /** SessionName */
+        SessionName: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /** SessionPage */
         SessionPage: {
             /** Sessions */
@@ -1980,6 +2311,20 @@ export interface components {
              * @description The cursor of the next page; null on the last page.
              */
             next: string | null;
+        };
+        /**
+         * SessionPreview
+         * @description Restoring one session: it as the snapshot holds it, and the one it replaces (null when there is none).
+         */
+        SessionPreview: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            scope: "session";
+            snapshot: components["schemas"]["Snapshot"];
+            session: components["schemas"]["SnapshotSession"];
+            replaces: components["schemas"]["ReplacedSession"] | null;
         };
         /** SessionRecord */
         SessionRecord: {
@@ -2043,6 +2388,105 @@ export interface components {
              */
             type: "session.updated";
             data: components["schemas"]["SessionUpdated"];
+        };
+        /**
+         * Snapshot
+         * @description One stored snapshot (runtime/backup/repository.py, SnapshotInfo): `size` is the archive's bytes,
+         *     `total_bytes` the files' bytes inside it, `skipped` how many entries were left out (links, special files).
+         */
+        Snapshot: {
+            /** Id */
+            id: string;
+            /** Created At */
+            created_at: number;
+            /** Size */
+            size: number;
+            /**
+             * Reason
+             * @description manual, daily, before-sleep, pre-restore, pre-import, export, or the command's.
+             */
+            reason: string;
+            /** Blu Version */
+            blu_version: string;
+            /** Total Bytes */
+            total_bytes: number;
+            contents: components["schemas"]["SnapshotContents"];
+            /**
+             * Sessions
+             * @description Newest first.
+             */
+            sessions: components["schemas"]["SnapshotSession"][];
+            /** Skipped */
+            skipped: number;
+        };
+        /**
+         * SnapshotContents
+         * @description What a snapshot holds: items per store kind, and files and bytes of the workspace and of Claude's state.
+         */
+        SnapshotContents: {
+            /** Store */
+            store: {
+                [key: string]: number;
+            };
+            workspace: components["schemas"]["FolderTotals"];
+            state: components["schemas"]["FolderTotals"];
+        };
+        /** SnapshotList */
+        SnapshotList: {
+            /**
+             * Snapshots
+             * @description Newest first.
+             */
+            snapshots: components["schemas"]["Snapshot"][];
+            /**
+             * Storage
+             * @enum {string}
+             */
+            storage: "s3" | "local";
+            /**
+             * Daily
+             * @description Whether Blu takes a snapshot each day something changed.
+             */
+            daily: boolean;
+            last_scheduled: components["schemas"]["LastSnapshot"] | null;
+            /** Operation */
+            operation: (components["schemas"]["SnapshotOperation"] | components["schemas"]["RestoreOperation"] | components["schemas"]["ImportOperation"]) | null;
+        };
+        /** SnapshotOperation */
+        SnapshotOperation: {
+            /** Id */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "snapshot";
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "running" | "done" | "failed";
+            /** Started At */
+            started_at: number;
+            /** Finished At */
+            finished_at: number | null;
+            result: components["schemas"]["Snapshot"] | null;
+            /** Error */
+            error: string | null;
+        };
+        /**
+         * SnapshotSession
+         * @description A session as the snapshot holds it.
+         */
+        SnapshotSession: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Updated At */
+            updated_at: number | null;
+            /** Messages */
+            messages: number;
         };
         /** Stats */
         Stats: {
@@ -6443,9 +6887,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SnapshotList"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -6519,9 +6961,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OperationStarted"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -6604,9 +7044,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CurrentOperation"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -6682,9 +7120,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Snapshot"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -6754,7 +7190,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Scope"];
+                "application/json": components["schemas"]["RestoreScope"];
             };
         };
         responses: {
@@ -6764,9 +7200,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RestorePreview"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -6836,7 +7270,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Scope"];
+                "application/json": components["schemas"]["RestoreScope"];
             };
         };
         responses: {
@@ -6846,9 +7280,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OperationStarted"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -6933,9 +7365,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DownloadLink"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -7089,9 +7519,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ImportTarget"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
@@ -7167,9 +7595,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["OperationStarted"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
