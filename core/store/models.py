@@ -75,6 +75,9 @@ class ToolCall:
     outcome: Literal["pending", "ok", "error", "denied", "stopped"] = "pending"
     result_summary: str = ""
     duration_ms: int | None = None
+    # Where the call happened: the length (in Unicode code points) of the message's text when it started,
+    # so a reader can show the card between the text before and after it. None in records written before.
+    text_offset: int | None = None
 
 
 @dataclass(frozen=True)

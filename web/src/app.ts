@@ -5,6 +5,7 @@ import { ChatView } from "./chat";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
+import { setWorkspaceDir } from "./message-view";
 import { Panel, Preview } from "./panel";
 import { Sidebar } from "./sidebar";
 
@@ -27,6 +28,7 @@ function parseRoute(): string | null {
 
 export function startApp(root: HTMLElement, config: Config, options: AppOptions): AppHandle {
   const cleanups: (() => void)[] = [];
+  setWorkspaceDir((config as Config & { workspace_dir?: string }).workspace_dir);
   const listen = <K extends keyof WindowEventMap>(target: Window | Document, type: K | string, fn: (e: Event) => void) => {
     target.addEventListener(type, fn);
     cleanups.push(() => target.removeEventListener(type, fn));

@@ -18,6 +18,26 @@ import { h } from "./dom";
 import { formatCost, formatDuration, formatTime, formatTokens } from "./format";
 import { icon } from "./icons";
 import { handleCopyClicks, renderMarkdown } from "./markdown";
+import {
+  bashView,
+  cleanResult,
+  deniedBy,
+  fileDiffs,
+  segments,
+  taskLists,
+  TASK_TOOLS,
+  toolTarget as targetOf,
+  type DiffLine,
+  type PlacedCall,
+  type Task,
+} from "./tools";
+
+let workspaceDir: string | null = null;
+
+/** The agent's working directory (`/api/config`): tool cards show paths relative to it. */
+export function setWorkspaceDir(dir: string | null | undefined): void {
+  workspaceDir = dir ?? null;
+}
 
 export type MessageAction = "retry" | "retry-turn" | "fork" | "full-text";
 
@@ -28,20 +48,6 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   denied: "Denied",
   stopped: "Stopped",
 };
-
-/** What a tool worked on, from its input summary: a path, a command, a pattern… (at most 80 characters). */
-export function toolTarget(summary: string): string {
-  try {
-    const input = JSON.parse(summary) as Record<string, unknown>;
-    for (const key of ["file_path", "path", "command", "pattern", "url", "query", "description"]) {
-      const value = input[key];
-      if (typeof value === "string" && value) return value.length > 80 ? `${value.slice(0, 77)}…` : value;
-    }
-  } catch {
-    // not JSON: show the start of the text
-  }
-  return summary.length > 80 ? `${summary.slice(0, 77)}…` : summary;
-}
 
 function createElement(msg: Message): HTMLLIElement {
   const who = msg.role === "user" ? "You" : msg.role === "assistant" ? "Blu" : "System";
@@ -57,9 +63,8 @@ function createElement(msg: Message): HTMLLIElement {
       h("time", { class: "msg__time" }),
       h("span", { class: "msg__badge" }),
     ),
-    h("div", { class: "msg__tools" }),
     // dir=auto: right-to-left text (Arabic, Hebrew) runs and punctuates the way it is written.
-    h("div", { class: msg.role === "assistant" ? "msg__body markdown" : "msg__body msg__body--plain", dir: "auto" }),
+    h("div", msg.role === "assistant" ? { class: "msg__body" } : { class: "msg__body msg__body--plain", dir: "auto" }),
     h("p", { class: "msg__error", dir: "auto", hidden: true }),
     h("footer", { class: "msg__footer" }, h("span", { class: "msg__usage" }), h("span", { class: "msg__actions" })),
   );
@@ -83,34 +88,134 @@ function badgeOf(state: Conversation, msg: Message): [string, string] {
   return ["", ""];
 }
 
-function renderTool(container: HTMLElement, call: ToolCall): void {
-  let card = container.querySelector<HTMLDetailsElement>(`details[data-tool-id="${CSS.escape(call.id)}"]`);
+const TASK_MARK: Record<Task["status"], string> = { completed: "☑", in_progress: "◐", pending: "☐" };
+const TASK_LABEL: Record<Task["status"], string> = { completed: "done", in_progress: "in progress", pending: "to do" };
+
+function diffView(diffs: DiffLine[][]): HTMLElement {
+  const wrap = h("div", { class: "diff" });
+  for (const lines of diffs) {
+    const pre = h("pre", { class: "diff__hunk", "aria-label": "Changes: lines starting with + were added, - removed" });
+    for (const line of lines) {
+      const mark = line.kind === "add" ? "+" : line.kind === "del" ? "-" : " ";
+      pre.append(h("span", { class: `diff__line diff__line--${line.kind}` }, `${mark} ${line.text}`));
+    }
+    wrap.append(pre);
+  }
+  return wrap;
+}
+
+function taskView(tasks: readonly Task[]): HTMLElement {
+  const list = h("ul", { class: "tasks", "aria-label": "Task list" });
+  for (const task of tasks) {
+    list.append(
+      h(
+        "li",
+        { class: `tasks__item tasks__item--${task.status}`, "data-status": task.status, dir: "auto" },
+        h("span", { class: "tasks__mark", "aria-hidden": "true" }, TASK_MARK[task.status]),
+        h("span", { class: "tasks__text" }, task.text),
+        h("span", { class: "sr-only" }, ` (${TASK_LABEL[task.status]})`),
+      ),
+    );
+  }
+  if (!tasks.length) list.append(h("li", { class: "tasks__item tasks__item--empty" }, "No tasks."));
+  return list;
+}
+
+/** The card's inside: a diff, a command with its output, a checklist, or the input and result. */
+function toolBody(call: PlacedCall, tasks: readonly Task[] | undefined): HTMLElement[] {
+  const parts: HTMLElement[] = [];
+  const relative = (text: string) => (workspaceDir ? text.split(`${workspaceDir.replace(/\/+$/, "")}/`).join("") : text);
+  const result = relative(cleanResult(call.result_summary));
+  const bash = bashView(call);
+  const diffs = fileDiffs(call);
+  if (tasks) {
+    parts.push(taskView(tasks));
+  } else if (bash) {
+    parts.push(h("pre", { class: "tool__command", dir: "ltr" }, `$ ${bash.command}`));
+  } else if (diffs) {
+    parts.push(diffView(diffs));
+  } else {
+    parts.push(h("h4", null, "Input"), h("pre", { class: "tool__input", dir: "auto" }, relative(call.input_summary)));
+  }
+  if (call.outcome === "denied") {
+    parts.push(h("p", { class: "tool__denied" }, `${deniedBy(call)}: ${result}`));
+  } else if (bash || !tasks || call.outcome !== "ok") {
+    const output = bash ? bash.output : result;
+    const label = bash ? (bash.exit === null ? "Output" : `Output · exit ${bash.exit}`) : call.outcome === "error" ? "Error" : "Result";
+    const text = output || (call.outcome === "pending" ? "Waiting for the result…" : "(no output)");
+    parts.push(h("h4", { class: "tool__result-label" }, label), h("pre", { class: `tool__result${call.outcome === "error" ? " tool__result--error" : ""}`, dir: "auto" }, text));
+  }
+  return parts;
+}
+
+function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: readonly Task[] | undefined, last: boolean): HTMLDetailsElement {
   if (!card) {
     card = h(
       "details",
-      { class: "tool", "data-tool-id": call.id },
+      { class: "tool", "data-tool-id": call.id, "data-tool": call.name },
       h(
         "summary",
         { class: "tool__summary" },
         h("span", { class: "tool__name" }),
         h("span", { class: "tool__target" }),
+        h("span", { class: "tool__exit" }),
         h("span", { class: "tool__outcome" }),
         h("span", { class: "tool__duration" }),
       ),
-      h("div", { class: "tool__body" }, h("h4", null, "Input"), h("pre", { class: "tool__input", dir: "auto" }), h("h4", { class: "tool__result-label" }, "Result"), h("pre", { class: "tool__result", dir: "auto" })),
+      h("div", { class: "tool__body" }),
     );
-    container.append(card);
+    // A task list is a live checklist: the newest one of a reply shows open.
+    if (tasks && last) card.open = true;
   }
+  const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, tasks ?? null, workspaceDir]);
+  if (card.dataset.key === key) return card;
+  card.dataset.key = key;
   card.dataset.outcome = call.outcome;
+  card.classList.toggle("tool--tasks", !!tasks);
   (card.querySelector(".tool__name") as HTMLElement).textContent = call.name;
-  (card.querySelector(".tool__target") as HTMLElement).textContent = toolTarget(call.input_summary);
+  const target = card.querySelector(".tool__target") as HTMLElement;
+  target.textContent = targetOf(call, workspaceDir);
+  target.title = target.textContent;
+  const bash = bashView(call);
+  const exit = card.querySelector(".tool__exit") as HTMLElement;
+  exit.textContent = bash && bash.exit !== null ? `exit ${bash.exit}` : "";
   const outcome = card.querySelector(".tool__outcome") as HTMLElement;
   outcome.textContent = OUTCOME_LABEL[call.outcome] ?? call.outcome;
   outcome.className = `tool__outcome badge badge--${call.outcome === "ok" ? "ok" : call.outcome === "pending" ? "live" : "error"}`;
   (card.querySelector(".tool__duration") as HTMLElement).textContent = formatDuration(call.duration_ms);
-  (card.querySelector(".tool__input") as HTMLElement).textContent = call.input_summary;
-  const result = card.querySelector(".tool__result") as HTMLElement;
-  result.textContent = call.result_summary || (call.outcome === "pending" ? "Waiting for the result…" : "(no output)");
+  (card.querySelector(".tool__body") as HTMLElement).replaceChildren(...toolBody(call, tasks));
+  return card;
+}
+
+/** The reply's text and tool cards in the order they happened; cards are kept (an open one stays open). */
+function renderFlow(body: HTMLElement, msg: Message, text: string): void {
+  const calls = msg.tool_calls as readonly PlacedCall[];
+  const parts = msg.role === "assistant" ? segments(text, calls) : [{ kind: "text" as const, text }];
+  const lists = taskLists(calls);
+  const lastTaskCall = [...calls].reverse().find((c) => TASK_TOOLS.has(c.name))?.id;
+  const cards = new Map<string, HTMLDetailsElement>();
+  for (const el of Array.from(body.querySelectorAll<HTMLDetailsElement>(":scope > details.tool"))) cards.set(el.dataset.toolId ?? "", el);
+  const texts = Array.from(body.querySelectorAll<HTMLElement>(":scope > .msg__text"));
+  const nodes: HTMLElement[] = [];
+  let t = 0;
+  for (const part of parts) {
+    if (part.kind === "tool") {
+      nodes.push(renderTool(cards.get(part.call.id) ?? null, part.call, lists.get(part.call.id), part.call.id === lastTaskCall));
+      continue;
+    }
+    let el = texts[t];
+    t += 1;
+    // The person's text takes its direction from the body (dir=auto); Markdown blocks each have their own.
+    if (!el) el = h("div", msg.role === "assistant" ? { class: "msg__text markdown", dir: "auto" } : { class: "msg__text" });
+    if (el.dataset.rendered !== part.text) {
+      el.dataset.rendered = part.text;
+      if (msg.role === "assistant") renderMarkdown(el, part.text);
+      else el.textContent = part.text;
+    }
+    nodes.push(el);
+  }
+  const current = Array.from(body.children);
+  if (current.length !== nodes.length || current.some((el, i) => el !== nodes[i])) body.replaceChildren(...nodes);
 }
 
 function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): void {
@@ -135,21 +240,10 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   badge.textContent = badgeText;
   badge.className = `msg__badge${badgeKind ? ` badge badge--${badgeKind}` : ""}`;
 
-  const tools = q<HTMLElement>(".msg__tools");
-  for (const call of msg.tool_calls) renderTool(tools, call);
-  const ids = new Set(msg.tool_calls.map((c) => c.id));
-  for (const card of Array.from(tools.children) as HTMLElement[]) {
-    if (!ids.has(card.dataset.toolId ?? "")) card.remove();
-  }
-
   const body = q<HTMLElement>(".msg__body");
   const text = shownText(msg);
-  if (body.dataset.rendered !== text) {
-    body.dataset.rendered = text;
-    if (msg.role === "assistant") renderMarkdown(body, text);
-    else body.textContent = text;
-  }
-  body.hidden = !text && msg.state !== "running";
+  renderFlow(body, msg, text);
+  body.hidden = !text && !msg.tool_calls.length && msg.state !== "running";
 
   const error = q<HTMLElement>(".msg__error");
   const errorText = msg.local?.failed ?? msg.error ?? "";
