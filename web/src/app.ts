@@ -6,6 +6,7 @@ import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
 import { setWorkspaceDir } from "./message-view";
+import { deleteWithUndo } from "./session-delete";
 import { Panel, Preview } from "./panel";
 import { Sidebar } from "./sidebar";
 
@@ -72,7 +73,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const renameButton = iconButton("pencil", "Rename", { "aria-label": "Rename this session", onclick: () => startRename() });
   const archiveButton = iconButton("archive", "Archive", { "aria-label": "Archive this session", onclick: () => void toggleArchive() });
   const panelButton = iconButton("folder", "Files", { "aria-label": "Artifacts and files", "aria-controls": "panel", "aria-expanded": "false", onclick: () => togglePanel() });
-  const sessionActions = h("div", { class: "topbar__actions" }, renameButton, archiveButton);
+  const deleteButton = iconButton("trash", "Delete", { "aria-label": "Delete this session", onclick: () => removeSession() });
+  const sessionActions = h("div", { class: "topbar__actions" }, renameButton, archiveButton, deleteButton);
   const header = h(
     "header",
     { class: "topbar" },
@@ -167,6 +169,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     const has = !!s;
     renameButton.disabled = !has;
     archiveButton.disabled = !has;
+    deleteButton.disabled = !has;
     const archived = s?.status === "archived";
     archiveButton.querySelector(".button__label")!.textContent = archived ? "Unarchive" : "Archive";
     archiveButton.querySelector(".button__icon")!.replaceChildren(icon(archived ? "unarchive" : "archive"));
@@ -212,6 +215,22 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     } catch (error) {
       toast(`Couldn't ${archive ? "archive" : "unarchive"}: ${(error as Error).message}`, "error");
     }
+  }
+
+  function removeSession(): void {
+    const s = current;
+    if (!s) return;
+    deleteWithUndo(s.id, s.name, {
+      hide: (id) => {
+        sidebar.remove(id);
+        if (chat?.sessionId === id) window.location.hash = "#/new";
+      },
+      restore: (id) => {
+        sidebar.upsert(s);
+        window.location.hash = `#/s/${id}`;
+      },
+      toast,
+    });
   }
 
   function sessionChanged(session: SessionRecord): void {
@@ -292,6 +311,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       sidebar.focusSearch();
     } else if (e.key === "Escape" && !preview.element.open) {
       if (sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches)) closeDrawers();
+      // Esc stops the running turn, unless something else took it (a menu, an edit, voice mode, a dialog).
+      else if (!e.defaultPrevented && !document.querySelector("dialog[open], [role=dialog][aria-modal=true]") && chat?.stopRunning()) e.preventDefault();
     }
   });
   listen(window, "hashchange", () => route());

@@ -12,13 +12,18 @@
 // process holds every event of that turn, so the streamed text is rebuilt exactly), else from the head.
 // `reset` (server restarted / position too old) reloads the history and continues from `next`.
 import { api, ApiError, type SessionDetail, type SessionRecord } from "./api";
+import { chatApi } from "./api-chat";
 import { Composer, VOICE_OFF } from "./composer";
 import {
   activity,
   addLocal,
   addOlder,
   applyEvent,
+  branchPoint,
+  cancellableTurn,
   emptyConversation,
+  lastOwnMessage,
+  markdownOf,
   forgetTurns,
   loadHistory,
   promptOf,
@@ -57,6 +62,7 @@ export class ChatView {
   private scroller: HTMLElement;
   private list: MessageList;
   private top: HTMLElement;
+  private origin: HTMLElement;
   private olderButton: HTMLButtonElement;
   private empty: HTMLElement;
   private status: HTMLElement;
@@ -74,6 +80,8 @@ export class ChatView {
   private reconnecting = false;
   private observer: IntersectionObserver | null = null;
   private wasBusy = false;
+  /** The person's message being edited in the composer (sending it starts a branch). */
+  private editing: Message | null = null;
 
   constructor(
     sessionId: string | null,
@@ -83,6 +91,7 @@ export class ChatView {
     this.conversation = emptyConversation(sessionId);
     this.olderButton = h("button", { type: "button", class: "link-button", onclick: () => void this.loadOlder() }, "Load earlier messages");
     this.top = h("div", { class: "chat__top" }, this.olderButton);
+    this.origin = h("p", { class: "chat__origin", hidden: true, "data-testid": "branch-origin" });
     this.list = new MessageList((id, action, button) => this.onAction(id, action, button));
     this.empty = h(
       "div",
@@ -90,7 +99,7 @@ export class ChatView {
       h("h2", null, "What can Blu do for you?"),
       h("p", null, "Ask a question, or have Blu write and edit files in its workspace. Answers stream in as they are written."),
     );
-    this.scroller = h("div", { class: "chat__scroll", "data-testid": "chat-scroll" }, this.top, this.empty, this.list.element);
+    this.scroller = h("div", { class: "chat__scroll", "data-testid": "chat-scroll" }, this.origin, this.top, this.empty, this.list.element);
     this.status = h("div", { class: "chat__status", role: "status", "aria-live": "polite", "data-testid": "chat-status" });
     this.composer = new Composer({
       send: (text) => void this.sendText(text),
@@ -99,6 +108,12 @@ export class ChatView {
       voiceEnabled: host.voice,
       maxChars: host.maxMessageChars,
       refuse: (text) => host.toast(text, "error"),
+      editLast: () => {
+        const last = lastOwnMessage(this.conversation);
+        if (last) this.startEdit(last);
+        return !!last;
+      },
+      cancelEdit: () => (this.editing = null),
     });
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.status, this.composer.element);
     this.top.hidden = true;
@@ -149,6 +164,7 @@ export class ChatView {
 
   destroy(): void {
     this.voice?.close();
+    this.list.destroy();
     this.alive = false;
     this.stream?.stop();
     this.observer?.disconnect();
@@ -158,6 +174,14 @@ export class ChatView {
 
   focusComposer(): void {
     this.composer.focus();
+  }
+
+  /** Esc: stop the running turn (true when there was one to stop). */
+  stopRunning(): boolean {
+    const { running, waiting } = activity(this.conversation);
+    if (!this.sessionId || !(running || waiting)) return false;
+    void this.stop();
+    return true;
   }
 
   /** Restart the long-poll now (tab became visible, network came back, Blu woke up). */
@@ -186,6 +210,20 @@ export class ChatView {
   private applySessionDetail(detail: SessionDetail | SessionRecord): void {
     this.session = detail;
     this.host.sessionChanged(detail);
+    this.renderOrigin();
+  }
+
+  /** A branch (a fork, an edit, a regenerated reply) links back to the session it came from. */
+  private renderOrigin(): void {
+    const from = this.session?.forked_from;
+    this.origin.hidden = !from;
+    if (from && this.origin.dataset.from !== from) {
+      this.origin.dataset.from = from;
+      this.origin.replaceChildren(
+        "Branched from an earlier session · ",
+        h("a", { href: `#/s/${from}`, class: "chat__origin-link" }, "Open the original"),
+      );
+    }
   }
 
   private showMissing(): void {
@@ -203,10 +241,14 @@ export class ChatView {
     this.conversation = step.state;
     const { changes } = step;
     this.list.update(step.state, changes);
+    // Regenerate and Continue belong to the newest reply and wait for idle: the last few messages' menus
+    // change when a message is added or a turn moves.
+    if (changes.added.length || changes.removed.length || changes.turns) this.list.touch(step.state.order.slice(-6));
     if (changes.added.length) this.empty.hidden = true;
     if (changes.session) {
       this.session = changes.session;
       this.host.sessionChanged(changes.session);
+      this.renderOrigin();
     }
     if (changes.artifacts) this.host.artifactsChanged();
   }
@@ -334,6 +376,13 @@ export class ChatView {
   // -- actions -------------------------------------------------------------------------------
   /** Show the person's message at once, then post it (a new turn, with its own Idempotency-Key). */
   private async sendText(text: string): Promise<void> {
+    if (this.editing) {
+      const edited = this.editing;
+      this.editing = null;
+      this.composer.stopEditing();
+      await this.branch(edited, text, "edit");
+      return;
+    }
     const step = addLocal(this.conversation, text, randomId(), Date.now());
     const id = step.changes.added[0]!;
     this.commit(step);
@@ -448,8 +497,66 @@ export class ChatView {
       const prompt = promptOf(this.conversation, msg);
       if (prompt) void this.sendText(prompt.text);
     }
+    if (action === "continue") void this.sendText("Continue from where you stopped.");
+    if (action === "cancel") void this.cancelQueued(msg, button);
     if (action === "fork") void this.fork(msg, button);
     if (action === "full-text") void this.showWhole(msg, button);
+    if (action === "copy") void this.copy(msg);
+    if (action === "edit") this.startEdit(msg);
+    if (action === "regenerate") {
+      const prompt = promptOf(this.conversation, msg);
+      if (prompt) void this.branch(prompt, prompt.text, "regenerate");
+    }
+  }
+
+  private startEdit(msg: Message): void {
+    this.editing = msg;
+    this.composer.startEditing(msg.text);
+  }
+
+  /** Copy a message as Markdown (the whole text, when the record holds it shortened). */
+  private async copy(msg: Message): Promise<void> {
+    let text = markdownOf(msg);
+    try {
+      if (msg.truncated && this.sessionId) text = (await api.messageText(this.sessionId, msg.id)).text;
+      await navigator.clipboard.writeText(text);
+      this.host.toast("Copied as Markdown.");
+    } catch (error) {
+      this.host.toast(`Couldn't copy: ${(error as Error).message}`, "error");
+    }
+  }
+
+  private async cancelQueued(msg: Message, button: HTMLButtonElement): Promise<void> {
+    const turnId = cancellableTurn(this.conversation, msg);
+    if (!this.sessionId || !turnId) return;
+    button.disabled = true;
+    try {
+      const { cancelled } = await chatApi.cancelTurn(this.sessionId, turnId);
+      this.host.toast(cancelled ? "Cancelled: that message won't run." : "Too late to cancel: it has started.");
+    } catch (error) {
+      this.host.toast(`Couldn't cancel: ${(error as Error).message}`, "error");
+      button.disabled = false;
+    }
+  }
+
+  /** Edit and resend, and Regenerate: a new branch (a fork that holds what came before `msg`, with Claude's
+   * context cut at the same place) in which `text` is sent instead of `msg`. This session stays as it was,
+   * so the earlier version is one click away ("Branched from …" in the new one, the session list). */
+  private async branch(msg: Message, text: string, why: "edit" | "regenerate"): Promise<void> {
+    if (!this.sessionId) return;
+    const point = branchPoint(this.conversation, msg);
+    if (point === null) {
+      this.host.toast("Load the earlier messages first (scroll up), then try again.", "error");
+      return;
+    }
+    try {
+      const target = point === "start" ? (await api.createSession()).id : (await api.fork(this.sessionId, point)).id;
+      await api.send(target, text, randomId());
+      this.host.toast(why === "edit" ? "Sent in a new branch. The original is kept in the session it came from." : "Regenerating in a new branch. The earlier reply is kept in the session it came from.");
+      this.host.openSession(target);
+    } catch (error) {
+      this.host.toast(`Couldn't ${why === "edit" ? "resend" : "regenerate"}: ${(error as Error).message}`, "error");
+    }
   }
 
   private async showWhole(msg: Message, button: HTMLButtonElement): Promise<void> {

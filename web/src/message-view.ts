@@ -4,8 +4,12 @@
 // buttons with `data-action`; the chat handles their clicks.
 import type { ToolCall } from "./api";
 import {
+  canContinue,
+  canEdit,
   canFork,
+  canRegenerate,
   canRetry,
+  cancellableTurn,
   deliveryState,
   queuedAhead,
   shownText,
@@ -39,7 +43,7 @@ export function setWorkspaceDir(dir: string | null | undefined): void {
   workspaceDir = dir ?? null;
 }
 
-export type MessageAction = "retry" | "retry-turn" | "fork" | "full-text";
+export type MessageAction = "retry" | "retry-turn" | "continue" | "cancel" | "fork" | "full-text" | "copy" | "edit" | "regenerate";
 
 const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   pending: "Running",
@@ -256,26 +260,51 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
       ? `${formatTokens(msg.input_tokens)} in · ${formatTokens(msg.output_tokens)} out · ${formatCost(msg.cost_usd)}`
       : "";
 
+  // State-specific actions stay in sight; the rest are in the message's one menu (⋯).
   const actions = q<HTMLElement>(".msg__actions");
   actions.replaceChildren();
+  const action = (name: MessageAction, label: string, aria?: string) =>
+    h("button", { type: "button", class: "link-button", "data-action": name, "aria-label": aria ?? null }, label);
   if (msg.truncated && !msg.local && msg.state !== "running") {
     // The record holds the text cut; the whole text is kept and one click away.
-    actions.append(h("button", { type: "button", class: "link-button", "data-action": "full-text" }, "Shortened here · Show the whole message"));
+    actions.append(action("full-text", "Shortened here · Show the whole message"));
   }
-  if (msg.local?.failed) {
-    actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry" }, "Send again"));
-  }
-  if (canRetry(state, msg)) {
-    actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry-turn", "aria-label": "Retry: send the same message again" }, "Retry"));
-  }
-  if (canFork(msg)) {
-    actions.append(
-      h(
-        "button",
-        { type: "button", class: "link-button", "data-action": "fork", "aria-label": `Fork a new session from this message (${formatTime(msg.created_at)})` },
-        "Fork from here",
-      ),
+  if (msg.local?.failed) actions.append(action("retry", "Send again"));
+  if (cancellableTurn(state, msg)) actions.append(action("cancel", "Cancel", "Cancel this queued message"));
+  if (canRetry(state, msg)) actions.append(action("retry-turn", "Retry", "Retry: send the same message again"));
+  if (canContinue(state, msg)) actions.append(action("continue", "Continue", "Continue the reply where it stopped"));
+
+  const items: HTMLElement[] = [];
+  const item = (name: MessageAction, label: string) => h("button", { type: "button", role: "menuitem", class: "menu__item", "data-action": name, tabindex: "-1" }, label);
+  if (!msg.local || msg.local.messageId) items.push(item("copy", "Copy as Markdown"));
+  if (canEdit(msg)) items.push(item("edit", "Edit and resend"));
+  if (canRegenerate(state, msg)) items.push(item("regenerate", "Regenerate"));
+  if (canFork(msg)) items.push(item("fork", "Fork from here"));
+  if (items.length) {
+    const when = formatTime(msg.created_at);
+    const more = h(
+      "button",
+      { type: "button", class: "msg__more", "data-menu": "toggle", "aria-haspopup": "menu", "aria-expanded": "false", "aria-label": `Actions for this message (${when})`, title: "Actions" },
+      "⋯",
     );
+    const menu = h("div", { class: "menu", role: "menu", hidden: true, "aria-label": `Actions (${when})` }, ...items);
+    actions.append(h("span", { class: "msg__menu" }, more, menu));
+  }
+}
+
+function openMenu(toggle: HTMLButtonElement): void {
+  const menu = toggle.nextElementSibling as HTMLElement;
+  toggle.setAttribute("aria-expanded", "true");
+  menu.hidden = false;
+  menu.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+}
+
+/** Close every open message menu (`refocus`: give focus back to its ⋯ button). */
+function closeMenus(root: HTMLElement, refocus = false): void {
+  for (const toggle of Array.from(root.querySelectorAll<HTMLButtonElement>("button[data-menu=toggle][aria-expanded=true]"))) {
+    toggle.setAttribute("aria-expanded", "false");
+    (toggle.nextElementSibling as HTMLElement).hidden = true;
+    if (refocus) toggle.focus();
   }
 }
 
@@ -288,13 +317,45 @@ export class MessageList {
   constructor(onAction: (id: string, action: MessageAction, button: HTMLButtonElement) => void) {
     this.element = h("ol", { class: "messages", "aria-label": "Messages" });
     handleCopyClicks(this.element);
+    // A menu closes on Esc (focus back on its button), on a click elsewhere; arrows move between items.
+    this.element.addEventListener("keydown", (event) => {
+      const menu = (event.target as HTMLElement).closest<HTMLElement>("[role=menu]");
+      if (!menu) return;
+      const items = Array.from(menu.querySelectorAll<HTMLElement>("[role=menuitem]"));
+      const at = items.indexOf(event.target as HTMLElement);
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        closeMenus(this.element, true);
+      } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        items[(at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length]?.focus();
+      } else if (event.key === "Tab") closeMenus(this.element);
+    });
+    document.addEventListener("click", this.outside);
     this.element.addEventListener("click", (event) => {
+      const toggle = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-menu=toggle]");
+      if (toggle) {
+        const open = toggle.getAttribute("aria-expanded") !== "true";
+        closeMenus(this.element);
+        if (open) openMenu(toggle);
+        return;
+      }
       const button = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-action]");
       if (!button) return;
+      if (button.role === "menuitem") closeMenus(this.element, true);
       const li = button.closest<HTMLLIElement>("li.msg");
       const id = [...this.elements.entries()].find(([, el]) => el === li)?.[0];
       if (id) onAction(id, button.dataset.action as MessageAction, button);
     });
+  }
+
+  private outside = (event: Event): void => {
+    if (!(event.target as HTMLElement).closest?.(".msg__menu")) closeMenus(this.element);
+  };
+
+  destroy(): void {
+    document.removeEventListener("click", this.outside);
   }
 
   get pending(): boolean {
@@ -325,6 +386,11 @@ export class MessageList {
       this.dirty.add(id);
     }
     for (const id of changes.updated) if (this.elements.has(id)) this.dirty.add(id);
+  }
+
+  /** Render these messages again (their actions depend on what came after them). */
+  touch(ids: Iterable<string>): void {
+    for (const id of ids) if (this.elements.has(id)) this.dirty.add(id);
   }
 
   /** Render every marked message. */

@@ -1,0 +1,12 @@
+// The chat's API calls that api.ts does not have yet (cancel a queued turn, delete a session, search).
+// Kept apart so the typed API (api.ts, web/src/generated/) can fold them in without a conflict.
+import { request } from "./api";
+
+const q = encodeURIComponent;
+
+export const chatApi = {
+  /** Cancel a queued turn before it runs (`cancelled: false`: it already runs or ended). */
+  cancelTurn: (sessionId: string, turnId: string) => request<{ cancelled: boolean }>("DELETE", `/api/sessions/${q(sessionId)}/turns/${q(turnId)}`),
+  /** Delete a session, its messages, artifacts records and Claude's transcript (409 while a turn runs). */
+  deleteSession: (sessionId: string) => request<void>("DELETE", `/api/sessions/${q(sessionId)}`),
+};
