@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import login_flood, runtime_turns, voice_latency
+from bench import login_flood, runtime_turns, search, voice_latency
 
 
 def main() -> None:
@@ -13,7 +13,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=6, help="concurrent sessions for the load run")
     parser.add_argument("--per-session", type=int, default=4, help="turns per session in the load run")
     parser.add_argument("--voice-turns", type=int, default=8, help="spoken turns for the voice latency run")
-    parser.add_argument("--only", choices=["turns", "voice", "login"], help="run one benchmark only")
+    parser.add_argument("--only", choices=["turns", "voice", "login", "search"], help="run one benchmark only")
     args = parser.parse_args()
     if args.only in (None, "turns"):
         runtime_turns.run(pairs=args.pairs, sessions=args.sessions, per_session=args.per_session)
@@ -21,6 +21,8 @@ def main() -> None:
         voice_latency.run(turns=args.voice_turns)
     if args.only in (None, "login"):
         login_flood.run()
+    if args.only in (None, "search"):
+        search.run()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from core.store.aio import AsyncStore
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, sessions, system, voice, web
+from runtime.api import auth, events, files, search, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
@@ -145,6 +145,7 @@ API_ROUTERS = (
     auth.router,
     system.router,
     sessions.router,
+    search.router,
     events.router,
     files.router,
     voice.router,

@@ -138,6 +138,29 @@ class AcceptedRequest:
     expires_at: float = 0.0  # ttl
 
 
+SearchKind = Literal["session", "artifact", "message"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One thing a search found: a session by its name, an artifact by its path, or a message by its text."""
+
+    kind: SearchKind
+    session_id: str
+    session_name: str
+    at: float  # the session's updated_at, the artifact's updated_at or the message's created_at
+    message_id: str | None = None
+    role: Role | None = None
+    path: str | None = None
+    snippet: str = ""  # the name, the path, or the part of the text around the first match
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[SearchHit]
+    complete: bool = True  # False: a bounded back-end stopped before it looked at everything
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]

@@ -328,3 +328,19 @@ def test_messages_a_fork_copied_before_uuids_were_carried_over_still_find_their_
     transcript = tmp_path / "fork.jsonl"
     transcript.write_text("\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
     assert _transcript_entries(transcript) == {"s-1": "f-1", "s-2": "f-2", "f-1": "f-1", "f-2": "f-2", "own-3": "own-3"}
+
+
+def test_search_finds_message_text_session_names_and_artifacts(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, '[[write path=notes/quokka.md content="hi"]] the quokka question')
+    api.http.patch(f"/api/sessions/{sid}", json={"name": "Marsupial research"})
+    body = api.http.get("/api/search", params={"q": "QUOKKA"}).json()
+    assert body["complete"] is True
+    kinds = [(h["kind"], h["session_id"]) for h in body["hits"]]
+    assert kinds[0] == ("artifact", sid) and ("message", sid) in kinds
+    user_hit = next(h for h in body["hits"] if h["kind"] == "message" and h["role"] == "user")
+    assert "quokka question" in user_hit["snippet"] and user_hit["session_name"] == "Marsupial research"
+    named = api.http.get("/api/search", params={"q": "marsupial"}).json()["hits"]
+    assert [(h["kind"], h["session_id"]) for h in named] == [("session", sid)]
+    assert api.http.get("/api/search", params={"q": "x", "limit": 0}).status_code == 422
+    assert api.http.get("/api/search", params={"q": ""}).json() == {"hits": [], "complete": True}
