@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from core.store.local import LocalStore
-from core.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_id
+from core.store.models import ArtifactRecord, MessageRecord, Role, SessionRecord, new_id
 
 _VOCABULARY = """deploy invoice garden kernel python lisbon budget tiles oak ferry meeting schedule report database
 migration backup cache latency queue widget refactor pipeline concert recipe chapter review contract travel
@@ -45,7 +45,7 @@ def build(path: Path, sessions: int, per_session: int, seed: int = 7) -> int:
             text = _text(rng, rng.randint(8, 200))
             if count % 997 == 0:
                 text += " A quokka was seen."
-            role = "user" if m % 2 == 0 else "assistant"
+            role: Role = "user" if m % 2 == 0 else "assistant"
             store.put_message(
                 MessageRecord(
                     session_id=sid, id=f"{int(at * 1000):013d}-{count:08x}", role=role, text=text, created_at=at
