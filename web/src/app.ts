@@ -6,6 +6,7 @@ import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
 import { setWorkspaceDir } from "./message-view";
+import { SearchResults } from "./search";
 import { deleteWithUndo } from "./session-delete";
 import { Panel, Preview } from "./panel";
 import { Sidebar } from "./sidebar";
@@ -92,6 +93,17 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
   sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
+  const search = new SearchResults(sidebar.element.querySelector<HTMLInputElement>("#session-search")!, {
+    open: (sid, messageId, terms) => {
+      if (chat?.sessionId !== sid) {
+        window.location.hash = `#/s/${sid}`;
+        route(); // now, so that `chat` below is the new session's
+      }
+      if (narrow()) closeDrawers();
+      if (messageId) void chat?.reveal(messageId, terms);
+    },
+  });
+  sidebar.element.querySelector(".sidebar__head")?.after(search.element);
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {

@@ -39,6 +39,7 @@ import {
 import { announce, h } from "./dom";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
+import { matchRanges } from "./search-text";
 import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
@@ -82,6 +83,8 @@ export class ChatView {
   private wasBusy = false;
   /** The person's message being edited in the composer (sending it starts a branch). */
   private editing: Message | null = null;
+  private opened: Promise<void>;
+  private markOpened: () => void = () => undefined;
 
   constructor(
     sessionId: string | null,
@@ -89,6 +92,7 @@ export class ChatView {
   ) {
     this.sessionId = sessionId;
     this.conversation = emptyConversation(sessionId);
+    this.opened = new Promise((resolve) => (this.markOpened = resolve));
     this.olderButton = h("button", { type: "button", class: "link-button", onclick: () => void this.loadOlder() }, "Load earlier messages");
     this.top = h("div", { class: "chat__top" }, this.olderButton);
     this.origin = h("p", { class: "chat__origin", hidden: true, "data-testid": "branch-origin" });
@@ -135,6 +139,7 @@ export class ChatView {
       this.applySessionDetail(detail);
       await this.loadNewest();
       this.loaded = true;
+      this.markOpened();
       this.status.textContent = "";
       // A running turn: replay this process's log from its start, so the streamed text is rebuilt exactly.
       this.startStream(this.sessionId, detail.running ? 0 : detail.events_head, detail.epoch);
@@ -174,6 +179,28 @@ export class ChatView {
 
   focusComposer(): void {
     this.composer.focus();
+  }
+
+  /** Scroll to a message (a search hit), loading older pages until it is there, and mark the words found. */
+  async reveal(messageId: string, terms: readonly string[]): Promise<void> {
+    await this.opened;
+    const sessionId = this.sessionId;
+    for (let i = 0; i < 200 && sessionId && !this.conversation.messages.has(messageId) && this.conversation.olderCursor; i += 1) {
+      const page = await api.messages(sessionId, { limit: 100, cursor: this.conversation.olderCursor });
+      if (!this.alive || sessionId !== this.sessionId) return;
+      this.commit(addOlder(this.conversation, page));
+    }
+    this.flush();
+    this.top.hidden = !this.conversation.olderCursor;
+    const li = this.list.elementOf(messageId);
+    if (!li) {
+      this.host.toast("That message is no longer in this session.", "error");
+      return;
+    }
+    for (const text of Array.from(li.querySelectorAll<HTMLElement>(".msg__text"))) markWords(text, terms);
+    li.classList.add("msg--found");
+    li.scrollIntoView({ block: "center" });
+    window.setTimeout(() => li.classList.remove("msg--found"), 4000);
   }
 
   /** Esc: stop the running turn (true when there was one to stop). */
@@ -583,5 +610,26 @@ export class ChatView {
       this.host.toast(`Couldn't fork: ${(error as Error).message}`, "error");
       button.disabled = false;
     }
+  }
+}
+
+/** Wrap the words a search found in <mark> inside an element's text (until it is rendered again). */
+function markWords(root: HTMLElement, terms: readonly string[]): void {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const nodes: Text[] = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node as Text);
+  for (const node of nodes) {
+    const text = node.data;
+    const ranges = matchRanges(text, terms);
+    if (!ranges.length || node.parentElement?.closest("button, mark")) continue;
+    const parts: (string | Node)[] = [];
+    let at = 0;
+    for (const [start, end] of ranges) {
+      if (start > at) parts.push(text.slice(at, start));
+      parts.push(h("mark", { class: "search-mark" }, text.slice(start, end)));
+      at = end;
+    }
+    if (at < text.length) parts.push(text.slice(at));
+    node.replaceWith(...parts);
   }
 }

@@ -388,6 +388,11 @@ export class MessageList {
     for (const id of changes.updated) if (this.elements.has(id)) this.dirty.add(id);
   }
 
+  /** The element of a message (when it is in the list). */
+  elementOf(id: string): HTMLLIElement | undefined {
+    return this.elements.get(id);
+  }
+
   /** Render these messages again (their actions depend on what came after them). */
   touch(ids: Iterable<string>): void {
     for (const id of ids) if (this.elements.has(id)) this.dirty.add(id);
