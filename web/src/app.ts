@@ -6,6 +6,7 @@ import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
 import { setWorkspaceDir } from "./message-view";
+import { followKeyboard, pullToRefresh } from "./phone";
 import { SearchResults } from "./search";
 import { deleteWithUndo } from "./session-delete";
 import { Panel, Preview } from "./panel";
@@ -104,6 +105,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
   });
   sidebar.element.querySelector(".sidebar__head")?.after(search.element);
+  pullToRefresh(sidebar.element.querySelector<HTMLElement>(".sidebar__list")!, () => sidebar.refresh());
+  cleanups.push(followKeyboard());
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
