@@ -8,6 +8,7 @@ import { icon } from "./icons";
 import { setWorkspaceDir } from "./message-view";
 import { followKeyboard, pullToRefresh } from "./phone";
 import { SearchResults } from "./search";
+import { isHelpKey, SettingsPage } from "./settings";
 import { deleteWithUndo } from "./session-delete";
 import { Panel, Preview } from "./panel";
 import { Sidebar } from "./sidebar";
@@ -93,7 +94,9 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const sidebar = new Sidebar({ currentId: () => current?.id ?? parseRoute(), newSession: () => newSession() });
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
+  const settings = new SettingsPage();
+  const settingsButton = h("button", { type: "button", class: "button sidebar__settings", onclick: () => settings.open() }, "Settings");
+  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, settingsButton, logoutButton));
   const search = new SearchResults(sidebar.element.querySelector<HTMLInputElement>("#session-search")!, {
     open: (sid, messageId, terms) => {
       if (chat?.sessionId !== sid) {
@@ -134,7 +137,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
     "Skip to the message box",
   );
-  root.replaceChildren(skip, shell, preview.element, toasts, srStatus);
+  root.replaceChildren(skip, shell, preview.element, settings.element, toasts, srStatus);
 
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
@@ -324,6 +327,9 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       e.preventDefault();
       if (narrow()) toggleSidebar(true);
       sidebar.focusSearch();
+    } else if (isHelpKey(e) && !settings.element.open && !preview.element.open) {
+      e.preventDefault();
+      settings.open("shortcuts");
     } else if (e.key === "Escape" && !preview.element.open) {
       if (sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches)) closeDrawers();
       // Esc stops the running turn, unless something else took it (a menu, an edit, voice mode, a dialog).
@@ -356,6 +362,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       chat = null;
       cleanups.forEach((fn) => fn());
       if (preview.element.open) preview.element.close();
+      if (settings.element.open) settings.element.close();
     },
   };
 }
