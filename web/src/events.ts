@@ -24,7 +24,8 @@ export interface TurnStatusData {
   /** The reply's message id (absent on `queued`). */
   message_id?: string;
   user_message_id?: string;
-  /** Why it ended or waits: "capacity", "interrupted", "shutdown", the watchdog's reason… */
+  /** Why it ended or waits: "capacity", "interrupted", "shutdown", "cancelled" (a queued turn cancelled
+   * before it ran), the watchdog's reason… */
   reason?: string | null;
   running_clis?: number;
   max_clis?: number;
