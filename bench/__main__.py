@@ -6,7 +6,7 @@ import argparse
 import statistics
 from typing import Any
 
-from bench import login_flood, memory_scale, runtime_turns, startup, voice_latency
+from bench import login_flood, memory_scale, runtime_turns, search, startup, voice_latency
 
 Row = tuple[str, str, str]  # figure, value, target
 
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--scale-hot", type=int, default=6, help="of them, sessions taking turns at once")
     parser.add_argument("--scale-turns", type=int, default=4, help="turns each hot session takes")
     parser.add_argument(
-        "--only", choices=["turns", "voice", "login", "startup", "memory"], help="run one benchmark only"
+        "--only", choices=["turns", "voice", "login", "startup", "memory", "search"], help="run one benchmark only"
     )
     args = parser.parse_args()
     rows: list[Row] = []
@@ -132,6 +132,8 @@ def main() -> None:
             sessions=args.scale_sessions, talked=args.scale_talked, hot=args.scale_hot, turns=args.scale_turns
         )
         rows += memory_rows(scale)
+    if args.only in (None, "search"):
+        search.run()
     print_summary(rows)
 
 

@@ -66,6 +66,7 @@ class AsyncStore:
     put_artifact = _Threaded(Store.put_artifact)
     list_artifacts = _Threaded(Store.list_artifacts)
     sessions_for_path = _Threaded(Store.sessions_for_path)
+    search = _Threaded(Store.search)
     get_activity = _Threaded(Store.get_activity)
     record_user_action = _Threaded(Store.record_user_action)
     heartbeat = _Threaded(Store.heartbeat)

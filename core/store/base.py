@@ -15,6 +15,7 @@ from core.store.models import (
     PushSubscriptionRecord,
     ScheduleRecord,
     ScheduleRunRecord,
+    SearchResults,
     SessionRecord,
     ThrottleRecord,
     VapidKeys,
@@ -109,6 +110,13 @@ class Store(Protocol):
 
     def sessions_for_path(self, path: str) -> list[ArtifactRecord]:
         """Which sessions touched a workspace path, most recently changed first."""
+
+    # search --------------------------------------------------------------------------------
+    def search(self, query: str, *, limit: int = 30) -> SearchResults:
+        """Sessions by name, artifacts by path and messages by text that match every word of `query`
+        (codec.search_matches: each word starts a word there, ignoring case and accents), ordered by
+        codec.order_hits, at most `limit` (1..200). Deleted sessions are gone from it at once. A back-end
+        without a full-text index may stop early and say so (`complete: False`)."""
 
     # activity heartbeat --------------------------------------------------------------------
     def get_activity(self) -> ActivityRecord: ...

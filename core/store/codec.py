@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from typing import Any, Literal, TypeVar, get_args, get_origin
@@ -25,6 +27,7 @@ from core.store.models import (
     PushSubscriptionRecord,
     ScheduleRecord,
     ScheduleRunRecord,
+    SearchHit,
     SessionRecord,
     ThrottleRecord,
     ToolCall,
@@ -377,3 +380,60 @@ def claim_login_attempt(
     counted = count_login_failure(current, client, at=at, expires_at=expires_at)
     wait = lock_for(counted.failures)
     return replace(counted, locked_until=at + wait) if wait > 0 else counted
+
+
+# search ------------------------------------------------------------------------------------------
+# What a match is, for both back-ends: every word of the query starts a word of the text, ignoring case
+# and accents ("Cafe" finds "café's"); words are runs of letters and digits (as SQLite FTS5's unicode61
+# tokenizer sees them).
+
+MAX_SEARCH_TERMS = 8
+SNIPPET_BEFORE = 60
+SNIPPET_LENGTH = 180
+_WORD = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def search_terms(query: str) -> list[str]:
+    """The query's words, folded, without repeats (at most MAX_SEARCH_TERMS)."""
+    terms: list[str] = []
+    for word in _WORD.findall(fold(query)):
+        if word not in terms:
+            terms.append(word)
+    return terms[:MAX_SEARCH_TERMS]
+
+
+def search_matches(text: str, terms: list[str]) -> bool:
+    if not terms:
+        return False
+    words = _WORD.findall(fold(text))
+    return all(any(word.startswith(term) for word in words) for term in terms)
+
+
+def search_snippet(text: str, terms: list[str]) -> str:
+    """The part of `text` around the first match (whitespace collapsed), with "…" where it was cut."""
+    flat = " ".join(text.split())
+    folded = fold(flat)
+    first = -1
+    if len(folded) == len(flat):  # positions line up (folding changed no length): start at the match
+        for match in _WORD.finditer(folded):
+            if any(match.group().startswith(term) for term in terms):
+                first = match.start()
+                break
+    start = max(0, first - SNIPPET_BEFORE) if first >= 0 else 0
+    if start:
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < first else start
+    end = min(len(flat), start + SNIPPET_LENGTH)
+    return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
+
+
+def order_hits(hits: list[SearchHit], limit: int) -> list[SearchHit]:
+    """Sessions, then artifacts, then messages; newest first within each; at most `limit`."""
+    rank = {"session": 0, "artifact": 1, "message": 2}
+    return sorted(hits, key=lambda h: (rank[h.kind], -h.at, h.session_id, h.message_id or h.path or ""))[:limit]

@@ -34,6 +34,8 @@ from core.store.models import (
     PushSubscriptionRecord,
     ScheduleRecord,
     ScheduleRunRecord,
+    SearchHit,
+    SearchResults,
     SessionRecord,
     ThrottleRecord,
     ToolCall,
@@ -72,6 +74,8 @@ EPHEMERAL_PARTITIONS: tuple[str, ...] = (SYSTEM, AUTH_PREFIX)  # activity, power
 EPHEMERAL_SORT_PREFIXES: tuple[str, ...] = (REQUEST_PREFIX,)  # idempotency keys under SESSION#
 
 _LOST = "ConditionalCheckFailedException"
+# The table has no full-text index: a search reads sessions newest first, at most this many message items.
+SEARCH_READ_BUDGET = 20_000
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
 
 
@@ -538,6 +542,64 @@ class DynamoStore:
         model = self._m.artifact
         rows = model.query(ARTIFACT_PREFIX + path, model.SK.startswith(SESSION_PREFIX), consistent_read=True)
         return codec.order_artifacts([_record(ArtifactRecord, item) for item in rows])
+
+    # search --------------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 30) -> SearchResults:
+        """Without a full-text index: the sessions (one query of the recency index) are matched by name,
+        then each session's artifacts and messages are read (one query each, newest session first) and
+        matched here. It stops once no older session can hold a newer message than the `limit` found
+        (a message is never newer than its session's `updated_at`), or after SEARCH_READ_BUDGET message
+        items (`complete: False`). See docs/protocol.md ("Search") for the cost and the way to an index."""
+        codec.check_limit(limit)
+        terms = codec.search_terms(query)
+        if not terms:
+            return SearchResults(hits=[])
+        model = self._m.session
+        sessions = [_record(SessionRecord, item) for item in model.gsi1.query(USER_PARTITION, scan_index_forward=False)]
+        hits = [
+            SearchHit("session", s.id, s.name, s.updated_at, snippet=s.name)
+            for s in sessions
+            if codec.search_matches(s.name, terms)
+        ]
+        found: list[SearchHit] = []
+        read = 0
+        complete = True
+        for session in sessions:
+            if len(found) >= limit and session.updated_at < sorted(h.at for h in found)[-limit]:
+                break
+            if read >= SEARCH_READ_BUDGET:
+                complete = False
+                break
+            for artifact in self.list_artifacts(session.id):
+                if codec.search_matches(artifact.path, terms):
+                    found.append(
+                        SearchHit(
+                            "artifact",
+                            session.id,
+                            session.name,
+                            artifact.updated_at,
+                            path=artifact.path,
+                            snippet=artifact.path,
+                        )
+                    )
+            messages = self._m.message.query(_session_pk(session.id), self._m.message.SK.startswith(MESSAGE_PREFIX))
+            for item in messages:
+                read += 1
+                message = _record(MessageRecord, item)
+                if codec.search_matches(message.text, terms):
+                    found.append(
+                        SearchHit(
+                            "message",
+                            session.id,
+                            session.name,
+                            message.created_at,
+                            message_id=message.id,
+                            role=message.role,
+                            snippet=codec.search_snippet(message.text, terms),
+                        )
+                    )
+        return SearchResults(hits=codec.order_hits(hits + found, limit), complete=complete)
 
     # activity heartbeat --------------------------------------------------------------------
 

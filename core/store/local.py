@@ -6,11 +6,12 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from core.store import codec, portable
 from core.store.base import Conflict, NotFound
@@ -22,8 +23,11 @@ from core.store.models import (
     NotificationPreferences,
     Page,
     PushSubscriptionRecord,
+    Role,
     ScheduleRecord,
     ScheduleRunRecord,
+    SearchHit,
+    SearchResults,
     SessionRecord,
     ThrottleRecord,
     VapidKeys,
@@ -132,6 +136,25 @@ EXPORTED_TABLES: dict[str, str] = {
 }
 PART_TABLES: tuple[str, ...] = ("message_texts",)  # exported inside their message
 EPHEMERAL_TABLES: tuple[str, ...] = ("singletons", "throttles", "requests")
+# The search index (FTS5 and its shadow tables): rebuilt from the messages, never exported.
+INDEX_TABLES: tuple[str, ...] = (
+    "search", "search_rows", "search_data", "search_idx", "search_content", "search_docsize", "search_config",
+)  # fmt: skip
+_SEARCH_READY = "search-index-v1"  # a singleton row: the index holds everything stored before it existed
+
+# The search index (SQLite FTS5) of message texts. A row's rowid is its message's time (ms, times 4096, plus
+# a few bits to tell apart messages of the same millisecond), so the newest matches come first straight
+# from the index (`ORDER BY rowid DESC LIMIT n`) without sorting every match. `search_rows` finds a
+# message's row, so an edit or a deleted session touches only its own rows. Session names and artifact
+# paths are few: they are matched by reading their tables.
+_SEARCH_SCHEMA = (
+    """CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
+        body, session_id UNINDEXED, ref UNINDEXED, role UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2')""",
+    """CREATE TABLE IF NOT EXISTS search_rows (
+        session_id TEXT NOT NULL, ref TEXT NOT NULL, row INTEGER NOT NULL,
+        PRIMARY KEY (session_id, ref)) WITHOUT ROWID""",
+)
 
 
 def _dump(record: object) -> str:
@@ -162,8 +185,77 @@ class LocalStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self.syncer = WalSyncer(path.with_name(path.name + "-wal"))
         with self._write() as db:
-            for statement in _SCHEMA:
+            for statement in _SCHEMA + _SEARCH_SCHEMA:
                 db.execute(statement)
+            if db.execute("SELECT 1 FROM singletons WHERE name = ?", (_SEARCH_READY,)).fetchone() is None:
+                self._index_everything(db)
+
+    # the search index ------------------------------------------------------------------------
+
+    @staticmethod
+    def _index_message(db: sqlite3.Connection, message: MessageRecord, text: str) -> None:
+        """Insert or replace the index row of one message's text."""
+        found = db.execute(
+            "SELECT row FROM search_rows WHERE session_id = ? AND ref = ?", (message.session_id, message.id)
+        ).fetchone()
+        if found is not None:
+            db.execute("UPDATE search SET body = ? WHERE rowid = ?", (text, found[0]))
+            return
+        row = int(message.created_at * 1000) * 4096 + zlib.crc32(message.id.encode()) % 4096
+        while db.execute("SELECT 1 FROM search WHERE rowid = ?", (row,)).fetchone() is not None:
+            row += 1
+        db.execute(
+            "INSERT INTO search (rowid, body, session_id, ref, role) VALUES (?, ?, ?, ?, ?)",
+            (row, text, message.session_id, message.id, message.role),
+        )
+        db.execute("INSERT INTO search_rows VALUES (?, ?, ?)", (message.session_id, message.id, row))
+
+    def _index_everything(self, db: sqlite3.Connection) -> None:
+        """Index the messages of a store written before the index existed (once)."""
+        for (body,) in db.execute("SELECT body FROM messages").fetchall():
+            message = _load(MessageRecord, body)
+            self._index_message(db, message, message.text)
+        db.execute("INSERT OR REPLACE INTO singletons VALUES (?, ?)", (_SEARCH_READY, "{}"))
+
+    def search(self, query: str, *, limit: int = 30) -> SearchResults:
+        codec.check_limit(limit)
+        terms = codec.search_terms(query)
+        if not terms:
+            return SearchResults(hits=[])
+        match = " ".join(f'"{term}"*' for term in terms)
+        with self._lock:
+            loaded = (_load(SessionRecord, b) for (b,) in self._db.execute("SELECT body FROM sessions"))
+            sessions = {s.id: s for s in loaded}
+            artifacts = [_load(ArtifactRecord, b) for (b,) in self._db.execute("SELECT body FROM artifacts")]
+            rows = self._db.execute(
+                "SELECT session_id, ref, role, body, rowid FROM search WHERE search MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        hits = [
+            SearchHit("session", s.id, s.name, s.updated_at, snippet=s.name)
+            for s in sessions.values()
+            if codec.search_matches(s.name, terms)
+        ]
+        hits += [
+            SearchHit("artifact", a.session_id, sessions[a.session_id].name, a.updated_at, path=a.path, snippet=a.path)
+            for a in artifacts
+            if a.session_id in sessions and codec.search_matches(a.path, terms)
+        ]
+        for session_id, ref, role, body, row in rows:
+            if session_id in sessions:
+                hits.append(
+                    SearchHit(
+                        "message",
+                        session_id,
+                        sessions[session_id].name,
+                        (row // 4096) / 1000,
+                        message_id=ref,
+                        role=cast(Role, role),
+                        snippet=codec.search_snippet(body, terms),
+                    )
+                )
+        return SearchResults(hits=codec.order_hits(hits, limit))
 
     @contextmanager
     def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -279,6 +371,10 @@ class LocalStore:
             db.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM requests WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM message_texts WHERE session_id = ?", (session_id,))
+            db.execute(
+                "DELETE FROM search WHERE rowid IN (SELECT row FROM search_rows WHERE session_id = ?)", (session_id,)
+            )
+            db.execute("DELETE FROM search_rows WHERE session_id = ?", (session_id,))
 
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         rows = self._all("SELECT body FROM sessions WHERE running_turn_id IS NOT NULL ORDER BY recency DESC")
@@ -295,6 +391,7 @@ class LocalStore:
             ).rowcount
             if inserted:
                 self._keep_text(db, record.session_id, record.id, message.text)
+                self._index_message(db, record, message.text)
         return inserted == 1
 
     @staticmethod
@@ -331,6 +428,7 @@ class LocalStore:
             )
             if isinstance(changes.get("text"), str):
                 self._keep_text(db, session_id, message_id, str(changes["text"]))
+                self._index_message(db, record, str(changes["text"]))
         return record
 
     def get_message(self, session_id: str, message_id: str) -> MessageRecord:
@@ -679,6 +777,7 @@ class LocalStore:
                 if existed is None or replace:
                     db.execute(f"{verb} INTO messages VALUES (?, ?, ?)", (fitted.session_id, fitted.id, _dump(fitted)))
                     self._keep_text(db, record.session_id, record.id, record.text)
+                    self._index_message(db, record, record.text)  # restored messages are found by search
             else:
                 existed = db.execute(
                     "SELECT 1 FROM artifacts WHERE path = ? AND session_id = ?", (record.path, record.session_id)
@@ -694,7 +793,7 @@ class LocalStore:
     def clear_items(self) -> int:
         with self._write() as db:
             count = db.execute("DELETE FROM sessions").rowcount
-            for table in ("messages", "artifacts", "message_texts", "requests"):
+            for table in ("messages", "artifacts", "message_texts", "requests", "search", "search_rows"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 -- fixed names
         return count
 

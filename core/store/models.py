@@ -87,6 +87,9 @@ class ToolCall:
     outcome: Literal["pending", "ok", "error", "denied", "stopped"] = "pending"
     result_summary: str = ""
     duration_ms: int | None = None
+    # Where the call happened: the length (in Unicode code points) of the message's text when it started,
+    # so a reader can show the card between the text before and after it. None in records written before.
+    text_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,34 @@ def scheduled_run_id(due_at: float) -> str:
 def manual_run_id(at: float | None = None) -> str:
     ms = int((at if at is not None else now()) * 1000)
     return f"{ms:013d}-m{os.urandom(4).hex()}"
+
+
+SearchKind = Literal["session", "artifact", "message"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One thing a search found: a session by its name, an artifact by its path, or a message by its text."""
+
+    __pydantic_config__ = API_SHAPE
+
+    kind: SearchKind
+    session_id: str
+    session_name: str
+    at: float  # the session's updated_at, the artifact's updated_at or the message's created_at
+    message_id: str | None = None
+    role: Role | None = None
+    path: str | None = None
+    snippet: str = ""  # the name, the path, or the part of the text around the first match
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """GET /api/search's answer: the hits in order (names, paths, then message texts, newest first)."""
+
+    __pydantic_config__ = API_SHAPE
+    hits: list[SearchHit]
+    complete: bool = True  # False: a bounded back-end stopped before it looked at everything
 
 
 @dataclass(frozen=True)

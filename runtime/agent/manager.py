@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 NOT_ANSWERED_STOP = "Blu stopped before this message was answered. Send it again."
 NOT_ANSWERED_RESTART = "Blu restarted before this message was answered. Send it again."
+NOT_ANSWERED_CANCELLED = "Cancelled before it ran."
 NOT_ANSWERED = (NOT_ANSWERED_STOP, NOT_ANSWERED_RESTART)  # a reply that says its turn never ran
 
 
@@ -412,7 +413,19 @@ class SessionManager:
         session = await self.store.update_session(session_id, name=title)
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
 
-    async def _record_not_run(self, session_id: str, turn_id: str, channel: Channel, error: str) -> None:
+    async def cancel(self, session_id: str, turn_id: str) -> bool:
+        """Cancel a queued turn before it runs: its prompt stays, answered by an interrupted reply that says
+        so (with Retry, like a turn Blu never ran). False when the turn is not queued (running or done)."""
+        worker = self.workers.get(session_id)
+        request = worker.cancel_queued(turn_id) if worker is not None else None
+        if request is None:
+            return False
+        await self._record_not_run(session_id, turn_id, request.channel, NOT_ANSWERED_CANCELLED, reason="cancelled")
+        return True
+
+    async def _record_not_run(
+        self, session_id: str, turn_id: str, channel: Channel, error: str, *, reason: str = "shutdown"
+    ) -> None:
         message = MessageRecord(
             session_id=session_id,
             id=new_message_id(),
@@ -428,7 +441,7 @@ class SessionManager:
         self.hub.publish(
             session_id,
             "turn.status",
-            {"turn_id": turn_id, "status": "interrupted", "reason": "shutdown", "message_id": message.id},
+            {"turn_id": turn_id, "status": "interrupted", "reason": reason, "message_id": message.id},
         )
 
     def _spawn(self, coro: Any) -> None:
@@ -536,10 +549,15 @@ class SessionManager:
         worker = self.workers.get(session_id)
         if worker is not None and not worker.is_idle:
             raise TurnRunning()
+        session = await self.store.get_session(session_id)
         await self.store.delete_session(session_id)
         if worker is not None:
             worker.stop()
             self.workers.pop(session_id, None)
+        # Claude's transcript goes too (a fork has a transcript of its own, so no other session needs it).
+        path = transcript_path(self.settings, session.claude_session_id) if session.claude_session_id else None
+        if path is not None:
+            path.unlink(missing_ok=True)
 
     # -- MCP servers ----------------------------------------------------------------------
     def mcp_changed(self) -> None:

@@ -134,7 +134,7 @@ class RunningTurn:
         return [call for call in stopped if call is not None]
 
     def start_tool(self, tool_use_id: str, name: str, tool_input: dict[str, Any]) -> ToolCall:
-        call = ToolCall(id=tool_use_id, name=name, input_summary=summarize(tool_input))
+        call = ToolCall(id=tool_use_id, name=name, input_summary=summarize(tool_input), text_offset=len(self.text))
         self.tools[tool_use_id] = call
         self.tool_started[tool_use_id] = time.monotonic()
         self.tool_inputs[tool_use_id] = tool_input

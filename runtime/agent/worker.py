@@ -128,6 +128,23 @@ class SessionWorker:
                 log.warning("interrupt failed", extra={"session_id": self.session_id}, exc_info=True)
         return True
 
+    def cancel_queued(self, turn_id: str) -> TurnRequest | None:
+        """Take one queued turn off the queue before it runs; None when it is not queued (running or done)."""
+        if turn_id not in self.queued_turn_ids:
+            return None
+        found: TurnRequest | None = None
+        items: list[Any] = []
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        for item in items:
+            if found is None and isinstance(item, TurnRequest) and item.turn_id == turn_id:
+                found = item
+            else:
+                self.queue.put_nowait(item)
+        if found is not None:
+            self.queued_turn_ids.remove(turn_id)
+        return found
+
     def drain_queue(self) -> list[TurnRequest]:
         """Take every queued turn off the queue (on shutdown) and return them."""
         taken: list[TurnRequest] = []

@@ -100,6 +100,7 @@ class Config(Answer):
     file_transfers: Literal["s3", "local"]
     idle_timeout_minutes: int
     voice: bool
+    workspace_dir: str = Field(description="The agent's workspace: tool cards show paths relative to it.")
 
 
 class ClientCounts(Answer):
@@ -213,6 +214,10 @@ class Accepted(Answer):
 
 class Interrupted(Answer):
     interrupted: bool = Field(description="False when no turn was running.")
+
+
+class Cancelled(Answer):
+    cancelled: bool = Field(description="False when the turn already runs (interrupt it instead) or ended.")
 
 
 class ArtifactList(Answer):

@@ -19,6 +19,7 @@ from runtime.api.models import (
     SESSION_ID,
     Accepted,
     ArtifactList,
+    Cancelled,
     CreatedSession,
     ForkRequest,
     Interrupted,
@@ -247,6 +248,18 @@ async def interrupt(session_id: SessionId, manager: ManagerDep, store: StoreDep)
     except NotFound as exc:
         raise _not_found() from exc
     return Interrupted(interrupted=await manager.interrupt(session_id))
+
+
+@router.delete("/{session_id}/turns/{turn_id}", responses=NOT_FOUND)
+async def cancel_turn(
+    session_id: SessionId, turn_id: Annotated[str, Path(max_length=64)], manager: ManagerDep, store: StoreDep
+) -> Cancelled:
+    """Cancel a queued turn before it runs; `cancelled: false` when it already runs or ended."""
+    try:
+        await store.get_session(session_id)
+    except NotFound as exc:
+        raise _not_found() from exc
+    return Cancelled(cancelled=await manager.cancel(session_id, turn_id))
 
 
 @router.post("/{session_id}/fork", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)

@@ -32,6 +32,8 @@ async def config(settings: SettingsDep, manager: ManagerDep) -> Config:
         file_transfers="s3" if settings.files_bucket else "local",
         idle_timeout_minutes=settings.idle_timeout_minutes,
         voice=settings.voice_configured,
+        # Tool cards show paths relative to it.
+        workspace_dir=str(settings.workspace_dir),
     )
 
 

@@ -71,6 +71,50 @@ def test_delete_removes_the_session(api: BluClient) -> None:
     assert api.http.get(f"/api/sessions/{sid}/messages").status_code == 404
 
 
+def test_delete_removes_claudes_transcript_too(blu: BluServer, api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, "remember the walrus")
+    claude_id = api.http.get(f"/api/sessions/{sid}").json()["claude_session_id"]
+
+    def transcripts() -> list[Path]:
+        return list((blu.data_dir / "claude" / "projects").glob(f"*/{claude_id}.jsonl"))
+
+    assert claude_id and transcripts()
+    assert api.http.delete(f"/api/sessions/{sid}").status_code == 204
+    assert transcripts() == []
+
+
+def test_a_queued_turn_can_be_cancelled_before_it_runs(api: BluClient) -> None:
+    sid = api.new_session()
+    running = api.send(sid, "[[sleep s=3]] first")
+    queued = api.send(sid, "second, never to run")
+    assert queued["position"] == 1
+    cancel = api.http.delete(f"/api/sessions/{sid}/turns/{queued['turn_id']}")
+    assert cancel.status_code == 200 and cancel.json() == {"cancelled": True}
+    # The running turn cannot be cancelled this way (Stop interrupts it).
+    again = api.http.delete(f"/api/sessions/{sid}/turns/{running['turn_id']}")
+    assert again.json() == {"cancelled": False}
+    events = api.events_until(sid, running["turn_id"])
+    statuses = [(e["data"]["turn_id"], e["data"]["status"]) for e in events if e["type"] == "turn.status"]
+    assert (queued["turn_id"], "interrupted") in statuses
+    assert (queued["turn_id"], "running") not in statuses
+    cancelled = next(
+        e["data"]
+        for e in events
+        if e["type"] == "turn.status"
+        and e["data"]["turn_id"] == queued["turn_id"]
+        and e["data"]["status"] == "interrupted"
+    )
+    assert cancelled["reason"] == "cancelled"
+    replies = {m["turn_id"]: m for m in api.messages(sid) if m["role"] == "assistant"}
+    assert replies[queued["turn_id"]]["state"] == "interrupted"
+    assert replies[queued["turn_id"]]["error"] == "Cancelled before it ran."
+    assert replies[running["turn_id"]]["state"] == "complete"
+    assert api.http.delete(f"/api/sessions/{sid}/turns/x").json() == {"cancelled": False}
+    assert api.http.delete("/api/sessions/000000000000000000000000/turns/x").status_code == 404
+    assert_totals_are_sums(api, sid)
+
+
 def test_overloaded_api_ends_the_turn_with_a_clear_error(api: BluClient) -> None:
     sid = api.new_session()
     started = time.monotonic()
@@ -284,3 +328,19 @@ def test_messages_a_fork_copied_before_uuids_were_carried_over_still_find_their_
     transcript = tmp_path / "fork.jsonl"
     transcript.write_text("\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
     assert _transcript_entries(transcript) == {"s-1": "f-1", "s-2": "f-2", "f-1": "f-1", "f-2": "f-2", "own-3": "own-3"}
+
+
+def test_search_finds_message_text_session_names_and_artifacts(api: BluClient) -> None:
+    sid = api.new_session()
+    api.turn(sid, '[[write path=notes/quokka.md content="hi"]] the quokka question')
+    api.http.patch(f"/api/sessions/{sid}", json={"name": "Marsupial research"})
+    body = api.http.get("/api/search", params={"q": "QUOKKA"}).json()
+    assert body["complete"] is True
+    kinds = [(h["kind"], h["session_id"]) for h in body["hits"]]
+    assert kinds[0] == ("artifact", sid) and ("message", sid) in kinds
+    user_hit = next(h for h in body["hits"] if h["kind"] == "message" and h["role"] == "user")
+    assert "quokka question" in user_hit["snippet"] and user_hit["session_name"] == "Marsupial research"
+    named = api.http.get("/api/search", params={"q": "marsupial"}).json()["hits"]
+    assert [(h["kind"], h["session_id"]) for h in named] == [("session", sid)]
+    assert api.http.get("/api/search", params={"q": "x", "limit": 0}).status_code == 422
+    assert api.http.get("/api/search", params={"q": ""}).json() == {"hits": [], "complete": True}

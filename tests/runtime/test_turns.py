@@ -187,3 +187,17 @@ def test_a_long_message_is_kept_whole_and_its_limit_counts_characters(api: BluCl
     # Characters are code points, as the UI counts them: 100,001 emoji are over the limit.
     post = api.http.post
     assert post(f"/api/sessions/{sid}/messages", json={"text": "🙂" * 100_001}).status_code == 413
+
+
+def test_tool_calls_say_where_in_the_text_they_happened(api: BluClient) -> None:
+    sid = api.new_session()
+    status, events = api.turn(sid, "[[write path=where.txt content=a]] [[edit path=where.txt old=a new=b]]")
+    assert status["status"] == "complete"
+    calls = [e["data"] for e in events if e["type"] == "tool.call"]
+    stored = api.messages(sid)[-1]
+    text = stored["text"]
+    # Each call's offset is the length of the text written before it: the card goes right after "Using X."
+    assert [c["name"] for c in calls] == ["Write", "Read", "Edit"]
+    for call in calls:
+        assert text[: call["text_offset"]].endswith(f"Using {call['name']}.")
+    assert [c["text_offset"] for c in stored["tool_calls"]] == [c["text_offset"] for c in calls]

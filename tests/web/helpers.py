@@ -32,8 +32,12 @@ def assistant_messages(page: Any) -> Any:
     return page.locator("li.msg--assistant")
 
 
+TEXT_OF_BODY = "b => [...b.querySelectorAll(':scope > .msg__text')].map((e) => e.innerText).join('\\n')"
+
+
 def body_of(message: Any) -> str:
-    return words(message.locator(".msg__body").inner_text())
+    """The message's text (its tool cards left out)."""
+    return words(message.locator(".msg__body").evaluate(TEXT_OF_BODY))
 
 
 def wait_last_assistant(page: Any, state: str, timeout: float = 30_000) -> Any:
@@ -54,7 +58,8 @@ def streamed_text_samples(page: Any, count: int = 3) -> list[str]:
         page.wait_for_function(
             """(n) => {
                 const m = [...document.querySelectorAll('li.msg--assistant')].pop();
-                return m && m.dataset.state === 'running' && m.querySelector('.msg__body').innerText.trim().length > n;
+                const texts = m ? [...m.querySelectorAll('.msg__body > .msg__text')].map((e) => e.innerText) : [];
+                return m && m.dataset.state === 'running' && texts.join(' ').trim().length > n;
             }""",
             arg=previous,
             timeout=15_000,

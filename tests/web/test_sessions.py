@@ -123,7 +123,8 @@ def test_rename_archive_and_fork(logged_in: Callable[..., Any], blu: BluServer, 
 
     # Fork from the first answer: a new session with the history up to there.
     first_answer = assistant_messages(page).first
-    first_answer.get_by_role("button", name="Fork a new session from this message", exact=False).click()
+    first_answer.get_by_role("button", name="Actions for this message", exact=False).click()
+    first_answer.get_by_role("menuitem", name="Fork from here").click()
     page.wait_for_function(f"() => location.hash.startsWith('#/s/') && !location.hash.endsWith('{sid}')")
     fork_id = session_id(page)
     page.get_by_role("heading", name=f"{name} (fork)").wait_for()

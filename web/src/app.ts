@@ -7,6 +7,11 @@ import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
 import { MemoryDialog } from "./memory";
 import { NotificationsPanel, registerServiceWorker, startPresence } from "./notifications";
+import { setWorkspaceDir } from "./message-view";
+import { followKeyboard, pullToRefresh } from "./phone";
+import { SearchResults } from "./search";
+import { isHelpKey, registerSection, SettingsPage } from "./settings";
+import { deleteWithUndo } from "./session-delete";
 import { Panel, Preview } from "./panel";
 import { SchedulesDialog } from "./schedules";
 import { ServersDialog } from "./servers";
@@ -31,6 +36,7 @@ function parseRoute(): string | null {
 
 export function startApp(root: HTMLElement, config: Config, options: AppOptions): AppHandle {
   const cleanups: (() => void)[] = [];
+  setWorkspaceDir((config as Config & { workspace_dir?: string }).workspace_dir);
   const listen = <K extends keyof WindowEventMap>(target: Window | Document, type: K | string, fn: (e: Event) => void) => {
     target.addEventListener(type, fn);
     cleanups.push(() => target.removeEventListener(type, fn));
@@ -74,7 +80,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const renameButton = iconButton("pencil", "Rename", { "aria-label": "Rename this session", onclick: () => startRename() });
   const archiveButton = iconButton("archive", "Archive", { "aria-label": "Archive this session", onclick: () => void toggleArchive() });
   const panelButton = iconButton("folder", "Files", { "aria-label": "Artifacts and files", "aria-controls": "panel", "aria-expanded": "false", onclick: () => togglePanel() });
-  const sessionActions = h("div", { class: "topbar__actions" }, renameButton, archiveButton);
+  const deleteButton = iconButton("trash", "Delete", { "aria-label": "Delete this session", onclick: () => removeSession() });
+  const sessionActions = h("div", { class: "topbar__actions" }, renameButton, archiveButton, deleteButton);
   const header = h(
     "header",
     { class: "topbar" },
@@ -99,11 +106,38 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const serversDialog = new ServersDialog({ toast });
   const settingsLinks = h(
     "div",
-    { class: "sidebar__settings" },
+    { class: "sidebar__links" },
     h("button", { type: "button", class: "link-button", "data-testid": "open-memory", onclick: () => void memoryDialog.open() }, "Memory"),
     h("button", { type: "button", class: "link-button", "data-testid": "open-tools", onclick: () => void serversDialog.open() }, "Tools"),
   );
-  sidebar.element.append(settingsLinks, h("div", { class: "sidebar__foot" }, modelLine, schedulesButton, notifications.button, logoutButton));
+  const settings = new SettingsPage();
+  const settingsButton = h("button", { type: "button", class: "button sidebar__settings", onclick: () => settings.open() }, "Settings");
+  // The features with dialogs of their own also have a section on the settings page that opens them.
+  const opens = (id: string, title: string, order: number, text: string, open: () => void): void =>
+    registerSection({
+      id,
+      title,
+      order,
+      render: (body) => body.replaceChildren(h("p", { class: "muted" }, text), h("button", { type: "button", class: "button", onclick: () => { settings.element.close(); open(); } }, `Open ${title.toLowerCase()}`)),
+    });
+  opens("notifications", "Notifications", 20, "Which events reach this browser or phone, even when Blu's page is closed.", () => void notifications.open());
+  opens("memory", "Memory", 40, "What Claude remembers about you in every session (Claude Code's CLAUDE.md), with every version.", () => void memoryDialog.open());
+  opens("mcp", "MCP servers", 50, "Claude's tools from MCP servers: GitHub and Notion from their keys, and your own.", () => void serversDialog.open());
+  opens("schedules", "Schedules", 60, "Prompts Blu runs on its own at set times, waking itself if it sleeps.", () => void schedules.open());
+  sidebar.element.append(settingsLinks, h("div", { class: "sidebar__foot" }, modelLine, schedulesButton, notifications.button, settingsButton, logoutButton));
+  const search = new SearchResults(sidebar.element.querySelector<HTMLInputElement>("#session-search")!, {
+    open: (sid, messageId, terms) => {
+      if (chat?.sessionId !== sid) {
+        window.location.hash = `#/s/${sid}`;
+        route(); // now, so that `chat` below is the new session's
+      }
+      if (narrow()) closeDrawers();
+      if (messageId) void chat?.reveal(messageId, terms);
+    },
+  });
+  sidebar.element.querySelector(".sidebar__head")?.after(search.element);
+  pullToRefresh(sidebar.element.querySelector<HTMLElement>(".sidebar__list")!, () => sidebar.refresh());
+  cleanups.push(followKeyboard());
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {
@@ -131,7 +165,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     },
     "Skip to the message box",
   );
-  root.replaceChildren(skip, shell, preview.element, notifications.dialog, schedules.element, memoryDialog.element, serversDialog.element, toasts, srStatus);
+  root.replaceChildren(skip, shell, preview.element, notifications.dialog, schedules.element, memoryDialog.element, serversDialog.element, settings.element, toasts, srStatus);
 
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
@@ -181,6 +215,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     const has = !!s;
     renameButton.disabled = !has;
     archiveButton.disabled = !has;
+    deleteButton.disabled = !has;
     const archived = s?.status === "archived";
     archiveButton.querySelector(".button__label")!.textContent = archived ? "Unarchive" : "Archive";
     archiveButton.querySelector(".button__icon")!.replaceChildren(icon(archived ? "unarchive" : "archive"));
@@ -226,6 +261,22 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     } catch (error) {
       toast(`Couldn't ${archive ? "archive" : "unarchive"}: ${(error as Error).message}`, "error");
     }
+  }
+
+  function removeSession(): void {
+    const s = current;
+    if (!s) return;
+    deleteWithUndo(s.id, s.name, {
+      hide: (id) => {
+        sidebar.remove(id);
+        if (chat?.sessionId === id) window.location.hash = "#/new";
+      },
+      restore: (id) => {
+        sidebar.upsert(s);
+        window.location.hash = `#/s/${id}`;
+      },
+      toast,
+    });
   }
 
   function sessionChanged(session: SessionRecord): void {
@@ -305,8 +356,13 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       e.preventDefault();
       if (narrow()) toggleSidebar(true);
       sidebar.focusSearch();
+    } else if (isHelpKey(e) && !settings.element.open && !preview.element.open) {
+      e.preventDefault();
+      settings.open("shortcuts");
     } else if (e.key === "Escape" && !preview.element.open && !schedules.element.open) {
       if (sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches)) closeDrawers();
+      // Esc stops the running turn, unless something else took it (a menu, an edit, voice mode, a dialog).
+      else if (!e.defaultPrevented && !document.querySelector("dialog[open], [role=dialog][aria-modal=true]") && chat?.stopRunning()) e.preventDefault();
     }
   });
   listen(window, "hashchange", () => route());
@@ -340,6 +396,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       cleanups.forEach((fn) => fn());
       if (preview.element.open) preview.element.close();
       for (const dialog of [memoryDialog.element, serversDialog.element]) if (dialog.open) dialog.close();
+      if (settings.element.open) settings.element.close();
     },
   };
 }

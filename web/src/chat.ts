@@ -12,13 +12,18 @@
 // process holds every event of that turn, so the streamed text is rebuilt exactly), else from the head.
 // `reset` (server restarted / position too old) reloads the history and continues from `next`.
 import { api, ApiError, type SessionDetail, type SessionRecord } from "./api";
+import { chatApi } from "./api-chat";
 import { Composer, VOICE_OFF } from "./composer";
 import {
   activity,
   addLocal,
   addOlder,
   applyEvent,
+  branchPoint,
+  cancellableTurn,
   emptyConversation,
+  lastOwnMessage,
+  markdownOf,
   forgetTurns,
   loadHistory,
   promptOf,
@@ -35,6 +40,7 @@ import { announce, h } from "./dom";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
 import { type MemoryChange, memoryChangeCard } from "./memory";
+import { matchRanges } from "./search-text";
 import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
@@ -60,6 +66,7 @@ export class ChatView {
   private scroller: HTMLElement;
   private list: MessageList;
   private top: HTMLElement;
+  private origin: HTMLElement;
   private olderButton: HTMLButtonElement;
   private empty: HTMLElement;
   private status: HTMLElement;
@@ -77,6 +84,10 @@ export class ChatView {
   private reconnecting = false;
   private observer: IntersectionObserver | null = null;
   private wasBusy = false;
+  /** The person's message being edited in the composer (sending it starts a branch). */
+  private editing: Message | null = null;
+  private opened: Promise<void>;
+  private markOpened: () => void = () => undefined;
 
   constructor(
     sessionId: string | null,
@@ -84,8 +95,10 @@ export class ChatView {
   ) {
     this.sessionId = sessionId;
     this.conversation = emptyConversation(sessionId);
+    this.opened = new Promise((resolve) => (this.markOpened = resolve));
     this.olderButton = h("button", { type: "button", class: "link-button", onclick: () => void this.loadOlder() }, "Load earlier messages");
     this.top = h("div", { class: "chat__top" }, this.olderButton);
+    this.origin = h("p", { class: "chat__origin", hidden: true, "data-testid": "branch-origin" });
     this.list = new MessageList((id, action, button) => this.onAction(id, action, button));
     this.empty = h(
       "div",
@@ -93,7 +106,7 @@ export class ChatView {
       h("h2", null, "What can Blu do for you?"),
       h("p", null, "Ask a question, or have Blu write and edit files in its workspace. Answers stream in as they are written."),
     );
-    this.scroller = h("div", { class: "chat__scroll", "data-testid": "chat-scroll" }, this.top, this.empty, this.list.element);
+    this.scroller = h("div", { class: "chat__scroll", "data-testid": "chat-scroll" }, this.origin, this.top, this.empty, this.list.element);
     this.status = h("div", { class: "chat__status", role: "status", "aria-live": "polite", "data-testid": "chat-status" });
     this.composer = new Composer({
       send: (text) => void this.sendText(text),
@@ -102,6 +115,12 @@ export class ChatView {
       voiceEnabled: host.voice,
       maxChars: host.maxMessageChars,
       refuse: (text) => host.toast(text, "error"),
+      editLast: () => {
+        const last = lastOwnMessage(this.conversation);
+        if (last) this.startEdit(last);
+        return !!last;
+      },
+      cancelEdit: () => (this.editing = null),
     });
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.status, this.composer.element);
     this.top.hidden = true;
@@ -123,6 +142,7 @@ export class ChatView {
       this.applySessionDetail(detail);
       await this.loadNewest();
       this.loaded = true;
+      this.markOpened();
       this.status.textContent = "";
       // A running turn: replay this process's log from its start, so the streamed text is rebuilt exactly.
       this.startStream(this.sessionId, detail.running ? 0 : detail.events_head, detail.epoch);
@@ -152,6 +172,7 @@ export class ChatView {
 
   destroy(): void {
     this.voice?.close();
+    this.list.destroy();
     this.alive = false;
     this.stream?.stop();
     this.observer?.disconnect();
@@ -161,6 +182,36 @@ export class ChatView {
 
   focusComposer(): void {
     this.composer.focus();
+  }
+
+  /** Scroll to a message (a search hit), loading older pages until it is there, and mark the words found. */
+  async reveal(messageId: string, terms: readonly string[]): Promise<void> {
+    await this.opened;
+    const sessionId = this.sessionId;
+    for (let i = 0; i < 200 && sessionId && !this.conversation.messages.has(messageId) && this.conversation.olderCursor; i += 1) {
+      const page = await api.messages(sessionId, { limit: 100, cursor: this.conversation.olderCursor });
+      if (!this.alive || sessionId !== this.sessionId) return;
+      this.commit(addOlder(this.conversation, page));
+    }
+    this.flush();
+    this.top.hidden = !this.conversation.olderCursor;
+    const li = this.list.elementOf(messageId);
+    if (!li) {
+      this.host.toast("That message is no longer in this session.", "error");
+      return;
+    }
+    for (const text of Array.from(li.querySelectorAll<HTMLElement>(".msg__text"))) markWords(text, terms);
+    li.classList.add("msg--found");
+    li.scrollIntoView({ block: "center" });
+    window.setTimeout(() => li.classList.remove("msg--found"), 4000);
+  }
+
+  /** Esc: stop the running turn (true when there was one to stop). */
+  stopRunning(): boolean {
+    const { running, waiting } = activity(this.conversation);
+    if (!this.sessionId || !(running || waiting)) return false;
+    void this.stop();
+    return true;
   }
 
   /** Restart the long-poll now (tab became visible, network came back, Blu woke up). */
@@ -199,6 +250,20 @@ export class ChatView {
   private applySessionDetail(detail: SessionDetail | SessionRecord): void {
     this.session = detail;
     this.host.sessionChanged(detail);
+    this.renderOrigin();
+  }
+
+  /** A branch (a fork, an edit, a regenerated reply) links back to the session it came from. */
+  private renderOrigin(): void {
+    const from = this.session?.forked_from;
+    this.origin.hidden = !from;
+    if (from && this.origin.dataset.from !== from) {
+      this.origin.dataset.from = from;
+      this.origin.replaceChildren(
+        "Branched from an earlier session · ",
+        h("a", { href: `#/s/${from}`, class: "chat__origin-link" }, "Open the original"),
+      );
+    }
   }
 
   private showMissing(): void {
@@ -216,10 +281,14 @@ export class ChatView {
     this.conversation = step.state;
     const { changes } = step;
     this.list.update(step.state, changes);
+    // Regenerate and Continue belong to the newest reply and wait for idle: the last few messages' menus
+    // change when a message is added or a turn moves.
+    if (changes.added.length || changes.removed.length || changes.turns) this.list.touch(step.state.order.slice(-6));
     if (changes.added.length) this.empty.hidden = true;
     if (changes.session) {
       this.session = changes.session;
       this.host.sessionChanged(changes.session);
+      this.renderOrigin();
     }
     if (changes.artifacts) this.host.artifactsChanged();
   }
@@ -347,6 +416,13 @@ export class ChatView {
   // -- actions -------------------------------------------------------------------------------
   /** Show the person's message at once, then post it (a new turn, with its own Idempotency-Key). */
   private async sendText(text: string): Promise<void> {
+    if (this.editing) {
+      const edited = this.editing;
+      this.editing = null;
+      this.composer.stopEditing();
+      await this.branch(edited, text, "edit");
+      return;
+    }
     const step = addLocal(this.conversation, text, randomId(), Date.now());
     const id = step.changes.added[0]!;
     this.commit(step);
@@ -461,8 +537,66 @@ export class ChatView {
       const prompt = promptOf(this.conversation, msg);
       if (prompt) void this.sendText(prompt.text);
     }
+    if (action === "continue") void this.sendText("Continue from where you stopped.");
+    if (action === "cancel") void this.cancelQueued(msg, button);
     if (action === "fork") void this.fork(msg, button);
     if (action === "full-text") void this.showWhole(msg, button);
+    if (action === "copy") void this.copy(msg);
+    if (action === "edit") this.startEdit(msg);
+    if (action === "regenerate") {
+      const prompt = promptOf(this.conversation, msg);
+      if (prompt) void this.branch(prompt, prompt.text, "regenerate");
+    }
+  }
+
+  private startEdit(msg: Message): void {
+    this.editing = msg;
+    this.composer.startEditing(msg.text);
+  }
+
+  /** Copy a message as Markdown (the whole text, when the record holds it shortened). */
+  private async copy(msg: Message): Promise<void> {
+    let text = markdownOf(msg);
+    try {
+      if (msg.truncated && this.sessionId) text = (await api.messageText(this.sessionId, msg.id)).text;
+      await navigator.clipboard.writeText(text);
+      this.host.toast("Copied as Markdown.");
+    } catch (error) {
+      this.host.toast(`Couldn't copy: ${(error as Error).message}`, "error");
+    }
+  }
+
+  private async cancelQueued(msg: Message, button: HTMLButtonElement): Promise<void> {
+    const turnId = cancellableTurn(this.conversation, msg);
+    if (!this.sessionId || !turnId) return;
+    button.disabled = true;
+    try {
+      const { cancelled } = await chatApi.cancelTurn(this.sessionId, turnId);
+      this.host.toast(cancelled ? "Cancelled: that message won't run." : "Too late to cancel: it has started.");
+    } catch (error) {
+      this.host.toast(`Couldn't cancel: ${(error as Error).message}`, "error");
+      button.disabled = false;
+    }
+  }
+
+  /** Edit and resend, and Regenerate: a new branch (a fork that holds what came before `msg`, with Claude's
+   * context cut at the same place) in which `text` is sent instead of `msg`. This session stays as it was,
+   * so the earlier version is one click away ("Branched from …" in the new one, the session list). */
+  private async branch(msg: Message, text: string, why: "edit" | "regenerate"): Promise<void> {
+    if (!this.sessionId) return;
+    const point = branchPoint(this.conversation, msg);
+    if (point === null) {
+      this.host.toast("Load the earlier messages first (scroll up), then try again.", "error");
+      return;
+    }
+    try {
+      const target = point === "start" ? (await api.createSession()).id : (await api.fork(this.sessionId, point)).id;
+      await api.send(target, text, randomId());
+      this.host.toast(why === "edit" ? "Sent in a new branch. The original is kept in the session it came from." : "Regenerating in a new branch. The earlier reply is kept in the session it came from.");
+      this.host.openSession(target);
+    } catch (error) {
+      this.host.toast(`Couldn't ${why === "edit" ? "resend" : "regenerate"}: ${(error as Error).message}`, "error");
+    }
   }
 
   private async showWhole(msg: Message, button: HTMLButtonElement): Promise<void> {
@@ -489,5 +623,26 @@ export class ChatView {
       this.host.toast(`Couldn't fork: ${(error as Error).message}`, "error");
       button.disabled = false;
     }
+  }
+}
+
+/** Wrap the words a search found in <mark> inside an element's text (until it is rendered again). */
+function markWords(root: HTMLElement, terms: readonly string[]): void {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const nodes: Text[] = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node as Text);
+  for (const node of nodes) {
+    const text = node.data;
+    const ranges = matchRanges(text, terms);
+    if (!ranges.length || node.parentElement?.closest("button, mark")) continue;
+    const parts: (string | Node)[] = [];
+    let at = 0;
+    for (const [start, end] of ranges) {
+      if (start > at) parts.push(text.slice(at, start));
+      parts.push(h("mark", { class: "search-mark" }, text.slice(start, end)));
+      at = end;
+    }
+    if (at < text.length) parts.push(text.slice(at));
+    node.replaceWith(...parts);
   }
 }

@@ -15,6 +15,10 @@ export interface ComposerOptions {
   maxChars: number;
   /** Said when a message is too long. */
   refuse(text: string): void;
+  /** ↑ in an empty box: edit the person's last message (false: there is none). */
+  editLast?(): boolean;
+  /** The edit was given up (Cancel or Esc in the box). */
+  cancelEdit?(): void;
 }
 
 export class Composer {
@@ -23,6 +27,7 @@ export class Composer {
   private textarea: HTMLTextAreaElement;
   private sendButton: HTMLButtonElement;
   private stopButton: HTMLButtonElement;
+  private editBar: HTMLElement;
 
   constructor(private options: ComposerOptions) {
     this.textarea = h("textarea", {
@@ -56,10 +61,17 @@ export class Composer {
       },
       icon("mic", 20),
     );
-    const hint = h("p", { id: "composer-hint", class: "composer__hint" }, "Enter sends · Shift+Enter adds a line");
+    const hint = h("p", { id: "composer-hint", class: "composer__hint" }, "Enter sends · Shift+Enter adds a line · ↑ edits your last message");
+    this.editBar = h(
+      "div",
+      { class: "composer__editing", hidden: true, "data-testid": "editing" },
+      h("span", null, "Editing your message: sending starts a new branch; the original stays in this session."),
+      h("button", { type: "button", class: "link-button", onclick: () => this.stopEditing(true) }, "Cancel edit"),
+    );
     this.element = h(
       "form",
       { class: "composer", "aria-label": "Send a message", onsubmit: (e: Event) => (e.preventDefault(), this.submit()) },
+      this.editBar,
       this.textarea,
       h("div", { class: "composer__buttons" }, this.micButton, this.stopButton, this.sendButton),
       hint,
@@ -68,9 +80,39 @@ export class Composer {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
         this.submit();
+      } else if (event.key === "ArrowUp" && !this.textarea.value && !event.shiftKey && options.editLast?.()) {
+        event.preventDefault();
+      } else if (event.key === "Escape" && !this.editBar.hidden) {
+        event.preventDefault();
+        event.stopPropagation();
+        this.stopEditing(true);
       }
     });
     this.textarea.addEventListener("input", () => this.autosize());
+  }
+
+  /** Put a message in the box to edit it; the bar above says what sending will do. */
+  startEditing(text: string): void {
+    this.editBar.hidden = false;
+    this.textarea.value = text;
+    this.autosize();
+    this.textarea.focus();
+    this.textarea.setSelectionRange(text.length, text.length);
+  }
+
+  get editing(): boolean {
+    return !this.editBar.hidden;
+  }
+
+  stopEditing(cancelled = false): void {
+    if (this.editBar.hidden) return;
+    this.editBar.hidden = true;
+    if (cancelled) {
+      this.textarea.value = "";
+      this.autosize();
+      this.options.cancelEdit?.();
+      this.textarea.focus();
+    }
   }
 
   focus(): void {

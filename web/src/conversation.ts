@@ -474,3 +474,65 @@ export function activity(state: Conversation): Activity {
   const waiting = turns.find((t): t is Extract<Turn, { status: "waiting" }> => t.status === "waiting");
   return { running, queued, waiting, busy: running || queued > 0 || !!waiting };
 }
+
+// -- the actions a message offers (docs/ui.md, "Messages") ----------------------------------------
+
+/** The newest stored message of the given role. */
+function lastOf(state: Conversation, role: Message["role"]): Message | undefined {
+  for (let i = state.order.length - 1; i >= 0; i -= 1) {
+    const m = state.messages.get(state.order[i]!);
+    if (m && !m.local && m.role === role) return m;
+  }
+  return undefined;
+}
+
+/** The person's newest stored message (↑ in an empty message box edits it). */
+export function lastOwnMessage(state: Conversation): Message | undefined {
+  return lastOf(state, "user");
+}
+
+/** Regenerate: the newest reply, finished, with its prompt loaded, while nothing else runs or waits. */
+export function canRegenerate(state: Conversation, msg: Message): boolean {
+  return (
+    !msg.local &&
+    msg.role === "assistant" &&
+    msg.state !== "running" &&
+    lastOf(state, "assistant")?.id === msg.id &&
+    !!promptOf(state, msg) &&
+    !activity(state).busy
+  );
+}
+
+/** Continue: the newest reply was cut short (stopped, a time limit) after it wrote something. */
+export function canContinue(state: Conversation, msg: Message): boolean {
+  return !msg.local && msg.role === "assistant" && msg.state === "interrupted" && !!msg.text.trim() && lastOf(state, "assistant")?.id === msg.id && !activity(state).busy;
+}
+
+/** Edit and resend: any stored message of the person's. */
+export function canEdit(msg: Message): boolean {
+  return !msg.local && msg.role === "user";
+}
+
+/** A queued message of the person's can be cancelled before it runs: its turn id, else null. */
+export function cancellableTurn(state: Conversation, msg: Message): string | null {
+  if (msg.role !== "user" || msg.local?.failed) return null;
+  const turn = turnOf(state, msg);
+  if (turn) return turn.status === "queued" ? turn.turn_id : null;
+  return msg.local?.messageId && msg.local.position && msg.turn_id ? msg.turn_id : null;
+}
+
+/** Where a new branch that replaces `msg` starts: the stored message just before it ("start": it is the
+ * first message, so the branch is a new session; null: the one before is not loaded yet). */
+export function branchPoint(state: Conversation, msg: Message): string | "start" | null {
+  const index = state.order.indexOf(msg.id);
+  for (let i = index - 1; i >= 0; i -= 1) {
+    const m = state.messages.get(state.order[i]!);
+    if (m && !m.local) return m.id;
+  }
+  return state.olderCursor ? null : "start";
+}
+
+/** A message as Markdown, for the clipboard: its text as written (a reply's tool calls are left out). */
+export function markdownOf(msg: Message): string {
+  return shownText(msg);
+}

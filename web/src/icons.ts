@@ -14,6 +14,8 @@ const PATHS: Record<string, string> = {
   keyboard: "M3 7h18v10H3zM7 10h1M11 10h1M15 10h1M7 14h10",
   file: "M6 3h8l4 4v14H6zM14 3v4h4",
   plus: "M12 5v14M5 12h14",
+  trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
+  gear: "M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM12 2v3M12 19v3M2 12h3M19 12h3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M4.9 19.1L7 17M17 7l2.1-2.1",
 };
 
 const NS = "http://www.w3.org/2000/svg";

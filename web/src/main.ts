@@ -5,7 +5,10 @@ import { api, ApiError, NetworkError, setApiHooks, UNREACHABLE_STATUSES } from "
 import type { AppHandle } from "./app";
 import { h } from "./dom";
 import { createLoginForm } from "./login-form";
+import { applyTheme, storedTheme } from "./theme";
 import { createWakeOverlay } from "./wake/overlay";
+
+applyTheme(storedTheme()); // before the first paint: the theme chosen in Settings
 
 const root = document.getElementById("root") as HTMLElement;
 // Fetch the chat code while the config request is in flight.

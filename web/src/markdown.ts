@@ -135,12 +135,25 @@ export function renderMarkdown(target: HTMLElement, text: string): void {
     }
   }
   for (const pre of Array.from(fragment.querySelectorAll("pre"))) {
+    // The button sits in a bar above the code, outside its scrolling box: it never covers code.
+    const block = document.createElement("div");
+    block.className = "code-block";
     const copy = document.createElement("button");
     copy.type = "button";
     copy.className = "copy-code";
     copy.textContent = "Copy";
     copy.setAttribute("aria-label", "Copy the code");
-    pre.append(copy);
+    pre.replaceWith(block);
+    block.append(copy, pre);
+  }
+  // Wide tables scroll sideways in their own box instead of squeezing their words.
+  for (const table of Array.from(fragment.querySelectorAll("table"))) {
+    const wrap = document.createElement("div");
+    wrap.className = "table-scroll";
+    table.replaceWith(wrap);
+    wrap.append(table);
+    // Short cells keep to one line; long ones wrap at a readable width.
+    for (const cell of Array.from(table.querySelectorAll("td, th"))) if ((cell.textContent ?? "").length > 40) cell.classList.add("cell--long");
   }
   // Each block takes its direction from its own text, so a right-to-left paragraph reads right to left.
   for (const block of Array.from(fragment.querySelectorAll("p, li, h1, h2, h3, h4, h5, h6, blockquote, td, th"))) {

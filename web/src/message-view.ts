@@ -4,8 +4,12 @@
 // buttons with `data-action`; the chat handles their clicks.
 import type { ToolCall } from "./api";
 import {
+  canContinue,
+  canEdit,
   canFork,
+  canRegenerate,
   canRetry,
+  cancellableTurn,
   deliveryState,
   queuedAhead,
   shownText,
@@ -18,8 +22,28 @@ import { h } from "./dom";
 import { formatCost, formatDuration, formatTime, formatTokens } from "./format";
 import { icon } from "./icons";
 import { handleCopyClicks, renderMarkdown } from "./markdown";
+import {
+  bashView,
+  cleanResult,
+  deniedBy,
+  fileDiffs,
+  segments,
+  taskLists,
+  TASK_TOOLS,
+  toolTarget as targetOf,
+  type DiffLine,
+  type PlacedCall,
+  type Task,
+} from "./tools";
 
-export type MessageAction = "retry" | "retry-turn" | "fork" | "full-text";
+let workspaceDir: string | null = null;
+
+/** The agent's working directory (`/api/config`): tool cards show paths relative to it. */
+export function setWorkspaceDir(dir: string | null | undefined): void {
+  workspaceDir = dir ?? null;
+}
+
+export type MessageAction = "retry" | "retry-turn" | "continue" | "cancel" | "fork" | "full-text" | "copy" | "edit" | "regenerate";
 
 const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   pending: "Running",
@@ -28,20 +52,6 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   denied: "Denied",
   stopped: "Stopped",
 };
-
-/** What a tool worked on, from its input summary: a path, a command, a pattern… (at most 80 characters). */
-export function toolTarget(summary: string): string {
-  try {
-    const input = JSON.parse(summary) as Record<string, unknown>;
-    for (const key of ["file_path", "path", "command", "pattern", "url", "query", "description"]) {
-      const value = input[key];
-      if (typeof value === "string" && value) return value.length > 80 ? `${value.slice(0, 77)}…` : value;
-    }
-  } catch {
-    // not JSON: show the start of the text
-  }
-  return summary.length > 80 ? `${summary.slice(0, 77)}…` : summary;
-}
 
 function createElement(msg: Message): HTMLLIElement {
   const who = msg.role === "user" ? "You" : msg.role === "assistant" ? "Blu" : "System";
@@ -57,9 +67,8 @@ function createElement(msg: Message): HTMLLIElement {
       h("time", { class: "msg__time" }),
       h("span", { class: "msg__badge" }),
     ),
-    h("div", { class: "msg__tools" }),
     // dir=auto: right-to-left text (Arabic, Hebrew) runs and punctuates the way it is written.
-    h("div", { class: msg.role === "assistant" ? "msg__body markdown" : "msg__body msg__body--plain", dir: "auto" }),
+    h("div", msg.role === "assistant" ? { class: "msg__body" } : { class: "msg__body msg__body--plain", dir: "auto" }),
     h("p", { class: "msg__error", dir: "auto", hidden: true }),
     h("footer", { class: "msg__footer" }, h("span", { class: "msg__usage" }), h("span", { class: "msg__actions" })),
   );
@@ -83,34 +92,134 @@ function badgeOf(state: Conversation, msg: Message): [string, string] {
   return ["", ""];
 }
 
-function renderTool(container: HTMLElement, call: ToolCall): void {
-  let card = container.querySelector<HTMLDetailsElement>(`details[data-tool-id="${CSS.escape(call.id)}"]`);
+const TASK_MARK: Record<Task["status"], string> = { completed: "☑", in_progress: "◐", pending: "☐" };
+const TASK_LABEL: Record<Task["status"], string> = { completed: "done", in_progress: "in progress", pending: "to do" };
+
+function diffView(diffs: DiffLine[][]): HTMLElement {
+  const wrap = h("div", { class: "diff" });
+  for (const lines of diffs) {
+    const pre = h("pre", { class: "diff__hunk", "aria-label": "Changes: lines starting with + were added, - removed" });
+    for (const line of lines) {
+      const mark = line.kind === "add" ? "+" : line.kind === "del" ? "-" : " ";
+      pre.append(h("span", { class: `diff__line diff__line--${line.kind}` }, `${mark} ${line.text}`));
+    }
+    wrap.append(pre);
+  }
+  return wrap;
+}
+
+function taskView(tasks: readonly Task[]): HTMLElement {
+  const list = h("ul", { class: "tasks", "aria-label": "Task list" });
+  for (const task of tasks) {
+    list.append(
+      h(
+        "li",
+        { class: `tasks__item tasks__item--${task.status}`, "data-status": task.status, dir: "auto" },
+        h("span", { class: "tasks__mark", "aria-hidden": "true" }, TASK_MARK[task.status]),
+        h("span", { class: "tasks__text" }, task.text),
+        h("span", { class: "sr-only" }, ` (${TASK_LABEL[task.status]})`),
+      ),
+    );
+  }
+  if (!tasks.length) list.append(h("li", { class: "tasks__item tasks__item--empty" }, "No tasks."));
+  return list;
+}
+
+/** The card's inside: a diff, a command with its output, a checklist, or the input and result. */
+function toolBody(call: PlacedCall, tasks: readonly Task[] | undefined): HTMLElement[] {
+  const parts: HTMLElement[] = [];
+  const relative = (text: string) => (workspaceDir ? text.split(`${workspaceDir.replace(/\/+$/, "")}/`).join("") : text);
+  const result = relative(cleanResult(call.result_summary));
+  const bash = bashView(call);
+  const diffs = fileDiffs(call);
+  if (tasks) {
+    parts.push(taskView(tasks));
+  } else if (bash) {
+    parts.push(h("pre", { class: "tool__command", dir: "ltr" }, `$ ${bash.command}`));
+  } else if (diffs) {
+    parts.push(diffView(diffs));
+  } else {
+    parts.push(h("h4", null, "Input"), h("pre", { class: "tool__input", dir: "auto" }, relative(call.input_summary)));
+  }
+  if (call.outcome === "denied") {
+    parts.push(h("p", { class: "tool__denied" }, `${deniedBy(call)}: ${result}`));
+  } else if (bash || !tasks || call.outcome !== "ok") {
+    const output = bash ? bash.output : result;
+    const label = bash ? (bash.exit === null ? "Output" : `Output · exit ${bash.exit}`) : call.outcome === "error" ? "Error" : "Result";
+    const text = output || (call.outcome === "pending" ? "Waiting for the result…" : "(no output)");
+    parts.push(h("h4", { class: "tool__result-label" }, label), h("pre", { class: `tool__result${call.outcome === "error" ? " tool__result--error" : ""}`, dir: "auto" }, text));
+  }
+  return parts;
+}
+
+function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: readonly Task[] | undefined, last: boolean): HTMLDetailsElement {
   if (!card) {
     card = h(
       "details",
-      { class: "tool", "data-tool-id": call.id },
+      { class: "tool", "data-tool-id": call.id, "data-tool": call.name },
       h(
         "summary",
         { class: "tool__summary" },
         h("span", { class: "tool__name" }),
         h("span", { class: "tool__target" }),
+        h("span", { class: "tool__exit" }),
         h("span", { class: "tool__outcome" }),
         h("span", { class: "tool__duration" }),
       ),
-      h("div", { class: "tool__body" }, h("h4", null, "Input"), h("pre", { class: "tool__input", dir: "auto" }), h("h4", { class: "tool__result-label" }, "Result"), h("pre", { class: "tool__result", dir: "auto" })),
+      h("div", { class: "tool__body" }),
     );
-    container.append(card);
+    // A task list is a live checklist: the newest one of a reply shows open.
+    if (tasks && last) card.open = true;
   }
+  const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, tasks ?? null, workspaceDir]);
+  if (card.dataset.key === key) return card;
+  card.dataset.key = key;
   card.dataset.outcome = call.outcome;
+  card.classList.toggle("tool--tasks", !!tasks);
   (card.querySelector(".tool__name") as HTMLElement).textContent = call.name;
-  (card.querySelector(".tool__target") as HTMLElement).textContent = toolTarget(call.input_summary);
+  const target = card.querySelector(".tool__target") as HTMLElement;
+  target.textContent = targetOf(call, workspaceDir);
+  target.title = target.textContent;
+  const bash = bashView(call);
+  const exit = card.querySelector(".tool__exit") as HTMLElement;
+  exit.textContent = bash && bash.exit !== null ? `exit ${bash.exit}` : "";
   const outcome = card.querySelector(".tool__outcome") as HTMLElement;
   outcome.textContent = OUTCOME_LABEL[call.outcome] ?? call.outcome;
   outcome.className = `tool__outcome badge badge--${call.outcome === "ok" ? "ok" : call.outcome === "pending" ? "live" : "error"}`;
   (card.querySelector(".tool__duration") as HTMLElement).textContent = formatDuration(call.duration_ms);
-  (card.querySelector(".tool__input") as HTMLElement).textContent = call.input_summary;
-  const result = card.querySelector(".tool__result") as HTMLElement;
-  result.textContent = call.result_summary || (call.outcome === "pending" ? "Waiting for the result…" : "(no output)");
+  (card.querySelector(".tool__body") as HTMLElement).replaceChildren(...toolBody(call, tasks));
+  return card;
+}
+
+/** The reply's text and tool cards in the order they happened; cards are kept (an open one stays open). */
+function renderFlow(body: HTMLElement, msg: Message, text: string): void {
+  const calls = msg.tool_calls as readonly PlacedCall[];
+  const parts = msg.role === "assistant" ? segments(text, calls) : [{ kind: "text" as const, text }];
+  const lists = taskLists(calls);
+  const lastTaskCall = [...calls].reverse().find((c) => TASK_TOOLS.has(c.name))?.id;
+  const cards = new Map<string, HTMLDetailsElement>();
+  for (const el of Array.from(body.querySelectorAll<HTMLDetailsElement>(":scope > details.tool"))) cards.set(el.dataset.toolId ?? "", el);
+  const texts = Array.from(body.querySelectorAll<HTMLElement>(":scope > .msg__text"));
+  const nodes: HTMLElement[] = [];
+  let t = 0;
+  for (const part of parts) {
+    if (part.kind === "tool") {
+      nodes.push(renderTool(cards.get(part.call.id) ?? null, part.call, lists.get(part.call.id), part.call.id === lastTaskCall));
+      continue;
+    }
+    let el = texts[t];
+    t += 1;
+    // The person's text takes its direction from the body (dir=auto); Markdown blocks each have their own.
+    if (!el) el = h("div", msg.role === "assistant" ? { class: "msg__text markdown", dir: "auto" } : { class: "msg__text" });
+    if (el.dataset.rendered !== part.text) {
+      el.dataset.rendered = part.text;
+      if (msg.role === "assistant") renderMarkdown(el, part.text);
+      else el.textContent = part.text;
+    }
+    nodes.push(el);
+  }
+  const current = Array.from(body.children);
+  if (current.length !== nodes.length || current.some((el, i) => el !== nodes[i])) body.replaceChildren(...nodes);
 }
 
 function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): void {
@@ -135,21 +244,10 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   badge.textContent = badgeText;
   badge.className = `msg__badge${badgeKind ? ` badge badge--${badgeKind}` : ""}`;
 
-  const tools = q<HTMLElement>(".msg__tools");
-  for (const call of msg.tool_calls) renderTool(tools, call);
-  const ids = new Set(msg.tool_calls.map((c) => c.id));
-  for (const card of Array.from(tools.children) as HTMLElement[]) {
-    if (!ids.has(card.dataset.toolId ?? "")) card.remove();
-  }
-
   const body = q<HTMLElement>(".msg__body");
   const text = shownText(msg);
-  if (body.dataset.rendered !== text) {
-    body.dataset.rendered = text;
-    if (msg.role === "assistant") renderMarkdown(body, text);
-    else body.textContent = text;
-  }
-  body.hidden = !text && msg.state !== "running";
+  renderFlow(body, msg, text);
+  body.hidden = !text && !msg.tool_calls.length && msg.state !== "running";
 
   const error = q<HTMLElement>(".msg__error");
   const errorText = msg.local?.failed ?? msg.error ?? "";
@@ -162,26 +260,51 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
       ? `${formatTokens(msg.input_tokens)} in · ${formatTokens(msg.output_tokens)} out · ${formatCost(msg.cost_usd)}`
       : "";
 
+  // State-specific actions stay in sight; the rest are in the message's one menu (⋯).
   const actions = q<HTMLElement>(".msg__actions");
   actions.replaceChildren();
+  const action = (name: MessageAction, label: string, aria?: string) =>
+    h("button", { type: "button", class: "link-button", "data-action": name, "aria-label": aria ?? null }, label);
   if (msg.truncated && !msg.local && msg.state !== "running") {
     // The record holds the text cut; the whole text is kept and one click away.
-    actions.append(h("button", { type: "button", class: "link-button", "data-action": "full-text" }, "Shortened here · Show the whole message"));
+    actions.append(action("full-text", "Shortened here · Show the whole message"));
   }
-  if (msg.local?.failed) {
-    actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry" }, "Send again"));
-  }
-  if (canRetry(state, msg)) {
-    actions.append(h("button", { type: "button", class: "link-button", "data-action": "retry-turn", "aria-label": "Retry: send the same message again" }, "Retry"));
-  }
-  if (canFork(msg)) {
-    actions.append(
-      h(
-        "button",
-        { type: "button", class: "link-button", "data-action": "fork", "aria-label": `Fork a new session from this message (${formatTime(msg.created_at)})` },
-        "Fork from here",
-      ),
+  if (msg.local?.failed) actions.append(action("retry", "Send again"));
+  if (cancellableTurn(state, msg)) actions.append(action("cancel", "Cancel", "Cancel this queued message"));
+  if (canRetry(state, msg)) actions.append(action("retry-turn", "Retry", "Retry: send the same message again"));
+  if (canContinue(state, msg)) actions.append(action("continue", "Continue", "Continue the reply where it stopped"));
+
+  const items: HTMLElement[] = [];
+  const item = (name: MessageAction, label: string) => h("button", { type: "button", role: "menuitem", class: "menu__item", "data-action": name, tabindex: "-1" }, label);
+  if (!msg.local || msg.local.messageId) items.push(item("copy", "Copy as Markdown"));
+  if (canEdit(msg)) items.push(item("edit", "Edit and resend"));
+  if (canRegenerate(state, msg)) items.push(item("regenerate", "Regenerate"));
+  if (canFork(msg)) items.push(item("fork", "Fork from here"));
+  if (items.length) {
+    const when = formatTime(msg.created_at);
+    const more = h(
+      "button",
+      { type: "button", class: "msg__more", "data-menu": "toggle", "aria-haspopup": "menu", "aria-expanded": "false", "aria-label": `Actions for this message (${when})`, title: "Actions" },
+      "⋯",
     );
+    const menu = h("div", { class: "menu", role: "menu", hidden: true, "aria-label": `Actions (${when})` }, ...items);
+    actions.append(h("span", { class: "msg__menu" }, more, menu));
+  }
+}
+
+function openMenu(toggle: HTMLButtonElement): void {
+  const menu = toggle.nextElementSibling as HTMLElement;
+  toggle.setAttribute("aria-expanded", "true");
+  menu.hidden = false;
+  menu.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+}
+
+/** Close every open message menu (`refocus`: give focus back to its ⋯ button). */
+function closeMenus(root: HTMLElement, refocus = false): void {
+  for (const toggle of Array.from(root.querySelectorAll<HTMLButtonElement>("button[data-menu=toggle][aria-expanded=true]"))) {
+    toggle.setAttribute("aria-expanded", "false");
+    (toggle.nextElementSibling as HTMLElement).hidden = true;
+    if (refocus) toggle.focus();
   }
 }
 
@@ -194,13 +317,45 @@ export class MessageList {
   constructor(onAction: (id: string, action: MessageAction, button: HTMLButtonElement) => void) {
     this.element = h("ol", { class: "messages", "aria-label": "Messages" });
     handleCopyClicks(this.element);
+    // A menu closes on Esc (focus back on its button), on a click elsewhere; arrows move between items.
+    this.element.addEventListener("keydown", (event) => {
+      const menu = (event.target as HTMLElement).closest<HTMLElement>("[role=menu]");
+      if (!menu) return;
+      const items = Array.from(menu.querySelectorAll<HTMLElement>("[role=menuitem]"));
+      const at = items.indexOf(event.target as HTMLElement);
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        closeMenus(this.element, true);
+      } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        items[(at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length]?.focus();
+      } else if (event.key === "Tab") closeMenus(this.element);
+    });
+    document.addEventListener("click", this.outside);
     this.element.addEventListener("click", (event) => {
+      const toggle = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-menu=toggle]");
+      if (toggle) {
+        const open = toggle.getAttribute("aria-expanded") !== "true";
+        closeMenus(this.element);
+        if (open) openMenu(toggle);
+        return;
+      }
       const button = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-action]");
       if (!button) return;
+      if (button.role === "menuitem") closeMenus(this.element, true);
       const li = button.closest<HTMLLIElement>("li.msg");
       const id = [...this.elements.entries()].find(([, el]) => el === li)?.[0];
       if (id) onAction(id, button.dataset.action as MessageAction, button);
     });
+  }
+
+  private outside = (event: Event): void => {
+    if (!(event.target as HTMLElement).closest?.(".msg__menu")) closeMenus(this.element);
+  };
+
+  destroy(): void {
+    document.removeEventListener("click", this.outside);
   }
 
   get pending(): boolean {
@@ -239,6 +394,16 @@ export class MessageList {
     const item = h("li", { class: "messages__card" }, card);
     const li = id ? this.elements.get(id) : undefined;
     this.element.insertBefore(item, li ? li.nextSibling : null);
+  }
+
+  /** The element of a message (when it is in the list). */
+  elementOf(id: string): HTMLLIElement | undefined {
+    return this.elements.get(id);
+  }
+
+  /** Render these messages again (their actions depend on what came after them). */
+  touch(ids: Iterable<string>): void {
+    for (const id of ids) if (this.elements.has(id)) this.dirty.add(id);
   }
 
   /** Render every marked message. */

@@ -138,7 +138,12 @@ def test_items_move_between_back_ends(tmp_path: Path, module_dynamo_store: Store
 
 def test_every_local_table_is_exported_or_declared_ephemeral(tmp_path: Path) -> None:
     store = local_store.LocalStore(tmp_path / "blu.sqlite3")
-    declared = {*local_store.EXPORTED_TABLES.values(), *local_store.PART_TABLES, *local_store.EPHEMERAL_TABLES}
+    declared = {
+        *local_store.EXPORTED_TABLES.values(),
+        *local_store.PART_TABLES,
+        *local_store.EPHEMERAL_TABLES,
+        *local_store.INDEX_TABLES,
+    }
     unknown = set(store.table_names()) - declared
     assert not unknown, (
         f"tables {unknown} are neither backed up nor declared ephemeral: add their kind to "

@@ -207,6 +207,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions/{session_id}/turns/{turn_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel Turn
+         * @description Cancel a queued turn before it runs; `cancelled: false` when it already runs or ended.
+         */
+        delete: operations["cancel_turn_api_sessions__session_id__turns__turn_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{session_id}/fork": {
         parameters: {
             query?: never;
@@ -349,6 +369,26 @@ export interface paths {
          * @description Start a run now (paused or not); the minimum interval between runs still applies (429).
          */
         post: operations["run_now_api_schedules__schedule_id__run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search
+         * @description Hits in order: sessions by name, artifacts by path, then messages by text, newest first.
+         */
+        get: operations["search_api_search_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1134,6 +1174,14 @@ export interface components {
             /** Updated At */
             updated_at: number;
         };
+        /** Cancelled */
+        Cancelled: {
+            /**
+             * Cancelled
+             * @description False when the turn already runs (interrupt it instead) or ended.
+             */
+            cancelled: boolean;
+        };
         /**
          * CliCounts
          * @description Claude Code processes: running, the task's memory limit, turns waiting for one.
@@ -1190,6 +1238,11 @@ export interface components {
             idle_timeout_minutes: number;
             /** Voice */
             voice: boolean;
+            /**
+             * Workspace Dir
+             * @description The agent's workspace: tool cards show paths relative to it.
+             */
+            workspace_dir: string;
         };
         /**
          * CreatedSession
@@ -2231,6 +2284,47 @@ export interface components {
             /** Repeat Forms */
             repeat_forms: string[];
         };
+        /**
+         * SearchHit
+         * @description One thing a search found: a session by its name, an artifact by its path, or a message by its text.
+         */
+        SearchHit: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "session" | "artifact" | "message";
+            /** Session Id */
+            session_id: string;
+            /** Session Name */
+            session_name: string;
+            /** At */
+            at: number;
+            /** Message Id */
+            message_id: string | null;
+            /** Role */
+            role: ("user" | "assistant" | "system") | null;
+            /** Path */
+            path: string | null;
+            /**
+             * Snippet
+             * @default
+             */
+            snippet: string;
+        };
+        /**
+         * SearchResults
+         * @description GET /api/search's answer: the hits in order (names, paths, then message texts, newest first).
+         */
+        SearchResults: {
+            /** Hits */
+            hits: components["schemas"]["SearchHit"][];
+            /**
+             * Complete
+             * @default true
+             */
+            complete: boolean;
+        };
         /** SessionChanges */
         SessionChanges: {
             /** Name */
@@ -2598,6 +2692,8 @@ export interface components {
             result_summary: string;
             /** Duration Ms */
             duration_ms: number | null;
+            /** Text Offset */
+            text_offset: number | null;
         };
         /** ToolCallEvent */
         ToolCallEvent: {
@@ -2636,6 +2732,8 @@ export interface components {
             result_summary: string;
             /** Duration Ms */
             duration_ms: number | null;
+            /** Text Offset */
+            text_offset: number | null;
             /** Turn Id */
             turn_id: string;
             /** Message Id */
@@ -3995,6 +4093,83 @@ export interface operations {
             };
         };
     };
+    cancel_turn_api_sessions__session_id__turns__turn_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                turn_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cancelled"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     fork_api_sessions__session_id__fork_post: {
         parameters: {
             query?: never;
@@ -4831,6 +5006,74 @@ export interface operations {
             };
             /** @description Blu is stopping or busy */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_api_search_get: {
+        parameters: {
+            query?: {
+                q?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

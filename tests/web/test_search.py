@@ -1,0 +1,82 @@
+"""Search across everything from the sessions' search box: a word from an old message deep in a long
+session, a file's path, a session's name; the match is marked and a hit jumps to the message."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.store import LOCAL_DB_NAME
+from core.store.local import LocalStore
+from core.store.models import MessageRecord, new_message_id
+from tests.support.server import BluClient, BluServer
+from tests.web.conftest import DESKTOP, PHONE, screenshot
+from tests.web.helpers import open_app
+
+pytestmark = pytest.mark.browser
+
+
+def long_session(blu: BluServer, api: BluClient, word: str, count: int = 90) -> tuple[str, str]:
+    """A session of `count` stored messages whose third holds `word`; returns (session id, message id)."""
+    sid = api.new_session()
+    api.http.patch(f"/api/sessions/{sid}", json={"name": f"Long history {word[-4:]}"})
+    store = LocalStore(blu.data_dir / LOCAL_DB_NAME)  # the running server's store (SQLite, WAL)
+    try:
+        base = 1_790_000_000.0
+        target = ""
+        for n in range(count):
+            text = f"Message number {n} about nothing much."
+            if n == 2:
+                text = f"The {word.capitalize()} was seen near the river."
+            message = MessageRecord(
+                session_id=sid, id=new_message_id(base + n), role="user" if n % 2 == 0 else "assistant", text=text
+            )
+            store.put_message(message)
+            if n == 2:
+                target = message.id
+    finally:
+        store.close()
+    return sid, target
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_search_finds_an_old_message_and_jumps_to_it(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
+) -> None:
+    which = "phone" if viewport == PHONE else "desktop"
+    word = f"okapi{secrets.token_hex(3)}"
+    sid, target = long_session(blu, api, word)
+    page = logged_in(viewport=viewport).new_page()
+    open_app(page, blu.url, "/#/new")
+
+    page.keyboard.press("Control+k")  # opens the drawer on a phone
+    page.locator("#session-search").fill(word[:-2].upper())  # the start of the word, any case
+    results = page.get_by_test_id("search-results")
+    hit = results.locator(f"button[data-message-id='{target}']")
+    hit.wait_for()
+    assert hit.locator("mark").inner_text().lower() == word[:-2]
+    assert "You · Long history" in hit.inner_text()
+    screenshot(page, f"{which}-search-results")
+
+    hit.click()
+    page.wait_for_url(f"**/#/s/{sid}")
+    found = page.locator(f"li.msg[data-id='{target}']")
+    found.wait_for()  # loaded although it is older than the newest page
+    assert found.evaluate("e => e.classList.contains('msg--found')")
+    assert found.locator("mark.search-mark").inner_text().lower() == word[:-2]
+    page.wait_for_function(
+        "(e) => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }",
+        arg=found.element_handle(),
+    )
+    screenshot(page, f"{which}-search-jumped")
+
+    # Session names are found too.
+    if viewport == PHONE:
+        page.get_by_role("button", name="Sessions").click()
+    page.locator("#session-search").fill(f"long history {word[-4:]}")
+    results.locator(f".search__hit--session button[data-session-id='{sid}']").wait_for()
+    page.locator("#session-search").fill("zzzz-nothing-here")
+    results.get_by_text("Nothing found").wait_for()

@@ -1,0 +1,57 @@
+// Deleting a session with a few seconds to undo: the session leaves the list at once, an "Undo" bar
+// shows, and only when the time is up (or the page is left) is it really deleted on the server — its
+// messages, artifact records and Claude's transcript (DELETE /api/sessions/{id}).
+import { chatApi } from "./api-chat";
+import { ApiError } from "./api";
+import { h } from "./dom";
+
+export const UNDO_MS = 6000;
+
+export interface DeleteHost {
+  /** Take the session out of the list and leave it if it is open. */
+  hide(id: string): void;
+  /** Bring it back (Undo, or the delete failed). */
+  restore(id: string): void;
+  toast(text: string, kind?: "info" | "error"): void;
+}
+
+const pending = new Map<string, { timer: number; bar: HTMLElement }>();
+
+async function commit(id: string, host: DeleteHost): Promise<void> {
+  const entry = pending.get(id);
+  if (!entry) return;
+  pending.delete(id);
+  window.clearTimeout(entry.timer);
+  entry.bar.remove();
+  try {
+    await chatApi.deleteSession(id);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return; // already gone
+    host.restore(id);
+    host.toast(error instanceof ApiError && error.status === 409 ? "Couldn't delete: a turn is running. Stop it first." : `Couldn't delete: ${(error as Error).message}`, "error");
+  }
+}
+
+/** Delete `id` after UNDO_MS unless Undo is pressed. */
+export function deleteWithUndo(id: string, name: string, host: DeleteHost): void {
+  host.hide(id);
+  const undo = h("button", { type: "button", class: "button button--small undo-bar__undo" }, "Undo");
+  const bar = h("div", { class: "undo-bar", role: "status", "data-testid": "undo-delete" }, h("span", { dir: "auto" }, `Deleted “${name || "New session"}”.`), undo);
+  document.body.append(bar);
+  const timer = window.setTimeout(() => void commit(id, host), UNDO_MS);
+  pending.set(id, { timer, bar });
+  undo.addEventListener("click", () => {
+    window.clearTimeout(timer);
+    pending.delete(id);
+    bar.remove();
+    host.restore(id);
+  });
+  undo.focus();
+}
+
+/** Leaving the page deletes what is waiting, so a session deleted is never left behind. */
+window.addEventListener("pagehide", () => {
+  for (const id of pending.keys()) {
+    void fetch(`/api/sessions/${encodeURIComponent(id)}`, { method: "DELETE", keepalive: true, credentials: "same-origin" });
+  }
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import {
+  addLocal,
+  applyEvent,
+  branchPoint,
+  canContinue,
+  canEdit,
+  canRegenerate,
+  cancellableTurn,
+  emptyConversation,
+  lastOwnMessage,
+  loadHistory,
+  markdownOf,
+  sendAccepted,
+  type Conversation,
+  type Message,
+} from "../src/conversation";
+import type { StreamEvent } from "../src/events";
+import { Log, record } from "./fixtures";
+
+function applyAll(state: Conversation, events: StreamEvent[]): Conversation {
+  return events.reduce((s, e) => applyEvent(s, e).state, state);
+}
+
+function msg(state: Conversation, id: string): Message {
+  const found = state.messages.get(id);
+  if (!found) throw new Error(`no message ${id}`);
+  return found;
+}
+
+const reply = (id: string, turn: string, overrides = {}) => record(id, { role: "assistant", turn_id: turn, ...overrides });
+
+/** Two finished exchanges, newest page complete. */
+function twoExchanges(lastReply = {}): Conversation {
+  const messages = [reply("103-a1", "t1", { text: "Second answer", ...lastReply }), record("102-u1", { turn_id: "t1", text: "Second" }), reply("101-a0", "t0", { text: "First answer" }), record("100-u0", { turn_id: "t0", text: "First" })];
+  return loadHistory(emptyConversation("s1"), { messages, next: null }).state;
+}
+
+describe("message actions", () => {
+  it("regenerates only the newest reply, and not while a turn runs", () => {
+    const state = twoExchanges();
+    expect(canRegenerate(state, msg(state, "103-a1"))).toBe(true);
+    expect(canRegenerate(state, msg(state, "101-a0"))).toBe(false);
+    expect(canRegenerate(state, msg(state, "102-u1"))).toBe(false);
+    const log = new Log();
+    const busy = applyAll(state, [log.complete(record("104-u2", { turn_id: "t2" })), log.turn({ turn_id: "t2", status: "queued", user_message_id: "104-u2", position: 0 })]);
+    expect(canRegenerate(busy, msg(busy, "103-a1"))).toBe(false);
+  });
+
+  it("continues a newest reply that was cut short after writing something", () => {
+    expect(canContinue(twoExchanges(), msg(twoExchanges(), "103-a1"))).toBe(false);
+    const cut = twoExchanges({ state: "interrupted", error: "The turn ran longer than 900 s and Blu stopped it." });
+    expect(canContinue(cut, msg(cut, "103-a1"))).toBe(true);
+    const empty = twoExchanges({ state: "interrupted", text: "" });
+    expect(canContinue(empty, msg(empty, "103-a1"))).toBe(false);
+  });
+
+  it("edits the person's stored messages; ↑ finds the newest", () => {
+    const state = twoExchanges();
+    expect(canEdit(msg(state, "100-u0"))).toBe(true);
+    expect(canEdit(msg(state, "101-a0"))).toBe(false);
+    expect(lastOwnMessage(state)?.id).toBe("102-u1");
+    const sending = addLocal(state, "draft", "k1", 2_000_000_000_000).state;
+    expect(lastOwnMessage(sending)?.id).toBe("102-u1"); // a message still being sent is not edited
+  });
+
+  it("branches from the message before the edited one, or from the start", () => {
+    const state = twoExchanges();
+    expect(branchPoint(state, msg(state, "102-u1"))).toBe("101-a0");
+    expect(branchPoint(state, msg(state, "100-u0"))).toBe("start");
+    const partial = loadHistory(emptyConversation("s1"), { messages: [record("102-u1", { turn_id: "t1" })], next: "older" }).state;
+    expect(branchPoint(partial, msg(partial, "102-u1"))).toBeNull(); // the one before is not loaded
+  });
+
+  it("offers cancelling a queued message only while it waits", () => {
+    const log = new Log();
+    let state = twoExchanges();
+    state = applyAll(state, [
+      log.complete(record("104-u2", { turn_id: "t2" })),
+      log.turn({ turn_id: "t2", status: "running", message_id: "105-a2", user_message_id: "104-u2" }),
+      log.complete(record("106-u3", { turn_id: "t3" })),
+      log.turn({ turn_id: "t3", status: "queued", user_message_id: "106-u3", position: 1 }),
+    ]);
+    expect(cancellableTurn(state, msg(state, "104-u2"))).toBeNull();
+    expect(cancellableTurn(state, msg(state, "106-u3"))).toBe("t3");
+    state = applyAll(state, [log.turn({ turn_id: "t3", status: "interrupted", reason: "cancelled", user_message_id: "106-u3" })]);
+    expect(cancellableTurn(state, msg(state, "106-u3"))).toBeNull();
+  });
+
+  it("offers cancelling a message sent from this page as soon as the server queued it", () => {
+    let step = addLocal(twoExchanges(), "later", "k2", 2_000_000_000_000);
+    const id = step.changes.added[0]!;
+    expect(cancellableTurn(step.state, msg(step.state, id))).toBeNull();
+    step = sendAccepted(step.state, id, { message_id: "107-u4", turn_id: "t4", position: 1 });
+    expect(cancellableTurn(step.state, msg(step.state, id))).toBe("t4");
+  });
+
+  it("copies a message as its Markdown text", () => {
+    const state = twoExchanges({ text: "# Title\n\n- **bold**" });
+    expect(markdownOf(msg(state, "103-a1"))).toBe("# Title\n\n- **bold**");
+  });
+});
