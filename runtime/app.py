@@ -169,6 +169,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         daily=settings.backups_daily,
         turns_running=manager.busy,
         quiesce=lambda session_id: _drop_idle_clients(manager, session_id),
+        schedules_replaced=lambda: _schedules_replaced(scheduler),
     )
     try:
         await asyncio.to_thread(backup_service.backups.recover)  # finish a restore a crash interrupted
@@ -219,6 +220,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.blu.login_checks.close()
         if standin is not None:
             standin.stop()
+
+
+async def _schedules_replaced(scheduler: Scheduler) -> None:
+    """After a full restore or an import: due schedules run now (a missed one once, late), and each
+    schedule's EventBridge wake matches the store again (AWS)."""
+    scheduler.changed()
+    await scheduler.sync_wakes()
 
 
 def _drop_idle_clients(manager: SessionManager, session_id: str | None) -> None:

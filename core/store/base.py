@@ -232,18 +232,22 @@ class Store(Protocol):
     # export and import (backups, moving a Blu) ---------------------------------------------
     def export_items(self, *, session_id: str | None = None) -> Iterator[ExportedItem]:
         """Every lasting item (portable.EXPORT_KINDS, kind by kind in that order), or one session's
-        only; a message carries its whole text. Activity, throttles, idempotency keys and the power log
-        describe this running Blu, not a person's data, and are left out."""
+        only (portable.SESSION_KINDS: no schedules, runs or preferences); a message carries its whole
+        text. Activity, throttles, idempotency keys and the power log describe this running Blu, and push
+        subscriptions and the VAPID keys are bound to it: they are left out."""
 
     def import_item(self, item: ExportedItem, *, replace: bool = False) -> ImportOutcome:
         """Keep one exported item under its own key (a session's id; a message's session and id; an
-        artifact's path and session): "added" when absent; when present, "replaced" with replace=True,
-        else "kept" unchanged, so importing twice never duplicates. Raises portable.UnknownKind, or
-        ValueError/TypeError for malformed fields (nothing is written then)."""
+        artifact's path and session; a schedule's id; a run's schedule and id; the one preferences item):
+        "added" when absent; when present, "replaced" with replace=True, else "kept" unchanged, so
+        importing twice never duplicates. "skipped", writing nothing, for a run whose schedule is not in
+        the store. Raises portable.UnknownKind, or ValueError/TypeError for malformed fields (nothing is
+        written then)."""
 
     def clear_items(self) -> int:
-        """Delete every exported item (what a full restore replaces); returns how many sessions went.
-        The activity item, throttles and the power log stay."""
+        """Delete every exported item (what a full restore replaces: sessions, schedules and their runs,
+        the preferences, which fall back to their defaults); returns how many sessions went. The
+        activity item, throttles, the power log, push subscriptions and the VAPID keys stay."""
 
     def close(self) -> None:
         """Release files and connections."""

@@ -67,11 +67,23 @@ PUSH_PREFIX = "PUSH#"
 PREFERENCES = "PREFERENCES"
 VAPID = "VAPID"
 
-# Key prefixes of items that are a person's data (exported by kind, text parts inside their message) and
-# of those that describe this running Blu; a test requires every item a store writes to match one.
-EXPORTED_PREFIXES: tuple[str, ...] = (SESSION_PREFIX, ARTIFACT_PREFIX)
-EPHEMERAL_PARTITIONS: tuple[str, ...] = (SYSTEM, AUTH_PREFIX)  # activity, power log; login throttles
-EPHEMERAL_SORT_PREFIXES: tuple[str, ...] = (REQUEST_PREFIX,)  # idempotency keys under SESSION#
+# Keys (partition prefix, sort key prefix) of items that are a person's data (exported by kind, text
+# parts inside their message) and of those that describe this running Blu; a test requires every item
+# a store writes to match one (an ephemeral one first).
+EXPORTED_KEYS: tuple[tuple[str, str], ...] = (
+    (SESSION_PREFIX, ""),  # sessions, messages, text parts
+    (ARTIFACT_PREFIX, ""),
+    (SCHEDULE_PREFIX, ""),  # schedules and their runs
+    (NOTIFY, PREFERENCES),  # the kinds of notification the person wants
+)
+EPHEMERAL_KEYS: tuple[tuple[str, str], ...] = (
+    (SYSTEM, ""),  # activity, power log
+    (AUTH_PREFIX, ""),  # login throttles
+    (SESSION_PREFIX, REQUEST_PREFIX),  # idempotency keys
+    # Bound to this Blu's VAPID key pair and the browsers that subscribed (core/store/portable.py).
+    (NOTIFY, PUSH_PREFIX),
+    (NOTIFY, VAPID),
+)
 
 _LOST = "ConditionalCheckFailedException"
 # The table has no full-text index: a search reads sessions newest first, at most this many message items.
@@ -980,6 +992,22 @@ class DynamoStore:
         for session in sessions:
             for artifact in sorted(self.list_artifacts(session.id), key=lambda a: a.path):
                 yield portable.export(portable.ARTIFACT, artifact)
+        if session_id is not None:
+            return  # schedules, their runs and the preferences are no session's (docs/backups.md)
+        schedules = sorted(self.list_schedules(), key=lambda s: s.id)
+        for schedule in schedules:
+            yield portable.export(portable.SCHEDULE, schedule)
+        runs = self._m.run
+        for schedule in schedules:
+            rows = runs.query(_schedule_pk(schedule.id), runs.SK.startswith(RUN_PREFIX), consistent_read=True)
+            for item in rows:
+                yield portable.export(portable.SCHEDULE_RUN, _record(ScheduleRunRecord, item))
+        preferences = self._m.preferences
+        try:
+            stored = preferences.get(NOTIFY, PREFERENCES, consistent_read=True)
+        except preferences.DoesNotExist:
+            return
+        yield portable.export(portable.NOTIFICATION_PREFERENCES, _record(NotificationPreferences, stored))
 
     def import_item(self, item: portable.ExportedItem, *, replace: bool = False) -> portable.ImportOutcome:
         record = portable.record_of(item)
@@ -997,6 +1025,20 @@ class DynamoStore:
             model = self._m.message
             fitted = codec.fit_message(record)
             row = model(_session_pk(record.session_id), MESSAGE_PREFIX + record.id, **_attributes(fitted))
+        elif isinstance(record, ScheduleRunRecord):
+            return self._import_run(codec.fit_run(record), replace)
+        elif isinstance(record, ScheduleRecord):
+            model = self._m.schedule
+            row = model(
+                _schedule_pk(record.id),
+                META,
+                GSI1PK=SCHEDULES_PARTITION,
+                GSI1SK=codec.session_recency_key(record.created_at, record.id),
+                **_attributes(record),
+            )
+        elif isinstance(record, NotificationPreferences):
+            model = self._m.preferences
+            row = model(NOTIFY, PREFERENCES, **_attributes(record))
         else:
             model = self._m.artifact
             row = model(
@@ -1020,10 +1062,37 @@ class DynamoStore:
             self._keep_text(record.session_id, record.id, record.text)
         return outcome
 
+    def _import_run(self, run: ScheduleRunRecord, replace: bool) -> portable.ImportOutcome:
+        """A run is written only while its schedule exists (one transaction: a schedule deleted meanwhile
+        leaves no run behind that nothing lists or deletes); "skipped" when it does not."""
+        schedule, model = self._m.schedule, self._m.run
+        connection = self._m.item._get_connection().connection
+        for only_new in (True, False):
+            try:
+                with TransactWrite(connection=connection) as transaction:
+                    transaction.condition_check(
+                        schedule, _schedule_pk(run.schedule_id), META, condition=schedule.PK.exists()
+                    )
+                    transaction.save(self._run_item(run), condition=model.PK.does_not_exist() if only_new else None)
+                return "added" if only_new else "replaced"
+            except TransactWriteError as exc:
+                if exc.cause_response_code != "TransactionCanceledException":
+                    raise
+            try:
+                self.get_schedule(run.schedule_id)
+            except NotFound:
+                return "skipped"
+            if not replace:
+                return "kept"
+        raise Conflict(f"run {run.schedule_id}/{run.id} could not be replaced")  # its schedule came and went
+
     def clear_items(self) -> int:
         sessions = self._all_sessions()
         for session in sessions:
             self.delete_session(session.id)
+        for schedule in self.list_schedules():
+            self.delete_schedule(schedule.id)
+        self._m.preferences(NOTIFY, PREFERENCES).delete()
         return len(sessions)
 
     def close(self) -> None:

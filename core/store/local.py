@@ -128,18 +128,17 @@ _ACTIVITY = "activity"
 _NOTIFY_PREFERENCES = "notification_preferences"
 _VAPID = "vapid_keys"
 # Tables whose rows are a person's data (exported by kind) and those that describe this running Blu;
-# a test requires every table to be in one of them, so a new table forces the decision.
+# a test requires every table to be in one of them, so a new table forces the decision. `singletons`
+# is both: its rows are classified by name below (the same test checks every row it finds).
 EXPORTED_TABLES: dict[str, str] = {
     portable.SESSION: "sessions",
     portable.MESSAGE: "messages",
     portable.ARTIFACT: "artifacts",
+    portable.SCHEDULE: "schedules",
+    portable.SCHEDULE_RUN: "schedule_runs",
+    portable.NOTIFICATION_PREFERENCES: "singletons",
 }
 PART_TABLES: tuple[str, ...] = ("message_texts",)  # exported inside their message
-EPHEMERAL_TABLES: tuple[str, ...] = ("singletons", "throttles", "requests")
-# The search index (FTS5 and its shadow tables): rebuilt from the messages, never exported.
-INDEX_TABLES: tuple[str, ...] = (
-    "search", "search_rows", "search_data", "search_idx", "search_content", "search_docsize", "search_config",
-)  # fmt: skip
 _SEARCH_READY = "search-index-v1"  # a singleton row: the index holds everything stored before it existed
 
 # The search index (SQLite FTS5) of message texts. A row's rowid is its message's time (ms, times 4096, plus
@@ -155,6 +154,16 @@ _SEARCH_SCHEMA = (
         session_id TEXT NOT NULL, ref TEXT NOT NULL, row INTEGER NOT NULL,
         PRIMARY KEY (session_id, ref)) WITHOUT ROWID""",
 )
+
+# Push subscriptions (and the VAPID keys among the singletons) are bound to this Blu's key pair and to
+# the browsers that subscribed to it: not exported (core/store/portable.py says why).
+EPHEMERAL_TABLES: tuple[str, ...] = ("singletons", "throttles", "requests", "push_subscriptions")
+EXPORTED_SINGLETONS: dict[str, str] = {portable.NOTIFICATION_PREFERENCES: _NOTIFY_PREFERENCES}
+EPHEMERAL_SINGLETONS: tuple[str, ...] = (_ACTIVITY, _VAPID, _SEARCH_READY)
+# The search index (FTS5 and its shadow tables): rebuilt from the messages, never exported.
+INDEX_TABLES: tuple[str, ...] = (
+    "search", "search_rows", "search_data", "search_idx", "search_content", "search_docsize", "search_config",
+)  # fmt: skip
 
 
 def _dump(record: object) -> str:
@@ -728,6 +737,10 @@ class LocalStore:
         """Every table in the database file (for the export guard test)."""
         return self._all("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
 
+    def singleton_names(self) -> list[str]:
+        """The rows of the singletons table (for the export guard test)."""
+        return self._all("SELECT name FROM singletons ORDER BY name")
+
     def export_items(self, *, session_id: str | None = None) -> Iterator[portable.ExportedItem]:
         # Fixed SQL fragments only; the session id is always a bound parameter.
         only = "" if session_id is None else " WHERE session_id = ?"
@@ -751,6 +764,15 @@ class LocalStore:
                     f"SELECT body FROM artifacts{only} ORDER BY session_id, path",  # noqa: S608
                     args,
                 ).fetchall()
+                # Schedules and their runs are no session's, nor are the preferences: a one-session
+                # export leaves them out (docs/backups.md).
+                schedules, runs, preferences = [], [], []
+                if session_id is None:
+                    schedules = self._db.execute("SELECT body FROM schedules ORDER BY id").fetchall()
+                    runs = self._db.execute("SELECT body FROM schedule_runs ORDER BY schedule_id, id").fetchall()
+                    preferences = self._db.execute(
+                        "SELECT body FROM singletons WHERE name = ?", (_NOTIFY_PREFERENCES,)
+                    ).fetchall()
             finally:
                 self._db.execute("COMMIT")
         for (body,) in sessions:
@@ -760,6 +782,12 @@ class LocalStore:
             yield portable.export(portable.MESSAGE, record if whole is None else replace(record, text=whole))
         for (body,) in artifacts:
             yield portable.export(portable.ARTIFACT, _load(ArtifactRecord, body))
+        for (body,) in schedules:
+            yield portable.export(portable.SCHEDULE, _load(ScheduleRecord, body))
+        for (body,) in runs:
+            yield portable.export(portable.SCHEDULE_RUN, _load(ScheduleRunRecord, body))
+        for (body,) in preferences:
+            yield portable.export(portable.NOTIFICATION_PREFERENCES, _load(NotificationPreferences, body))
 
     def import_item(self, item: portable.ExportedItem, *, replace: bool = False) -> portable.ImportOutcome:
         record = portable.record_of(item)
@@ -778,7 +806,7 @@ class LocalStore:
                     db.execute(f"{verb} INTO messages VALUES (?, ?, ?)", (fitted.session_id, fitted.id, _dump(fitted)))
                     self._keep_text(db, record.session_id, record.id, record.text)
                     self._index_message(db, record, record.text)  # restored messages are found by search
-            else:
+            elif isinstance(record, ArtifactRecord):
                 existed = db.execute(
                     "SELECT 1 FROM artifacts WHERE path = ? AND session_id = ?", (record.path, record.session_id)
                 ).fetchone()
@@ -786,6 +814,27 @@ class LocalStore:
                     db.execute(
                         f"{verb} INTO artifacts VALUES (?, ?, ?)", (record.path, record.session_id, _dump(record))
                     )
+            elif isinstance(record, ScheduleRecord):
+                existed = db.execute("SELECT 1 FROM schedules WHERE id = ?", (record.id,)).fetchone()
+                if existed is None or replace:
+                    created = codec.session_recency_key(record.created_at, record.id)
+                    db.execute(f"{verb} INTO schedules VALUES (?, ?, ?)", (record.id, created, _dump(record)))
+            elif isinstance(record, ScheduleRunRecord):
+                if db.execute("SELECT 1 FROM schedules WHERE id = ?", (record.schedule_id,)).fetchone() is None:
+                    return "skipped"  # a run without its schedule could never be seen or deleted
+                fitted_run = codec.fit_run(record)
+                existed = db.execute(
+                    "SELECT 1 FROM schedule_runs WHERE schedule_id = ? AND id = ?", (record.schedule_id, record.id)
+                ).fetchone()
+                if existed is None or replace:
+                    db.execute(
+                        f"{verb} INTO schedule_runs VALUES (?, ?, ?, ?)",
+                        (fitted_run.schedule_id, fitted_run.id, fitted_run.outcome, _dump(fitted_run)),
+                    )
+            else:
+                existed = db.execute("SELECT 1 FROM singletons WHERE name = ?", (_NOTIFY_PREFERENCES,)).fetchone()
+                if existed is None or replace:
+                    db.execute(f"{verb} INTO singletons VALUES (?, ?)", (_NOTIFY_PREFERENCES, _dump(record)))
         if existed is None:
             return "added"
         return "replaced" if replace else "kept"
@@ -793,8 +842,18 @@ class LocalStore:
     def clear_items(self) -> int:
         with self._write() as db:
             count = db.execute("DELETE FROM sessions").rowcount
-            for table in ("messages", "artifacts", "message_texts", "requests", "search", "search_rows"):
+            for table in (
+                "messages",
+                "artifacts",
+                "message_texts",
+                "requests",
+                "schedules",
+                "schedule_runs",
+                "search",
+                "search_rows",
+            ):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 -- fixed names
+            db.execute("DELETE FROM singletons WHERE name = ?", (_NOTIFY_PREFERENCES,))
         return count
 
     def close(self) -> None:

@@ -5,19 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.store.models import ArtifactRecord, MessageRecord, SessionRecord, to_plain
+from core.store.models import (
+    ArtifactRecord,
+    MessageRecord,
+    NotificationPreferences,
+    ScheduleRecord,
+    ScheduleRunRecord,
+    SessionRecord,
+    to_plain,
+)
 
 # Every kind a backup holds, in import order (a session before the messages and artifacts that hang off
-# it). A new lasting item kind (schedules, settings, ...) is added here and in both back-ends'
+# it, a schedule before its runs). A new lasting item kind is added here and in both back-ends'
 # export_items/import_item/clear_items; the guard tests in tests/core/store/test_portable.py fail until
-# every table and key prefix a store writes is either exported or listed as ephemeral.
+# every table, row and key prefix a store writes is either exported or listed as ephemeral.
+# Not exported, on purpose: Web Push subscriptions and the VAPID key pair. A subscription is bound to
+# one browser and to this Blu's VAPID public key, and a key pair moved to another Blu would sign for
+# browsers that never subscribed there: after moving a Blu, notifications are enabled again in each browser.
 SESSION = "session"
 MESSAGE = "message"
 ARTIFACT = "artifact"
-EXPORT_KINDS: tuple[str, ...] = (SESSION, MESSAGE, ARTIFACT)
-RECORD_TYPES: dict[str, type] = {SESSION: SessionRecord, MESSAGE: MessageRecord, ARTIFACT: ArtifactRecord}
+SCHEDULE = "schedule"
+SCHEDULE_RUN = "schedule_run"
+NOTIFICATION_PREFERENCES = "notification_preferences"  # one item at most: the kinds the person wants
+EXPORT_KINDS: tuple[str, ...] = (SESSION, MESSAGE, ARTIFACT, SCHEDULE, SCHEDULE_RUN, NOTIFICATION_PREFERENCES)
+SESSION_KINDS: tuple[str, ...] = (SESSION, MESSAGE, ARTIFACT)  # what a one-session export holds
+RECORD_TYPES: dict[str, type] = {
+    SESSION: SessionRecord,
+    MESSAGE: MessageRecord,
+    ARTIFACT: ArtifactRecord,
+    SCHEDULE: ScheduleRecord,
+    SCHEDULE_RUN: ScheduleRunRecord,
+    NOTIFICATION_PREFERENCES: NotificationPreferences,
+}
 
-ImportOutcome = Literal["added", "replaced", "kept"]
+# "skipped": nothing written, because what the item hangs off is missing (a schedule run whose
+# schedule is neither here nor imported before it).
+ImportOutcome = Literal["added", "replaced", "kept", "skipped"]
 
 
 class UnknownKind(ValueError):
@@ -48,7 +72,10 @@ class ExportedItem:
 
     @property
     def session_id(self) -> str | None:
-        """The session this item belongs to (a session's own id for a session)."""
+        """The session this item belongs to (a session's own id for a session); None for the kinds that
+        are no session's (a schedule and its runs, even when they write to a session; preferences)."""
+        if self.kind not in SESSION_KINDS:
+            return None
         value = self.item.get("id") if self.kind == SESSION else self.item.get("session_id")
         return value if isinstance(value, str) else None
 

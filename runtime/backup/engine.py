@@ -79,7 +79,8 @@ class Sources:
 
 @dataclass
 class ImportReport:
-    """What an import did: per store kind how many items were added or kept (already there, by id);
+    """What an import did: per store kind how many items were added, kept (already there, by id) or
+    skipped (a schedule run whose schedule is missing, only when some were);
     files added, identical, or conflicting (kept as they were, the import's copy written beside)."""
 
     snapshot: dict[str, Any]
@@ -622,7 +623,8 @@ class Backups:
                     report.skipped_kinds[item.kind] = report.skipped_kinds.get(item.kind, 0) + 1
                     continue
                 counts = report.store.setdefault(item.kind, {"added": 0, "kept": 0})
-                counts[outcome if outcome in counts else "kept"] += 1
+                key = "kept" if outcome == "replaced" else outcome  # "skipped": a run without its schedule
+                counts[key] = counts.get(key, 0) + 1
             for section in SECTIONS:
                 self._merge_tree(unpacked / section, self.sources.root(section), section, manifest.id, report)
             return report

@@ -90,6 +90,8 @@ class BackupService:
     `turns_running` says whether a turn is running right now: a scheduled snapshot waits for a quiet
     moment (the next check) rather than copying files a turn is changing; a restore refuses.
     `quiesce(session_id | None)` drops idle Claude clients after a restore (their memory predates it).
+    `schedules_replaced()` is awaited after a full restore or an import, which may bring schedules back:
+    the scheduler looks again and puts the EventBridge wakes in line with them (docs/backups.md).
     """
 
     def __init__(
@@ -99,11 +101,13 @@ class BackupService:
         daily: bool,
         turns_running: Callable[[], bool] = lambda: False,
         quiesce: Callable[[str | None], None] = lambda session_id: None,
+        schedules_replaced: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.backups = backups
         self.daily = daily
         self.turns_running = turns_running
         self.quiesce = quiesce
+        self.schedules_replaced = schedules_replaced
         self.last_error: str | None = None
         self.running: str | None = None  # what is running now ("snapshot", "restore", "import")
         self.operation: Operation | None = None  # the latest one the API started
@@ -225,6 +229,8 @@ class BackupService:
         result = await asyncio.to_thread(run)
         if path is None:
             self.quiesce(session_id)  # on the event loop: the session workers live there
+        if path is None and session_id is None and self.schedules_replaced is not None:
+            await self.schedules_replaced()
         return result
 
     async def import_archive(self, source: Path | IO[bytes]) -> ImportReport:
@@ -238,4 +244,7 @@ class BackupService:
             finally:
                 self.running = None
 
-        return await asyncio.to_thread(run)
+        report = await asyncio.to_thread(run)
+        if self.schedules_replaced is not None:
+            await self.schedules_replaced()
+        return report

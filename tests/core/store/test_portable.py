@@ -15,10 +15,16 @@ from core.store.models import (
     AcceptedRequest,
     ArtifactRecord,
     MessageRecord,
+    NotificationPreferences,
+    PushSubscriptionRecord,
+    ScheduleRecord,
+    ScheduleRunRecord,
     SessionRecord,
     ToolCall,
+    VapidKeys,
+    scheduled_run_id,
 )
-from core.store.portable import EXPORT_KINDS, ExportedItem, UnknownKind
+from core.store.portable import EXPORT_KINDS, SESSION_KINDS, ExportedItem, UnknownKind
 
 T0 = 1_760_000_000.0
 LONG_TEXT = "é" * (MAX_TEXT_BYTES // 2 + 500)  # over the item budget: kept whole beside the record
@@ -45,6 +51,54 @@ def fill(store: Store) -> None:
         )
         store.put_artifact(ArtifactRecord(path=f"dir/file{n}.txt", session_id=sid, tool="Write", updated_at=T0 + 2))
         store.claim_request(AcceptedRequest(session_id=sid, key="k", turn_id="t", message_id="m"), at=T0)
+    # Two schedules (one writing to a session, with limits), runs of every shape, the preferences.
+    store.create_schedule(
+        ScheduleRecord(
+            id="sch-b",
+            name="Morning news",
+            prompt="Summarize the news",
+            cron="0 8 * * 1-5",
+            repeat="every weekday at 08:00",
+            timezone="Europe/Berlin",
+            target="session",
+            session_id="s-one",
+            max_minutes=5.0,
+            max_usd=0.5,
+            created_at=T0,
+            updated_at=T0 + 5,
+            next_run_at=T0 + 86_400,
+            last_run_at=T0 + 1,
+        )
+    )
+    store.create_schedule(
+        ScheduleRecord(id="sch-a", prompt="Once", run_at=T0 + 999, paused=True, created_at=T0 + 3, updated_at=T0 + 3)
+    )
+    store.put_schedule_run(
+        ScheduleRunRecord(
+            schedule_id="sch-b",
+            id=scheduled_run_id(T0),
+            due_at=T0,
+            started_at=T0 + 1,
+            finished_at=T0 + 30,
+            outcome="limit_usd",
+            late=True,
+            missed=3,
+            session_id="s-one",
+            turn_id="turn-1",
+            cost_usd=0.75,
+            error="The run reached its limit of 0.5 USD.",
+        )
+    )
+    store.put_schedule_run(
+        ScheduleRunRecord(schedule_id="sch-b", id="1760000500000-mabcd", due_at=T0 + 500, trigger="manual")
+    )
+    store.put_schedule_run(ScheduleRunRecord(schedule_id="sch-a", id=scheduled_run_id(T0 + 2), due_at=T0 + 2))
+    store.set_notification_preferences(NotificationPreferences(kinds={"turn_finished": False, "schedule_run": True}))
+    # Ephemeral: they describe this running Blu, or bind to its key pair and the browsers that subscribed.
+    store.put_push_subscription(
+        PushSubscriptionRecord(id="sub", endpoint="https://push.example/", p256dh="k", auth="a")
+    )
+    store.claim_vapid_keys(VapidKeys(public_key="pub", private_key="priv", created_at=T0))
     store.heartbeat(T0)
     store.record_user_action(T0)
     store.record_login_failure("1.2.3.4", at=T0, expires_at=T0 + 60)
@@ -60,10 +114,24 @@ def test_export_holds_every_lasting_item_in_kind_order(store: Store) -> None:
     kinds = [item["kind"] for item in items]
     assert kinds == sorted(kinds, key=EXPORT_KINDS.index)
     assert kinds.count("session") == 2 and kinds.count("message") == 4 and kinds.count("artifact") == 2
-    long = next(i for i in items if i["item"]["id"] == "0-0002-b")
+    assert kinds.count("schedule") == 2 and kinds.count("schedule_run") == 3
+    assert kinds.count("notification_preferences") == 1
+    assert "push_subscription" not in kinds and "vapid_keys" not in kinds
+    long = next(i for i in items if i["item"].get("id") == "0-0002-b")
     assert long["item"]["text"] == LONG_TEXT  # whole, not the stored cut
     assert long["item"]["truncated"] is True
-    assert exported(store, session_id="s-two") == [i for i in items if ExportedItem.from_json(i).session_id == "s-two"]
+    schedules = [i["item"]["id"] for i in items if i["kind"] == "schedule"]
+    runs = [(i["item"]["schedule_id"], i["item"]["id"]) for i in items if i["kind"] == "schedule_run"]
+    assert schedules == sorted(schedules) and runs == sorted(runs)  # the same order on both back-ends
+
+
+def test_a_one_session_export_holds_that_session_only(store: Store) -> None:
+    fill(store)
+    items = exported(store)
+    one = exported(store, session_id="s-one")
+    assert one == [i for i in items if ExportedItem.from_json(i).session_id == "s-one"]
+    # Not the schedule that writes to s-one, nor the runs that ran there: they are no session's.
+    assert {i["kind"] for i in one} == set(SESSION_KINDS)
 
 
 def test_clear_then_import_restores_everything_exactly(store: Store) -> None:
@@ -81,6 +149,23 @@ def test_clear_then_import_restores_everything_exactly(store: Store) -> None:
     assert store.list_messages("s-one").items[1].truncated
     assert [a.path for a in store.sessions_for_path("dir/file0.txt")] == ["dir/file0.txt"]
     assert [s.id for s in store.list_sessions().items] == ["s-two", "s-one"]  # recency index rebuilt
+    assert [s.id for s in store.list_schedules()] == ["sch-b", "sch-a"]  # creation index rebuilt
+    assert [r.id for r in store.list_schedule_runs("sch-b").items] == ["1760000500000-mabcd", scheduled_run_id(T0)]
+    running = {(r.schedule_id, r.id) for r in store.running_schedule_runs()}  # the outcome column rebuilt
+    assert running == {("sch-a", scheduled_run_id(T0 + 2)), ("sch-b", "1760000500000-mabcd")}
+    assert not store.get_notification_preferences().wants("turn_finished")
+    assert [s.id for s in store.list_push_subscriptions()] == ["sub"]  # ephemeral items stay
+    assert store.claim_vapid_keys(VapidKeys(public_key="other", private_key="x")).public_key == "pub"
+
+
+def test_clear_removes_schedules_runs_and_preferences(store: Store) -> None:
+    fill(store)
+    store.clear_items()
+    assert store.list_schedules() == []
+    with pytest.raises(NotFound):
+        store.get_schedule_run("sch-b", scheduled_run_id(T0))
+    assert store.running_schedule_runs() == []
+    assert store.get_notification_preferences() == NotificationPreferences()  # back to the defaults
 
 
 def test_import_merges_by_id_without_duplicates(store: Store) -> None:
@@ -94,6 +179,41 @@ def test_import_merges_by_id_without_duplicates(store: Store) -> None:
     assert store.get_session("s-one").name == "renamed"
     assert store.import_item(ExportedItem.from_json(session), replace=True) == "replaced"
     assert store.get_session("s-one").name == "Session 0"
+
+
+def test_importing_schedules_and_runs_merges_by_id(store: Store) -> None:
+    fill(store)
+    before = exported(store)
+    store.clear_items()
+    for _ in range(2):  # the second import adds nothing
+        for item in before:
+            store.import_item(ExportedItem.from_json(item))
+    assert exported(store) == before
+    assert len(store.list_schedules()) == 2 and len(store.list_schedule_runs("sch-b").items) == 2
+    store.update_schedule("sch-b", paused=True)
+    store.update_schedule_run("sch-b", scheduled_run_id(T0), outcome="error")
+    store.set_notification_preferences(NotificationPreferences(kinds={}))
+    schedule = next(i for i in before if i["kind"] == "schedule" and i["item"]["id"] == "sch-b")
+    run = next(i for i in before if i["kind"] == "schedule_run" and i["item"]["id"] == scheduled_run_id(T0))
+    preferences = next(i for i in before if i["kind"] == "notification_preferences")
+    for item in (schedule, run, preferences):
+        assert store.import_item(ExportedItem.from_json(item)) == "kept"
+    assert store.get_schedule("sch-b").paused and store.get_schedule_run("sch-b", run["item"]["id"]).outcome == "error"
+    assert store.get_notification_preferences() == NotificationPreferences(kinds={})
+    for item in (schedule, run, preferences):
+        assert store.import_item(ExportedItem.from_json(item), replace=True) == "replaced"
+    assert exported(store) == before
+
+
+def test_a_run_whose_schedule_is_missing_is_skipped(store: Store) -> None:
+    fill(store)
+    run = next(i for i in store.export_items() if i.kind == "schedule_run")
+    store.clear_items()
+    assert store.import_item(run) == "skipped"
+    assert store.import_item(run, replace=True) == "skipped"
+    assert exported(store) == []
+    with pytest.raises(NotFound):
+        store.get_schedule_run(run.item["schedule_id"], run.item["id"])
 
 
 def test_replacing_a_long_message_keeps_its_whole_text(store: Store) -> None:
@@ -111,6 +231,12 @@ def test_bad_items_are_refused_and_write_nothing(store: Store) -> None:
         store.import_item(ExportedItem(kind="session", item={"id": "", "name": "no id"}))
     with pytest.raises((ValueError, TypeError)):
         store.import_item(ExportedItem(kind="message", item={"session_id": "s", "id": "m", "role": 5}))
+    with pytest.raises((ValueError, TypeError)):
+        store.import_item(ExportedItem(kind="schedule", item={"id": "x", "target": "elsewhere"}))
+    with pytest.raises((ValueError, TypeError)):
+        store.import_item(ExportedItem(kind="schedule_run", item={"schedule_id": "x", "id": "r", "due_at": "soon"}))
+    with pytest.raises((ValueError, TypeError)):
+        store.import_item(ExportedItem(kind="notification_preferences", item={"kinds": {"x": "yes"}}))
     assert exported(store) == []
     with pytest.raises(ValueError, match="exported item"):
         ExportedItem.from_json(["session", {}])
@@ -138,6 +264,14 @@ def test_items_move_between_back_ends(tmp_path: Path, module_dynamo_store: Store
 
 def test_every_local_table_is_exported_or_declared_ephemeral(tmp_path: Path) -> None:
     store = local_store.LocalStore(tmp_path / "blu.sqlite3")
+    fill(store)
+    rows = set(store.singleton_names())  # the one table that holds both
+    assert rows, "fill() writes singletons"
+    unknown_rows = rows - {*local_store.EXPORTED_SINGLETONS.values(), *local_store.EPHEMERAL_SINGLETONS}
+    assert not unknown_rows, (
+        f"singleton rows {unknown_rows} are neither backed up nor declared ephemeral: export their kind "
+        "or name them in core/store/local.py EPHEMERAL_SINGLETONS"
+    )
     declared = {
         *local_store.EXPORTED_TABLES.values(),
         *local_store.PART_TABLES,
@@ -162,18 +296,23 @@ def test_every_dynamo_item_is_exported_or_declared_ephemeral(module_dynamo_store
     empty_table(aws, name)
     fill(module_dynamo_store)
     module_dynamo_store.set_turn_running("s-one", "turn")
-    unclassified = []
+    unclassified: list[tuple[str, str]] = []
+    ephemeral: list[tuple[str, str]] = []
+    seen: set[str] = set()
     for page in aws.get_paginator("scan").paginate(TableName=name):
         for item in page["Items"]:
             pk, sk = item["PK"]["S"], item["SK"]["S"]
-            if pk.startswith(dynamo_store.EPHEMERAL_PARTITIONS) or sk.startswith(dynamo_store.EPHEMERAL_SORT_PREFIXES):
-                continue
-            if not pk.startswith(dynamo_store.EXPORTED_PREFIXES):
+            seen.add(pk.split("#")[0])
+            if any(pk.startswith(p) and sk.startswith(s) for p, s in dynamo_store.EPHEMERAL_KEYS):
+                ephemeral.append((pk, sk))
+            elif not any(pk.startswith(p) and sk.startswith(s) for p, s in dynamo_store.EXPORTED_KEYS):
                 unclassified.append((pk, sk))
     assert unclassified == [], (
         "items neither backed up nor declared ephemeral: export their kind (core/store/portable.py) "
-        "or name their key prefix in core/store/dynamo.py EPHEMERAL_PARTITIONS / EPHEMERAL_SORT_PREFIXES"
+        "or name their key prefixes in core/store/dynamo.py EPHEMERAL_KEYS"
     )
+    assert {"SESSION", "ARTIFACT", "SCHEDULE", "NOTIFY", "SYSTEM", "AUTH"} <= seen  # fill() wrote every kind
+    assert ("NOTIFY", "PREFERENCES") not in ephemeral and ("NOTIFY", "VAPID") in ephemeral
 
 
 def test_the_async_store_collects_the_export_in_its_worker_thread(tmp_path: Path) -> None:

@@ -110,3 +110,14 @@ def test_matching_rules() -> None:
     assert not search_matches("Le Café's menu", ["enu"])
     snippet = search_snippet("word " * 50 + "needle here " + "word " * 50, ["needle"])
     assert snippet.startswith("…") and snippet.endswith("…") and "needle here" in snippet
+
+
+def test_a_cleared_then_imported_store_finds_exactly_what_it_holds(store: Store) -> None:
+    seed(store)
+    items = list(store.export_items())
+    store.clear_items()
+    assert store.search("ferry").hits == []  # nothing stale answers after a full restore's clear
+    for item in items:
+        store.import_item(item)
+    found = [(h.kind, h.session_id) for h in store.search("ferry").hits]
+    assert found == [("message", "s2"), ("message", "s1")]

@@ -15,7 +15,7 @@ from core.store.dynamo import DynamoStore
 from runtime.backup.engine import Backups
 from runtime.backup.repository import S3_PREFIX, S3Repository, SnapshotNotFound
 from tests.core.store.test_portable import fill
-from tests.runtime.backup.test_engine import CLAUDE_ID, everything, fill_files, make, wipe
+from tests.runtime.backup.test_engine import CLAUDE_ID, STORE_CONTENTS, everything, fill_files, make, wipe
 from tests.support.dynamo import create_table
 
 REGION = "eu-west-1"
@@ -56,7 +56,7 @@ def test_back_up_to_s3_wipe_and_restore_from_it(blu: Backups, aws: Any) -> None:
     keys = sorted(o["Key"] for o in aws.list_objects_v2(Bucket=BUCKET)["Contents"])
     assert keys == [f"{S3_PREFIX}{info.id}.json", f"{S3_PREFIX}{info.id}.tar.gz"]
     (listed,) = blu.repository.list()
-    assert listed.as_json()["contents"]["store"] == {"session": 2, "message": 4, "artifact": 2}
+    assert listed.as_json()["contents"]["store"] == STORE_CONTENTS
     assert listed.size == info.size
     wipe(blu)
     blu.restore_all(info.id)

@@ -22,6 +22,15 @@ from runtime.backup.repository import LocalRepository
 from tests.core.store.test_portable import LONG_TEXT, fill
 
 REPO = Path(__file__).resolve().parents[3]
+# What fill() leaves in a store that a snapshot holds (push subscriptions and the VAPID keys are not).
+STORE_CONTENTS = {
+    "session": 2,
+    "message": 4,
+    "artifact": 2,
+    "schedule": 2,
+    "schedule_run": 3,
+    "notification_preferences": 1,
+}
 CLAUDE_ID = "9b7e0d2c-1111-4222-8333-944455556666"
 
 
@@ -106,7 +115,7 @@ def test_back_up_wipe_restore_is_byte_for_byte(blu: Backups) -> None:
     listed = blu.repository.list()
     assert [s.id for s in listed] == [info.id]
     summary = listed[0].as_json()
-    assert summary["contents"]["store"] == {"session": 2, "message": 4, "artifact": 2}
+    assert summary["contents"]["store"] == STORE_CONTENTS
     assert summary["contents"]["workspace"]["files"] == 2
     assert {s["id"]: s["messages"] for s in summary["sessions"]} == {"s-one": 2, "s-two": 2}
     wipe(blu)
@@ -238,14 +247,13 @@ def test_export_then_import_into_a_fresh_blu_is_byte_for_byte(blu: Backups, tmp_
     fresh = make(tmp_path / "fresh")
     with blu.repository.open(snap.id) as stream:
         report = fresh.import_archive(stream)
-    assert report.store == {"session": {"added": 2, "kept": 0}, "message": {"added": 4, "kept": 0},
-                            "artifact": {"added": 2, "kept": 0}}  # fmt: skip
+    assert report.store == {kind: {"added": n, "kept": 0} for kind, n in STORE_CONTENTS.items()}
     assert report.files["added"] == 4 and report.files["conflicts"] == 0
     assert everything(fresh) == everything(blu)
     # Again: nothing is duplicated, everything is reported as already there.
     with blu.repository.open(snap.id) as stream:
         again = fresh.import_archive(stream)
-    assert again.store["message"] == {"added": 0, "kept": 4}
+    assert again.store == {kind: {"added": 0, "kept": n} for kind, n in STORE_CONTENTS.items()}
     assert again.files == {"added": 0, "same": 4, "conflicts": 0}
     assert everything(fresh) == everything(blu)
     fresh.store.close()

@@ -112,3 +112,24 @@ def test_a_long_snapshot_before_sleep_keeps_the_heartbeat_going() -> None:
     assert beats >= 2
     assert not [t for t in threading.enumerate() if t.name == "backup-heartbeat"]
     assert store.beats == beats  # the beating thread has ended with the work (joined)
+
+
+def test_schedules_are_looked_at_again_after_a_full_restore_or_an_import(blu: Backups) -> None:
+    async def scenario() -> list[str]:
+        calls: list[str] = []
+
+        async def schedules_replaced() -> None:
+            calls.append(blu.store.list_schedules()[0].id)  # after the store holds the restored schedules
+
+        service = BackupService(blu, daily=False, schedules_replaced=schedules_replaced)
+        snap = await service.take()
+        blu.store.clear_items()
+        await service.restore(snap.id, path="a.txt")
+        await service.restore(snap.id, session_id="s-one")
+        assert calls == []  # a file or one session brings back no schedule
+        await service.restore(snap.id)
+        with blu.repository.open(snap.id) as stream:
+            await service.import_archive(stream)
+        return calls
+
+    assert asyncio.run(scenario()) == ["sch-b", "sch-b"]
