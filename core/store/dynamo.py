@@ -26,6 +26,7 @@ from core.store.base import Conflict, NotFound
 from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
+    ApprovalRecord,
     ArtifactRecord,
     MessageRecord,
     Page,
@@ -50,6 +51,9 @@ ACTIVITY = "ACTIVITY"
 AUTH_PREFIX = "AUTH#"
 THROTTLE = "THROTTLE"
 REQUEST_PREFIX = "REQUEST#"
+APPROVAL_PREFIX = "APPROVAL#"
+PENDING_APPROVALS = "APPROVALS#PENDING"  # GSI1PK of a pending approval; removed when it is decided
+TOOL_POLICY = "TOOLPOLICY"  # one item per tool: PK TOOLPOLICY, SK the tool's name, `mode`
 TEXT_PREFIX = "TEXT#"  # TEXT#{message id}#{part}: the whole text of a message whose item holds it cut
 
 _LOST = "ConditionalCheckFailedException"
@@ -115,6 +119,10 @@ _ARTIFACT = _schema("ArtifactItem", ArtifactRecord)
 _ACTIVITY = _schema("ActivityItem", ActivityRecord)
 _THROTTLE = _schema("ThrottleItem", ThrottleRecord, ttl=NumberAttribute(null=True))  # the table's TTL
 _REQUEST = _schema("RequestItem", AcceptedRequest, ttl=NumberAttribute(null=True))
+_APPROVAL = _schema("ApprovalItem", ApprovalRecord)
+_TOOL_MODE = cast(
+    type[_Item], type("ToolModeItem", (_Item,), {"mode": UnicodeAttribute(null=True), "__module__": __name__})
+)
 _TEXT_PART = cast(
     type[_Item], type("TextPartItem", (_Item,), {"text": UnicodeAttribute(null=True), "__module__": __name__})
 )
@@ -139,6 +147,8 @@ class _Models:
     throttle: type[_Item]
     request: type[_Item]
     text_part: type[_Item]
+    approval: type[_Item]
+    tool_mode: type[_Item]
 
     @classmethod
     def for_table(cls, table_name: str, region: str | None, endpoint_url: str | None) -> _Models:
@@ -160,6 +170,8 @@ class _Models:
             throttle=bind(_THROTTLE),
             request=bind(_REQUEST),
             text_part=bind(_TEXT_PART),
+            approval=bind(_APPROVAL),
+            tool_mode=bind(_TOOL_MODE),
         )
         # PynamoDB would make a botocore client (and connection pool) per class; they all share the
         # table's keys, so one connection serves them all. Its client is built now: threads that race
@@ -173,6 +185,8 @@ class _Models:
             models.throttle,
             models.request,
             models.text_part,
+            models.approval,
+            models.tool_mode,
         ):
             model._connection = connection
         _ = connection.connection.client
@@ -347,6 +361,12 @@ class DynamoStore:
             *model.query(
                 _session_pk(session_id),
                 model.SK.startswith(REQUEST_PREFIX),
+                consistent_read=True,
+                attributes_to_get=keys,
+            ),
+            *model.query(
+                _session_pk(session_id),
+                model.SK.startswith(APPROVAL_PREFIX),
                 consistent_read=True,
                 attributes_to_get=keys,
             ),
@@ -661,6 +681,103 @@ class DynamoStore:
 
     def forget_request(self, session_id: str, key: str) -> None:
         self._m.request(_session_pk(session_id), REQUEST_PREFIX + key).delete()
+
+    # approvals and the tool policy -------------------------------------------------------
+
+    def put_approval(self, approval: ApprovalRecord) -> bool:
+        record = codec.fit_approval(approval)
+        model = self._m.approval
+        pending = record.status == "pending"
+        item = model(
+            _session_pk(record.session_id),
+            APPROVAL_PREFIX + record.id,
+            GSI1PK=PENDING_APPROVALS if pending else None,
+            GSI1SK=f"{codec.time_key(record.created_at)}#{record.session_id}#{record.id}" if pending else None,
+            **_attributes(record),
+        )
+        try:
+            item.save(condition=model.PK.does_not_exist())
+        except PutError as exc:
+            if _lost(exc):
+                return False
+            raise
+        return True
+
+    def get_approval(self, session_id: str, approval_id: str) -> ApprovalRecord:
+        model = self._m.approval
+        try:
+            item = model.get(_session_pk(session_id), APPROVAL_PREFIX + approval_id, consistent_read=True)
+        except model.DoesNotExist as exc:
+            raise NotFound(f"approval {session_id}/{approval_id}") from exc
+        return _record(ApprovalRecord, item)
+
+    def decide_approval(
+        self, session_id: str, approval_id: str, decision: ApprovalRecord
+    ) -> tuple[ApprovalRecord, bool]:
+        codec.check_decision(decision)
+        current = self.get_approval(session_id, approval_id)
+        if current.status != "pending":
+            return current, False
+        record = codec.decided_approval(current, decision)
+        model = self._m.approval
+        names = ("status", "decided_at", "decided_by", "message", "answers", "always", "delivered")
+        actions = [_assign(_a(model, name), getattr(record, name)) for name in names]
+        item = model(_session_pk(session_id), APPROVAL_PREFIX + approval_id)
+        try:
+            # One conditional request: of two answers at once, exactly one finds the approval pending.
+            item.update(
+                actions=[*actions, model.GSI1PK.remove(), model.GSI1SK.remove()],
+                condition=_a(model, "status") == "pending",
+            )
+        except UpdateError as exc:
+            if _lost(exc):
+                return self.get_approval(session_id, approval_id), False
+            raise
+        return _record(ApprovalRecord, item), True
+
+    def mark_approval_delivered(self, session_id: str, approval_id: str, delivered: str) -> ApprovalRecord:
+        model = self._m.approval
+        item = model(_session_pk(session_id), APPROVAL_PREFIX + approval_id)
+        try:
+            item.update(actions=[_a(model, "delivered").set(delivered)], condition=model.PK.exists())
+        except UpdateError as exc:
+            if _lost(exc):
+                raise NotFound(f"approval {session_id}/{approval_id}") from exc
+            raise
+        return _record(ApprovalRecord, item)
+
+    def list_approvals(self, session_id: str, *, pending_only: bool = False) -> list[ApprovalRecord]:
+        model = self._m.approval
+        rows = [
+            _record(ApprovalRecord, item)
+            for item in model.query(_session_pk(session_id), model.SK.startswith(APPROVAL_PREFIX), consistent_read=True)
+        ]
+        if pending_only:
+            rows = [row for row in rows if row.status == "pending"]
+        return sorted(rows, key=lambda a: (a.created_at, a.id))
+
+    def pending_approvals(self) -> list[ApprovalRecord]:
+        # The index is eventually consistent: a just-decided approval may show for a moment (a badge).
+        model = self._m.approval
+        rows = [_record(ApprovalRecord, item) for item in model.gsi1.query(PENDING_APPROVALS)]
+        return [row for row in rows if row.status == "pending"]
+
+    def get_tool_policy(self) -> dict[str, str]:
+        model = self._m.tool_mode
+        return {
+            item.SK: str(getattr(item, "mode"))  # noqa: B009 - the attribute comes from the schema
+            for item in model.query(TOOL_POLICY, consistent_read=True)
+            if getattr(item, "mode", None)
+        }
+
+    def set_tool_mode(self, name: str, mode: str | None) -> dict[str, str]:
+        codec.check_tool_mode(name, mode)
+        model = self._m.tool_mode
+        if mode is None:
+            model(TOOL_POLICY, name).delete()
+        else:
+            model(TOOL_POLICY, name, mode=mode).save()
+        return self.get_tool_policy()
 
     def close(self) -> None:
         """Nothing to release: connections live in botocore's pool and close with the process."""

@@ -16,6 +16,7 @@ from core.store.base import Conflict, NotFound
 from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
+    ApprovalRecord,
     ArtifactRecord,
     MessageRecord,
     Page,
@@ -48,7 +49,12 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS requests (
         session_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (session_id, key)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS approvals (
+        session_id TEXT NOT NULL, id TEXT NOT NULL, created TEXT NOT NULL, status TEXT NOT NULL,
+        body TEXT NOT NULL, PRIMARY KEY (session_id, id)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created)",
 )
+_TOOL_POLICY = "tool_policy"
 _ACTIVITY = "activity"
 
 
@@ -189,6 +195,7 @@ class LocalStore:
             db.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM requests WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM message_texts WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM approvals WHERE session_id = ?", (session_id,))
 
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         rows = self._all("SELECT body FROM sessions WHERE running_turn_id IS NOT NULL ORDER BY recency DESC")
@@ -391,6 +398,80 @@ class LocalStore:
     def forget_request(self, session_id: str, key: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM requests WHERE session_id = ? AND key = ?", (session_id, key))
+
+    # approvals and the tool policy -------------------------------------------------------
+
+    def put_approval(self, approval: ApprovalRecord) -> bool:
+        record = codec.fit_approval(approval)
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO approvals VALUES (?, ?, ?, ?, ?)",
+                (record.session_id, record.id, codec.time_key(record.created_at), record.status, _dump(record)),
+            )
+            return cursor.rowcount == 1
+
+    def _read_approval(self, db: sqlite3.Connection, session_id: str, approval_id: str) -> ApprovalRecord:
+        row = db.execute(
+            "SELECT body FROM approvals WHERE session_id = ? AND id = ?", (session_id, approval_id)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"approval {session_id}/{approval_id}")
+        return _load(ApprovalRecord, row[0])
+
+    def _rewrite_approval(self, db: sqlite3.Connection, record: ApprovalRecord) -> None:
+        db.execute(
+            "UPDATE approvals SET status = ?, body = ? WHERE session_id = ? AND id = ?",
+            (record.status, _dump(record), record.session_id, record.id),
+        )
+
+    def get_approval(self, session_id: str, approval_id: str) -> ApprovalRecord:
+        with self._lock:
+            return self._read_approval(self._db, session_id, approval_id)
+
+    def decide_approval(
+        self, session_id: str, approval_id: str, decision: ApprovalRecord
+    ) -> tuple[ApprovalRecord, bool]:
+        codec.check_decision(decision)
+        with self._write() as db:
+            current = self._read_approval(db, session_id, approval_id)
+            if current.status != "pending":
+                return current, False
+            record = codec.decided_approval(current, decision)
+            self._rewrite_approval(db, record)
+        return record, True
+
+    def mark_approval_delivered(self, session_id: str, approval_id: str, delivered: str) -> ApprovalRecord:
+        with self._write() as db:
+            record = replace(self._read_approval(db, session_id, approval_id), delivered=delivered)
+            self._rewrite_approval(db, codec.validated(record))
+        return record
+
+    def list_approvals(self, session_id: str, *, pending_only: bool = False) -> list[ApprovalRecord]:
+        sql = "SELECT body FROM approvals WHERE session_id = ?"
+        if pending_only:
+            sql += " AND status = 'pending'"
+        rows = self._all(sql + " ORDER BY created, id", session_id)
+        return [_load(ApprovalRecord, body) for body in rows]
+
+    def pending_approvals(self) -> list[ApprovalRecord]:
+        rows = self._all("SELECT body FROM approvals WHERE status = 'pending' ORDER BY created, id")
+        return [_load(ApprovalRecord, body) for body in rows]
+
+    def get_tool_policy(self) -> dict[str, str]:
+        body = self._one("SELECT body FROM singletons WHERE name = ?", _TOOL_POLICY)
+        return {} if body is None else dict(json.loads(body))
+
+    def set_tool_mode(self, name: str, mode: str | None) -> dict[str, str]:
+        codec.check_tool_mode(name, mode)
+        with self._write() as db:
+            row = db.execute("SELECT body FROM singletons WHERE name = ?", (_TOOL_POLICY,)).fetchone()
+            policy: dict[str, str] = {} if row is None else dict(json.loads(row[0]))
+            if mode is None:
+                policy.pop(name, None)
+            else:
+                policy[name] = mode
+            db.execute("INSERT OR REPLACE INTO singletons VALUES (?, ?)", (_TOOL_POLICY, json.dumps(policy)))
+        return policy
 
     def close(self) -> None:
         with self._lock:

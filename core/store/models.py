@@ -12,6 +12,9 @@ Role = Literal["user", "assistant", "system"]
 Channel = Literal["text", "voice"]
 MessageState = Literal["running", "complete", "interrupted", "error"]
 ArtifactOperation = Literal["create", "update", "delete"]
+ToolMode = Literal["allow", "ask", "deny"]
+ApprovalStatus = Literal["pending", "allowed", "denied", "answered"]
+ApprovalKind = Literal["tool", "question"]
 
 SESSION_STATUSES: tuple[str, ...] = ("new", "active", "archived")
 MESSAGE_STATES: tuple[str, ...] = ("running", "complete", "interrupted", "error")
@@ -133,6 +136,32 @@ class AcceptedRequest:
     turn_id: str
     message_id: str
     expires_at: float = 0.0  # ttl
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """A tool call or a question of Claude's that waits for a person (or was decided): the approval trail.
+
+    `input_json` is the tool's input as JSON (cut to 16 kB); `decided_by` is "person", "policy" or
+    "always-allow rule"; `answers` maps each question's text to the answer (AskUserQuestion)."""
+
+    session_id: str
+    id: str
+    turn_id: str
+    tool_use_id: str
+    tool_name: str
+    input_json: str = "{}"
+    kind: ApprovalKind = "tool"
+    status: ApprovalStatus = "pending"
+    created_at: float = field(default_factory=now)
+    decided_at: float | None = None
+    decided_by: str | None = None
+    message: str = ""  # a denial's reason, or a note that goes to Claude with the decision
+    answers: dict[str, str] = field(default_factory=dict)
+    always: bool = False  # the person chose "Always allow": the tool's policy became allow
+    # How the decision reached Claude: "live" (the waiting turn went on), "resumed" (a new turn carried
+    # it in after the waiting turn had ended), or None while pending.
+    delivered: str | None = None
 
 
 @dataclass(frozen=True)
