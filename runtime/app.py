@@ -23,7 +23,7 @@ from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
-from runtime.api import auth, events, files, sessions, system, voice, web
+from runtime.api import approvals, auth, events, files, sessions, system, voice, web
 from runtime.api.deps import AppState
 from runtime.api.errors import ERROR_RESPONSES
 from runtime.api.guard import GuardMiddleware
@@ -146,6 +146,7 @@ API_ROUTERS = (
     auth.router,
     system.router,
     sessions.router,
+    approvals.router,
     events.router,
     files.router,
     voice.router,

@@ -78,6 +78,9 @@ class ToolCall:
     outcome: Literal["pending", "ok", "error", "denied", "stopped"] = "pending"
     result_summary: str = ""
     duration_ms: int | None = None
+    # Who or what let the call run or refused it: "allowed by policy", "allowed by always-allow rule",
+    # "allowed by person", "denied by person", "answered by person", ... (None: not decided by Blu).
+    decision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ EVENT_TYPES = (
     "session.updated",
     "artifact.changed",
     "error",
+    "approval.requested",
+    "approval.resolved",
 )
 MAX_WAIT_SECONDS = 25.0
 

@@ -28,6 +28,7 @@ from core.store.models import (
     new_message_id,
     to_plain,
 )
+from runtime.agent.approvals import Approvals
 from runtime.agent.capacity import CliSlots, cli_limit
 from runtime.agent.client import ClientFactory
 from runtime.agent.events import EventHub
@@ -161,11 +162,15 @@ class SessionManager:
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
+        # The tool policy and the approvals waiting for a person; a late answer comes back as a turn.
+        self.approvals = Approvals(settings, store, hub)
+        self.approvals.resubmit = self._carry_answer_in
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
         """After the previous process died: mark the turns it was running as interrupted, and answer the
         person's messages it had queued (or not yet started) as not answered, each with Retry."""
+        await self.approvals.load()
         recovered: list[str] = []
         for session in await self.store.sessions_with_running_turns():
             page = await self.store.list_messages(session.id, limit=200, newest_first=True)
@@ -290,6 +295,11 @@ class SessionManager:
         )
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
         return request, position, message
+
+    async def _carry_answer_in(self, session_id: str, text: str) -> None:
+        """An answer to an approval whose turn has ended (restart, sleep, wait limit): a new turn, on the
+        session's resumed Claude session (warm), tells Claude the decision and asks it to go on."""
+        await self.submit(session_id, text, "text")
 
     def position(self, session_id: str, turn_id: str) -> int:
         """How many turns run before this one now (0: running or done)."""

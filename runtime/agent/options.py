@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, HookMatcher
 
 from runtime.settings import Settings
 
@@ -85,7 +85,13 @@ def agent_options(
     resume: str | None = None,
     stderr: Any = None,
     can_use_tool: Any = None,
+    pre_tool_use: Any = None,
 ) -> ClaudeAgentOptions:
+    """The options of one session's client. Blu's tool policy decides every call: `pre_tool_use` (a
+    PreToolUse hook) answers "ask" for every tool, so the CLI puts each call to `can_use_tool`, also the
+    ones its permission mode would let through unasked (Read, edits in acceptEdits). The policy lists
+    are therefore not given to the CLI: they change at run time, the CLI's flags would not."""
+    hooks: Any = {"PreToolUse": [HookMatcher(matcher=None, hooks=[pre_tool_use])]} if pre_tool_use else None
     return ClaudeAgentOptions(
         cwd=str(settings.workspace_dir),
         env=claude_env(settings, endpoint),
@@ -93,11 +99,10 @@ def agent_options(
         resume=resume,
         model=settings.model,
         permission_mode=settings.permission_mode,
-        allowed_tools=list(settings.allowed_tools),
-        disallowed_tools=list(settings.disallowed_tools),
         system_prompt={"type": "preset", "preset": "claude_code", "append": prompt("system")},
         include_partial_messages=True,
         can_use_tool=can_use_tool,
+        hooks=hooks,
         stderr=stderr,
         setting_sources=["project"],  # a CLAUDE.md in the workspace is memory across sessions
     )

@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -673,7 +673,7 @@ def test_concurrent_answers_to_one_approval_leave_one_decision(store: Store) -> 
     won: list[str] = []
 
     def answer(i: int) -> None:
-        status = "allowed" if i % 2 else "denied"
+        status: Literal["allowed", "denied"] = "allowed" if i % 2 else "denied"
         decision = replace(_approval("s1", "a", T0), status=status, decided_at=T0 + i, decided_by=f"p{i}")
         record, decided = store.decide_approval("s1", "a", decision)
         if decided:
