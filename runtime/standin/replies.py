@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Callable
@@ -73,6 +74,13 @@ def tool_steps(directives: list[Directive], cwd: str | None) -> list[ToolCall]:
             if d.args.get("background"):  # the CLI runs it in the background and reports its end later
                 bash["run_in_background"] = True
             steps.append(ToolCall("Bash", bash, f"Ran `{command}`:"))
+        elif d.name == "tool":  # any tool: [[tool name=AskUserQuestion input='{"questions": [...]}']]
+            name = d.args.get("name", "")
+            try:
+                tool_input = json.loads(d.args.get("input", "{}"))
+            except ValueError:
+                tool_input = {"input": d.args.get("input", "")}
+            steps.append(ToolCall(name, tool_input if isinstance(tool_input, dict) else {}, f"Used {name}:"))
     return steps
 
 
