@@ -12,6 +12,8 @@ export interface SessionRecord {
   cost_usd: number;
   forked_from: string | null;
   running_turn_id: string | null;
+  /** Approvals and questions waiting for the person (the session list's badge; GET /api/sessions). */
+  pending_approvals?: number;
 }
 
 export interface SessionDetail extends SessionRecord {
@@ -28,6 +30,8 @@ export interface ToolCall {
   outcome: "pending" | "ok" | "error" | "denied" | "stopped";
   result_summary: string;
   duration_ms: number | null;
+  /** Who or what let it run or refused it: "allowed by policy", "denied by person", … */
+  decision?: string | null;
 }
 
 export interface MessageRecord {

@@ -34,6 +34,7 @@ import {
 import { announce, h } from "./dom";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
+import { ApprovalPanel } from "./approvals";
 import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
@@ -62,6 +63,7 @@ export class ChatView {
   private status: HTMLElement;
   private composer: Composer;
   private voice: { close(): void } | null = null;
+  private approvals: ApprovalPanel;
 
   private conversation: Conversation;
   private stream: EventStream | null = null;
@@ -100,7 +102,11 @@ export class ChatView {
       maxChars: host.maxMessageChars,
       refuse: (text) => host.toast(text, "error"),
     });
-    this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.status, this.composer.element);
+    this.approvals = new ApprovalPanel({
+      pendingChanged: (n) => this.session && host.sessionChanged({ ...this.session, pending_approvals: n }),
+      toast: (text, kind) => host.toast(text, kind),
+    });
+    this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.approvals.element, this.status, this.composer.element);
     this.top.hidden = true;
   }
 
@@ -118,7 +124,7 @@ export class ChatView {
       const detail = await api.getSession(this.sessionId);
       if (!this.alive) return;
       this.applySessionDetail(detail);
-      await this.loadNewest();
+      await Promise.all([this.loadNewest(), this.approvals.load(this.sessionId)]);
       this.loaded = true;
       this.status.textContent = "";
       // A running turn: replay this process's log from its start, so the streamed text is rebuilt exactly.
@@ -173,7 +179,7 @@ export class ChatView {
       after,
       epoch,
       handlers: {
-        event: (event) => this.commit(applyEvent(this.conversation, event)),
+        event: (event) => (this.approvals.onEvent(event), this.commit(applyEvent(this.conversation, event))),
         page: () => this.scheduleFlush(),
         reset: () => this.reloadAfterReset(),
         reconnecting: (on) => this.setReconnecting(on),
@@ -229,7 +235,7 @@ export class ChatView {
     try {
       const detail = await api.getSession(this.sessionId);
       this.applySessionDetail(detail);
-      await this.loadNewest();
+      await Promise.all([this.loadNewest(), this.approvals.load(this.sessionId)]);
     } catch {
       // the next poll retries
     }

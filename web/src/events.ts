@@ -5,6 +5,7 @@
 // (messages, sessions, tool calls, artifacts) come from api.ts. When the types generated from the OpenAPI
 // schema (web/src/generated/api.ts) carry the event union, this file re-exports it under these names.
 import type { ArtifactRecord, MessageRecord, SessionRecord, ToolCall } from "./api";
+import type { Approval } from "./approvals";
 
 export type TurnState = "queued" | "waiting" | "running" | "complete" | "interrupted" | "error";
 
@@ -14,7 +15,8 @@ export interface MessageCompleteData {
   message: MessageRecord;
 }
 
-/** Where a turn is. `waiting`: no free Claude Code process yet (`reason: "capacity"`). */
+/** Where a turn is. `waiting`: no free Claude Code process yet (`reason: "capacity"`), or a person's answer
+ * (`reason: "approval"`, `approval_id`). */
 export interface TurnStatusData {
   turn_id: string;
   status: TurnState;
@@ -28,6 +30,7 @@ export interface TurnStatusData {
   reason?: string | null;
   running_clis?: number;
   max_clis?: number;
+  approval_id?: string;
   duration_ms?: number;
   first_token_ms?: number | null;
 }
@@ -89,6 +92,8 @@ export type ToolResultEvent = Envelope<"tool.result", ToolResultData>;
 export type ArtifactChangedEvent = Envelope<"artifact.changed", ArtifactChangedData>;
 export type SessionUpdatedEvent = Envelope<"session.updated", SessionUpdatedData>;
 export type TurnErrorEvent = Envelope<"error", TurnErrorData>;
+/** A tool call or a question waits for the person (`approval.requested`), or was decided (`approval.resolved`). */
+export type ApprovalEvent = Envelope<"approval.requested" | "approval.resolved", Approval>;
 
 export type StreamEvent =
   | MessageCompleteEvent
@@ -98,7 +103,8 @@ export type StreamEvent =
   | ToolResultEvent
   | ArtifactChangedEvent
   | SessionUpdatedEvent
-  | TurnErrorEvent;
+  | TurnErrorEvent
+  | ApprovalEvent;
 
 export type EventType = StreamEvent["type"];
 
@@ -112,6 +118,8 @@ const EVERY_TYPE: Record<EventType, true> = {
   "artifact.changed": true,
   "session.updated": true,
   error: true,
+  "approval.requested": true,
+  "approval.resolved": true,
 };
 
 /** For code that must tell a known event from one a newer server added. */

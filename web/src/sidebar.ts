@@ -145,6 +145,7 @@ export class Sidebar {
           h(
             "span",
             { class: "session-link__meta" },
+            s.pending_approvals ? h("span", { class: "badge badge--warn", "data-testid": "needs-you" }, "Needs you") : null,
             s.status === "archived" ? h("span", { class: "badge badge--muted" }, "Archived") : null,
             s.forked_from ? h("span", { class: "badge badge--muted" }, "Fork") : null,
             `${relativeTime(s.updated_at)} · ${s.message_count} message${s.message_count === 1 ? "" : "s"}`,
