@@ -88,7 +88,9 @@ export class ApprovalPanel {
   }
 
   private add(approval: Approval): void {
-    if (approval.status !== "pending" || this.cards.has(approval.id) || approval.session_id !== this.sessionId) return;
+    // Only this chat's stream and list feed the panel; a chat that began as "new" learns its session here.
+    if (approval.status !== "pending" || this.cards.has(approval.id)) return;
+    this.sessionId ??= approval.session_id;
     const card = renderCard(approval, (body) => void this.answer(approval, body));
     this.cards.set(approval.id, card);
     this.element.append(card);

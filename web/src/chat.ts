@@ -325,6 +325,7 @@ export class ChatView {
     let text = "";
     // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
     if (this.reconnecting) text = "Reconnecting to Blu…";
+    else if (waiting?.reason === "approval") text = "Waiting for your answer…";
     else if (waiting && !running)
       text = `Waiting for a free Claude process (this Blu runs ${waiting.max_clis ?? "a few"} at a time)…`;
     else if (running && queued) text = `Blu is answering · ${queued} more queued`;
