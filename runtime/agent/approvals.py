@@ -107,6 +107,10 @@ class StaleAnswer(Exception):
         self.approval = approval
 
 
+class NotAccepting(Exception):
+    """Blu is stopping: an answer that needs a new turn is refused before it is recorded (retry later)."""
+
+
 @dataclass(frozen=True)
 class Answer:
     """A person's answer: `decision` allow / deny / always (allow, and the tool's policy becomes allow)
@@ -134,6 +138,7 @@ class Approvals:
         self.policy = ToolPolicy(settings)
         self.waiters: dict[str, Waiter] = {}
         self.resubmit: Callable[[str, str], Awaitable[Any]] | None = None
+        self.accepting: Callable[[], bool] = lambda: True  # whether new turns are taken (False: stopping)
 
     async def load(self) -> None:
         self.policy.run_time = await self.store.get_tool_policy()
@@ -238,6 +243,9 @@ class Approvals:
         if current.kind == "question" and answer.decision in ("allow", "always"):
             answer = replace(answer, decision="answer")
         waiter = self.waiters.get(approval_id)
+        live = waiter is not None and not waiter.future.done()
+        if not live and current.status == "pending" and not self.accepting():
+            raise NotAccepting()  # recorded now, its turn could not be queued: the work would be lost
         decision = replace(
             current,
             status=answer.status,  # type: ignore[arg-type]
@@ -246,7 +254,7 @@ class Approvals:
             message=answer.message,
             answers=dict(answer.answers),
             always=answer.decision == "always",
-            delivered=LIVE if waiter is not None and not waiter.future.done() else RESUMED,
+            delivered=LIVE if live else RESUMED,
         )
         record, decided = await self.store.decide_approval(session_id, approval_id, decision)
         if not decided:

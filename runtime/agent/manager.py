@@ -165,6 +165,7 @@ class SessionManager:
         # The tool policy and the approvals waiting for a person; a late answer comes back as a turn.
         self.approvals = Approvals(settings, store, hub)
         self.approvals.resubmit = self._carry_answer_in
+        self.approvals.accepting = lambda: self.accepting
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:

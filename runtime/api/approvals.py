@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth.responses import Text
 from core.store.base import NotFound
-from runtime.agent.approvals import Answer, StaleAnswer, approval_event
+from runtime.agent.approvals import Answer, NotAccepting, StaleAnswer, approval_event
 from runtime.agent.manager import QueueFull, ShuttingDown
 from runtime.api.deps import ManagerDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
@@ -80,7 +80,7 @@ async def answer_approval(
                 "approval": approval_event(decided),
             },
         ) from exc
-    except ShuttingDown as exc:
+    except (ShuttingDown, NotAccepting) as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Blu is stopping; answer again in a minute.") from exc
     except QueueFull as exc:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "Too many turns are waiting in this session.") from exc

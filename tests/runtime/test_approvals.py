@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from claude_agent_sdk import PermissionResult, PermissionResultAllow, PermissionResultDeny
 
-from runtime.agent.approvals import Answer, StaleAnswer
+from runtime.agent.approvals import Answer, NotAccepting, StaleAnswer
 from tests.runtime import test_worker
 from tests.runtime.fake_claude import Ask, Item, calls, init, result, tool_result, tool_use
 from tests.runtime.test_worker import FINAL, Blu, of_type
@@ -203,6 +203,9 @@ async def test_a_restart_while_waiting_keeps_the_request_and_the_answer_resumes_
     turn = await blu.send(sid, "please clean up")
     approval = await waiting_approval(blu, sid)
     await blu.manager.shutdown(grace_seconds=5)
+    assert (await blu.store.get_approval(sid, approval["id"])).status == "pending"
+    with pytest.raises(NotAccepting):  # a stopping Blu could not queue the turn that carries the answer in
+        await blu.manager.approvals.answer(sid, approval["id"], Answer("allow"))
     assert (await blu.store.get_approval(sid, approval["id"])).status == "pending"
 
     again = make_blu(ask_tools="Bash")  # a new process on the same store
