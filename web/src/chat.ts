@@ -103,7 +103,10 @@ export class ChatView {
       refuse: (text) => host.toast(text, "error"),
     });
     this.approvals = new ApprovalPanel({
-      pendingChanged: (n) => this.session && host.sessionChanged({ ...this.session, pending_approvals: n }),
+      pendingChanged: (n) => {
+        if (this.session && n !== (this.session.pending_approvals ?? 0))
+          host.sessionChanged((this.session = { ...this.session, pending_approvals: n }));
+      },
       toast: (text, kind) => host.toast(text, kind),
     });
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.approvals.element, this.status, this.composer.element);
