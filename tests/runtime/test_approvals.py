@@ -219,3 +219,20 @@ async def test_a_restart_while_waiting_keeps_the_request_and_the_answer_resumes_
     prompt = client.prompts[-1]["message"]["content"]
     assert "denied your call Bash" in prompt and "please clean up" in prompt
     assert turn not in {e.data["turn_id"] for e in events if e.type == "turn.status"}  # a new turn carried it
+
+
+def test_the_policy_takes_run_time_entries_over_settings_and_servers_for_mcp_tools() -> None:
+    from runtime.agent.approvals import ToolPolicy
+    from runtime.settings import Settings
+
+    policy = ToolPolicy(
+        Settings(allowed_tools="Read,Bash", ask_tools="mcp__github", disallowed_tools="Bash", tool_default="deny")
+    )
+    assert (policy.mode_for("Bash").mode, policy.mode_for("Bash").source) == ("deny", "settings")  # deny wins
+    assert policy.mode_for("Read").mode == "allow"
+    assert policy.mode_for("mcp__github__create_issue").mode == "ask"  # the server's entry
+    assert (policy.mode_for("WebFetch").mode, policy.mode_for("WebFetch").source) == ("deny", "default")
+    policy.run_time = {"mcp__github__create_issue": "allow", "Bash": "ask"}
+    assert (policy.mode_for("mcp__github__create_issue").mode, policy.mode_for("Bash").mode) == ("allow", "ask")
+    assert policy.mode_for("mcp__github__delete_repo").mode == "ask"  # still the server's settings entry
+    assert policy.mode_for("mcp__githubber__x").mode == "deny"  # another server: the default, not a prefix match
