@@ -137,3 +137,37 @@ def test_a_question_shows_choices_and_the_choice_reaches_claude(
     card.wait_for(state="detached")
     reply = wait_last_assistant(page, "complete")
     assert "Red" in body_of(reply)
+
+
+def test_the_tool_policy_is_changed_in_the_ui(
+    asking_server: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    context = new_context(**PHONE_OPTIONS)
+    login_context(context, asking_server.url)
+    page = context.new_page()
+    open_app(page, asking_server.url, "/#/new")
+    page.get_by_role("button", name="Sessions", exact=True).tap()  # the sidebar is a drawer on a phone
+    page.locator("[data-testid=policy-open]").tap()
+    dialog = page.locator("[data-testid=policy]")
+    dialog.wait_for()
+    bash = dialog.get_by_label("Mode of Bash")
+    assert bash.input_value() == "ask"  # BLU_ASK_TOOLS
+    bash.select_option("allow")
+    dialog.get_by_role("button", name="Back to settings").wait_for()
+    dialog.get_by_label("Tool name").fill("mcp__github")
+    dialog.get_by_label("Mode of the new tool").select_option("deny")
+    dialog.get_by_role("button", name="Add").click()
+    dialog.get_by_label("Mode of mcp__github").wait_for()
+    assert_no_horizontal_overflow(page, "tool policy")
+    screenshot(page, "phone-tool-policy")
+    api = asking_server.client()
+    try:
+        policy = api.http.get("/api/tools/policy").json()
+        assert policy["run_time"] == {"Bash": "allow", "mcp__github": "deny"}
+        assert policy["settings"] == {"Bash": "ask"}
+    finally:
+        api.http.close()
+    dialog.get_by_role("button", name="Back to settings").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=policy] select[data-tool=Bash]')?.value === 'ask'"
+    )

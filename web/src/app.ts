@@ -1,6 +1,7 @@
 // The logged-in screen: sessions sidebar, header with the session's actions and usage, the chat, and
 // the artifacts/files panel. Routes: #/s/<session id>, #/new (empty chat; the session is created on send).
 import { api, type Config, type SessionRecord } from "./api";
+import { PolicyDialog } from "./approvals";
 import { ChatView } from "./chat";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
@@ -87,7 +88,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   const sidebar = new Sidebar({ currentId: () => current?.id ?? parseRoute(), newSession: () => newSession() });
   const modelLine = h("p", { class: "sidebar__model" }, config.model === "standin" ? "Model: offline stand-in" : "Model: Claude");
   const logoutButton = h("button", { type: "button", class: "button sidebar__logout", onclick: () => void logout() }, "Log out");
-  sidebar.element.append(h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
+  const policy = new PolicyDialog((text, kind) => toast(text, kind));
+  sidebar.element.append(policy.opener, h("div", { class: "sidebar__foot" }, modelLine, logoutButton));
   const preview = new Preview((text) => toast(text, "error"));
   const panel = new Panel(
     {

@@ -242,3 +242,112 @@ function renderQuestions(approval: Approval, answer: Answer): HTMLElement {
   });
   return form;
 }
+
+// -- the tool policy ------------------------------------------------------------------------------
+
+type Mode = "allow" | "ask" | "deny";
+
+interface Policy {
+  default: Mode;
+  settings: Record<string, Mode>;
+  run_time: Record<string, Mode>;
+}
+
+export const policyApi = {
+  get: () => request<Policy>("GET", "/api/tools/policy"),
+  set: (tool: string, mode: Mode | null) => request<Policy>("PUT", "/api/tools/policy", { json: { tool, mode } }),
+};
+
+const MODES: Mode[] = ["allow", "ask", "deny"];
+const MODE_LABELS: Record<Mode, string> = { allow: "Allow", ask: "Ask me", deny: "Deny" };
+
+/** The tool policy as a dialog: each tool's mode (run-time entries over the settings), a tool added by
+ * name (MCP tools as mcp__server__tool, or mcp__server for all of a server's tools), an entry reset. */
+export class PolicyDialog {
+  readonly element: HTMLDialogElement;
+  /** The button that opens it (the sidebar's foot). */
+  readonly opener: HTMLElement;
+  private body: HTMLElement;
+
+  constructor(private toast: (text: string, kind?: "info" | "error") => void) {
+    this.body = h("div", { class: "policy__body" });
+    this.element = h(
+      "dialog",
+      { class: "preview policy", "aria-labelledby": "policy-title", "data-testid": "policy" },
+      h(
+        "header",
+        { class: "preview__head" },
+        h("h2", { id: "policy-title", class: "preview__title" }, "Tool policy"),
+        h("button", { type: "button", class: "button", onclick: () => this.element.close() }, "Close"),
+      ),
+      this.body,
+    );
+    this.opener = h(
+      "div",
+      { class: "policy-open" },
+      h("button", { type: "button", class: "link-button", "data-testid": "policy-open", onclick: () => void this.open() }, "Tool policy"),
+    );
+  }
+
+  async open(): Promise<void> {
+    if (!this.element.isConnected) document.body.append(this.element);
+    try {
+      this.render(await policyApi.get());
+      this.element.showModal();
+    } catch (error) {
+      this.toast(`Couldn't load the tool policy: ${(error as Error).message}`, "error");
+    }
+  }
+
+  private async set(tool: string, mode: Mode | null): Promise<void> {
+    try {
+      this.render(await policyApi.set(tool, mode));
+      announce(mode ? `${tool}: ${MODE_LABELS[mode]}.` : `${tool}: back to the settings.`);
+    } catch (error) {
+      this.toast(`Couldn't change ${tool}: ${(error as Error).message}`, "error");
+    }
+  }
+
+  private render(policy: Policy): void {
+    const tools = [...new Set([...Object.keys(policy.settings), ...Object.keys(policy.run_time)])].sort();
+    const select = (tool: string, mode: Mode, label: string) =>
+      h(
+        "select",
+        { "aria-label": label, "data-tool": tool, onchange: (event: Event) => void this.set(tool, (event.target as HTMLSelectElement).value as Mode) },
+        MODES.map((m) => h("option", { value: m, selected: m === mode }, MODE_LABELS[m])),
+      );
+    const rows = tools.map((tool) => {
+      const own = policy.run_time[tool];
+      const mode = own ?? policy.settings[tool];
+      return h(
+        "li",
+        { class: "policy__row" },
+        h("code", { class: "policy__tool" }, tool),
+        select(tool, mode, `Mode of ${tool}`),
+        own
+          ? h("button", { type: "button", class: "link-button", onclick: () => void this.set(tool, null) }, policy.settings[tool] ? "Back to settings" : "Remove")
+          : h("span", { class: "policy__from" }, "settings"),
+      );
+    });
+    const name = h("input", { type: "text", class: "approval__free", placeholder: "Tool, e.g. Bash or mcp__github", "aria-label": "Tool name", maxlength: 200 });
+    const mode = h("select", { "aria-label": "Mode of the new tool" }, MODES.map((m) => h("option", { value: m, selected: m === "ask" }, MODE_LABELS[m])));
+    const add = h(
+      "form",
+      {
+        class: "policy__add",
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          if (name.value.trim()) void this.set(name.value.trim(), mode.value as Mode);
+        },
+      },
+      name,
+      mode,
+      h("button", { type: "submit", class: "button" }, "Add"),
+    );
+    this.body.replaceChildren(
+      h("p", null, `Tools not listed: ${MODE_LABELS[policy.default]}. “Ask me” pauses Claude until you answer; your changes here apply at once and override Blu's settings.`),
+      h("ul", { class: "policy__list" }, rows),
+      add,
+    );
+  }
+}
