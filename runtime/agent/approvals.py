@@ -14,6 +14,7 @@ from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny
 
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
+from core.store.codec import fit_approval
 from core.store.models import ApprovalRecord, new_id, to_plain
 from runtime.agent.events import EventHub
 from runtime.settings import Settings
@@ -96,6 +97,7 @@ class Waiter:
     turn_id: str
     approval: ApprovalRecord
     future: asyncio.Future[PermissionResult]
+    tool_input: dict[str, Any]  # whole (the stored input is cut to 16 kB): a question's answers go into it
     started: float = field(default_factory=time.monotonic)
 
 
@@ -187,9 +189,10 @@ class Approvals:
             input_json=canonical_input(tool_input),
             kind="question" if tool_name == QUESTION_TOOL else "tool",
         )
+        approval = fit_approval(approval)  # as stored: every tab sees the same (cut) input
         await self.store.put_approval(approval)
         future: asyncio.Future[PermissionResult] = asyncio.get_running_loop().create_future()
-        self.waiters[approval.id] = Waiter(session_id, turn_id, approval, future)
+        self.waiters[approval.id] = Waiter(session_id, turn_id, approval, future, tool_input)
         waiting(approval)
         self.hub.publish(session_id, "approval.requested", approval_event(approval))
         try:
@@ -265,7 +268,7 @@ class Approvals:
             await self.set_mode(record.tool_name, "allow")
         self.hub.publish(session_id, "approval.resolved", approval_event(record))
         if record.delivered == LIVE and waiter is not None and not waiter.future.done():
-            waiter.future.set_result(_result(record, json.loads(record.input_json)))
+            waiter.future.set_result(_result(record, waiter.tool_input))
         elif self.resubmit is not None:
             await self.resubmit(session_id, await self._resume_prompt(record))
         return record, False

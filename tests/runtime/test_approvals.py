@@ -236,3 +236,20 @@ def test_the_policy_takes_run_time_entries_over_settings_and_servers_for_mcp_too
     assert (policy.mode_for("mcp__github__create_issue").mode, policy.mode_for("Bash").mode) == ("allow", "ask")
     assert policy.mode_for("mcp__github__delete_repo").mode == "ask"  # still the server's settings entry
     assert policy.mode_for("mcp__githubber__x").mode == "deny"  # another server: the default, not a prefix match
+
+
+async def test_a_call_whose_input_is_over_the_stored_budget_still_gets_its_answer(
+    make_blu: Callable[..., Blu],
+) -> None:
+    blu = make_blu(ask_tools="Write")
+    big = {"file_path": "big.txt", "content": "x" * 40_000}
+    blu.claude.answer(asks("Write", big))
+    sid = await blu.new_session()
+    turn = await blu.send(sid, "write it")
+    approval = await waiting_approval(blu, sid)
+    assert approval["input"]["text"].endswith("…[truncated]")  # the stored copy is cut to 16 kB
+    await blu.manager.approvals.answer(sid, approval["id"], Answer("allow"))
+    status, _ = await blu.finished(sid, turn)
+    assert status["status"] == "complete"
+    (_, answer), *_ = blu.claude.clients[0].permissions
+    assert isinstance(answer, PermissionResultAllow)

@@ -195,6 +195,8 @@ export function renderInput(tool: string, input: Record<string, unknown>): HTMLE
   } else if (typeof input.url === "string") {
     parts.push(field("Address", input.url, false));
     if (input.prompt) parts.push(field("Looking for", input.prompt, false));
+  } else if (typeof input.text === "string" && Object.keys(input).length === 1) {
+    parts.push(field("Input (shortened to 16 kB)", input.text)); // too long to keep whole: stored as text
   } else {
     parts.push(field("Input", input));
   }
