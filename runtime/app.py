@@ -27,6 +27,7 @@ from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
 from runtime.agent.options import ClaudeEndpoint
 from runtime.api import (
+    approvals,
     auth,
     backups,
     events,
@@ -246,6 +247,7 @@ API_ROUTERS = (
     sessions.router,
     schedules.router,
     search.router,
+    approvals.router,
     events.router,
     files.router,
     voice.router,

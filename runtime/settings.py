@@ -84,8 +84,16 @@ class Settings(BaseSettings):
     # machine's. It bounds how many Claude Code processes run at once (runtime/agent/capacity.py).
     task_memory_mib: int | None = Field(None, ge=256, validation_alias=_env("BLU_TASK_MEMORY_MIB"))
     permission_mode: PermissionMode = Field("acceptEdits", validation_alias=_env("BLU_PERMISSION_MODE"))
+    # The tool policy's defaults (docs/protocol.md, "Approvals"): tools allowed, asked about, refused, and
+    # the mode of every tool none of the lists names. MCP tools by `mcp__server__tool` or `mcp__server`.
+    # A person changes them at run time (the store's entries win); BLU_PERMISSION_MODE no longer decides.
     allowed_tools: NameList = Field((), validation_alias=_env("BLU_ALLOWED_TOOLS"))
+    ask_tools: NameList = Field((), validation_alias=_env("BLU_ASK_TOOLS"))
     disallowed_tools: NameList = Field((), validation_alias=_env("BLU_DISALLOWED_TOOLS"))
+    tool_default: Literal["allow", "ask", "deny"] = Field("allow", validation_alias=_env("BLU_TOOL_DEFAULT"))
+    # How long a turn stays paused for a person's answer (the task stays awake meanwhile); after it the
+    # turn ends, the request stays pending, and an answer later resumes the work in a new turn.
+    approval_wait_minutes: float = Field(15, gt=0, le=24 * 60, validation_alias=_env("BLU_APPROVAL_WAIT_MINUTES"))
 
     # Idle rule (the runtime stops itself by the same rule as the idle checker)
     idle_timeout_minutes: int = Field(
@@ -143,7 +151,7 @@ class Settings(BaseSettings):
     # Local runs: serve the offline stand-in model when no Claude credentials are configured
     standin: Literal["auto", "on", "off"] = Field("auto", validation_alias=_env("BLU_STANDIN"))
 
-    @field_validator("allowed_tools", "disallowed_tools", mode="before")
+    @field_validator("allowed_tools", "ask_tools", "disallowed_tools", mode="before")
     @classmethod
     def _split_tools(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().startswith("["):

@@ -8,6 +8,7 @@ from typing import Protocol
 from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
+    ApprovalRecord,
     ArtifactRecord,
     MessageRecord,
     NotificationPreferences,
@@ -248,6 +249,37 @@ class Store(Protocol):
         """Delete every exported item (what a full restore replaces: sessions, schedules and their runs,
         the preferences, which fall back to their defaults); returns how many sessions went. The
         activity item, throttles, the power log, push subscriptions and the VAPID keys stay."""
+
+    # approvals and the tool policy -------------------------------------------------------
+    def put_approval(self, approval: ApprovalRecord) -> bool:
+        """Insert if absent (False, nothing changed, when the session already has this id). The input
+        is cut to 16 kB. Deleted with the session."""
+
+    def get_approval(self, session_id: str, approval_id: str) -> ApprovalRecord:
+        """Raises NotFound."""
+
+    def decide_approval(
+        self, session_id: str, approval_id: str, decision: ApprovalRecord
+    ) -> tuple[ApprovalRecord, bool]:
+        """Atomically set the decision's status, decided_at/by, message, answers, always and delivered
+        on a pending approval: (new record, True). When it was decided already, nothing changes:
+        (the stored record, False). Raises NotFound."""
+
+    def mark_approval_delivered(self, session_id: str, approval_id: str, delivered: str) -> ApprovalRecord:
+        """Record how a decided approval's answer reached Claude ("live" or "resumed"). Raises NotFound."""
+
+    def list_approvals(self, session_id: str, *, pending_only: bool = False) -> list[ApprovalRecord]:
+        """A session's approvals, oldest first."""
+
+    def pending_approvals(self) -> list[ApprovalRecord]:
+        """Every pending approval of every session, oldest first (session list badges, the idle rule)."""
+
+    def get_tool_policy(self) -> dict[str, str]:
+        """The tool policy changed at run time: tool name -> "allow" | "ask" | "deny" (empty when unset)."""
+
+    def set_tool_mode(self, name: str, mode: str | None) -> dict[str, str]:
+        """Set one tool's mode (None removes the entry: the settings' default applies again); returns the
+        whole policy. Raises ValueError for an empty name or an unknown mode."""
 
     def close(self) -> None:
         """Release files and connections."""

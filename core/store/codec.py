@@ -21,6 +21,7 @@ from core.store.models import (
     MAX_TEXT_BYTES,
     MAX_TOOL_FIELD_BYTES,
     TRUNCATION_MARK,
+    ApprovalRecord,
     ArtifactRecord,
     MessageRecord,
     Page,
@@ -57,6 +58,7 @@ _KEY_FIELDS: dict[type, tuple[str, ...]] = {
     VapidKeys: ("public_key", "private_key"),
     ScheduleRecord: ("id",),
     ScheduleRunRecord: ("schedule_id", "id"),
+    ApprovalRecord: ("session_id", "id"),
 }
 
 # Cursors carry a digest so an edited or corrupted cursor is refused. The key is not a secret: a forged
@@ -437,3 +439,43 @@ def order_hits(hits: list[SearchHit], limit: int) -> list[SearchHit]:
     """Sessions, then artifacts, then messages; newest first within each; at most `limit`."""
     rank = {"session": 0, "artifact": 1, "message": 2}
     return sorted(hits, key=lambda h: (rank[h.kind], -h.at, h.session_id, h.message_id or h.path or ""))[:limit]
+
+
+TOOL_MODES = ("allow", "ask", "deny")
+
+
+def check_tool_mode(name: str, mode: str | None) -> None:
+    """A tool policy entry: a tool name (MCP tools as `mcp__server__tool`) and allow/ask/deny, or None."""
+    check_key(name, "tool name")
+    if len(name) > 200:
+        raise ValueError("tool name must be at most 200 characters")
+    if mode is not None and mode not in TOOL_MODES:
+        raise ValueError(f"tool mode must be one of {TOOL_MODES}, not {mode!r}")
+
+
+def decided_approval(current: ApprovalRecord, decision: ApprovalRecord) -> ApprovalRecord:
+    """`current` with the decision's fields (status, who, when, answers, message, always) set: validated."""
+    check_decision(decision)
+    return validated(
+        replace(
+            current,
+            status=decision.status,
+            decided_at=decision.decided_at,
+            decided_by=decision.decided_by,
+            message=truncate_text(decision.message, MAX_TOOL_FIELD_BYTES)[0],
+            answers=dict(decision.answers),
+            always=decision.always,
+            delivered=decision.delivered,
+        )
+    )
+
+
+def check_decision(decision: ApprovalRecord) -> None:
+    """Raises ValueError for a decision that decides nothing."""
+    if decision.status == "pending":
+        raise ValueError("a decision must not be pending")
+
+
+def fit_approval(approval: ApprovalRecord) -> ApprovalRecord:
+    """The record validated, its input cut to the tool field budget."""
+    return validated(replace(approval, input_json=truncate_text(approval.input_json, MAX_TOOL_FIELD_BYTES)[0]))

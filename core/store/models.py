@@ -18,6 +18,9 @@ ScheduleTarget = Literal["new", "session"]  # a new session per run, or one chos
 RunTrigger = Literal["schedule", "manual"]
 # running; how it ended (complete/error/interrupted); stopped at a limit; or not run (skipped: the cost guard)
 RunOutcome = Literal["running", "complete", "error", "interrupted", "limit_minutes", "limit_usd", "skipped"]
+ToolMode = Literal["allow", "ask", "deny"]
+ApprovalStatus = Literal["pending", "allowed", "denied", "answered"]
+ApprovalKind = Literal["tool", "question"]
 
 SESSION_STATUSES: tuple[str, ...] = ("new", "active", "archived")
 MESSAGE_STATES: tuple[str, ...] = ("running", "complete", "interrupted", "error")
@@ -90,6 +93,9 @@ class ToolCall:
     # Where the call happened: the length (in Unicode code points) of the message's text when it started,
     # so a reader can show the card between the text before and after it. None in records written before.
     text_offset: int | None = None
+    # Who or what let the call run or refused it: "allowed by policy", "allowed by always-allow rule",
+    # "allowed by person", "denied by person", "answered by person", ... (None: not decided by Blu).
+    decision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,32 @@ class SearchResults:
     __pydantic_config__ = API_SHAPE
     hits: list[SearchHit]
     complete: bool = True  # False: a bounded back-end stopped before it looked at everything
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """A tool call or a question of Claude's that waits for a person (or was decided): the approval trail.
+
+    `input_json` is the tool's input as JSON (cut to 16 kB); `decided_by` is "person", "policy" or
+    "always-allow rule"; `answers` maps each question's text to the answer (AskUserQuestion)."""
+
+    session_id: str
+    id: str
+    turn_id: str
+    tool_use_id: str
+    tool_name: str
+    input_json: str = "{}"
+    kind: ApprovalKind = "tool"
+    status: ApprovalStatus = "pending"
+    created_at: float = field(default_factory=now)
+    decided_at: float | None = None
+    decided_by: str | None = None
+    message: str = ""  # a denial's reason, or a note that goes to Claude with the decision
+    answers: dict[str, str] = field(default_factory=dict)
+    always: bool = False  # the person chose "Always allow": the tool's policy became allow
+    # How the decision reached Claude: "live" (the waiting turn went on), "resumed" (a new turn carried
+    # it in after the waiting turn had ended), or None while pending.
+    delivered: str | None = None
 
 
 @dataclass(frozen=True)

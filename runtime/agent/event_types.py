@@ -17,7 +17,7 @@ from pydantic.dataclasses import dataclass
 from core.store.models import API_SHAPE, ArtifactRecord, MessageRecord, SessionRecord, ToolCall
 
 Tier = Literal["hot", "warm", "cold"]  # runtime.agent.turns.Tier: how the turn got its Claude client
-StopReason = Literal["interrupted", "timeout", "stalled", "shutdown"]
+StopReason = Literal["interrupted", "timeout", "stalled", "shutdown", "cancelled"]
 ErrorKind = Literal["auth", "overloaded", "rate_limited", "api", "claude", "internal"]
 
 
@@ -55,18 +55,20 @@ class TurnQueued(EventData):
 
 
 class TurnWaiting(EventData):
-    """The turn waits for a Claude Code process: the task's memory allows no more than `max_clis`."""
+    """The turn waits: for a Claude Code process (`reason` capacity: the task's memory allows no more than
+    `max_clis`), or for a person's answer to the approval `approval_id` (`reason` approval)."""
 
     turn_id: str
     status: Literal["waiting"]
     message_id: str
     user_message_id: str
     tier: Tier | None
-    reason: Literal["capacity"]
+    reason: Literal["capacity", "approval"]
     duration_ms: int
     first_token_ms: int | None
-    running_clis: int
-    max_clis: int
+    running_clis: int | None = None
+    max_clis: int | None = None
+    approval_id: str | None = None
 
 
 class TurnRunning(EventData):
@@ -124,6 +126,27 @@ class MemoryVersionRef(EventData):
     at: float
     author: Literal["you", "Claude", "restore"]
     size: int
+
+
+class Approval(EventData):
+    """A tool call or a question of Claude's that waits for a person, or was decided (the approval trail);
+    `input` is the tool's input (`{"text": ...}` when it was cut to fit)."""
+
+    session_id: str
+    id: str
+    turn_id: str
+    tool_use_id: str
+    tool_name: str
+    input: dict[str, Any]
+    kind: Literal["tool", "question"]
+    status: Literal["pending", "allowed", "denied", "answered"]
+    created_at: float
+    decided_at: float | None
+    decided_by: str | None
+    message: str
+    answers: dict[str, str]
+    always: bool
+    delivered: str | None
 
 
 class MemoryChanged(EventData):
@@ -193,6 +216,16 @@ class MemoryChangedEvent(Event):
     data: MemoryChanged
 
 
+class ApprovalRequestedEvent(Event):
+    type: Literal["approval.requested"]
+    data: Approval
+
+
+class ApprovalResolvedEvent(Event):
+    type: Literal["approval.resolved"]
+    data: Approval
+
+
 class ErrorEvent(Event):
     type: Literal["error"]
     data: TurnError
@@ -207,6 +240,8 @@ BluEvent = Annotated[
     | SessionUpdatedEvent
     | ArtifactChangedEvent
     | MemoryChangedEvent
+    | ApprovalRequestedEvent
+    | ApprovalResolvedEvent
     | ErrorEvent,
     Field(discriminator="type"),
 ]

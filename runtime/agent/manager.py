@@ -27,6 +27,7 @@ from core.store.models import (
     new_message_id,
     to_plain,
 )
+from runtime.agent.approvals import Approvals
 from runtime.agent.capacity import CliSlots, cli_limit, hot_cap
 from runtime.agent.events import EventHub
 from runtime.agent.mcp import ServerStatus, wait_for_status
@@ -173,11 +174,16 @@ class SessionManager:
         self.mcp_status: tuple[float, list[ServerStatus]] | None = None  # (time.time(), statuses) of the last check
         self._mcp_check = asyncio.Lock()
         self.max_hot = hot_cap(settings)
+        # The tool policy and the approvals waiting for a person; a late answer comes back as a turn.
+        self.approvals = Approvals(settings, store, hub)
+        self.approvals.resubmit = self._carry_answer_in
+        self.approvals.accepting = lambda: self.accepting
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> list[str]:
         """After the previous process died: mark the turns it was running as interrupted, and answer the
         person's messages it had queued (or not yet started) as not answered, each with Retry."""
+        await self.approvals.load()
         recovered: list[str] = []
         for session in await self.store.sessions_with_running_turns():
             page = await self.store.list_messages(session.id, limit=200, newest_first=True)
@@ -310,6 +316,11 @@ class SessionManager:
         )
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
         return request, position, message
+
+    async def _carry_answer_in(self, session_id: str, text: str) -> None:
+        """An answer to an approval whose turn has ended (restart, sleep, wait limit): a new turn, on the
+        session's resumed Claude session (warm), tells Claude the decision and asks it to go on."""
+        await self.submit(session_id, text, "text")
 
     def position(self, session_id: str, turn_id: str) -> int:
         """How many turns run before this one now (0: running or done)."""
@@ -577,7 +588,9 @@ class SessionManager:
             try:
                 from claude_agent_sdk import ClaudeSDKClient  # imported on use: the web process starts without it
 
-                client = ClaudeSDKClient(agent_options(self.settings, self.endpoint))
+                client = ClaudeSDKClient(
+                    agent_options(self.settings, self.endpoint, disallowed_tools=self.approvals.policy.denied())
+                )
                 await asyncio.wait_for(client.connect(), timeout=connect_timeout_s)
                 try:
                     statuses = await wait_for_status(client)

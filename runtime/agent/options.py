@@ -97,9 +97,18 @@ def agent_options(
     resume: str | None = None,
     stderr: Any = None,
     can_use_tool: Any = None,
+    pre_tool_use: Any = None,
+    disallowed_tools: list[str] | None = None,
 ) -> ClaudeAgentOptions:
-    from claude_agent_sdk import ClaudeAgentOptions
+    """The options of one session's client. Blu's tool policy decides every call: `pre_tool_use` (a
+    PreToolUse hook) answers "ask" for every tool, so the CLI puts each call to `can_use_tool`, also the
+    ones its permission mode would let through unasked (Read, edits in acceptEdits). The policy lists
+    are therefore not given to the CLI as allow lists: they change at run time, the CLI's flags would not.
+    Only what is denied when the client starts (`disallowed_tools`, ToolPolicy.denied) is, so Claude does not
+    see those tools at all; a later change reaches a connected client through `can_use_tool`."""
+    from claude_agent_sdk import ClaudeAgentOptions, HookMatcher
 
+    hooks: Any = {"PreToolUse": [HookMatcher(matcher=None, hooks=[pre_tool_use])]} if pre_tool_use else None
     return ClaudeAgentOptions(
         cwd=str(settings.workspace_dir),
         env=claude_env(settings, endpoint),
@@ -107,8 +116,7 @@ def agent_options(
         resume=resume,
         model=settings.model,
         permission_mode=settings.permission_mode,
-        allowed_tools=list(settings.allowed_tools),
-        disallowed_tools=list(settings.disallowed_tools),
+        disallowed_tools=list(disallowed_tools or ()),
         system_prompt={
             "type": "preset",
             "preset": "claude_code",
@@ -116,6 +124,7 @@ def agent_options(
         },
         include_partial_messages=True,
         can_use_tool=can_use_tool,
+        hooks=hooks,
         stderr=stderr,
         # "user": $CLAUDE_CONFIG_DIR/CLAUDE.md, the memory every session reads (runtime/memory.py);
         # "project": the workspace's own CLAUDE.md and settings, as Claude Code reads any project's.

@@ -165,7 +165,7 @@ class TurnTranslator:
         """A tool call starts: its audit record (pending) and `tool.call`."""
         self.flush()
         call = self.turn.start_tool(block.id, block.name, block.input)
-        self._publish_tool("tool.call", call)
+        self.publish_tool("tool.call", call)
         return call
 
     def tool_result(self, block: ToolResultBlock) -> ToolCall | None:
@@ -173,15 +173,15 @@ class TurnTranslator:
         self.flush()
         finished = self.turn.finish_tool(block.tool_use_id, is_error=bool(block.is_error), content=block.content)
         if finished is not None:
-            self._publish_tool("tool.result", finished)
+            self.publish_tool("tool.result", finished)
         return finished
 
     def stop_pending_tools(self) -> None:
         """The turn was stopped: every tool still running ends as `stopped`, each with its `tool.result`."""
         for call in self.turn.stop_pending_tools():
-            self._publish_tool("tool.result", call)
+            self.publish_tool("tool.result", call)
 
-    def _publish_tool(self, type_: str, call: ToolCall) -> None:
+    def publish_tool(self, type_: str, call: ToolCall) -> None:
         turn = self.turn
         self.hub.publish(
             self.session_id,

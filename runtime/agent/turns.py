@@ -71,6 +71,13 @@ class RunningTurn:
     call_input_tokens: int = 0
     call_output_tokens: int = 0
     last_checkpoint: float = field(default_factory=time.monotonic)
+    # Tool calls decided by Blu's policy or a person (tool_use_id -> "allowed by person", ...): the
+    # decision can come before or after the call's own record, so it is kept here and merged.
+    decisions: dict[str, str] = field(default_factory=dict)
+    # Approvals this turn waits for (id -> when the wait began, monotonic) and the time spent waiting
+    # on ones already answered: waiting is not running, so neither counts against the turn's limits.
+    waiting_since: dict[str, float] = field(default_factory=dict)
+    waited_seconds: float = 0.0
 
     @property
     def text(self) -> str:
@@ -133,8 +140,32 @@ class RunningTurn:
                 stopped.append(self.finish_tool(tool_use_id, is_error=True, content=""))
         return [call for call in stopped if call is not None]
 
+    @property
+    def waiting_for_person(self) -> bool:
+        return bool(self.waiting_since)
+
+    def waited(self, now: float) -> float:
+        """Seconds this turn has spent waiting for a person so far (ongoing waits included)."""
+        ongoing = min(self.waiting_since.values()) if self.waiting_since else now
+        return self.waited_seconds + (now - ongoing)
+
+    def decide_tool(self, tool_use_id: str, decision: str) -> ToolCall | None:
+        """Note who decided a call; returns its updated record when Blu has seen the call already."""
+        self.decisions[tool_use_id] = decision
+        call = self.tools.get(tool_use_id)
+        if call is None:
+            return None
+        self.tools[tool_use_id] = call = replace(call, decision=decision)
+        return call
+
     def start_tool(self, tool_use_id: str, name: str, tool_input: dict[str, Any]) -> ToolCall:
-        call = ToolCall(id=tool_use_id, name=name, input_summary=summarize(tool_input), text_offset=len(self.text))
+        call = ToolCall(
+            id=tool_use_id,
+            name=name,
+            input_summary=summarize(tool_input),
+            text_offset=len(self.text),
+            decision=self.decisions.get(tool_use_id),
+        )
         self.tools[tool_use_id] = call
         self.tool_started[tool_use_id] = time.monotonic()
         self.tool_inputs[tool_use_id] = tool_input

@@ -23,7 +23,8 @@ from claude_agent_sdk import (
 from core.observability.logs import log_context, request_id_var
 from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
-from core.store.models import MessageRecord, SessionRecord, new_message_id, to_plain
+from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, new_message_id, to_plain
+from runtime.agent.approvals import Approvals
 from runtime.agent.capacity import CliSlots
 from runtime.agent.client import AgentClient, ClientFactory
 from runtime.agent.events import EventHub
@@ -50,6 +51,7 @@ class WorkerHost(Protocol):
     hub: EventHub
     cli_slots: CliSlots
     client_factory: ClientFactory
+    approvals: Approvals
 
     async def make_room(self, requester: SessionWorker | None) -> None: ...
 
@@ -83,6 +85,9 @@ class SessionWorker:
         self.queued_turn_ids: deque[str] = deque()
         self._stderr: deque[str] = deque(maxlen=20)
         self.connection = ClaudeConnection()
+        self.translator: TurnTranslator | None = None
+        self._timer: asyncio.Timeout | None = None
+        self._next_deadline: Callable[[], float] | None = None
         self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
 
     # -- called from other tasks ----------------------------------------------------------
@@ -119,6 +124,10 @@ class SessionWorker:
             return False
         turn.stop_reason = turn.stop_reason or reason
         turn.error = turn.error or message
+        if reason == "interrupted":  # the person's stop also answers what the turn waited for: no
+            await self.host.approvals.stop_pending(self.session_id, turn.request.turn_id)
+        else:  # shutdown: the approvals stay pending, and an answer after the restart resumes the work
+            self.host.approvals.release_turn(self.session_id, turn.request.turn_id)
         if client is None:
             await self.host.cli_slots.recheck()  # a turn waiting for a process gives up at once
         else:
@@ -191,6 +200,7 @@ class SessionWorker:
             store=store,
             workspace=self.host.settings.workspace_dir,
         )
+        self.translator = translator
         try:
             await store.put_message(
                 MessageRecord(
@@ -266,6 +276,8 @@ class SessionWorker:
                 resume=resume,
                 stderr=self._stderr.append,
                 can_use_tool=self._can_use_tool,
+                pre_tool_use=_ask_blu,
+                disallowed_tools=self.host.approvals.policy.denied(),
             )
         )
         await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
@@ -275,28 +287,48 @@ class SessionWorker:
         assert self.client is not None
         settings = self.host.settings
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.turn_timeout_seconds
+        started = loop.time()
+        wait_limit = settings.approval_wait_minutes * 60
+
+        def turn_deadline() -> float:
+            # Time spent waiting for a person is not running time: it moves the turn's limit.
+            return started + settings.turn_timeout_seconds + turn.waited(time.monotonic())
+
+        waiting_deadline = [False]  # whether the deadline last set is the wait for a person's answer
 
         def next_deadline() -> float:
+            waiting_deadline[0] = turn.waiting_for_person
+            if turn.waiting_for_person:  # a paused turn is not stalled: only the (long) wait limit applies
+                return loop.time() + wait_limit - (time.monotonic() - min(turn.waiting_since.values()))
             # While a tool runs (a build, a test run) silence is its work; the turn limit still bounds it.
+            deadline = turn_deadline()
             return deadline if turn.tool_pending else min(deadline, loop.time() + settings.watchdog_seconds)
 
         await self.client.query(_prompt_message(turn.request))
         try:
             async with asyncio.timeout(next_deadline()) as timer:
+                self._timer, self._next_deadline = timer, next_deadline
                 async for message in self._own_messages(turn):
                     await translator.handle(message)
                     timer.reschedule(next_deadline())
         except TimeoutError:
-            timed_out = loop.time() >= deadline - 0.05
-            reason = "timeout" if timed_out else "stalled"
-            explanation = (
-                f"The turn ran longer than {settings.turn_timeout_seconds:g} s and Blu stopped it."
-                if timed_out
-                else f"Claude sent nothing for {settings.watchdog_seconds:g} s, so Blu stopped the turn."
-            )
+            if waiting_deadline[0]:
+                reason = "unanswered"
+                explanation = (
+                    f"Nobody answered within {settings.approval_wait_minutes:g} min, so Blu ended this turn. "
+                    "The request is still open: answering it continues the work."
+                )
+                self.host.approvals.release_turn(self.session_id, turn.request.turn_id)
+            elif loop.time() >= turn_deadline() - 0.05:
+                reason = "timeout"
+                explanation = f"The turn ran longer than {settings.turn_timeout_seconds:g} s and Blu stopped it."
+            else:
+                reason = "stalled"
+                explanation = f"Claude sent nothing for {settings.watchdog_seconds:g} s, so Blu stopped the turn."
             turn.stop_reason, turn.error = reason, explanation
             await self._recover(turn, translator)
+        finally:
+            self._timer = self._next_deadline = None
 
     async def _own_messages(self, turn: RunningTurn) -> AsyncIterator[Message]:
         """The client's messages that belong to this turn, up to and including its result.
@@ -348,6 +380,8 @@ class SessionWorker:
     async def _finish(self, turn: RunningTurn, translator: TurnTranslator) -> None:
         """Persist the assistant message and usage, clear the running marks, tell every reader."""
         store, hub, sid = self.host.store, self.host.hub, self.session_id
+        self.host.approvals.release_turn(sid, turn.request.turn_id)
+        self.translator = None
         translator.flush()
         if turn.stop_reason:
             translator.stop_pending_tools()
@@ -409,10 +443,55 @@ class SessionWorker:
     async def _can_use_tool(
         self, tool_name: str, tool_input: dict[str, Any], context: ToolPermissionContext
     ) -> PermissionResultAllow | PermissionResultDeny:
-        """Blu's tool policy for calls the permission mode would otherwise ask a person about."""
-        if tool_name in self.host.settings.disallowed_tools:
-            return PermissionResultDeny(message=f"{tool_name} is not allowed by Blu's tool policy.")
-        return PermissionResultAllow()
+        """Blu's tool policy for every call (the PreToolUse hook sends each one here): allow or deny at
+        once, or hold the call until a person answers (runtime/agent/approvals.py)."""
+        turn = self.current
+        if turn is None:  # a call of a turn the CLI runs by itself, with nobody's turn to pause
+            mode = self.host.approvals.policy.mode_for(tool_name).mode
+            if mode == "allow":
+                return PermissionResultAllow()
+            if mode == "deny":
+                return PermissionResultDeny(
+                    message=f"Permission denied: {tool_name} is not allowed by Blu's tool policy."
+                )
+            return PermissionResultDeny(message=f"Permission denied: {tool_name} needs a person's approval.")
+        return await self.host.approvals.decide(
+            session_id=self.session_id,
+            turn_id=turn.request.turn_id,
+            tool_name=tool_name,
+            tool_input=tool_input,
+            tool_use_id=context.tool_use_id or "",
+            record=lambda tool_use_id, decision: self._record_decision(turn, tool_use_id, decision),
+            waiting=lambda approval: self._waiting_for_person(turn, approval),
+        )
+
+    def _record_decision(self, turn: RunningTurn, tool_use_id: str, decision: str) -> None:
+        call = turn.decide_tool(tool_use_id, decision)
+        if call is not None and self.translator is not None and self.translator.turn is turn:
+            self.translator.publish_tool("tool.call", call)
+
+    def _waiting_for_person(self, turn: RunningTurn, approval: ApprovalRecord | None) -> None:
+        """A call of this turn starts waiting for a person (approval) or stops waiting (None): the
+        watchdog holds, and every reader sees `waiting` (reason `approval`) then `running` again."""
+        now = time.monotonic()
+        if approval is not None:
+            turn.waiting_since[approval.id] = now
+            self.host.hub.publish(
+                self.session_id,
+                "turn.status",
+                {**self._status(turn, "waiting"), "reason": "approval", "approval_id": approval.id},
+            )
+        else:
+            if len(turn.waiting_since) == 1:
+                turn.waited_seconds += now - next(iter(turn.waiting_since.values()))
+            turn.waiting_since = {k: v for k, v in turn.waiting_since.items() if k in self._open_approvals()}
+            if not turn.waiting_since and turn.stop_reason is None:
+                self.host.hub.publish(self.session_id, "turn.status", self._status(turn, "running"))
+        if self._timer is not None and self._next_deadline is not None and not self._timer.expired():
+            self._timer.reschedule(self._next_deadline())
+
+    def _open_approvals(self) -> set[str]:
+        return {a.id for a in self.host.approvals.waiting_in(self.session_id)}
 
     async def _drop_client(self) -> None:
         client, self.client = self.client, None
@@ -447,6 +526,11 @@ def _record_metrics(turn: RunningTurn) -> None:
         "turn finished",
         extra={"tier": turn.tier.value if turn.tier else None, "state": turn.state, "stop_reason": turn.stop_reason},
     )
+
+
+async def _ask_blu(hook_input: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+    """PreToolUse: send every call to `can_use_tool`, where Blu's policy (changeable at run time) decides."""
+    return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "ask"}}
 
 
 def _prompt_message(request: TurnRequest) -> AsyncIterator[dict[str, Any]]:

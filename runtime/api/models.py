@@ -15,7 +15,7 @@ from pydantic.dataclasses import dataclass
 
 from core.auth.responses import Text
 from core.store.models import API_SHAPE, ArtifactRecord, MessageRecord, SessionRecord
-from runtime.agent.event_types import BluEvent
+from runtime.agent.event_types import Approval, BluEvent
 
 SESSION_ID = r"^[0-9a-f]{24}$"
 MESSAGE_ID = r"^[0-9]{13}-[0-9a-f]{8}$"
@@ -171,8 +171,15 @@ class InsecureOrigin(Answer):
 # -- sessions, messages, events -------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True, config=API_SHAPE)
+class SessionListed(SessionRecord):
+    """A session in the list, with how many approvals and questions wait for the person (the list's badge)."""
+
+    pending_approvals: int = 0
+
+
 class SessionPage(Answer):
-    sessions: list[SessionRecord]
+    sessions: list[SessionListed]
     next: str | None = Field(description="The cursor of the next page; null on the last page.")
 
 
@@ -188,6 +195,7 @@ class SessionDetail(SessionRecord):
     """A session with what runs in it now, and where its event log stands in this server process."""
 
     queue_length: int
+    pending_approvals: int
     running: bool
     events_head: int
     epoch: str
@@ -522,3 +530,33 @@ class ImportTarget(Answer):
     url: str
     fields: dict[str, str]
     headers: dict[str, str]
+
+
+# -- approvals and the tool policy (runtime/api/approvals.py) -----------------------------------------------
+
+ToolModeName = Literal["allow", "ask", "deny"]
+
+
+class ListedApproval(Approval):
+    """An approval as the session's list shows it: `live` says whether a turn is paused on it now (false:
+    answering it resumes the work in a new turn)."""
+
+    live: bool
+
+
+class ApprovalList(Answer):
+    approvals: list[ListedApproval] = Field(description="Oldest first.")
+    pending: int = Field(description="How many still wait for the person.")
+
+
+class Answered(Answer):
+    approval: Approval
+    replayed: bool = Field(description="The same answer was given before: nothing changed.")
+
+
+class ToolPolicy(Answer):
+    """Each tool's mode: run-time entries win over the settings', which win over `default`."""
+
+    default: ToolModeName
+    settings: dict[str, ToolModeName]
+    run_time: dict[str, ToolModeName]

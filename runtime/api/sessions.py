@@ -29,6 +29,7 @@ from runtime.api.models import (
     NewSession,
     SessionChanges,
     SessionDetail,
+    SessionListed,
     SessionPage,
 )
 
@@ -60,7 +61,17 @@ async def list_sessions(
         page = await store.list_sessions(limit=limit, cursor=cursor, include_archived=archived)
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid cursor.") from exc
-    return SessionPage(sessions=page.items, next=page.next)
+    waiting = await _pending_approvals(store)
+    sessions = [SessionListed(**to_plain(s), pending_approvals=waiting.get(s.id, 0)) for s in page.items]
+    return SessionPage(sessions=sessions, next=page.next)
+
+
+async def _pending_approvals(store: AsyncStore) -> dict[str, int]:
+    """Session id -> how many of its approvals and questions wait for a person (the list's badge)."""
+    counts: dict[str, int] = {}
+    for approval in await store.pending_approvals():
+        counts[approval.session_id] = counts.get(approval.session_id, 0) + 1
+    return counts
 
 
 @router.get("/{session_id}", responses=NOT_FOUND)
@@ -73,6 +84,7 @@ async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDe
     return SessionDetail(
         **to_plain(session),
         queue_length=worker.queue_length if worker else 0,
+        pending_approvals=len(await store.list_approvals(session_id, pending_only=True)),
         running=bool(worker and worker.current),
         events_head=manager.hub.log(session_id).head,
         epoch=manager.hub.epoch,

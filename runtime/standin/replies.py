@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Callable
@@ -85,6 +86,13 @@ def tool_steps(directives: list[Directive], cwd: str | None) -> list[ToolCall]:
             name = d.args.get("tool", "")
             arguments = {key: d.text(key) for key in d.args if key != "tool"}
             steps.append(ToolCall(name, arguments, f"Called {name}:"))
+        elif d.name == "tool":  # any tool: [[tool name=AskUserQuestion input='{"questions": [...]}']]
+            name = d.args.get("name", "")
+            try:
+                tool_input = json.loads(d.args.get("input", "{}"))
+            except ValueError:
+                tool_input = {"input": d.args.get("input", "")}
+            steps.append(ToolCall(name, tool_input if isinstance(tool_input, dict) else {}, f"Used {name}:"))
     return steps
 
 

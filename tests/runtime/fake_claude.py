@@ -15,10 +15,12 @@ from claude_agent_sdk import (
     ClaudeAgentOptions,
     ContentBlock,
     Message,
+    PermissionResult,
     ResultMessage,
     StreamEvent,
     SystemMessage,
     TextBlock,
+    ToolPermissionContext,
     ToolResultBlock,
     ToolUseBlock,
     UserMessage,
@@ -42,7 +44,18 @@ class Quiet:
     seconds: float
 
 
-Item = Message | Hang | Quiet | BaseException  # an exception is raised by receive_messages (the CLI broke off)
+@dataclass(frozen=True)
+class Ask:
+    """In a script: Claude Code asks `can_use_tool` about a call and waits for the answer, as the CLI does
+    before it runs a tool; `then(answer)` is what it sends next (the tool's result, or its refusal)."""
+
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    then: Callable[[PermissionResult], list[Any]]
+
+
+Item = Message | Hang | Quiet | Ask | BaseException  # an exception is raised by receive_messages (the CLI broke off)
 Script = Callable[[str], list[Item]]  # the prompt's uuid -> what Claude Code sends back for it
 
 
@@ -76,6 +89,7 @@ class FakeClient:
         self.interrupts = 0
         self._inbox: asyncio.Queue[Item] = asyncio.Queue()
         self._after_interrupt: list[Item] = []
+        self.permissions: list[tuple[str, PermissionResult]] = []  # (tool_use_id, what can_use_tool said)
 
     async def connect(self) -> None:
         if self.claude.connect_error is not None:
@@ -94,12 +108,20 @@ class FakeClient:
             self._inbox.put_nowait(item)
 
     async def receive_messages(self) -> AsyncIterator[Message]:
+        front: deque[Item] = deque()  # what an answered Ask sends next, before anything queued
         while True:
-            item = await self._inbox.get()
+            item = front.popleft() if front else await self._inbox.get()
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, Quiet):
                 await asyncio.sleep(item.seconds)
+                continue
+            if isinstance(item, Ask):
+                assert self.options.can_use_tool is not None
+                context = ToolPermissionContext(tool_use_id=item.tool_use_id)
+                answer = await self.options.can_use_tool(item.name, item.input, context)
+                self.permissions.append((item.tool_use_id, answer))
+                front.extend(item.then(answer))
                 continue
             assert not isinstance(item, Hang)
             yield item

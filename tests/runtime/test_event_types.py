@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import Any
 
@@ -73,6 +74,16 @@ def test_every_event_of_real_turns_is_a_member_of_the_union(fresh_server: BluSer
     memory = fresh_server.data_dir / "claude" / "CLAUDE.md"
     assert api.turn(second, f'[[write path={memory} content="- likes herons"]]')[0]["status"] == "complete"
     wait_for(api, second, "memory.changed")
+
+    # Claude asks the person a question: the turn waits for the answer (the approval events).
+    question = {"questions": [{"question": "Which?", "header": "Pick", "options": [{"label": "A", "description": "a"},
+                 {"label": "B", "description": "b"}], "multiSelect": False}]}  # fmt: skip
+    asked = api.send(second, f"[[tool name=AskUserQuestion input='{json.dumps(question)}']]")
+    wait_for(api, second, "approval.requested", tool_name="AskUserQuestion")
+    (pending,) = api.http.get(f"/api/sessions/{second}/approvals?pending=true").json()["approvals"]
+    answer = {"decision": "answer", "answers": {"Which?": "A"}}
+    assert api.http.post(f"/api/sessions/{second}/approvals/{pending['id']}", json=answer).status_code == 200
+    assert api.events_until(second, asked["turn_id"])[-1]["data"]["status"] == "complete"
 
     deadline = time.monotonic() + 30  # the title comes after the first successful exchange, from its own CLI run
     while api.http.get(f"/api/sessions/{first}").json()["name"] == "hello there" and time.monotonic() < deadline:

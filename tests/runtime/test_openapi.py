@@ -62,6 +62,8 @@ def test_events_are_one_union_discriminated_on_type(schema_text: str) -> None:
             "session.updated",
             "artifact.changed",
             "memory.changed",
+            "approval.requested",
+            "approval.resolved",
             "error",
         ]
     )

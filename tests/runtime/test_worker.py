@@ -39,7 +39,18 @@ from tests.runtime.fake_claude import (
 FINAL = ("complete", "interrupted", "error")
 RUNNING_KEYS = {"turn_id", "status", "message_id", "user_message_id", "tier"}
 ENDED_KEYS = RUNNING_KEYS | {"reason", "duration_ms", "first_token_ms"}
-TOOL_KEYS = {"turn_id", "message_id", "id", "name", "input_summary", "outcome", "result_summary", "duration_ms"}
+TOOL_KEYS = {
+    "turn_id",
+    "message_id",
+    "id",
+    "text_offset",
+    "name",
+    "input_summary",
+    "outcome",
+    "result_summary",
+    "duration_ms",
+    "decision",
+}
 
 
 @dataclass

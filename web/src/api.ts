@@ -7,6 +7,9 @@ import type { components } from "./generated/api";
 type Schemas = components["schemas"];
 
 export type SessionRecord = Schemas["SessionRecord"];
+/** A session as the list shows it: with how many approvals and questions wait for the person (GET /api/sessions;
+ *  a record from an event does not say, so the count is optional here). */
+export type ListedSession = SessionRecord & Partial<Pick<Schemas["SessionListed"], "pending_approvals">>;
 /** A session with what runs in it now and where its event log stands (GET /api/sessions/{id}). */
 export type SessionDetail = Schemas["SessionDetail"];
 export type SessionPage = Schemas["SessionPage"];
@@ -42,6 +45,10 @@ export type MessageCompleteEvent = Schemas["MessageCompleteEvent"];
 export type SessionUpdatedEvent = Schemas["SessionUpdatedEvent"];
 export type ArtifactChangedEvent = Schemas["ArtifactChangedEvent"];
 export type ErrorEvent = Schemas["ErrorEvent"];
+export type ApprovalRequestedEvent = Schemas["ApprovalRequestedEvent"];
+export type ApprovalResolvedEvent = Schemas["ApprovalResolvedEvent"];
+/** An approval or a question of Claude's, waiting or decided (approval.* events, GET …/approvals). */
+export type Approval = Schemas["Approval"];
 /** `turn.status` data: one shape per status (queued, waiting, running, and the three ends). */
 export type TurnStatus = TurnStatusEvent["data"];
 

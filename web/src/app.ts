@@ -1,6 +1,7 @@
 // The logged-in screen: sessions sidebar, header with the session's actions and usage, the chat, and
 // the artifacts/files panel. Routes: #/s/<session id>, #/new (empty chat; the session is created on send).
-import { api, type Config, type SessionRecord } from "./api";
+import { api, type Config, type ListedSession, type SessionRecord } from "./api";
+import { PolicyDialog } from "./approvals";
 import { ChatView } from "./chat";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
@@ -110,6 +111,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     h("button", { type: "button", class: "link-button", "data-testid": "open-memory", onclick: () => void memoryDialog.open() }, "Memory"),
     h("button", { type: "button", class: "link-button", "data-testid": "open-tools", onclick: () => void serversDialog.open() }, "Tools"),
   );
+  const policy = new PolicyDialog((text, kind) => toast(text, kind));
+  settingsLinks.append(policy.opener);
   const settings = new SettingsPage();
   const settingsButton = h("button", { type: "button", class: "button sidebar__settings", onclick: () => settings.open() }, "Settings");
   // The features with dialogs of their own also have a section on the settings page that opens them.
@@ -121,6 +124,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       render: (body) => body.replaceChildren(h("p", { class: "muted" }, text), h("button", { type: "button", class: "button", onclick: () => { settings.element.close(); open(); } }, `Open ${title.toLowerCase()}`)),
     });
   opens("notifications", "Notifications", 20, "Which events reach this browser or phone, even when Blu's page is closed.", () => void notifications.open());
+  opens("tool-policy", "Tool policy", 30, "Which tools Claude may use freely, which ask you first, and which it may not use.", () => policy.opener.click());
   opens("memory", "Memory", 40, "What Claude remembers about you in every session (Claude Code's CLAUDE.md), with every version.", () => void memoryDialog.open());
   opens("mcp", "MCP servers", 50, "Claude's tools from MCP servers: GitHub and Notion from their keys, and your own.", () => void serversDialog.open());
   opens("schedules", "Schedules", 60, "Prompts Blu runs on its own at set times, waking itself if it sleeps.", () => void schedules.open());
@@ -279,7 +283,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     });
   }
 
-  function sessionChanged(session: SessionRecord): void {
+  function sessionChanged(session: ListedSession): void {
     if (chat && session.id === chat.sessionId) {
       current = { ...current, ...session };
       renderHeader();

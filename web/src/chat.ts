@@ -11,7 +11,7 @@
 // the event log's head and epoch. When a turn is running it reads the log from 0 (the log of this server
 // process holds every event of that turn, so the streamed text is rebuilt exactly), else from the head.
 // `reset` (server restarted / position too old) reloads the history and continues from `next`.
-import { api, ApiError, type SessionDetail, type SessionRecord } from "./api";
+import { api, ApiError, type ListedSession, type SessionDetail, type SessionRecord } from "./api";
 import { chatApi } from "./api-chat";
 import { Composer, VOICE_OFF } from "./composer";
 import {
@@ -41,10 +41,11 @@ import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
 import { type MemoryChange, memoryChangeCard } from "./memory";
 import { matchRanges } from "./search-text";
+import { ApprovalPanel } from "./approvals";
 import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
-  sessionChanged(session: SessionRecord): void;
+  sessionChanged(session: ListedSession): void;
   sessionCreated(session: SessionRecord): void;
   artifactsChanged(): void;
   openSession(id: string): void;
@@ -61,7 +62,7 @@ const PAGE = 30;
 export class ChatView {
   readonly element: HTMLElement;
   sessionId: string | null;
-  session: SessionRecord | null = null;
+  session: ListedSession | null = null;
 
   private scroller: HTMLElement;
   private list: MessageList;
@@ -72,6 +73,7 @@ export class ChatView {
   private status: HTMLElement;
   private composer: Composer;
   private voice: { close(): void } | null = null;
+  private approvals: ApprovalPanel;
 
   private conversation: Conversation;
   private stream: EventStream | null = null;
@@ -122,7 +124,14 @@ export class ChatView {
       },
       cancelEdit: () => (this.editing = null),
     });
-    this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.status, this.composer.element);
+    this.approvals = new ApprovalPanel({
+      pendingChanged: (n) => {
+        if (this.session && n !== (this.session.pending_approvals ?? 0))
+          host.sessionChanged((this.session = { ...this.session, pending_approvals: n }));
+      },
+      toast: (text, kind) => host.toast(text, kind),
+    });
+    this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.approvals.element, this.status, this.composer.element);
     this.top.hidden = true;
   }
 
@@ -140,7 +149,7 @@ export class ChatView {
       const detail = await api.getSession(this.sessionId);
       if (!this.alive) return;
       this.applySessionDetail(detail);
-      await this.loadNewest();
+      await Promise.all([this.loadNewest(), this.approvals.load(this.sessionId)]);
       this.loaded = true;
       this.markOpened();
       this.status.textContent = "";
@@ -228,6 +237,7 @@ export class ChatView {
       epoch,
       handlers: {
         event: (event) => {
+          this.approvals.onEvent(event);
           this.commit(applyEvent(this.conversation, event));
           if (event.type === "memory.changed") this.showMemoryChange(event.data);
         },
@@ -311,7 +321,7 @@ export class ChatView {
     try {
       const detail = await api.getSession(this.sessionId);
       this.applySessionDetail(detail);
-      await this.loadNewest();
+      await Promise.all([this.loadNewest(), this.approvals.load(this.sessionId)]);
     } catch {
       // the next poll retries
     }
@@ -401,6 +411,7 @@ export class ChatView {
     let text = "";
     // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
     if (this.reconnecting) text = "Reconnecting to Blu…";
+    else if (waiting?.reason === "approval") text = "Waiting for your answer…";
     else if (waiting && !running)
       text = `Waiting for a free Claude process (this Blu runs ${waiting.max_clis ?? "a few"} at a time)…`;
     else if (running && queued) text = `Blu is answering · ${queued} more queued`;

@@ -2,6 +2,8 @@
 // discriminated on `type`. The shapes are the types generated from the API's schema (api.ts re-exports
 // web/src/generated/api.ts); this file only names them for stream.ts (delivers) and conversation.ts (applies).
 import type {
+  ApprovalRequestedEvent,
+  ApprovalResolvedEvent,
   ArtifactChangedEvent,
   BluEvent,
   BluEventType,
@@ -44,6 +46,9 @@ export type SessionUpdatedData = SessionUpdatedEvent["data"];
 export type TurnErrorData = TurnErrorEvent["data"];
 export type ErrorKind = TurnErrorData["kind"];
 
+/** A tool call or a question waits for the person (`approval.requested`), or was decided (`approval.resolved`). */
+export type ApprovalEvent = ApprovalRequestedEvent | ApprovalResolvedEvent;
+
 /** Every event type (a Record, so that leaving one out, or naming one the schema lacks, does not compile). */
 const EVERY_TYPE: Record<EventType, true> = {
   "message.complete": true,
@@ -55,6 +60,8 @@ const EVERY_TYPE: Record<EventType, true> = {
   "session.updated": true,
   error: true,
   "memory.changed": true,
+  "approval.requested": true,
+  "approval.resolved": true,
 };
 
 /** For code that must tell a known event from one a newer server added. */

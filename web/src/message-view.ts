@@ -83,7 +83,8 @@ function badgeOf(state: Conversation, msg: Message): [string, string] {
   if (msg.role === "user") {
     const ahead = queuedAhead(state, msg);
     if (ahead !== null) return [ahead > 0 ? `Queued · ${ahead} ahead` : "Queued · next", "muted"];
-    if (turnOf(state, msg)?.status === "waiting") return ["Waiting for a free Claude process", "muted"];
+    const turn = turnOf(state, msg);
+    if (turn?.status === "waiting") return [turn.reason === "approval" ? "Waiting for your answer" : "Waiting for a free Claude process", "muted"];
     return ["", ""];
   }
   if (msg.state === "running") return ["Answering…", "live"];

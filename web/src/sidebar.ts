@@ -1,5 +1,5 @@
 // The sessions list: newest first, search by name, new session, show archived, paging.
-import { api, type SessionRecord } from "./api";
+import { api, type ListedSession } from "./api";
 import { h } from "./dom";
 import { relativeTime } from "./format";
 
@@ -17,7 +17,7 @@ export class Sidebar {
   private archived: HTMLInputElement;
   private more: HTMLButtonElement;
   private emptyNote: HTMLElement;
-  private sessions = new Map<string, SessionRecord>();
+  private sessions = new Map<string, ListedSession>();
   private cursor: string | null = null;
   private loading = false;
   private token = 0;
@@ -105,7 +105,7 @@ export class Sidebar {
   }
 
   /** A session changed (from the stream or an action): update it in place and keep newest first. */
-  upsert(session: SessionRecord): void {
+  upsert(session: ListedSession): void {
     if (session.status === "archived" && !this.archived.checked && session.id !== this.host.currentId()) {
       this.sessions.delete(session.id);
     } else {
@@ -145,6 +145,7 @@ export class Sidebar {
           h(
             "span",
             { class: "session-link__meta" },
+            s.pending_approvals ? h("span", { class: "badge badge--warn", "data-testid": "needs-you" }, "Needs you") : null,
             s.status === "archived" ? h("span", { class: "badge badge--muted" }, "Archived") : null,
             s.forked_from ? h("span", { class: "badge badge--muted" }, "Fork") : null,
             `${relativeTime(s.updated_at)} · ${s.message_count} message${s.message_count === 1 ? "" : "s"}`,

@@ -45,7 +45,7 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
 }
 
 export function tool(id: string, overrides: Partial<ToolCall> = {}): ToolCall {
-  return { id, name: "Write", input_summary: '{"file_path": "notes.txt"}', outcome: "pending", result_summary: "", duration_ms: null, text_offset: null, ...overrides };
+  return { id, name: "Write", input_summary: '{"file_path": "notes.txt"}', outcome: "pending", result_summary: "", duration_ms: null, text_offset: null, decision: null, ...overrides };
 }
 
 /** Events with increasing `seq`, as one server process's log numbers them. */

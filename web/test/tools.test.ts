@@ -3,7 +3,7 @@ import type { ToolCall } from "../src/api";
 import { bashView, cleanResult, deniedBy, fileDiffs, lineDiff, relativePath, segments, taskLists, toolTarget, type PlacedCall } from "../src/tools";
 
 function call(name: string, input: unknown, overrides: Partial<PlacedCall> = {}): PlacedCall {
-  return { id: `toolu_${name}`, name, input_summary: JSON.stringify(input), outcome: "ok", result_summary: "", duration_ms: 5, text_offset: null, ...overrides };
+  return { id: `toolu_${name}`, name, input_summary: JSON.stringify(input), outcome: "ok", result_summary: "", duration_ms: 5, text_offset: null, decision: null, ...overrides };
 }
 
 describe("segments: tool cards where they happened", () => {

@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -21,6 +21,7 @@ from core.store.models import (
     TRUNCATION_MARK,
     AcceptedRequest,
     ActivityRecord,
+    ApprovalRecord,
     ArtifactRecord,
     MessageRecord,
     Page,
@@ -608,3 +609,92 @@ def test_text_over_the_item_budget_is_kept_whole_beside_it(store: Store) -> None
     store.create_session(SessionRecord(id="s1"))
     store.put_message(replace(message, text="new"))
     assert store.get_message_text("s1", message.id) == "new"  # the old parts went with the session
+
+
+def _approval(session_id: str, approval_id: str, at: float, **fields: Any) -> ApprovalRecord:
+    values: dict[str, Any] = {"tool_name": "Bash", "input_json": json.dumps({"command": "ls"}), **fields}
+    return ApprovalRecord(
+        session_id=session_id, id=approval_id, turn_id="t1", tool_use_id=f"toolu_{approval_id}", created_at=at, **values
+    )
+
+
+def test_approvals_are_kept_listed_and_deleted_with_their_session(store: Store) -> None:
+    for sid in ("s1", "s2"):
+        store.create_session(SessionRecord(id=sid, created_at=T0, updated_at=T0))
+    assert store.put_approval(_approval("s1", "b", T0 + 2))
+    assert store.put_approval(_approval("s1", "a", T0 + 1, kind="question", tool_name="AskUserQuestion"))
+    assert store.put_approval(_approval("s2", "c", T0 + 3))
+    assert not store.put_approval(_approval("s1", "a", T0 + 9, tool_name="Write"))  # a retried write
+    assert [a.id for a in store.list_approvals("s1")] == ["a", "b"]
+    assert store.get_approval("s1", "a").tool_name == "AskUserQuestion"
+    assert [(a.session_id, a.id) for a in store.pending_approvals()] == [("s1", "a"), ("s1", "b"), ("s2", "c")]
+    with pytest.raises(NotFound):
+        store.get_approval("s2", "a")
+    store.delete_session("s1")
+    assert store.list_approvals("s1") == []
+    assert [a.id for a in store.pending_approvals()] == ["c"]
+
+
+def test_an_approval_is_decided_once(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1", created_at=T0, updated_at=T0))
+    store.put_approval(_approval("s1", "a", T0))
+    decision = replace(
+        _approval("s1", "a", T0),
+        status="answered",
+        decided_at=T0 + 5,
+        decided_by="person",
+        answers={"Which colour?": "Blue"},
+        message="thanks",
+    )
+    record, decided = store.decide_approval("s1", "a", decision)
+    assert decided
+    assert (record.status, record.decided_by, record.answers, record.decided_at) == (
+        "answered",
+        "person",
+        {"Which colour?": "Blue"},
+        T0 + 5,
+    )
+    again, decided = store.decide_approval("s1", "a", replace(decision, status="denied", decided_by="policy"))
+    assert not decided
+    assert again.status == "answered" and again.decided_by == "person"
+    assert store.pending_approvals() == []
+    assert store.list_approvals("s1", pending_only=True) == []
+    assert store.mark_approval_delivered("s1", "a", "resumed").delivered == "resumed"
+    assert store.get_approval("s1", "a").delivered == "resumed"
+    with pytest.raises(NotFound):
+        store.decide_approval("s1", "missing", decision)
+    with pytest.raises(ValueError):
+        store.decide_approval("s1", "a", replace(decision, status="pending"))
+
+
+def test_concurrent_answers_to_one_approval_leave_one_decision(store: Store) -> None:
+    store.create_session(SessionRecord(id="s1", created_at=T0, updated_at=T0))
+    store.put_approval(_approval("s1", "a", T0))
+    won: list[str] = []
+
+    def answer(i: int) -> None:
+        status: Literal["allowed", "denied"] = "allowed" if i % 2 else "denied"
+        decision = replace(_approval("s1", "a", T0), status=status, decided_at=T0 + i, decided_by=f"p{i}")
+        record, decided = store.decide_approval("s1", "a", decision)
+        if decided:
+            won.append(record.decided_by or "")
+
+    run_threads(6, answer)
+    assert len(won) == 1
+    assert store.get_approval("s1", "a").decided_by == won[0]
+
+
+def test_the_tool_policy_is_set_per_tool_and_removed(store: Store) -> None:
+    assert store.get_tool_policy() == {}
+    store.set_tool_mode("Bash", "ask")
+    assert store.set_tool_mode("mcp__github__create_issue", "deny") == {
+        "Bash": "ask",
+        "mcp__github__create_issue": "deny",
+    }
+    store.set_tool_mode("Bash", "allow")
+    assert store.set_tool_mode("mcp__github__create_issue", None) == {"Bash": "allow"}
+    assert store.get_tool_policy() == {"Bash": "allow"}
+    with pytest.raises(ValueError):
+        store.set_tool_mode("Bash", "sometimes")
+    with pytest.raises(ValueError):
+        store.set_tool_mode("", "allow")

@@ -395,6 +395,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions/{session_id}/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Approvals
+         * @description The session's approvals, oldest first (`pending=true`: only those still waiting). `live` says
+         *     whether a turn is paused on it now (false: answering it resumes the work in a new turn).
+         */
+        get: operations["list_approvals_api_sessions__session_id__approvals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}/approvals/{approval_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer Approval
+         * @description Decide a pending approval. The same answer again is a replay (`replayed: true`, nothing changes);
+         *     a different answer to one already decided is 409 with the decision that stands.
+         */
+        post: operations["answer_approval_api_sessions__session_id__approvals__approval_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tools/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Policy
+         * @description `{"default", "settings": {tool: mode}, "run_time": {tool: mode}}`: run-time entries win.
+         */
+        get: operations["get_policy_api_tools_policy_get"];
+        /**
+         * Set Policy
+         * @description Set one tool's mode at run time (`mode: null` removes the entry: the settings apply again).
+         */
+        put: operations["set_policy_api_tools_policy_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{session_id}/events": {
         parameters: {
             query?: never;
@@ -1070,6 +1136,122 @@ export interface components {
             sessions_rewound: string[];
         };
         /**
+         * AnswerBody
+         * @description `allow`, `deny`, `always` (allow, and the tool's policy becomes allow) or `answer` (a question:
+         *     `answers` maps each question's text to the chosen option's label or the person's own words).
+         */
+        AnswerBody: {
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "allow" | "deny" | "always" | "answer";
+            /** Answers */
+            answers?: {
+                [key: string]: string;
+            };
+            /**
+             * Message
+             * @default
+             */
+            message: string;
+        };
+        /** Answered */
+        Answered: {
+            approval: components["schemas"]["Approval"];
+            /**
+             * Replayed
+             * @description The same answer was given before: nothing changed.
+             */
+            replayed: boolean;
+        };
+        /**
+         * Approval
+         * @description A tool call or a question of Claude's that waits for a person, or was decided (the approval trail);
+         *     `input` is the tool's input (`{"text": ...}` when it was cut to fit).
+         */
+        Approval: {
+            /** Session Id */
+            session_id: string;
+            /** Id */
+            id: string;
+            /** Turn Id */
+            turn_id: string;
+            /** Tool Use Id */
+            tool_use_id: string;
+            /** Tool Name */
+            tool_name: string;
+            /** Input */
+            input: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "tool" | "question";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "allowed" | "denied" | "answered";
+            /** Created At */
+            created_at: number;
+            /** Decided At */
+            decided_at: number | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Message */
+            message: string;
+            /** Answers */
+            answers: {
+                [key: string]: string;
+            };
+            /** Always */
+            always: boolean;
+            /** Delivered */
+            delivered: string | null;
+        };
+        /** ApprovalList */
+        ApprovalList: {
+            /**
+             * Approvals
+             * @description Oldest first.
+             */
+            approvals: components["schemas"]["ListedApproval"][];
+            /**
+             * Pending
+             * @description How many still wait for the person.
+             */
+            pending: number;
+        };
+        /** ApprovalRequestedEvent */
+        ApprovalRequestedEvent: {
+            /** Seq */
+            seq: number;
+            /** At */
+            at: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "approval.requested";
+            data: components["schemas"]["Approval"];
+        };
+        /** ApprovalResolvedEvent */
+        ApprovalResolvedEvent: {
+            /** Seq */
+            seq: number;
+            /** At */
+            at: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "approval.resolved";
+            data: components["schemas"]["Approval"];
+        };
+        /**
          * ArchiveSummary
          * @description An imported archive's manifest without its member list. `contents`, `sessions` and `skipped` are as the
          *     archive says (from another Blu: their entries are not checked); a Blu's own archive has them as in Snapshot.
@@ -1323,7 +1505,7 @@ export interface components {
          */
         EventsPage: {
             /** Events */
-            events: (components["schemas"]["TurnStatusEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["MessageCompleteEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["ArtifactChangedEvent"] | components["schemas"]["MemoryChangedEvent"] | components["schemas"]["ErrorEvent"])[];
+            events: (components["schemas"]["TurnStatusEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["MessageCompleteEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["ArtifactChangedEvent"] | components["schemas"]["MemoryChangedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalResolvedEvent"] | components["schemas"]["ErrorEvent"])[];
             /** Next */
             next: number;
             /** Epoch */
@@ -1562,6 +1744,55 @@ export interface components {
             created_at: number;
             /** Fingerprint */
             fingerprint: string;
+        };
+        /**
+         * ListedApproval
+         * @description An approval as the session's list shows it: `live` says whether a turn is paused on it now (false:
+         *     answering it resumes the work in a new turn).
+         */
+        ListedApproval: {
+            /** Session Id */
+            session_id: string;
+            /** Id */
+            id: string;
+            /** Turn Id */
+            turn_id: string;
+            /** Tool Use Id */
+            tool_use_id: string;
+            /** Tool Name */
+            tool_name: string;
+            /** Input */
+            input: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "tool" | "question";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "allowed" | "denied" | "answered";
+            /** Created At */
+            created_at: number;
+            /** Decided At */
+            decided_at: number | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Message */
+            message: string;
+            /** Answers */
+            answers: {
+                [key: string]: string;
+            };
+            /** Always */
+            always: boolean;
+            /** Delivered */
+            delivered: string | null;
+            /** Live */
+            live: boolean;
         };
         /** LoginBody */
         LoginBody: {
@@ -2382,12 +2613,68 @@ export interface components {
             running_turn_id: string | null;
             /** Queue Length */
             queue_length: number;
+            /** Pending Approvals */
+            pending_approvals: number;
             /** Running */
             running: boolean;
             /** Events Head */
             events_head: number;
             /** Epoch */
             epoch: string;
+        };
+        /**
+         * SessionListed
+         * @description A session in the list, with how many approvals and questions wait for the person (the list's badge).
+         */
+        SessionListed: {
+            /** Id */
+            id: string;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /**
+             * Status
+             * @default new
+             * @enum {string}
+             */
+            status: "new" | "active" | "archived";
+            /** Claude Session Id */
+            claude_session_id: string | null;
+            /** Created At */
+            created_at: number;
+            /** Updated At */
+            updated_at: number;
+            /**
+             * Message Count
+             * @default 0
+             */
+            message_count: number;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /** Forked From */
+            forked_from: string | null;
+            /** Running Turn Id */
+            running_turn_id: string | null;
+            /**
+             * Pending Approvals
+             * @default 0
+             */
+            pending_approvals: number;
         };
         /** SessionName */
         SessionName: {
@@ -2399,7 +2686,7 @@ export interface components {
         /** SessionPage */
         SessionPage: {
             /** Sessions */
-            sessions: components["schemas"]["SessionRecord"][];
+            sessions: components["schemas"]["SessionListed"][];
             /**
              * Next
              * @description The cursor of the next page; null on the last page.
@@ -2694,6 +2981,8 @@ export interface components {
             duration_ms: number | null;
             /** Text Offset */
             text_offset: number | null;
+            /** Decision */
+            decision: string | null;
         };
         /** ToolCallEvent */
         ToolCallEvent: {
@@ -2734,10 +3023,38 @@ export interface components {
             duration_ms: number | null;
             /** Text Offset */
             text_offset: number | null;
+            /** Decision */
+            decision: string | null;
             /** Turn Id */
             turn_id: string;
             /** Message Id */
             message_id: string;
+        };
+        /** ToolModeBody */
+        ToolModeBody: {
+            /** Tool */
+            tool: string;
+            /** Mode */
+            mode: ("allow" | "ask" | "deny") | null;
+        };
+        /**
+         * ToolPolicy
+         * @description Each tool's mode: run-time entries win over the settings', which win over `default`.
+         */
+        ToolPolicy: {
+            /**
+             * Default
+             * @enum {string}
+             */
+            default: "allow" | "ask" | "deny";
+            /** Settings */
+            settings: {
+                [key: string]: "allow" | "ask" | "deny";
+            };
+            /** Run Time */
+            run_time: {
+                [key: string]: "allow" | "ask" | "deny";
+            };
         };
         /** ToolResultEvent */
         ToolResultEvent: {
@@ -2768,7 +3085,7 @@ export interface components {
             /** Message Id */
             message_id: string;
             /** Reason */
-            reason: ("interrupted" | "timeout" | "stalled" | "shutdown") | null;
+            reason: ("interrupted" | "timeout" | "stalled" | "shutdown" | "cancelled") | null;
             /** User Message Id */
             user_message_id?: string | null;
             /** Tier */
@@ -2845,7 +3162,8 @@ export interface components {
         };
         /**
          * TurnWaiting
-         * @description The turn waits for a Claude Code process: the task's memory allows no more than `max_clis`.
+         * @description The turn waits: for a Claude Code process (`reason` capacity: the task's memory allows no more than
+         *     `max_clis`), or for a person's answer to the approval `approval_id` (`reason` approval).
          */
         TurnWaiting: {
             /** Turn Id */
@@ -2863,17 +3181,19 @@ export interface components {
             tier: ("hot" | "warm" | "cold") | null;
             /**
              * Reason
-             * @constant
+             * @enum {string}
              */
-            reason: "capacity";
+            reason: "capacity" | "approval";
             /** Duration Ms */
             duration_ms: number;
             /** First Token Ms */
             first_token_ms: number | null;
             /** Running Clis */
-            running_clis: number;
+            running_clis?: number | null;
             /** Max Clis */
-            max_clis: number;
+            max_clis?: number | null;
+            /** Approval Id */
+            approval_id?: string | null;
         };
         /** TurnsByTier */
         TurnsByTier: {
@@ -5034,6 +5354,326 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_approvals_api_sessions__session_id__approvals_get: {
+        parameters: {
+            query?: {
+                pending?: boolean;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalList"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    answer_approval_api_sessions__session_id__approvals__approval_id__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnswerBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Answered"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with what is running (or, for an upload, with its state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; wait and try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Blu is stopping or busy */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_policy_api_tools_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolPolicy"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_policy_api_tools_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolModeBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolPolicy"];
                 };
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */

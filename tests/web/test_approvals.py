@@ -1,0 +1,173 @@
+"""Approvals and questions in Chromium: the card in two tabs (one a phone), across a reload, and across a
+runtime restart while the turn waits; Allow lets the work go on, a question's choice reaches Claude."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.server import BluServer
+from tests.web.conftest import (
+    PHONE,
+    Console,
+    ContextFactory,
+    assert_no_horizontal_overflow,
+    login_context,
+    screenshot,
+)
+from tests.web.helpers import body_of, open_app, send, session_id, wait_last_assistant
+
+pytestmark = pytest.mark.browser
+PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+CARD = "[data-testid=approval-card]"
+QUESTION = {
+    "questions": [
+        {
+            "question": "Which colour?",
+            "header": "Colour",
+            "options": [{"label": "Blue", "description": "calm"}, {"label": "Red", "description": "loud"}],
+            "multiSelect": False,
+        }
+    ]
+}
+
+
+@pytest.fixture
+def asking_server(browser: Any, tmp_path: Path) -> Iterator[BluServer]:
+    """A Blu of its own whose policy asks before every Bash command (tests name it before their pages, so
+    it stops after they are closed)."""
+    server = BluServer(tmp_path / "data", env={"BLU_ASK_TOOLS": "Bash"}).start()
+    yield server
+    server.stop()
+
+
+def wait_for_file(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} was never made"
+        time.sleep(0.1)
+
+
+def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
+    asking_server: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    desk = new_context()
+    login_context(desk, asking_server.url)
+    page = desk.new_page()
+    open_app(page, asking_server.url, "/#/new")
+    send(page, "[[bash cmd='touch two-tabs.txt']]")
+    page.wait_for_url("**/#/s/*")
+    sid = session_id(page)
+    card = page.locator(CARD)
+    card.wait_for()
+    assert "Claude wants to use Bash" in card.inner_text()
+    assert card.locator("[data-testid=approval-input] pre").first.inner_text() == "touch two-tabs.txt"
+    page.locator(f"[data-session-id='{sid}'] [data-testid=needs-you]").wait_for()
+
+    phone = new_context(**PHONE_OPTIONS)
+    login_context(phone, asking_server.url)
+    other = phone.new_page()
+    open_app(other, asking_server.url, f"/#/s/{sid}")
+    other.locator(CARD).wait_for()
+    other.reload()  # a reload shows it again: it comes from the store, not from this tab's memory
+    other.wait_for_selector("html[data-ready=app]")
+    other.locator(CARD).wait_for()
+    assert_no_horizontal_overflow(other, "approval card")
+    screenshot(other, "phone-approval")
+    workspace = asking_server.data_dir / "workspace"
+    assert not (workspace / "two-tabs.txt").exists()
+
+    other.locator("[data-testid=approval-allow]").tap()
+    other.locator(CARD).wait_for(state="detached")
+    page.locator(CARD).wait_for(state="detached")  # answered elsewhere: gone here too
+    wait_last_assistant(page, "complete")
+    wait_for_file(workspace / "two-tabs.txt")
+    assert page.locator(f"[data-session-id='{sid}'] [data-testid=needs-you]").count() == 0
+
+
+def test_an_answer_after_a_restart_continues_the_work(
+    asking_server: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    console.allow(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503")
+    context = new_context()
+    login_context(context, asking_server.url)
+    page = context.new_page()
+    open_app(page, asking_server.url, "/#/new")
+    send(page, "Tidy up. [[bash cmd='touch after-restart.txt']]")
+    page.wait_for_url("**/#/s/*")
+    page.locator(CARD).wait_for()
+
+    asking_server.stop(signal.SIGTERM)  # a redeploy or a Spot interruption while the turn waits
+    page.wait_for_selector("#wake-overlay[data-phase=reconnecting]:not([hidden])", timeout=15_000)
+    asking_server.start()
+    page.locator("#wake-overlay").wait_for(state="hidden", timeout=20_000)
+    card = page.locator(CARD)
+    # Reloaded from the new process (the stream reset): no turn holds it now, and the card says so.
+    card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
+    card.locator("[data-testid=approval-allow]").click()
+    card.wait_for(state="detached")
+    wait_for_file(asking_server.data_dir / "workspace" / "after-restart.txt")
+    page.wait_for_function(
+        "() => document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'", timeout=60_000
+    )
+    assert "Ran touch after-restart.txt" in body_of(
+        page.locator("li.msg--assistant").last
+    )  # markdown drops the backticks
+
+
+def test_a_question_shows_choices_and_the_choice_reaches_claude(
+    new_context: ContextFactory, blu: BluServer, console: Console
+) -> None:
+    context = new_context()
+    login_context(context, blu.url)
+    page = context.new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, f"[[tool name=AskUserQuestion input='{json.dumps(QUESTION)}']]")
+    card = page.locator(CARD)
+    card.wait_for()
+    assert "Which colour?" in card.inner_text()
+    card.get_by_label("Red").check()
+    card.locator("[data-testid=approval-submit]").click()
+    card.wait_for(state="detached")
+    reply = wait_last_assistant(page, "complete")
+    assert "Red" in body_of(reply)
+
+
+def test_the_tool_policy_is_changed_in_the_ui(
+    asking_server: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    context = new_context(**PHONE_OPTIONS)
+    login_context(context, asking_server.url)
+    page = context.new_page()
+    open_app(page, asking_server.url, "/#/new")
+    page.get_by_role("button", name="Sessions", exact=True).tap()  # the sidebar is a drawer on a phone
+    page.locator("[data-testid=policy-open]").tap()
+    dialog = page.locator("[data-testid=policy]")
+    dialog.wait_for()
+    bash = dialog.get_by_label("Mode of Bash")
+    assert bash.input_value() == "ask"  # BLU_ASK_TOOLS
+    bash.select_option("allow")
+    dialog.get_by_role("button", name="Back to settings").wait_for()
+    dialog.get_by_label("Tool name").fill("mcp__github")
+    dialog.get_by_label("Mode of the new tool").select_option("deny")
+    dialog.get_by_role("button", name="Add").click()
+    dialog.get_by_label("Mode of mcp__github").wait_for()
+    assert_no_horizontal_overflow(page, "tool policy")
+    screenshot(page, "phone-tool-policy")
+    api = asking_server.client()
+    try:
+        policy = api.http.get("/api/tools/policy").json()
+        assert policy["run_time"] == {"Bash": "allow", "mcp__github": "deny"}
+        assert policy["settings"] == {"Bash": "ask"}
+    finally:
+        api.http.close()
+    dialog.get_by_role("button", name="Back to settings").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=policy] select[data-tool=Bash]')?.value === 'ask'"
+    )
