@@ -50,7 +50,7 @@ from runtime.backup.service import BackupService, backups_for, keeping_heartbeat
 from runtime.credentials import MissingSecrets, load_login_secrets
 from runtime.isolation import AgentUser, prepare_agent_dirs
 from runtime.notify import Notifier, Presence
-from runtime.notify.turns import ScheduleNotices, TurnNotices
+from runtime.notify.turns import ApprovalNotices, ScheduleNotices, TurnNotices
 from runtime.schedules.scheduler import Scheduler
 from runtime.schedules.wake import WakeSchedules
 from runtime.self_stop import SelfStop
@@ -181,6 +181,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     notifier, presence = Notifier(store), Presence()
     notifier.start()
     manager.on_turn_finished.append(TurnNotices(store, notifier, presence).turn_finished)
+    manager.approvals.on_waiting.append(ApprovalNotices(store, notifier).approval_waiting)
     scheduler = Scheduler(settings=settings, store=store, manager=manager, wake=WakeSchedules.from_settings(settings))
     scheduler.on_run_finished(ScheduleNotices(notifier).run_finished)
     app.state.blu = AppState(

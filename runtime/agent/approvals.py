@@ -36,12 +36,6 @@ RESUMED = "resumed"  # the turn had ended: a new turn carried the decision in
 REAPPLIED = "reapplied"  # the resumed turn asked for the same call again and got the stored decision
 
 
-def on_approval_waiting(session_id: str, approval: dict[str, Any]) -> None:
-    """Called once when an approval or a question starts waiting for a person (`approval` as in
-    `approval.requested`). The integration point for notifications: Web Push (runtime/notify/, branch
-    `push`) connects here. It must not block or raise; it does nothing yet."""
-
-
 def canonical_input(tool_input: dict[str, Any]) -> str:
     """A tool input as stored and compared: JSON with sorted keys (so a re-requested call matches)."""
     return json.dumps(tool_input, sort_keys=True, ensure_ascii=False, default=str)
@@ -144,6 +138,9 @@ class Approvals:
         self.store = store
         self.hub = hub
         self.policy = ToolPolicy(settings)
+        # Told (in a task of its own) when an approval or a question starts waiting for a person, with the
+        # approval as `approval.requested` shows it: the "approval waiting" notification subscribes here.
+        self.on_waiting: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
         self.waiters: dict[str, Waiter] = {}
         self.resubmit: Callable[[str, str], Awaitable[Any]] | None = None
         self.accepting: Callable[[], bool] = lambda: True  # whether new turns are taken (False: stopping)
@@ -201,10 +198,8 @@ class Approvals:
         self.waiters[approval.id] = Waiter(session_id, turn_id, approval, future, tool_input)
         waiting(approval)
         self.hub.publish(session_id, "approval.requested", approval_event(approval))
-        try:
-            on_approval_waiting(session_id, approval_event(approval))
-        except Exception:  # a notification must never break the turn
-            log.warning("on_approval_waiting failed", exc_info=True)
+        for listener in self.on_waiting:  # a notification must never hold up or break the turn
+            _background(listener(session_id, approval_event(approval)))
         try:
             result = await future
         finally:
@@ -351,3 +346,20 @@ def approval_event(approval: ApprovalRecord) -> dict[str, Any]:
         data["input"] = {"text": approval.input_json}
     del data["input_json"]
     return data
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _background(work: Awaitable[None]) -> None:
+    """Run `work` on its own; a failure is logged, never raised into the turn."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            log.warning("an approval listener failed", exc_info=True)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)

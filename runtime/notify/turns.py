@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from core.store.aio import AsyncStore
 from core.store.models import ScheduleRecord, ScheduleRunRecord
@@ -87,3 +88,26 @@ class ScheduleNotices:
         }.get(run.outcome, _preview(run.error or "") or "it failed")
         body = f"Stopped: {reason.rstrip('.')}."
         await self.notifier.notify("schedule_failed", f"{name}: stopped{late}", body, url, tag=tag)
+
+
+class ApprovalNotices:
+    """Registered with the approvals (`on_waiting`): "approval or question waiting", pushed at once (high
+    urgency) whether or not someone looks, since the turn is stuck until a person answers."""
+
+    def __init__(self, store: AsyncStore, notifier: Notifier) -> None:
+        self.store = store
+        self.notifier = notifier
+
+    async def approval_waiting(self, session_id: str, approval: dict[str, Any]) -> None:
+        try:
+            name = (await self.store.get_session(session_id)).name or "Blu"
+        except Exception:
+            name = "Blu"
+        if approval.get("kind") == "question":
+            questions = approval.get("input", {}).get("questions") or [{}]
+            title, body = f"{name}: Claude asks", _preview(str(questions[0].get("question", ""))) or "A question."
+        else:
+            title, body = f"{name}: may Claude use {approval.get('tool_name', 'a tool')}?", "Allow or deny it in Blu."
+        await self.notifier.notify(
+            "approval_waiting", title, body, session_url(session_id), tag=session_tag(session_id)
+        )

@@ -14,7 +14,7 @@ from core.store.local import LocalStore
 from core.store.models import ScheduleRecord, ScheduleRunRecord, SessionRecord, scheduled_run_id
 from runtime.agent.turns import RunningTurn, TurnRequest
 from runtime.notify import Presence
-from runtime.notify.turns import PREVIEW_CHARS, ScheduleNotices, TurnNotices
+from runtime.notify.turns import PREVIEW_CHARS, ApprovalNotices, ScheduleNotices, TurnNotices
 
 SESSION = "a" * 24
 
@@ -125,3 +125,16 @@ async def test_a_skipped_scheduled_run_is_not_news() -> None:
     run = ScheduleRunRecord(schedule_id="sch1", id="1-s", due_at=1.0, outcome="skipped")
     await ScheduleNotices(notifier).run_finished(schedule, run)  # type: ignore[arg-type]
     assert notifier.sent == []
+
+
+async def test_a_waiting_question_or_tool_is_pushed_with_what_it_asks(parts: Any) -> None:
+    notices, notifier, _ = parts
+    approvals = ApprovalNotices(notices.store, notifier)  # type: ignore[arg-type]
+    question = {"kind": "question", "tool_name": "AskUserQuestion", "input": {"questions": [{"question": "Which?"}]}}
+    await approvals.approval_waiting(SESSION, question)
+    await approvals.approval_waiting(SESSION, {"kind": "tool", "tool_name": "Bash", "input": {"command": "ls"}})
+    assert [(s["kind"], s["title"], s["body"]) for s in notifier.sent] == [
+        ("approval_waiting", "Trip plans: Claude asks", "Which?"),
+        ("approval_waiting", "Trip plans: may Claude use Bash?", "Allow or deny it in Blu."),
+    ]
+    assert {s["url"] for s in notifier.sent} == {f"/#/s/{SESSION}"}
