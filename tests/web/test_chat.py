@@ -105,7 +105,7 @@ def test_tool_use_is_a_card_and_its_file_an_artifact(logged_in: Callable[..., An
     assert "Created" in row.inner_text()
     screenshot(page, "desktop-tool-card-and-artifacts")
     row.get_by_role("button", name=f"Preview {name}").click()
-    dialog = page.locator("dialog.preview")
+    dialog = page.get_by_test_id("file-preview")
     dialog.get_by_role("heading", name="Shopping").wait_for()
     assert dialog.locator("strong").inner_text() == "eggs"
     assert dialog.locator("pre code .hljs-built_in, pre code .hljs-number").count() >= 1

@@ -60,7 +60,7 @@ def test_phone_layout_has_no_horizontal_overflow(
     assert_no_horizontal_overflow(page, "artifacts panel")
     screenshot(page, "phone-artifacts")
     panel.get_by_role("button", name=f"Preview {name}").first.tap()
-    page.locator("dialog.preview").get_by_role("heading", name="Wide", exact=True).wait_for()
+    page.get_by_test_id("file-preview").get_by_role("heading", name="Wide", exact=True).wait_for()
     assert_no_horizontal_overflow(page, "preview")
     screenshot(page, "phone-preview")
     page.get_by_role("button", name="Close the preview").tap()

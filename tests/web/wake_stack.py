@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ def wake_stack(tmp_path: Path) -> Iterator[WakeStack]:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     moto_url = f"http://127.0.0.1:{moto_port}"
+    # moto keeps its accounts in the process, whichever server started them: an earlier stack's table,
+    # secret and schedule group would still be there. Start from nothing.
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
     runtime_env: dict[str, str] = {}
 
     def start_runtime() -> BluServer:

@@ -54,7 +54,7 @@ export class Preview {
     this.body = h("div", { class: "preview__body", tabindex: "0", "aria-label": "File content" });
     this.element = h(
       "dialog",
-      { class: "preview", "aria-labelledby": "preview-title" },
+      { class: "preview", "data-testid": "file-preview", "aria-labelledby": "preview-title" },
       h(
         "header",
         { class: "preview__head" },
