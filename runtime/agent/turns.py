@@ -71,6 +71,11 @@ class RunningTurn:
     call_input_tokens: int = 0
     call_output_tokens: int = 0
     last_checkpoint: float = field(default_factory=time.monotonic)
+    # The context meter: what the last main-thread request carried (input + cache reads + writes), its
+    # model, and the window Claude Code reported for that model (from the result).
+    context_tokens: int | None = None
+    context_model: str | None = None
+    context_window: int | None = None
 
     @property
     def text(self) -> str:
@@ -109,6 +114,12 @@ class RunningTurn:
         elif kind == "message_delta":
             usage = event.get("usage") or {}
             self.call_output_tokens = max(self.call_output_tokens, int(usage.get("output_tokens") or 0))
+
+    def note_context(self, usage: dict[str, Any] | None, model: str | None) -> None:
+        """A main-thread request's usage: the context the model was sent, last request wins."""
+        if usage:
+            self.context_tokens = input_tokens(usage)
+            self.context_model = model or self.context_model
 
     @property
     def input_tokens(self) -> int:

@@ -26,6 +26,7 @@ from core.store.aio import AsyncStore
 from core.store.models import MessageRecord, SessionRecord, new_message_id, to_plain
 from runtime.agent.capacity import CliSlots
 from runtime.agent.client import AgentClient, ClientFactory
+from runtime.agent.context import context_window
 from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
 from runtime.agent.translate import ClaudeConnection, TurnTranslator
@@ -357,7 +358,7 @@ class SessionWorker:
             )
             # A turn still queued keeps the session marked, so a crash before it starts is found on start.
             following = self.queued_turn_ids[0] if self.queued_turn_ids else None
-            session = await store.update_session(sid, running_turn_id=following)
+            session = await store.update_session(sid, running_turn_id=following, **_context_changes(turn))
             await store.set_turn_running(sid, None)
         finally:
             self.current = None
@@ -407,6 +408,20 @@ class SessionWorker:
                 await asyncio.wait_for(client.disconnect(), timeout=10)
         finally:
             await self.host.release_cli()
+
+
+def _context_changes(turn: RunningTurn) -> dict[str, Any]:
+    """The session's context meter after this turn: nothing when no request reported its usage; the
+    tokens alone after a compaction (no request of its own, so the model and window stay)."""
+    if turn.context_tokens is None:
+        return {}
+    if turn.context_model is None:
+        return {"context_tokens": turn.context_tokens}
+    return {
+        "context_tokens": turn.context_tokens,
+        "context_model": turn.context_model,
+        "context_window": context_window(turn.context_model, turn.context_window),
+    }
 
 
 def _record_metrics(turn: RunningTurn) -> None:

@@ -1962,6 +1962,12 @@ export interface components {
             forked_from: string | null;
             /** Running Turn Id */
             running_turn_id: string | null;
+            /** Context Tokens */
+            context_tokens: number | null;
+            /** Context Window */
+            context_window: number | null;
+            /** Context Model */
+            context_model: string | null;
             /** Queue Length */
             queue_length: number;
             /** Running */
@@ -2026,6 +2032,12 @@ export interface components {
             forked_from: string | null;
             /** Running Turn Id */
             running_turn_id: string | null;
+            /** Context Tokens */
+            context_tokens: number | null;
+            /** Context Window */
+            context_window: number | null;
+            /** Context Model */
+            context_model: string | null;
         };
         /** SessionUpdated */
         SessionUpdated: {
