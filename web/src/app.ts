@@ -2,6 +2,7 @@
 // the artifacts/files panel. Routes: #/s/<session id>, #/new (empty chat; the session is created on send).
 import { api, type Config, type SessionRecord } from "./api";
 import { ChatView } from "./chat";
+import { ContextMeter } from "./context-meter";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
@@ -50,6 +51,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   // -- header ---------------------------------------------------------------------------------
   const titleText = h("h1", { id: "session-title", class: "topbar__title-text", dir: "auto" }, "New session");
   const usage = h("p", { class: "topbar__usage", "data-testid": "session-usage", "aria-label": "Tokens and cost of this session" });
+  const contextMeter = new ContextMeter({ toast: (text, kind) => toast(text, kind), openSession: (sid) => (window.location.hash = `#/s/${sid}`) });
   const renameInput = h("input", { id: "rename-input", class: "topbar__rename-input", maxlength: "120", "aria-label": "Session name", autocomplete: "off" });
   const renameForm = h(
     "form",
@@ -79,7 +81,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     "header",
     { class: "topbar" },
     menuButton,
-    h("div", { class: "topbar__title" }, titleText, renameForm, usage),
+    h("div", { class: "topbar__title" }, titleText, renameForm, usage, contextMeter.element),
     sessionActions,
     panelButton,
   );
@@ -189,6 +191,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       ? `${formatTokens(s.input_tokens)} in · ${formatTokens(s.output_tokens)} out · ${formatCost(s.cost_usd)}${archived ? " · archived" : ""}`
       : "";
     usage.title = s ? `${s.input_tokens} input tokens, ${s.output_tokens} output tokens, $${s.cost_usd.toFixed(6)}` : "";
+    contextMeter.update(s);
   };
 
   function startRename(): void {

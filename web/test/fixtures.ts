@@ -40,6 +40,9 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     forked_from: null,
     running_turn_id: null,
     claude_session_id: null,
+    context_tokens: null,
+    context_window: null,
+    context_model: null,
     ...overrides,
   };
 }
