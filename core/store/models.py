@@ -112,6 +112,8 @@ class MessageRecord:
     error: str | None = None
     truncated: bool = False  # text was cut to fit the item; the whole text is on disk
     claude_message_uuid: str | None = None  # the transcript entry this reply ends with (fork point)
+    # A person's attachments: workspace path → an image's media type (sent as image content) or "file".
+    attachments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class TurnRequest:
     prompt_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     # Sent by a person (True) or by a schedule (False): a scheduled run is announced by its own notification.
     user_action: bool = True
+    # The message's attachments (workspace path → image media type or "file"), read when the turn starts.
+    attachments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from core.observability.logs import log_context, request_id_var
 from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
 from core.store.models import MessageRecord, SessionRecord, new_message_id, to_plain
+from runtime.agent.attachments import prompt_content
 from runtime.agent.capacity import CliSlots
 from runtime.agent.client import AgentClient, ClientFactory
 from runtime.agent.context import context_window
@@ -32,6 +33,7 @@ from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exis
 from runtime.agent.translate import ClaudeConnection, TurnTranslator
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.settings import Settings
+from runtime.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +267,10 @@ class SessionWorker:
             # While a tool runs (a build, a test run) silence is its work; the turn limit still bounds it.
             return deadline if turn.tool_pending else min(deadline, loop.time() + settings.watchdog_seconds)
 
-        await self.client.query(_prompt_message(turn.request))
+        content = await asyncio.to_thread(
+            prompt_content, Workspace(settings.workspace_dir), turn.request.text, turn.request.attachments
+        )
+        await self.client.query(_prompt_message(turn.request, content))
         try:
             async with asyncio.timeout(next_deadline()) as timer:
                 async for message in self._own_messages(turn):
@@ -447,13 +452,13 @@ def _record_metrics(turn: RunningTurn) -> None:
     )
 
 
-def _prompt_message(request: TurnRequest) -> AsyncIterator[dict[str, Any]]:
-    """The prompt as the SDK's message dict, carrying the turn's uuid."""
+def _prompt_message(request: TurnRequest, content: str | list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """The prompt as the SDK's message dict (text, or a content list with images), carrying the turn's uuid."""
 
     async def one() -> AsyncIterator[dict[str, Any]]:
         yield {
             "type": "user",
-            "message": {"role": "user", "content": request.text},
+            "message": {"role": "user", "content": content},
             "parent_tool_use_id": None,
             "uuid": request.prompt_uuid,
         }

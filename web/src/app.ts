@@ -1,6 +1,7 @@
 // The logged-in screen: sessions sidebar, header with the session's actions and usage, the chat, and
 // the artifacts/files panel. Routes: #/s/<session id>, #/new (empty chat; the session is created on send).
 import { api, type Config, type SessionRecord } from "./api";
+import { AttachmentTray } from "./attachments";
 import { ChatView } from "./chat";
 import { ContextMeter } from "./context-meter";
 import { announce, h } from "./dom";
@@ -260,6 +261,11 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       toast,
       maxMessageChars: config.max_message_chars ?? 100_000,
       voice: config.voice ?? false,
+      attachments: new AttachmentTray({
+        toast,
+        maxUploadBytes: config.max_upload_bytes ?? 25 * 1024 * 1024,
+        directTransferBytes: config.direct_transfer_bytes ?? 9 * 1024 * 1024,
+      }),
     });
     main.append(chat.element);
     renderHeader();

@@ -12,6 +12,7 @@
 // process holds every event of that turn, so the streamed text is rebuilt exactly), else from the head.
 // `reset` (server restarted / position too old) reloads the history and continues from `next`.
 import { api, ApiError, type SessionDetail, type SessionRecord } from "./api";
+import type { AttachmentTray } from "./attachments";
 import { Composer, VOICE_OFF } from "./composer";
 import {
   activity,
@@ -48,6 +49,8 @@ export interface ChatHost {
   maxMessageChars: number;
   /** Whether LiveKit is configured (`/api/config` voice): the microphone button works only then. */
   voice: boolean;
+  /** The composer's attachments (web/src/attachments.ts). */
+  attachments?: AttachmentTray;
 }
 
 const PAGE = 30;
@@ -96,13 +99,14 @@ export class ChatView {
     this.scroller = h("div", { class: "chat__scroll", "data-testid": "chat-scroll" }, this.top, this.empty, this.list.element);
     this.status = h("div", { class: "chat__status", role: "status", "aria-live": "polite", "data-testid": "chat-status" });
     this.composer = new Composer({
-      send: (text) => void this.sendText(text),
+      send: async (text) => void this.sendText(text, await host.attachments?.take()),
       stop: () => void this.stop(),
       voice: () => void this.startVoice(),
       voiceEnabled: host.voice,
       maxChars: host.maxMessageChars,
       refuse: (text) => host.toast(text, "error"),
     });
+    host.attachments?.attachTo(this.composer.element);
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.status, this.composer.element);
     this.top.hidden = true;
   }
@@ -346,8 +350,8 @@ export class ChatView {
 
   // -- actions -------------------------------------------------------------------------------
   /** Show the person's message at once, then post it (a new turn, with its own Idempotency-Key). */
-  private async sendText(text: string): Promise<void> {
-    const step = addLocal(this.conversation, text, randomId(), Date.now());
+  private async sendText(text: string, attachments: Record<string, string> = {}): Promise<void> {
+    const step = addLocal(this.conversation, text, randomId(), Date.now(), attachments);
     const id = step.changes.added[0]!;
     this.commit(step);
     this.flush();
@@ -416,7 +420,7 @@ export class ChatView {
     for (let attempt = 0; ; attempt += 1) {
       try {
         // The same Idempotency-Key on every retry: a POST that reached the server never runs twice.
-        const result = await api.send(sessionId, text, key);
+        const result = await api.send(sessionId, text, key, Object.keys(msg.attachments ?? {}));
         if (!this.alive) return;
         this.commit(sendAccepted(this.conversation, id, result));
         this.scheduleFlush();
@@ -459,7 +463,7 @@ export class ChatView {
     if (action === "retry") void this.post(id);
     if (action === "retry-turn") {
       const prompt = promptOf(this.conversation, msg);
-      if (prompt) void this.sendText(prompt.text);
+      if (prompt) void this.sendText(prompt.text, prompt.attachments);
     }
     if (action === "fork") void this.fork(msg, button);
     if (action === "full-text") void this.showWhole(msg, button);

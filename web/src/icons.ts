@@ -14,6 +14,7 @@ const PATHS: Record<string, string> = {
   keyboard: "M3 7h18v10H3zM7 10h1M11 10h1M15 10h1M7 14h10",
   file: "M6 3h8l4 4v14H6zM14 3v4h4",
   plus: "M12 5v14M5 12h14",
+  paperclip: "M20 11.5l-8.2 8.2a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8",
 };
 
 const NS = "http://www.w3.org/2000/svg";

@@ -22,6 +22,7 @@ export function record(id: string, overrides: Partial<MessageRecord> = {}): Mess
     error: null,
     truncated: false,
     claude_message_uuid: null,
+    attachments: {},
     ...overrides,
   };
 }

@@ -1641,6 +1641,10 @@ export interface components {
             truncated: boolean;
             /** Claude Message Uuid */
             claude_message_uuid: string | null;
+            /** Attachments */
+            attachments: {
+                [key: string]: string;
+            };
         };
         /** MessageText */
         MessageText: {
@@ -1659,6 +1663,8 @@ export interface components {
              * @enum {string}
              */
             channel: "text" | "voice";
+            /** Attachments */
+            attachments?: string[];
         };
         /** NewSchedule */
         NewSchedule: {
