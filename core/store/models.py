@@ -77,6 +77,11 @@ class SessionRecord:
     forked_from: str | None = None
     # The turn running or about to run when this record was last written (None when idle): found on start after a crash.
     running_turn_id: str | None = None
+    # The context meter: input + cache reads + cache writes of the last model request of the last turn
+    # (or Claude Code's size after a compaction), the window of that request's model, and the model.
+    context_tokens: int | None = None
+    context_window: int | None = None
+    context_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,8 @@ class MessageRecord:
     error: str | None = None
     truncated: bool = False  # text was cut to fit the item; the whole text is on disk
     claude_message_uuid: str | None = None  # the transcript entry this reply ends with (fork point)
+    # A person's attachments: workspace path → an image's media type (sent as image content) or "file".
+    attachments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

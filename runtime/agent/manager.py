@@ -20,6 +20,7 @@ import psutil
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
 from core.store.models import (
+    ArtifactRecord,
     Channel,
     MessageRecord,
     SessionRecord,
@@ -258,6 +259,7 @@ class SessionManager:
         turn_id: str | None = None,
         message_id: str | None = None,
         user_action: bool = True,
+        attachments: dict[str, str] | None = None,
     ) -> tuple[TurnRequest, int, MessageRecord]:
         """Store the person's message first, then queue its turn. Returns the turn, its position and the
         message. `turn_id` and `message_id` are given when an idempotency key already names them.
@@ -286,6 +288,7 @@ class SessionManager:
             state="complete",
             created_at=at,
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
+            attachments=dict(attachments or {}),
         )
         await self.store.put_message(message)
         changes: dict[str, Any] = {}
@@ -300,7 +303,14 @@ class SessionManager:
             await self.store.record_user_action(at)
         assert message.turn_id is not None
         request = TurnRequest(
-            session_id, message.turn_id, message.id, text, channel, prompt_uuid=prompt_uuid, user_action=user_action
+            session_id,
+            message.turn_id,
+            message.id,
+            text,
+            channel,
+            prompt_uuid=prompt_uuid,
+            user_action=user_action,
+            attachments=message.attachments,
         )
         position = worker.enqueue(request)
         self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
@@ -315,6 +325,10 @@ class SessionManager:
             },
         )
         self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
+        for path in message.attachments:  # attached files are the session's artifacts too
+            artifact = ArtifactRecord(path=path, session_id=session_id, operation="create", tool="Attach")
+            await self.store.put_artifact(artifact)
+            self.hub.publish(session_id, "artifact.changed", {"turn_id": request.turn_id, **to_plain(artifact)})
         return request, position, message
 
     async def _carry_answer_in(self, session_id: str, text: str) -> None:

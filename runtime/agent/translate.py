@@ -22,6 +22,7 @@ from claude_agent_sdk import (
 
 from core.store.aio import AsyncStore
 from core.store.models import ArtifactRecord, ToolCall, to_plain
+from runtime.agent.context import reported_window
 from runtime.agent.events import DeltaCoalescer, EventHub
 from runtime.agent.turns import FILE_TOOLS, RunningTurn, artifact_path, describe_failure
 
@@ -89,15 +90,28 @@ class TurnTranslator:
             return
         event = message.event
         kind = event.get("type")
+        if kind == "message_start":
+            start = event.get("message") or {}
+            self.turn.note_context(start.get("usage"), start.get("model"))
         if kind == "content_block_start" and event.get("content_block", {}).get("type") == "text":
             self._separate_text_block()
         elif kind == "content_block_delta" and event.get("delta", {}).get("type") == "text_delta":
             await self._stream_text(event["delta"].get("text", ""))
 
     async def on_system(self, message: SystemMessage) -> None:
-        """`init` names Claude's session before anything else of a new connection."""
+        """`init` names Claude's session before anything else of a new connection; `compact_boundary`
+        says Claude Code compacted the conversation (`/compact`), with its size after."""
         if message.subtype == "init":
             await self.remember_claude_session(message.data.get("session_id"))
+        elif message.subtype == "compact_boundary":
+            metadata = message.data.get("compact_metadata") or {}
+            before, after = metadata.get("pre_tokens"), metadata.get("post_tokens")
+            if isinstance(after, int):
+                self.turn.context_tokens = after
+            if isinstance(before, int) and isinstance(after, int):
+                self.turn.text_blocks.append(f"Compacted the conversation: {before:,} → {after:,} tokens of context.")
+            else:
+                self.turn.text_blocks.append("Compacted the conversation.")
 
     async def on_assistant(self, message: AssistantMessage) -> None:
         """A complete assistant message: its text blocks (the reply as stored) and its tool calls."""
@@ -112,6 +126,7 @@ class TurnTranslator:
             raw = " ".join(block.text for block in message.content if isinstance(block, TextBlock))
             log.warning("Claude Code reported a failed request", extra={"kind": message.error, "cli_text": raw[:2000]})
             return
+        turn.note_context(message.usage, message.model)  # also a request the CLI made without streaming
         for block in message.content:
             if isinstance(block, TextBlock):
                 turn.text_blocks.append(block.text)
@@ -137,6 +152,7 @@ class TurnTranslator:
         total = float(message.total_cost_usd or 0.0)
         self.turn.cost_usd = max(0.0, total - self.connection.cost_baseline)
         self.connection.cost_baseline = total
+        self.turn.context_window = reported_window(message.model_usage, self.turn.context_model)
         if message.is_error and self.turn.stop_reason is None:
             self.turn.error_kind, self.turn.error = describe_failure(message)
 

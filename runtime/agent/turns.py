@@ -43,6 +43,8 @@ class TurnRequest:
     prompt_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     # Sent by a person (True) or by a schedule (False): a scheduled run is announced by its own notification.
     user_action: bool = True
+    # The message's attachments (workspace path → image media type or "file"), read when the turn starts.
+    attachments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +80,11 @@ class RunningTurn:
     # on ones already answered: waiting is not running, so neither counts against the turn's limits.
     waiting_since: dict[str, float] = field(default_factory=dict)
     waited_seconds: float = 0.0
+    # The context meter: what the last main-thread request carried (input + cache reads + writes), its
+    # model, and the window Claude Code reported for that model (from the result).
+    context_tokens: int | None = None
+    context_model: str | None = None
+    context_window: int | None = None
 
     @property
     def text(self) -> str:
@@ -116,6 +123,12 @@ class RunningTurn:
         elif kind == "message_delta":
             usage = event.get("usage") or {}
             self.call_output_tokens = max(self.call_output_tokens, int(usage.get("output_tokens") or 0))
+
+    def note_context(self, usage: dict[str, Any] | None, model: str | None) -> None:
+        """A main-thread request's usage: the context the model was sent, last request wins."""
+        if usage:
+            self.context_tokens = input_tokens(usage)
+            self.context_model = model or self.context_model
 
     @property
     def input_tokens(self) -> int:

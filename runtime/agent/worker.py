@@ -25,13 +25,16 @@ from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
 from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, new_message_id, to_plain
 from runtime.agent.approvals import Approvals
+from runtime.agent.attachments import prompt_content
 from runtime.agent.capacity import CliSlots
 from runtime.agent.client import AgentClient, ClientFactory
+from runtime.agent.context import context_window
 from runtime.agent.events import EventHub
 from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
 from runtime.agent.translate import ClaudeConnection, TurnTranslator
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.settings import Settings
+from runtime.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +307,10 @@ class SessionWorker:
             deadline = turn_deadline()
             return deadline if turn.tool_pending else min(deadline, loop.time() + settings.watchdog_seconds)
 
-        await self.client.query(_prompt_message(turn.request))
+        content = await asyncio.to_thread(
+            prompt_content, Workspace(settings.workspace_dir), turn.request.text, turn.request.attachments
+        )
+        await self.client.query(_prompt_message(turn.request, content))
         try:
             async with asyncio.timeout(next_deadline()) as timer:
                 self._timer, self._next_deadline = timer, next_deadline
@@ -408,7 +414,7 @@ class SessionWorker:
             )
             # A turn still queued keeps the session marked, so a crash before it starts is found on start.
             following = self.queued_turn_ids[0] if self.queued_turn_ids else None
-            session = await store.update_session(sid, running_turn_id=following)
+            session = await store.update_session(sid, running_turn_id=following, **_context_changes(turn))
             await store.set_turn_running(sid, None)
         finally:
             self.current = None
@@ -505,6 +511,20 @@ class SessionWorker:
             await self.host.release_cli()
 
 
+def _context_changes(turn: RunningTurn) -> dict[str, Any]:
+    """The session's context meter after this turn: nothing when no request reported its usage; the
+    tokens alone after a compaction (no request of its own, so the model and window stay)."""
+    if turn.context_tokens is None:
+        return {}
+    if turn.context_model is None:
+        return {"context_tokens": turn.context_tokens}
+    return {
+        "context_tokens": turn.context_tokens,
+        "context_model": turn.context_model,
+        "context_window": context_window(turn.context_model, turn.context_window),
+    }
+
+
 def _record_metrics(turn: RunningTurn) -> None:
     first = turn.first_token_seconds()
     calls = turn.tool_calls()
@@ -533,13 +553,13 @@ async def _ask_blu(hook_input: Any, tool_use_id: str | None, context: Any) -> di
     return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "ask"}}
 
 
-def _prompt_message(request: TurnRequest) -> AsyncIterator[dict[str, Any]]:
-    """The prompt as the SDK's message dict, carrying the turn's uuid."""
+def _prompt_message(request: TurnRequest, content: str | list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """The prompt as the SDK's message dict (text, or a content list with images), carrying the turn's uuid."""
 
     async def one() -> AsyncIterator[dict[str, Any]]:
         yield {
             "type": "user",
-            "message": {"role": "user", "content": request.text},
+            "message": {"role": "user", "content": content},
             "parent_tool_use_id": None,
             "uuid": request.prompt_uuid,
         }

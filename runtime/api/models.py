@@ -48,6 +48,9 @@ class SessionChanges(Body):
 class NewMessage(Body):
     text: Text = Field(min_length=1)
     channel: Literal["text", "voice"] = "text"
+    # Workspace files to attach (the UI uploads them to `uploads/` first): images go to Claude as image
+    # content, other files are named by path in the prompt.
+    attachments: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(default_factory=list, max_length=10)
 
 
 class ForkRequest(Body):

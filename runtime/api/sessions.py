@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from core.store.aio import AsyncStore
 from core.store.base import InvalidCursor, NotFound
 from core.store.models import AcceptedRequest, SessionRecord, new_id, new_message_id, to_plain
+from runtime.agent.attachments import AttachmentRefused, kinds
 from runtime.agent.manager import NOT_ANSWERED, QueueFull, SessionManager, ShuttingDown, TurnRunning
 from runtime.api.deps import ManagerDep, SettingsDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
@@ -32,6 +33,7 @@ from runtime.api.models import (
     SessionListed,
     SessionPage,
 )
+from runtime.workspace import Workspace
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=UserAction)
 NOT_FOUND = error_responses(404)
@@ -158,7 +160,7 @@ async def message_text(
 @router.post(
     "/{session_id}/messages",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=error_responses(404, 429, 503),
+    responses=error_responses(400, 404, 429, 503),
     response_model_exclude_defaults=True,  # `replayed` only on a replay
 )
 async def post_message(
@@ -176,8 +178,12 @@ async def post_message(
         )
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The message is empty.")
+    try:
+        attachments = await asyncio.to_thread(kinds, Workspace(settings.workspace_dir), body.attachments)
+    except AttachmentRefused as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     if not idempotency_key:
-        return await _submit(manager, store, session_id, body, None)
+        return await _submit(manager, store, session_id, body, None, attachments)
     # One process serves the store (one task at a time), so a claim is in flight only in this one: a
     # concurrent POST with the same key waits for the first to be accepted or refused, then looks again.
     slot = (session_id, idempotency_key)
@@ -199,14 +205,19 @@ async def post_message(
                 message_id=earlier.message_id,
                 replayed=True,
             )
-        return await _submit(manager, store, session_id, body, claim)
+        return await _submit(manager, store, session_id, body, claim, attachments)
     finally:
         del manager.pending_keys[slot]
         done.set_result(None)
 
 
 async def _submit(
-    manager: SessionManager, store: AsyncStore, session_id: str, body: NewMessage, claim: AcceptedRequest | None
+    manager: SessionManager,
+    store: AsyncStore,
+    session_id: str,
+    body: NewMessage,
+    claim: AcceptedRequest | None,
+    attachments: dict[str, str],
 ) -> Accepted:
     try:
         request, position, message = await manager.submit(
@@ -215,6 +226,7 @@ async def _submit(
             body.channel,
             turn_id=claim.turn_id if claim else None,
             message_id=claim.message_id if claim else None,
+            attachments=attachments,
         )
     except (NotFound, ShuttingDown, QueueFull) as exc:
         if claim is not None:  # nothing was accepted: the same key may be tried again

@@ -9,7 +9,7 @@ from typing import Any
 
 _DIRECTIVE = re.compile(r"\[\[\s*([a-z_]+)\b(.*?)\]\]", re.DOTALL)
 _CWD = re.compile(r"(?:Primary working directory|Working directory|cwd):\s*(/[^\n]*)", re.IGNORECASE)
-_NOISE_PREFIXES = ("<system-reminder>", "[Request interrupted", "<local-command", "<command-name>")
+_NOISE_PREFIXES = ("<system-reminder>", "[Request interrupted", "<local-command", "<command-name>", "[Image: source:")
 
 
 @dataclass(frozen=True)

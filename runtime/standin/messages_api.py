@@ -70,6 +70,7 @@ class LoggedRequest:
     status: int = 200
     outcome: str = "pending"  # ok, error, dropped, disconnected
     started: float = field(default_factory=time.time)
+    usage: dict[str, int] | None = None  # the usage the answer reported
     body: dict[str, Any] | None = None
 
     def to_json(self, full: bool = False) -> dict[str, Any]:
@@ -145,13 +146,14 @@ def _content(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
-def _usage(body: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, int]:
-    """Token counts derived from lengths (about four characters a token), so totals are nonzero and stable."""
+def _usage(body: dict[str, Any], blocks: list[dict[str, Any]], reply: Reply | None = None) -> dict[str, int]:
+    """Token counts derived from lengths (about four characters a token), so totals are nonzero and stable;
+    cached input only as `[[usage]]` asks."""
     request_chars = len(json.dumps(body.get("messages", []))) + len(json.dumps(body.get("system", "")))
     return {
         "input_tokens": max(1, request_chars // 4),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": reply.cache_write if reply else 0,
+        "cache_read_input_tokens": reply.cache_read if reply else 0,
         "output_tokens": max(1, len(json.dumps(blocks)) // 4),
     }
 
@@ -163,7 +165,8 @@ class StreamDropped(Exception):
 async def _stream(reply: Reply, body: dict[str, Any], entry: LoggedRequest, delay: float) -> AsyncIterator[bytes]:
     """The SSE events the CLI expects; `content_block_stop` matters (without it the result is empty)."""
     blocks = _content(reply)
-    usage = _usage(body, blocks)
+    usage = _usage(body, blocks, reply)
+    entry.usage = usage
     message = {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
@@ -259,7 +262,7 @@ async def messages(request: Request) -> Response:
         return StreamingResponse(_stream(reply, body, entry, delay), media_type="text/event-stream", headers=headers)
     await asyncio.sleep(reply.sleep_s)  # a non-streaming answer comes whole; `[[drop]]` only affects streams
     blocks = _content(reply)
-    entry.outcome = "ok"
+    entry.outcome, entry.usage = "ok", _usage(body, blocks, reply)
     return JSONResponse(
         {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -269,7 +272,7 @@ async def messages(request: Request) -> Response:
             "content": blocks,
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
-            "usage": _usage(body, blocks),
+            "usage": entry.usage,
         }
     )
 

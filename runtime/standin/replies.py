@@ -52,6 +52,8 @@ class Reply:
     chunk_delay_s: float = 0.0
     sleep_s: float = 0.0
     drop: bool = False
+    cache_read: int = 0  # `[[usage cache_read=N cache_write=M]]`: cached input the answer reports
+    cache_write: int = 0
 
     @property
     def stop_reason(self) -> str:
@@ -159,6 +161,9 @@ def plan_reply(body: dict[str, Any], seen: Callable[[str], int], default_cwd: st
             reply.sleep_s = d.number("s", 30)
         elif d.name == "drop":
             reply.drop = True
+        elif d.name == "usage":
+            reply.cache_read = int(d.number("cache_read", 0))
+            reply.cache_write = int(d.number("cache_write", 0))
     errors = [d for d in directives if d.name == "error"]
     if errors and seen(f"error:{prompt}") < errors[0].number("times", float("inf")):
         reply.kind, reply.error_status = "error", int(errors[0].number("status", 500))

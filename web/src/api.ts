@@ -154,11 +154,11 @@ export const api = {
       `/api/sessions/${q(id)}/messages?order=desc&limit=${opts.limit ?? 30}` +
         (opts.cursor ? `&cursor=${q(opts.cursor)}` : ""),
     ),
-  send: (id: string, text: string, key: string) =>
+  send: (id: string, text: string, key: string, attachments: string[] = []) =>
     request<Accepted>(
       "POST",
       `/api/sessions/${q(id)}/messages`,
-      { json: { text, channel: "text" }, headers: { "Idempotency-Key": key } },
+      { json: attachments.length ? { text, channel: "text", attachments } : { text, channel: "text" }, headers: { "Idempotency-Key": key } },
     ),
   messageText: (id: string, messageId: string) =>
     request<MessageText>("GET", `/api/sessions/${q(id)}/messages/${q(messageId)}/text`),

@@ -2,7 +2,9 @@
 // the artifacts/files panel. Routes: #/s/<session id>, #/new (empty chat; the session is created on send).
 import { api, type Config, type ListedSession, type SessionRecord } from "./api";
 import { PolicyDialog } from "./approvals";
+import { AttachmentTray } from "./attachments";
 import { ChatView } from "./chat";
+import { ContextMeter } from "./context-meter";
 import { announce, h } from "./dom";
 import { formatCost, formatTokens } from "./format";
 import { icon } from "./icons";
@@ -57,6 +59,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   // -- header ---------------------------------------------------------------------------------
   const titleText = h("h1", { id: "session-title", class: "topbar__title-text", dir: "auto" }, "New session");
   const usage = h("p", { class: "topbar__usage", "data-testid": "session-usage", "aria-label": "Tokens and cost of this session" });
+  const contextMeter = new ContextMeter({ toast: (text, kind) => toast(text, kind), openSession: (sid) => (window.location.hash = `#/s/${sid}`) });
   const renameInput = h("input", { id: "rename-input", class: "topbar__rename-input", maxlength: "120", "aria-label": "Session name", autocomplete: "off" });
   const renameForm = h(
     "form",
@@ -87,7 +90,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     "header",
     { class: "topbar" },
     menuButton,
-    h("div", { class: "topbar__title" }, titleText, renameForm, usage),
+    h("div", { class: "topbar__title" }, titleText, renameForm, usage, contextMeter.element),
     sessionActions,
     panelButton,
   );
@@ -228,6 +231,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       ? `${formatTokens(s.input_tokens)} in · ${formatTokens(s.output_tokens)} out · ${formatCost(s.cost_usd)}${archived ? " · archived" : ""}`
       : "";
     usage.title = s ? `${s.input_tokens} input tokens, ${s.output_tokens} output tokens, $${s.cost_usd.toFixed(6)}` : "";
+    contextMeter.update(s);
   };
 
   function startRename(): void {
@@ -312,6 +316,11 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       toast,
       maxMessageChars: config.max_message_chars ?? 100_000,
       voice: config.voice ?? false,
+      attachments: new AttachmentTray({
+        toast,
+        maxUploadBytes: config.max_upload_bytes ?? 25 * 1024 * 1024,
+        directTransferBytes: config.direct_transfer_bytes ?? 9 * 1024 * 1024,
+      }),
     });
     main.append(chat.element);
     renderHeader();

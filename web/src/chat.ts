@@ -13,6 +13,7 @@
 // `reset` (server restarted / position too old) reloads the history and continues from `next`.
 import { api, ApiError, type ListedSession, type SessionDetail, type SessionRecord } from "./api";
 import { chatApi } from "./api-chat";
+import type { AttachmentTray } from "./attachments";
 import { Composer, VOICE_OFF } from "./composer";
 import {
   activity,
@@ -55,6 +56,8 @@ export interface ChatHost {
   maxMessageChars: number;
   /** Whether LiveKit is configured (`/api/config` voice): the microphone button works only then. */
   voice: boolean;
+  /** The composer's attachments (web/src/attachments.ts). */
+  attachments?: AttachmentTray;
 }
 
 const PAGE = 30;
@@ -111,7 +114,7 @@ export class ChatView {
     this.scroller = h("div", { class: "chat__scroll", "data-testid": "chat-scroll" }, this.origin, this.top, this.empty, this.list.element);
     this.status = h("div", { class: "chat__status", role: "status", "aria-live": "polite", "data-testid": "chat-status" });
     this.composer = new Composer({
-      send: (text) => void this.sendText(text),
+      send: async (text) => void this.sendText(text, await host.attachments?.take()),
       stop: () => void this.stop(),
       voice: () => void this.startVoice(),
       voiceEnabled: host.voice,
@@ -131,6 +134,7 @@ export class ChatView {
       },
       toast: (text, kind) => host.toast(text, kind),
     });
+    host.attachments?.attachTo(this.composer.element);
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.approvals.element, this.status, this.composer.element);
     this.top.hidden = true;
   }
@@ -426,7 +430,7 @@ export class ChatView {
 
   // -- actions -------------------------------------------------------------------------------
   /** Show the person's message at once, then post it (a new turn, with its own Idempotency-Key). */
-  private async sendText(text: string): Promise<void> {
+  private async sendText(text: string, attachments: Record<string, string> = {}): Promise<void> {
     if (this.editing) {
       const edited = this.editing;
       this.editing = null;
@@ -434,7 +438,7 @@ export class ChatView {
       await this.branch(edited, text, "edit");
       return;
     }
-    const step = addLocal(this.conversation, text, randomId(), Date.now());
+    const step = addLocal(this.conversation, text, randomId(), Date.now(), attachments);
     const id = step.changes.added[0]!;
     this.commit(step);
     this.flush();
@@ -503,7 +507,7 @@ export class ChatView {
     for (let attempt = 0; ; attempt += 1) {
       try {
         // The same Idempotency-Key on every retry: a POST that reached the server never runs twice.
-        const result = await api.send(sessionId, text, key);
+        const result = await api.send(sessionId, text, key, Object.keys(msg.attachments ?? {}));
         if (!this.alive) return;
         this.commit(sendAccepted(this.conversation, id, result));
         this.scheduleFlush();
@@ -546,7 +550,7 @@ export class ChatView {
     if (action === "retry") void this.post(id);
     if (action === "retry-turn") {
       const prompt = promptOf(this.conversation, msg);
-      if (prompt) void this.sendText(prompt.text);
+      if (prompt) void this.sendText(prompt.text, prompt.attachments);
     }
     if (action === "continue") void this.sendText("Continue from where you stopped.");
     if (action === "cancel") void this.cancelQueued(msg, button);

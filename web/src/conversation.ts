@@ -260,6 +260,7 @@ function applyTurn(draft: Draft, data: TurnStatusData, at: number): void {
         error: null,
         truncated: false,
         claude_message_uuid: null,
+        attachments: {},
       });
       draft.add(msg);
     }
@@ -349,7 +350,7 @@ export function setSession(state: Conversation, sessionId: string): Conversation
 // -- messages the person sends from this page --------------------------------------------------
 
 /** Show the person's message at once, before the POST; `now` in epoch milliseconds. */
-export function addLocal(state: Conversation, text: string, key: string, now: number): Step {
+export function addLocal(state: Conversation, text: string, key: string, now: number, attachments: Record<string, string> = {}): Step {
   const draft = new Draft(state);
   draft.add({
     ...fromRecord({
@@ -368,6 +369,7 @@ export function addLocal(state: Conversation, text: string, key: string, now: nu
       error: null,
       truncated: false,
       claude_message_uuid: null,
+      attachments,
     }),
     local: { key },
   });

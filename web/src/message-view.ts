@@ -3,6 +3,7 @@
 // so an opened card stays open. Actions (Send again, Retry, Fork from here, Show the whole message) are
 // buttons with `data-action`; the chat handles their clicks.
 import type { ToolCall } from "./api";
+import { renderAttachments } from "./attachments";
 import {
   canContinue,
   canEdit,
@@ -245,6 +246,7 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   badge.textContent = badgeText;
   badge.className = `msg__badge${badgeKind ? ` badge badge--${badgeKind}` : ""}`;
 
+  renderAttachments(q<HTMLElement>("article"), msg.attachments);
   const body = q<HTMLElement>(".msg__body");
   const text = shownText(msg);
   renderFlow(body, msg, text);

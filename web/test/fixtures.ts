@@ -22,6 +22,7 @@ export function record(id: string, overrides: Partial<MessageRecord> = {}): Mess
     error: null,
     truncated: false,
     claude_message_uuid: null,
+    attachments: {},
     ...overrides,
   };
 }
@@ -40,6 +41,9 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     forked_from: null,
     running_turn_id: null,
     claude_session_id: null,
+    context_tokens: null,
+    context_window: null,
+    context_model: null,
     ...overrides,
   };
 }

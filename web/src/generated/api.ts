@@ -2145,6 +2145,10 @@ export interface components {
             truncated: boolean;
             /** Claude Message Uuid */
             claude_message_uuid: string | null;
+            /** Attachments */
+            attachments: {
+                [key: string]: string;
+            };
         };
         /** MessageText */
         MessageText: {
@@ -2163,6 +2167,8 @@ export interface components {
              * @enum {string}
              */
             channel: "text" | "voice";
+            /** Attachments */
+            attachments?: string[];
         };
         /** NewSchedule */
         NewSchedule: {
@@ -2611,6 +2617,12 @@ export interface components {
             forked_from: string | null;
             /** Running Turn Id */
             running_turn_id: string | null;
+            /** Context Tokens */
+            context_tokens: number | null;
+            /** Context Window */
+            context_window: number | null;
+            /** Context Model */
+            context_model: string | null;
             /** Queue Length */
             queue_length: number;
             /** Pending Approvals */
@@ -2670,6 +2682,12 @@ export interface components {
             forked_from: string | null;
             /** Running Turn Id */
             running_turn_id: string | null;
+            /** Context Tokens */
+            context_tokens: number | null;
+            /** Context Window */
+            context_window: number | null;
+            /** Context Model */
+            context_model: string | null;
             /**
              * Pending Approvals
              * @default 0
@@ -2752,6 +2770,12 @@ export interface components {
             forked_from: string | null;
             /** Running Turn Id */
             running_turn_id: string | null;
+            /** Context Tokens */
+            context_tokens: number | null;
+            /** Context Window */
+            context_window: number | null;
+            /** Context Model */
+            context_model: string | null;
         };
         /** SessionUpdated */
         SessionUpdated: {

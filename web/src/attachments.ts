@@ -1,0 +1,193 @@
+// Attachments in the composer and in messages. Images and files pasted, dropped or picked are saved in
+// the workspace's `uploads/` folder at once (large files take the direct path of the files API); when
+// the message is sent their paths go with it, and Blu sends images to Claude as image content and names
+// other files by path. Both show as chips with a preview, in the composer and in the sent message.
+import { api, sendToTarget } from "./api";
+import { h } from "./dom";
+import { formatBytes } from "./format";
+import { icon } from "./icons";
+import "./attachments.css";
+
+/** The Messages API's limit for one image; larger images are refused before they are sent. */
+export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+export const MAX_ATTACHMENTS = 10;
+const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+export interface AttachmentOptions {
+  maxUploadBytes: number;
+  directTransferBytes: number;
+  toast(text: string, kind?: "info" | "error"): void;
+}
+
+interface Pending {
+  readonly file: File;
+  readonly path: string;
+  readonly chip: HTMLElement;
+  readonly preview: string | null;
+  done: Promise<boolean>;
+}
+
+const isImage = (type: string) => IMAGE_TYPES.has(type);
+
+/** `uploads/<date time>-<4 hex>-<name>`: a name of the workspace's rules (no slashes, no leading dot). */
+export function uploadPath(name: string, now = new Date()): string {
+  const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(2)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const clean = name.replace(/[\\/\u0000-\u001f\u007f]/g, "_").replace(/^[.\s]+|\s+$/g, "").slice(0, 120) || "file";
+  return `uploads/${stamp}-${random}-${clean}`;
+}
+
+function chip(name: string, detail: string, preview: string | null): HTMLElement {
+  return h(
+    "span",
+    { class: "attachment", "data-testid": "attachment" },
+    preview ? h("img", { class: "attachment__preview", src: preview, alt: "" }) : h("span", { class: "attachment__file" }, icon("file", 22)),
+    h("span", { class: "attachment__name", dir: "auto" }, name),
+    h("span", { class: "attachment__detail" }, detail),
+  );
+}
+
+/** The composer's tray: the Attach button, paste and drop on the composer, the chips of what will be sent. */
+export class AttachmentTray {
+  readonly element: HTMLElement;
+  private readonly chips = h("div", { class: "attachments", "data-testid": "attachment-tray" });
+  private readonly input = h("input", { type: "file", multiple: true, class: "sr-only", "data-testid": "attach-input", tabindex: "-1" });
+  private pending: Pending[] = [];
+  private readonly button: HTMLButtonElement;
+
+  constructor(private readonly options: AttachmentOptions) {
+    this.input.addEventListener("change", () => {
+      this.add(Array.from(this.input.files ?? []));
+      this.input.value = "";
+    });
+    const limits = `Images up to ${formatBytes(MAX_IMAGE_BYTES)} go to Claude; other files up to ${formatBytes(options.maxUploadBytes)} are saved in uploads/. At most ${MAX_ATTACHMENTS}.`;
+    const button = h(
+      "button",
+      { type: "button", class: "button button--icon composer__attach", "aria-label": "Attach images or files", title: limits, "data-testid": "attach-button", onclick: () => this.input.click() },
+      icon("paperclip", 20),
+    );
+    this.button = button;
+    this.element = h("div", { class: "attachments-bar" }, this.input, this.chips);
+    this.element.hidden = true;
+  }
+
+  /** Paste and drop on the composer add attachments (text pastes stay text). */
+  attachTo(composer: HTMLElement): void {
+    composer.prepend(this.element);
+    composer.querySelector(".composer__buttons")?.prepend(this.button);
+    composer.addEventListener("paste", (event) => {
+      const files = Array.from((event as ClipboardEvent).clipboardData?.files ?? []);
+      if (files.length) {
+        event.preventDefault();
+        this.add(files);
+      }
+    });
+    composer.addEventListener("dragover", (event) => {
+      if ((event as DragEvent).dataTransfer?.types.includes("Files")) event.preventDefault();
+    });
+    composer.addEventListener("drop", (event) => {
+      const files = Array.from((event as DragEvent).dataTransfer?.files ?? []);
+      if (files.length) {
+        event.preventDefault();
+        this.add(files);
+      }
+    });
+  }
+
+  add(files: File[]): void {
+    for (const file of files) {
+      if (this.pending.length >= MAX_ATTACHMENTS) {
+        this.options.toast(`At most ${MAX_ATTACHMENTS} attachments per message.`, "error");
+        return;
+      }
+      const image = isImage(file.type);
+      const limit = image ? MAX_IMAGE_BYTES : this.options.maxUploadBytes;
+      if (file.size > limit) {
+        this.options.toast(`${file.name || "The file"} is ${formatBytes(file.size)}: larger than the limit of ${formatBytes(limit)}${image ? " for an image Claude can see" : ""}.`, "error");
+        continue;
+      }
+      const preview = image ? URL.createObjectURL(file) : null;
+      const path = uploadPath(file.name || (image ? `pasted.${file.type.split("/")[1]}` : "file"));
+      const element = chip(file.name || path.split("/").pop()!, "uploading…", preview);
+      const remove = h("button", { type: "button", class: "attachment__remove", "aria-label": `Remove ${file.name}` }, "×");
+      element.append(remove);
+      const item: Pending = { file, path, chip: element, preview, done: Promise.resolve(false) };
+      remove.addEventListener("click", () => this.remove(item));
+      item.done = this.upload(item);
+      this.pending.push(item);
+      this.chips.append(element);
+    }
+    this.element.hidden = this.pending.length === 0;
+  }
+
+  private async upload(item: Pending): Promise<boolean> {
+    const detail = item.chip.querySelector(".attachment__detail")!;
+    try {
+      if (item.file.size > this.options.directTransferBytes) {
+        const target = await api.startUpload(item.path, item.file.size);
+        await sendToTarget(target, item.file);
+        await api.completeUpload(target.id);
+      } else {
+        await api.upload(item.path, item.file);
+      }
+      detail.textContent = formatBytes(item.file.size);
+      item.chip.dataset.state = "ready";
+      return true;
+    } catch (error) {
+      detail.textContent = "not uploaded";
+      item.chip.dataset.state = "failed";
+      this.options.toast(`Couldn't upload ${item.file.name}: ${(error as Error).message}`, "error");
+      return false;
+    }
+  }
+
+  private remove(item: Pending): void {
+    this.pending = this.pending.filter((p) => p !== item);
+    item.chip.remove();
+    if (item.preview) URL.revokeObjectURL(item.preview);
+    this.element.hidden = this.pending.length === 0;
+  }
+
+  /** The attachments for the message being sent (path → image type or "file"), once their uploads
+   * ended; the tray keeps only those that failed (said in a toast), so the text is never held back. */
+  async take(): Promise<Record<string, string>> {
+    const items = this.pending;
+    const results = await Promise.all(items.map((p) => p.done));
+    const sent = items.filter((_, i) => results[i]);
+    const failed = items.filter((_, i) => !results[i]);
+    if (failed.length) this.options.toast(`Sent without ${failed.map((p) => p.file.name).join(", ")}: not uploaded.`, "error");
+    for (const p of sent) p.chip.remove();
+    this.pending = this.pending.filter((p) => !sent.includes(p));
+    this.element.hidden = this.pending.length === 0;
+    return Object.fromEntries(sent.map((p) => [p.path, isImage(p.file.type) ? p.file.type : "file"]));
+  }
+}
+
+/** The name a person gave the file: the upload path without its folder and its date-and-random prefix. */
+export function shownName(path: string): string {
+  return (path.split("/").pop() ?? path).replace(/^\d{8}-\d{6}-[0-9a-f]{4}-/, "");
+}
+
+/** A sent message's attachments as chips (images with a thumbnail); the container is made once. */
+export function renderAttachments(article: HTMLElement, attachments: Record<string, string> | undefined): void {
+  const paths = Object.keys(attachments ?? {});
+  let box = article.querySelector<HTMLElement>(".msg__attachments");
+  if (!paths.length) {
+    box?.remove();
+    return;
+  }
+  if (!box) {
+    box = h("div", { class: "attachments msg__attachments" });
+    article.querySelector(".msg__body")?.before(box);
+  }
+  if (box.dataset.paths === paths.join("\n")) return;
+  box.dataset.paths = paths.join("\n");
+  box.replaceChildren(
+    ...paths.map((path) => {
+      const kind = attachments![path]!;
+      const link = h("a", { href: api.fileUrl(path), target: "_blank", rel: "noopener", class: "attachment__link", title: path });
+      link.append(chip(shownName(path), kind === "file" ? "file" : "image", kind === "file" ? null : api.fileUrl(path)));
+      return link;
+    }),
+  );
+}
