@@ -293,6 +293,16 @@ def _lost(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == _LOST
 
 
+def _update_existing(item: _Item, actions: list[Action], what: str) -> None:
+    """Apply `actions` to `item` only if it exists; NotFound(`what`) when it does not (never creates)."""
+    try:
+        item.update(actions=actions, condition=type(item).PK.exists())
+    except UpdateError as exc:
+        if _lost(exc):
+            raise NotFound(what) from exc
+        raise
+
+
 def _save_new(item: _Item) -> bool:
     """Put `item` only if no item has its key: False (nothing written) when one exists."""
     try:
@@ -362,12 +372,7 @@ class DynamoStore:
         if not actions:
             return self.get_session(session_id)
         item = model(_session_pk(session_id), META)
-        try:
-            item.update(actions=actions, condition=model.PK.exists())
-        except UpdateError as exc:
-            if _lost(exc):
-                raise NotFound(f"session {session_id}") from exc
-            raise
+        _update_existing(item, actions, f"session {session_id}")
         return _record(SessionRecord, item)
 
     def update_session(self, session_id: str, **changes: object) -> SessionRecord:
@@ -517,15 +522,11 @@ class DynamoStore:
             return self.get_message(session_id, message_id)
         model = self._m.message
         item = model(_session_pk(session_id), MESSAGE_PREFIX + message_id)
-        try:
-            item.update(
-                actions=[_assign(_a(model, name), value) for name, value in values.items()],
-                condition=model.PK.exists(),
-            )
-        except UpdateError as exc:
-            if _lost(exc):
-                raise NotFound(f"message {session_id}/{message_id}") from exc
-            raise
+        _update_existing(
+            item,
+            [_assign(_a(model, name), value) for name, value in values.items()],
+            f"message {session_id}/{message_id}",
+        )
         record = _record(MessageRecord, item)
         text = changes.get("text")
         if isinstance(text, str) and (record.truncated or codec.text_overflows(text)):
@@ -761,15 +762,11 @@ class DynamoStore:
 
     def lock_client(self, client: str, *, locked_until: float) -> None:
         model = self._m.throttle
-        try:
-            model(AUTH_PREFIX + client, THROTTLE).update(
-                actions=[_a(model, "locked_until").set(codec.check_time(locked_until, "locked_until"))],
-                condition=model.PK.exists(),
-            )
-        except UpdateError as exc:
-            if _lost(exc):
-                raise NotFound(f"throttle {client}") from exc
-            raise
+        _update_existing(
+            model(AUTH_PREFIX + client, THROTTLE),
+            [_a(model, "locked_until").set(codec.check_time(locked_until, "locked_until"))],
+            f"throttle {client}",
+        )
 
     def clear_throttle(self, client: str) -> None:
         self._m.throttle(AUTH_PREFIX + client, THROTTLE).delete()
@@ -878,15 +875,9 @@ class DynamoStore:
             return self.get_schedule(schedule_id)
         model = self._m.schedule
         item = model(_schedule_pk(schedule_id), META)
-        try:
-            item.update(
-                actions=[_assign(_a(model, name), value) for name, value in values.items()],
-                condition=model.PK.exists(),
-            )
-        except UpdateError as exc:
-            if _lost(exc):
-                raise NotFound(f"schedule {schedule_id}") from exc
-            raise
+        _update_existing(
+            item, [_assign(_a(model, name), value) for name, value in values.items()], f"schedule {schedule_id}"
+        )
         return _record(ScheduleRecord, item)
 
     def list_schedules(self) -> list[ScheduleRecord]:
@@ -943,15 +934,9 @@ class DynamoStore:
             return self.get_schedule_run(schedule_id, run_id)
         model = self._m.run
         item = model(_schedule_pk(schedule_id), RUN_PREFIX + run_id)
-        try:
-            item.update(
-                actions=[_assign(_a(model, name), value) for name, value in values.items()],
-                condition=model.PK.exists(),
-            )
-        except UpdateError as exc:
-            if _lost(exc):
-                raise NotFound(f"run {schedule_id}/{run_id}") from exc
-            raise
+        _update_existing(
+            item, [_assign(_a(model, name), value) for name, value in values.items()], f"run {schedule_id}/{run_id}"
+        )
         return _record(ScheduleRunRecord, item)
 
     def get_schedule_run(self, schedule_id: str, run_id: str) -> ScheduleRunRecord:
@@ -1175,12 +1160,7 @@ class DynamoStore:
     def mark_approval_delivered(self, session_id: str, approval_id: str, delivered: str) -> ApprovalRecord:
         model = self._m.approval
         item = model(_session_pk(session_id), APPROVAL_PREFIX + approval_id)
-        try:
-            item.update(actions=[_a(model, "delivered").set(delivered)], condition=model.PK.exists())
-        except UpdateError as exc:
-            if _lost(exc):
-                raise NotFound(f"approval {session_id}/{approval_id}") from exc
-            raise
+        _update_existing(item, [_a(model, "delivered").set(delivered)], f"approval {session_id}/{approval_id}")
         return _record(ApprovalRecord, item)
 
     def list_approvals(self, session_id: str, *, pending_only: bool = False) -> list[ApprovalRecord]:

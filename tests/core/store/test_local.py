@@ -71,12 +71,13 @@ def test_two_stores_on_one_file_stay_atomic(tmp_path: Path) -> None:
     stores = [LocalStore(path), LocalStore(path)]
     stores[0].create_session(SessionRecord(id="s1"))
 
-    def work(store: LocalStore) -> None:
+    def work(store: LocalStore, worker: int) -> None:
         for _ in range(50):
             store.add_session_usage("s1", messages=1, output_tokens=2)
-            store.set_turn_running(f"s-{id(store)}-{threading.get_ident()}", "t")
+            # One key per worker: a thread id can be reused once an earlier thread ended.
+            store.set_turn_running(f"s-{worker}", "t")
 
-    threads = [threading.Thread(target=work, args=(stores[i % 2],)) for i in range(4)]
+    threads = [threading.Thread(target=work, args=(stores[i % 2], i)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
