@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, screenshot
+from tests.web.conftest import DESKTOP, PHONE, login_context, screenshot
 from tests.web.helpers import open_app
 
 pytestmark = pytest.mark.browser
@@ -32,8 +32,9 @@ def test_settings_theme_and_shortcut_help(
     settings.get_by_role("heading", name="Settings").wait_for()
     for name in ("Appearance", "Keyboard shortcuts", "Notifications", "Tool policy", "Memory", "MCP servers"):
         settings.get_by_role("heading", name=name, exact=True).wait_for()
-    for planned in ("notifications", "tool-policy", "memory", "mcp", "schedules", "backups"):
-        assert settings.locator(f"#settings-{planned}").inner_text().endswith("Not available yet.")
+    for planned in ("notifications", "tool-policy", "memory", "mcp", "schedules", "backups"):  # each feature's own
+        settings.locator(f"#settings-{planned} button").first.wait_for()
+        assert "Not available yet." not in settings.locator(f"#settings-{planned}").inner_text()
     assert settings.get_by_role("radio", name="System (follows your device)").is_checked()
 
     settings.get_by_role("radio", name="Dark").check()
@@ -60,3 +61,34 @@ def test_settings_theme_and_shortcut_help(
     assert page.evaluate(BACKGROUND) == light
     page.keyboard.press("Escape")
     assert settings.is_hidden()
+
+
+def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(
+    new_context: Callable[..., Any], tmp_path: Any
+) -> None:
+    server = BluServer(tmp_path / "data").start()  # its own: a restore replaces everything
+    try:
+        api = server.client()
+        session = api.new_session()
+        api.turn(session, "[[say text=kept]]")
+        context = new_context()
+        login_context(context, server.url)
+        page = context.new_page()
+        open_app(page, server.url)
+        page.get_by_role("button", name="Settings").click()
+        backups = page.get_by_test_id("settings").locator("#settings-backups")
+        backups.get_by_text("No snapshot yet.").wait_for()
+        backups.get_by_role("button", name="Take a snapshot now").click()
+        item = backups.locator("li.backups__item")
+        item.wait_for(timeout=60_000)
+        assert "1 sessions, 2 messages" in item.inner_text() and "manual" in item.inner_text()
+        screenshot(page, "desktop-settings-backups")
+
+        api.turn(session, "[[say text=after]]")  # changed since: the restore takes it back
+        page.once("dialog", lambda dialog: dialog.accept())
+        item.get_by_role("button", name="Restore everything…").click()
+        backups.get_by_test_id("backups-status").get_by_text("Restored.").wait_for(timeout=60_000)
+        assert [m["text"] for m in api.messages(session)] == ["[[say text=kept]]", "kept"]
+        context.close()  # before its server stops
+    finally:
+        server.stop()

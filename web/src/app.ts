@@ -13,6 +13,7 @@ import { NotificationsPanel, registerServiceWorker, startPresence } from "./noti
 import { setWorkspaceDir } from "./message-view";
 import { followKeyboard, pullToRefresh } from "./phone";
 import { SearchResults } from "./search";
+import "./backups"; // registers the settings page's Backups section
 import { isHelpKey, registerSection, SettingsPage } from "./settings";
 import { deleteWithUndo } from "./session-delete";
 import { Panel, Preview } from "./panel";

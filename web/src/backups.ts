@@ -1,0 +1,99 @@
+// The settings page's Backups section: snapshots listed with time, size and what they hold; take one now,
+// download one as an archive, or restore everything from one (after saying what it replaces).
+import { request } from "./api";
+import { h } from "./dom";
+import { formatBytes, formatTime, sleep } from "./format";
+import type { components } from "./generated/api";
+import { registerSection } from "./settings";
+
+type Schemas = components["schemas"];
+type SnapshotList = Schemas["SnapshotList"];
+type Snapshot = Schemas["Snapshot"];
+type Operation = NonNullable<Schemas["CurrentOperation"]["operation"]>;
+
+const api = {
+  list: () => request<SnapshotList>("GET", "/api/backups"),
+  take: () => request<Schemas["OperationStarted"]>("POST", "/api/backups"),
+  operation: () => request<Schemas["CurrentOperation"]>("GET", "/api/backups/operation"),
+  preview: (id: string) => request<Schemas["AllPreview"]>("POST", `/api/backups/${encodeURIComponent(id)}/preview`, { json: {} }),
+  restore: (id: string) => request<Schemas["OperationStarted"]>("POST", `/api/backups/${encodeURIComponent(id)}/restore`, { json: {} }),
+  download: (id: string) => request<Schemas["DownloadLink"]>("POST", `/api/backups/${encodeURIComponent(id)}/download`),
+};
+
+/** Poll the background operation until it ends (a snapshot or a restore takes seconds to minutes). */
+async function finished(status: HTMLElement): Promise<Operation | null> {
+  for (;;) {
+    const { operation } = await api.operation();
+    if (!operation || operation.state !== "running") return operation;
+    status.textContent = operation.kind === "restore" ? "Restoring…" : "Taking a snapshot…";
+    await sleep(1000);
+  }
+}
+
+/** What a snapshot holds, in a line: "12 sessions, 340 messages · 52 files". */
+function holds(snapshot: Snapshot): string {
+  const { store, workspace } = snapshot.contents;
+  const items = ["session", "message"].filter((kind) => store[kind]).map((kind) => `${store[kind]} ${kind}s`);
+  return [items.join(", "), `${workspace.files} files`].filter(Boolean).join(" · ");
+}
+
+async function render(body: HTMLElement): Promise<void> {
+  const status = h("p", { class: "muted", role: "status", "data-testid": "backups-status" });
+  const list = h("ul", { class: "backups__list", "data-testid": "backups-list" });
+  const take = h("button", { type: "button", class: "button" }, "Take a snapshot now");
+  body.replaceChildren(
+    h("p", { class: "muted" }, "Everything you would miss: sessions, messages, files, Claude's memory and transcripts, schedules."),
+    take,
+    status,
+    list,
+  );
+  const refresh = async (): Promise<void> => {
+    const page = await api.list();
+    status.textContent = `${page.daily ? "Daily snapshots are on" : "Daily snapshots are off"} · kept in ${page.storage === "s3" ? "the backups bucket" : "this machine's data folder"}.`;
+    list.replaceChildren(
+      ...(page.snapshots.length ? page.snapshots : []).map((s) => {
+        const download = h("button", { type: "button", class: "button button--small" }, "Download");
+        const restore = h("button", { type: "button", class: "button button--small" }, "Restore everything…");
+        download.addEventListener("click", async () => {
+          const link = await api.download(s.id);
+          window.location.assign(link.url);
+        });
+        restore.addEventListener("click", async () => {
+          const preview = await api.preview(s.id);
+          const gone = preview.sessions_removed.length;
+          const ask =
+            `Restore the snapshot of ${formatTime(s.created_at)}? It replaces everything here now ` +
+            `(${preview.current.sessions} sessions, ${preview.current.files} files)` +
+            (gone ? `; ${gone} session${gone > 1 ? "s" : ""} made since would go` : "") +
+            ". A snapshot of what it replaces is taken first.";
+          if (!window.confirm(ask)) return;
+          await api.restore(s.id);
+          const done = await finished(status);
+          status.textContent = done?.state === "done" ? "Restored. Reload the page to see it." : `Restore failed: ${done?.error ?? "unknown"}`;
+        });
+        return h(
+          "li",
+          { class: "backups__item", "data-snapshot-id": s.id },
+          h("span", null, `${formatTime(s.created_at)} · ${formatBytes(s.size)} · ${s.reason}`),
+          h("span", { class: "muted" }, holds(s)),
+          h("span", { class: "backups__actions" }, download, restore),
+        );
+      }),
+    );
+    if (!page.snapshots.length) list.append(h("li", { class: "muted" }, "No snapshot yet."));
+  };
+  take.addEventListener("click", async () => {
+    take.disabled = true;
+    try {
+      await api.take();
+      const done = await finished(status);
+      if (done?.state === "failed") status.textContent = `The snapshot failed: ${done.error ?? "unknown"}`;
+      else await refresh();
+    } finally {
+      take.disabled = false;
+    }
+  });
+  await refresh();
+}
+
+registerSection({ id: "backups", title: "Backups", order: 70, render: (body) => render(body) });
