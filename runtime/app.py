@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -270,7 +271,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.mount_web(app, settings.web_dir_override)
     app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # typing caches Literal types and compares them as sets, so a Literal["allow", "ask", "deny"] of ours
+        # can come out in the order of an equal one the Claude Agent SDK made first (when it was imported
+        # first): the document sorts every string enum, so it is the same whatever was imported when.
+        if app.openapi_schema is None:
+            app.openapi_schema = _sorted_enums(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _sorted_enums(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: sorted(value) if key == "enum" and all(isinstance(v, str) for v in value) else _sorted_enums(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_sorted_enums(item) for item in node]
+    return node
 
 
 def begin_shutdown(app: FastAPI) -> None:

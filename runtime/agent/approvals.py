@@ -8,9 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
-
-from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.store.aio import AsyncStore
 from core.store.base import NotFound
@@ -21,8 +19,12 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:  # the SDK loads on use: the web process answers /health without it
+    from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny
+
+    PermissionResult = PermissionResultAllow | PermissionResultDeny
+
 Mode = Literal["allow", "ask", "deny"]
-PermissionResult = PermissionResultAllow | PermissionResultDeny
 QUESTION_TOOL = "AskUserQuestion"  # Claude's questions: always put to the person, whatever the policy
 
 # Who or what decided a tool call (ToolCall.decision, ApprovalRecord.decided_by).
@@ -167,6 +169,8 @@ class Approvals:
         """Blu's answer to the CLI's `can_use_tool` for one call. `record(tool_use_id, decision)` puts the
         decision on the tool's audit record; `waiting(approval)` tells the worker a wait starts
         (approval) or ends (None), so its watchdog holds and turn.status says so."""
+        from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny  # on use: the SDK loads late
+
         if tool_name != QUESTION_TOOL:
             policy = self.policy.mode_for(tool_name)
             if policy.mode == "allow":
@@ -224,6 +228,8 @@ class Approvals:
     def release_turn(self, session_id: str, turn_id: str) -> list[ApprovalRecord]:
         """The turn ends (stopped, shut down, out of waiting time): let its held calls go. Their approvals
         stay pending in the store, so a later answer resumes the work. Returns them."""
+        from claude_agent_sdk import PermissionResultDeny  # on use: the SDK loads late
+
         released = []
         for waiter in list(self.waiters.values()):
             if waiter.session_id == session_id and waiter.turn_id == turn_id and not waiter.future.done():
@@ -320,6 +326,8 @@ class Approvals:
 def _result(approval: ApprovalRecord, tool_input: dict[str, Any]) -> PermissionResult:
     """The SDK's answer for a decided approval. A question's answers go to Claude in the tool's input
     (`answers`: question text -> answer), as the CLI's AskUserQuestion expects."""
+    from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny  # on use: the SDK loads late
+
     if approval.status == "denied":
         reason = f": {approval.message}" if approval.message else "."
         return PermissionResultDeny(message=f"Permission denied by the person{reason}")

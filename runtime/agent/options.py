@@ -116,7 +116,8 @@ def agent_options(
         resume=resume,
         model=settings.model,
         permission_mode=settings.permission_mode,
-        disallowed_tools=list(disallowed_tools or ()),
+        # None: what the settings deny (a client built without the run-time policy at hand).
+        disallowed_tools=list(settings.disallowed_tools if disallowed_tools is None else disallowed_tools),
         system_prompt={
             "type": "preset",
             "preset": "claude_code",

@@ -24,7 +24,7 @@ from core.observability.logs import log_context, request_id_var
 from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
 from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, new_message_id, to_plain
-from runtime.agent.approvals import Approvals
+from runtime.agent.approvals import BY_POLICY, Approvals
 from runtime.agent.attachments import prompt_content
 from runtime.agent.capacity import CliSlots
 from runtime.agent.client import AgentClient, ClientFactory
@@ -473,6 +473,10 @@ class SessionWorker:
 
     def _record_decision(self, turn: RunningTurn, tool_use_id: str, decision: str) -> None:
         call = turn.decide_tool(tool_use_id, decision)
+        # The record always gets the decision (and tool.result carries it); a call the policy simply let
+        # through is not announced again, so each call makes one tool.call unless a person or a rule decided.
+        if decision == f"allowed by {BY_POLICY}":
+            return
         if call is not None and self.translator is not None and self.translator.turn is turn:
             self.translator.publish_tool("tool.call", call)
 

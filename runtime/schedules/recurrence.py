@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 REPEAT_FORMS = (
     "every day at 7:30",
@@ -113,7 +113,12 @@ def check_cron(expression: str) -> str:
             f"{expression!r} is not a cron expression Blu accepts: five fields, minute hour day-of-month "
             "month day-of-week, e.g. '0 8 * * 1-5'."
         )
-    return " ".join(fields)
+    normalized = " ".join(fields)
+    try:  # well-formed but never due (the 31st of February): croniter gives up looking for a next time
+        croniter(normalized, datetime.now(tz=UTC)).get_next(datetime)
+    except CroniterBadDateError as exc:
+        raise RecurrenceError(f"{expression!r} never happens (no such date), so it would never run.") from exc
+    return normalized
 
 
 def occurrences(cron: str, timezone: str, *, after: float) -> Iterator[float]:

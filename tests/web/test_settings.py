@@ -35,6 +35,13 @@ def test_settings_theme_and_shortcut_help(
     for planned in ("notifications", "tool-policy", "memory", "mcp", "schedules", "backups"):  # each feature's own
         settings.locator(f"#settings-{planned} button").first.wait_for()
         assert "Not available yet." not in settings.locator(f"#settings-{planned}").inner_text()
+    settings.locator("#settings-tool-policy").get_by_role("button", name="Open Tool policy").click()
+    page.get_by_test_id("policy").get_by_role("heading").first.wait_for()  # the settings gave way to the dialog
+    page.keyboard.press("Escape")
+    page.get_by_test_id("policy").wait_for(state="hidden")
+    if viewport == PHONE and not page.get_by_role("button", name="Settings").is_visible():
+        page.get_by_role("button", name="Sessions").click()
+    page.get_by_role("button", name="Settings").click()
     assert settings.get_by_role("radio", name="System (follows your device)").is_checked()
 
     settings.get_by_role("radio", name="Dark").check()

@@ -125,10 +125,10 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       id,
       title,
       order,
-      render: (body) => body.replaceChildren(h("p", { class: "muted" }, text), h("button", { type: "button", class: "button", onclick: () => { settings.element.close(); open(); } }, `Open ${title.toLowerCase()}`)),
+      render: (body) => body.replaceChildren(h("p", { class: "muted" }, text), h("button", { type: "button", class: "button", onclick: () => { settings.element.close(); open(); } }, `Open ${title}`)),
     });
   opens("notifications", "Notifications", 20, "Which events reach this browser or phone, even when Blu's page is closed.", () => void notifications.open());
-  opens("tool-policy", "Tool policy", 30, "Which tools Claude may use freely, which ask you first, and which it may not use.", () => policy.opener.click());
+  opens("tool-policy", "Tool policy", 30, "Which tools Claude may use freely, which ask you first, and which it may not use.", () => void policy.open());
   opens("memory", "Memory", 40, "What Claude remembers about you in every session (Claude Code's CLAUDE.md), with every version.", () => void memoryDialog.open());
   opens("mcp", "MCP servers", 50, "Claude's tools from MCP servers: GitHub and Notion from their keys, and your own.", () => void serversDialog.open());
   opens("schedules", "Schedules", 60, "Prompts Blu runs on its own at set times, waking itself if it sleeps.", () => void schedules.open());

@@ -51,7 +51,7 @@ def test_other_repeats_are_refused_with_the_forms_blu_reads(repeat: str) -> None
 
 def test_cron_and_zones_are_checked() -> None:
     assert check_cron(" 0  8 * * 1-5 ") == "0 8 * * 1-5"
-    for bad in ("0 8 * *", "0 8 * * * *", "61 8 * * *", "every day"):
+    for bad in ("0 8 * *", "0 8 * * * *", "61 8 * * *", "every day", "0 8 31 2 *", "0 0 30 2 *"):
         with pytest.raises(RecurrenceError):
             check_cron(bad)
     assert zone("Europe/Berlin").key == "Europe/Berlin"

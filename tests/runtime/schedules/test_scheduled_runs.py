@@ -75,6 +75,7 @@ def store_of(server: BluServer) -> LocalStore:
     ("body", "says"),
     [
         ({"cron": "0 8 * *"}, "five fields"),
+        ({"cron": "0 8 31 2 *"}, "never happens"),
         ({"cron": "0 8 * * *", "timezone": "Mars/Olympus"}, "Unknown time zone"),
         ({"repeat": "daily-ish"}, "every weekday at 08:00"),
         ({"repeat": "every day at 8:00", "cron": "0 8 * * *"}, "exactly one"),

@@ -1145,7 +1145,7 @@ export interface components {
              * Decision
              * @enum {string}
              */
-            decision: "allow" | "deny" | "always" | "answer";
+            decision: "allow" | "always" | "answer" | "deny";
             /** Answers */
             answers?: {
                 [key: string]: string;
@@ -1189,12 +1189,12 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "tool" | "question";
+            kind: "question" | "tool";
             /**
              * Status
              * @enum {string}
              */
-            status: "pending" | "allowed" | "denied" | "answered";
+            status: "allowed" | "answered" | "denied" | "pending";
             /** Created At */
             created_at: number;
             /** Decided At */
@@ -1307,7 +1307,7 @@ export interface components {
              * @default create
              * @enum {string}
              */
-            operation: "create" | "update" | "delete";
+            operation: "create" | "delete" | "update";
             /**
              * Tool
              * @default
@@ -1347,7 +1347,7 @@ export interface components {
              * @default create
              * @enum {string}
              */
-            operation: "create" | "update" | "delete";
+            operation: "create" | "delete" | "update";
             /**
              * Tool
              * @default
@@ -1401,7 +1401,7 @@ export interface components {
              * Store
              * @enum {string}
              */
-            store: "local" | "dynamodb";
+            store: "dynamodb" | "local";
             /** Max Message Chars */
             max_message_chars: number;
             /** Max Upload Bytes */
@@ -1415,7 +1415,7 @@ export interface components {
              * File Transfers
              * @enum {string}
              */
-            file_transfers: "s3" | "local";
+            file_transfers: "local" | "s3";
             /** Idle Timeout Minutes */
             idle_timeout_minutes: number;
             /** Voice */
@@ -1535,7 +1535,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "file" | "dir";
+            type: "dir" | "file";
             /** Size */
             size: number;
             /** Modified */
@@ -1618,7 +1618,7 @@ export interface components {
              * State
              * @enum {string}
              */
-            state: "running" | "done" | "failed";
+            state: "done" | "failed" | "running";
             /** Started At */
             started_at: number;
             /** Finished At */
@@ -1727,7 +1727,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "turn_finished" | "schedule_finished" | "schedule_failed" | "approval_waiting";
+            kind: "approval_waiting" | "schedule_failed" | "schedule_finished" | "turn_finished";
             /** Label */
             label: string;
             /** Enabled */
@@ -1769,12 +1769,12 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "tool" | "question";
+            kind: "question" | "tool";
             /**
              * Status
              * @enum {string}
              */
-            status: "pending" | "allowed" | "denied" | "answered";
+            status: "allowed" | "answered" | "denied" | "pending";
             /** Created At */
             created_at: number;
             /** Decided At */
@@ -1833,12 +1833,12 @@ export interface components {
              * Source
              * @enum {string}
              */
-            source: "key" | "added";
+            source: "added" | "key";
             /**
              * Type
              * @enum {string}
              */
-            type: "stdio" | "http" | "sse";
+            type: "http" | "sse" | "stdio";
             /** Url */
             url?: string | null;
             /** Headers */
@@ -1854,7 +1854,7 @@ export interface components {
                 [key: string]: components["schemas"]["ValueSet"];
             } | null;
             /** Status */
-            status?: ("connected" | "failed" | "needs-auth" | "pending" | "disabled") | null;
+            status?: ("connected" | "disabled" | "failed" | "needs-auth" | "pending") | null;
             /** Error */
             error?: string | null;
             /** Tools */
@@ -1982,7 +1982,7 @@ export interface components {
              * Author
              * @enum {string}
              */
-            author: "you" | "Claude" | "restore";
+            author: "Claude" | "restore" | "you";
             /** Size */
             size: number;
             /** Session Id */
@@ -2014,7 +2014,7 @@ export interface components {
              * Author
              * @enum {string}
              */
-            author: "you" | "Claude" | "restore";
+            author: "Claude" | "restore" | "you";
             /** Size */
             size: number;
         };
@@ -2094,7 +2094,7 @@ export interface components {
              * Role
              * @enum {string}
              */
-            role: "user" | "assistant" | "system";
+            role: "assistant" | "system" | "user";
             /**
              * Text
              * @default
@@ -2113,7 +2113,7 @@ export interface components {
              * @default complete
              * @enum {string}
              */
-            state: "running" | "complete" | "interrupted" | "error";
+            state: "complete" | "error" | "interrupted" | "running";
             /** Created At */
             created_at: number;
             /**
@@ -2303,7 +2303,7 @@ export interface components {
              * State
              * @enum {string}
              */
-            state: "running" | "done" | "failed";
+            state: "done" | "failed" | "running";
             /** Started At */
             started_at: number;
             /** Finished At */
@@ -2397,7 +2397,7 @@ export interface components {
              * Trigger
              * @enum {string}
              */
-            trigger: "schedule" | "manual";
+            trigger: "manual" | "schedule";
             /** Due At */
             due_at: number;
             /** Started At */
@@ -2408,7 +2408,7 @@ export interface components {
              * Outcome
              * @enum {string}
              */
-            outcome: "running" | "complete" | "error" | "interrupted" | "limit_minutes" | "limit_usd" | "skipped";
+            outcome: "complete" | "error" | "interrupted" | "limit_minutes" | "limit_usd" | "running" | "skipped";
             /** Late */
             late: boolean;
             /** Missed */
@@ -2530,7 +2530,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "session" | "artifact" | "message";
+            kind: "artifact" | "message" | "session";
             /** Session Id */
             session_id: string;
             /** Session Name */
@@ -2540,7 +2540,7 @@ export interface components {
             /** Message Id */
             message_id: string | null;
             /** Role */
-            role: ("user" | "assistant" | "system") | null;
+            role: ("assistant" | "system" | "user") | null;
             /** Path */
             path: string | null;
             /**
@@ -2586,7 +2586,7 @@ export interface components {
              * @default new
              * @enum {string}
              */
-            status: "new" | "active" | "archived";
+            status: "active" | "archived" | "new";
             /** Claude Session Id */
             claude_session_id: string | null;
             /** Created At */
@@ -2651,7 +2651,7 @@ export interface components {
              * @default new
              * @enum {string}
              */
-            status: "new" | "active" | "archived";
+            status: "active" | "archived" | "new";
             /** Claude Session Id */
             claude_session_id: string | null;
             /** Created At */
@@ -2739,7 +2739,7 @@ export interface components {
              * @default new
              * @enum {string}
              */
-            status: "new" | "active" | "archived";
+            status: "active" | "archived" | "new";
             /** Claude Session Id */
             claude_session_id: string | null;
             /** Created At */
@@ -2847,7 +2847,7 @@ export interface components {
              * Storage
              * @enum {string}
              */
-            storage: "s3" | "local";
+            storage: "local" | "s3";
             /**
              * Daily
              * @description Whether Blu takes a snapshot each day something changed.
@@ -2870,7 +2870,7 @@ export interface components {
              * State
              * @enum {string}
              */
-            state: "running" | "done" | "failed";
+            state: "done" | "failed" | "running";
             /** Started At */
             started_at: number;
             /** Finished At */
@@ -2995,7 +2995,7 @@ export interface components {
              * @default pending
              * @enum {string}
              */
-            outcome: "pending" | "ok" | "error" | "denied" | "stopped";
+            outcome: "denied" | "error" | "ok" | "pending" | "stopped";
             /**
              * Result Summary
              * @default
@@ -3037,7 +3037,7 @@ export interface components {
              * @default pending
              * @enum {string}
              */
-            outcome: "pending" | "ok" | "error" | "denied" | "stopped";
+            outcome: "denied" | "error" | "ok" | "pending" | "stopped";
             /**
              * Result Summary
              * @default
@@ -3109,11 +3109,11 @@ export interface components {
             /** Message Id */
             message_id: string;
             /** Reason */
-            reason: ("interrupted" | "timeout" | "stalled" | "shutdown" | "cancelled") | null;
+            reason: ("cancelled" | "interrupted" | "shutdown" | "stalled" | "timeout") | null;
             /** User Message Id */
             user_message_id?: string | null;
             /** Tier */
-            tier?: ("hot" | "warm" | "cold") | null;
+            tier?: ("cold" | "hot" | "warm") | null;
             /** Duration Ms */
             duration_ms?: number | null;
             /** First Token Ms */
@@ -3130,7 +3130,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "auth" | "overloaded" | "rate_limited" | "api" | "claude" | "internal";
+            kind: "api" | "auth" | "claude" | "internal" | "overloaded" | "rate_limited";
             /** Message */
             message: string;
         };
@@ -3168,7 +3168,7 @@ export interface components {
             /** User Message Id */
             user_message_id: string;
             /** Tier */
-            tier: ("hot" | "warm" | "cold") | null;
+            tier: ("cold" | "hot" | "warm") | null;
         };
         /** TurnStatusEvent */
         TurnStatusEvent: {
@@ -3202,12 +3202,12 @@ export interface components {
             /** User Message Id */
             user_message_id: string;
             /** Tier */
-            tier: ("hot" | "warm" | "cold") | null;
+            tier: ("cold" | "hot" | "warm") | null;
             /**
              * Reason
              * @enum {string}
              */
-            reason: "capacity" | "approval";
+            reason: "approval" | "capacity";
             /** Duration Ms */
             duration_ms: number;
             /** First Token Ms */
