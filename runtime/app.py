@@ -171,7 +171,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         daily=settings.backups_daily,
         turns_running=manager.busy,
         quiesce=lambda session_id: _drop_idle_clients(manager, session_id),
-        schedules_replaced=lambda: _schedules_replaced(scheduler),
+        schedules_replaced=lambda: _after_restore(scheduler, manager),
     )
     try:
         await asyncio.to_thread(backup_service.backups.recover)  # finish a restore a crash interrupted
@@ -225,9 +225,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             standin.stop()
 
 
-async def _schedules_replaced(scheduler: Scheduler) -> None:
-    """After a full restore or an import: due schedules run now (a missed one once, late), and each
-    schedule's EventBridge wake matches the store again (AWS)."""
+async def _after_restore(scheduler: Scheduler, manager: SessionManager) -> None:
+    """After a full restore or an import: the memory on disk is the restore's (not a change of Claude's),
+    due schedules run now (a missed one once, late), and each schedule's EventBridge wake matches the
+    store again (AWS)."""
+    await asyncio.to_thread(manager.memory.adopt, "restore")
     scheduler.changed()
     await scheduler.sync_wakes()
 

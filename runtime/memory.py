@@ -177,6 +177,15 @@ class Memory:
             diff, cut = unified_diff(old, self.get(current.id)[1])
             return Change(before, current, diff, cut)
 
+    def adopt(self, author: Author = "restore") -> Version | None:
+        """Record what is on disk now as `author`'s, not Claude's: a restore or an import wrote it. It is
+        not reported as a change of Claude's afterwards."""
+        with self._lock:
+            version = self._observe_locked(self._read_file(), author=author)[1]
+            if version is not None:
+                self._reported = version.id
+            return version
+
     def claim(self, change: Change) -> None:
         """Mark a change as reported (shown in a chat): `observe` does not return it again."""
         with self._lock:

@@ -70,6 +70,15 @@ def test_claudes_change_is_observed_once_with_a_unified_diff(memory: Memory) -> 
     assert [v.author for v in memory.versions()] == ["you", "Claude"]
 
 
+def test_what_a_restore_wrote_is_the_restores_not_a_change_of_claudes(memory: Memory) -> None:
+    memory.save("- tea\n", base_etag=etag_of(""))
+    memory.path.write_text("- coffee\n")  # a backup restore put its own memory back
+    adopted = memory.adopt("restore")
+    assert adopted is not None and adopted.author == "restore"
+    assert memory.observe(session_id="s1", turn_id="t1") is None  # no "Claude updated its memory" card
+    assert [v.author for v in memory.versions()] == ["you", "restore"]
+
+
 def test_a_change_a_read_found_first_is_still_reported_after_the_turn(memory: Memory) -> None:
     memory.save("- tea\n", base_etag=etag_of(""))
     memory.path.write_text("- tea\n- owls\n")  # Claude, during a turn
