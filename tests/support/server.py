@@ -146,6 +146,9 @@ class BluClient:
                 seen.append(event)
                 data = event["data"]
                 if event["type"] == "turn.status" and data["turn_id"] == turn_id and data["status"] in TERMINAL:
+                    # Events after it in the same page (memory.changed, the next turn's) are left for the next
+                    # read: the cursor goes back to just after the final status.
+                    self.cursors[session_id] = event["seq"]
                     return seen
         raise AssertionError(f"turn {turn_id} did not finish; saw {[e['type'] for e in seen]}")
 
