@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -147,6 +148,10 @@ def build_server(settings: Settings) -> AgentServer:
         api_secret=settings.livekit_api_secret.get_secret_value(),
         # One person, one call at a time: one warm process is enough and saves ~300 MB.
         num_idle_processes=1,
+        # LiveKit's default turns calls away while the container's CPU is above 70% (a Claude turn
+        # running a build, the wake itself). This is the only worker with Blu's agent name: a call it
+        # turned away would have no agent at all.
+        load_threshold=math.inf,
         setup_fnc=prewarm,
     )
     server.rtc_session(entrypoint, agent_name=settings.voice_agent_name)

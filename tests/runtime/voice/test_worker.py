@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from core.store.aio import AsyncStore
 from core.store.local import LocalStore
+from runtime.settings import Settings
 from runtime.voice.__main__ import EXIT_BAD_CONFIG
-from runtime.voice.worker import CallMark, CallSetupError, session_id_for
+from runtime.voice.worker import CallMark, CallSetupError, build_server, session_id_for
 from tests.support.server import REPO
 
 SID = "0123456789abcdef01234567"
@@ -79,6 +81,18 @@ def test_the_worker_exits_non_zero_naming_what_is_missing(env: dict[str, str], c
     assert done.returncode == EXIT_BAD_CONFIG
     assert complaint in done.stderr
     assert "value-" not in done.stderr  # names, never values
+
+
+def test_a_busy_container_does_not_turn_the_call_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEKIT_URL", "wss://example.livekit.cloud")
+    monkeypatch.setenv("LIVEKIT_API_KEY", "key-value-1")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "secret-value-2")
+    server = build_server(Settings())
+    # What LiveKit's worker decides on an availability request (production mode), the CPU fully used.
+    server._devmode, server._simulation, server._draining = False, False, False
+    server._worker_load, server._reserved_slots = 1.0, 0
+    server._proc_pool = SimpleNamespace(processes=[])  # type: ignore[assignment]  # no call running
+    assert server._is_available()
 
 
 async def test_a_call_is_marked_in_the_activity_heartbeat_while_open(tmp_path: Path) -> None:
