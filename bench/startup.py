@@ -3,8 +3,8 @@
 - importing the web app (`runtime.app`) and the launcher Lambda's handler, in a fresh interpreter;
 - `python -m runtime` from process start to `GET /health` answering 200;
 - the voice worker (`python -m runtime.voice start`) from process start to registering with LiveKit,
-  which it does once its idle job process has warmed up (LiveKit's worker waits for it): a stand-in
-  LiveKit server answers the registration on its websocket.
+  which it does once its idle job runner has warmed up (LiveKit's worker waits for it; Blu's runs
+  calls as threads of the worker): a stand-in LiveKit server answers the registration on its websocket.
 
 Each figure is taken in fresh processes with the bytecode already on disk, as in the image. `repo`
 measures another checkout with the same virtualenv (before/after comparisons, interleaved).
@@ -12,7 +12,6 @@ measures another checkout with the same virtualenv (before/after comparisons, in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -20,15 +19,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import psutil
-from aiohttp import web
-from livekit.protocol import agent
 
+from tests.support.livekit_standin import API_KEY, API_SECRET, LiveKitStandin
 from tests.support.server import PASSWORD_HASH, REPO, SESSION_SECRET, free_port
 
 LAUNCHER_ENV = {
@@ -123,57 +120,14 @@ def health_seconds(root: Path, *, repo: Path = REPO) -> Sample:
             process.wait()
 
 
-class LiveKitStandin:
-    """Just enough of LiveKit's worker endpoint (`/agent`) to answer a worker's registration."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.registered = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-
-    async def _agent(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        first = await ws.receive_bytes()
-        message = agent.WorkerMessage()
-        message.ParseFromString(first)
-        if message.HasField("register"):
-            self.registered.set()
-            reply = agent.ServerMessage(register=agent.RegisterWorkerResponse(worker_id="AW_bench"))
-            await ws.send_bytes(reply.SerializeToString())
-        async for _ in ws:  # keep the connection until the worker leaves
-            pass
-        return ws
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/agent", self._agent)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    def __enter__(self) -> LiveKitStandin:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-
 def voice_ready_seconds(*, repo: Path = REPO) -> Sample:
-    """Seconds from starting the voice worker to its registration (its idle job process warmed up first)."""
+    """Seconds from starting the voice worker to its registration (its idle job runner warmed up first)."""
     with LiveKitStandin() as livekit:
         env = _clean_env(
             {
-                "LIVEKIT_URL": f"ws://127.0.0.1:{livekit.port}",
-                "LIVEKIT_API_KEY": "bench-key",
-                "LIVEKIT_API_SECRET": "bench-secret-0123456789abcdef0123456789",
+                "LIVEKIT_URL": livekit.url,
+                "LIVEKIT_API_KEY": API_KEY,
+                "LIVEKIT_API_SECRET": API_SECRET,
                 "OPENAI_API_KEY": "sk-bench",
                 "BLU_DATA_DIR": tempfile.mkdtemp(prefix="blu-bench-voice-"),
                 "SESSION_SECRET": SESSION_SECRET,
@@ -188,7 +142,7 @@ def voice_ready_seconds(*, repo: Path = REPO) -> Sample:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,  # the worker's job processes go with it
+            start_new_session=True,  # anything the worker starts goes with it
         )
         try:
             if not livekit.registered.wait(90):
@@ -224,7 +178,7 @@ def measure(*, starts: int, repo: Path = REPO) -> dict[str, Sample]:
 LABELS = {
     "web_import": "import runtime.app (web process)",
     "health": "python -m runtime start → /health 200",
-    "voice_ready": "voice worker start → registered, idle process warm",
+    "voice_ready": "voice worker start → registered, idle runner warm",
     "launcher_import": "launcher Lambda handler import",
 }
 TARGETS = {"web_import": None, "health": 3.0, "voice_ready": 5.0, "launcher_import": 0.4}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from typing import Any
 
 from livekit.agents import APIConnectOptions, stt, tts, vad
@@ -12,6 +14,8 @@ from livekit.plugins import openai, silero
 
 from runtime.settings import Settings
 from runtime.voice.turn_end import TranscriptAwareTurnDetector
+
+log = logging.getLogger(__name__)
 
 OPENAI_PCM_RATE = 24_000  # OpenAI's "pcm" response format: 24 kHz, 16-bit, mono
 POLLY_PCM_RATE = 16_000
@@ -75,8 +79,60 @@ def make_vad() -> vad.VAD:
     return silero.VAD.load(min_silence_duration=VAD_MIN_SILENCE_SECONDS)
 
 
+_vad_lock = threading.Lock()
+_shared_vad: vad.VAD | None = None
+
+
+def shared_vad() -> vad.VAD:
+    """The worker's one Silero VAD, loaded by the first caller and reused by every later call.
+
+    Calls run as threads of the worker (worker.py), so one loaded model serves them all: each call's
+    stream has its own state over the shared ONNX session, and a session unhooks its listeners at its end.
+    """
+    global _shared_vad
+    with _vad_lock:
+        if _shared_vad is None:
+            _shared_vad = make_vad()
+        return _shared_vad
+
+
+_turn_model_lock = threading.Lock()
+_turn_model_loading: threading.Thread | None = None
+_turn_model_loading_lock = threading.Lock()
+
+
+def load_turn_detector_model() -> None:
+    """Load the local end-of-turn model into this process (~240 MB RSS); returns at once if it already is.
+
+    LiveKit loads them itself on a call's first use, ~0.4 s on the call's event loop. The lock keeps that
+    first use and `load_turn_detector_model_in_background` from loading the model twice at the same time.
+    """
+    from livekit import local_inference
+
+    with _turn_model_lock:
+        local_inference.init_eot()
+
+
+def load_turn_detector_model_in_background() -> None:
+    """Start loading the end-of-turn model in a daemon thread (once per process), so the first call has it."""
+    global _turn_model_loading
+
+    def load() -> None:
+        try:
+            load_turn_detector_model()
+        except Exception:  # the call that needs the model loads it itself and reports a failure there
+            log.warning("could not load the end-of-turn model ahead of the first call", exc_info=True)
+
+    with _turn_model_loading_lock:
+        if _turn_model_loading is not None:
+            return
+        _turn_model_loading = threading.Thread(target=load, name="blu-turn-model-load", daemon=True)
+    _turn_model_loading.start()
+
+
 def make_turn_detector() -> TranscriptAwareTurnDetector:
     """LiveKit's small end-of-turn model, run locally, with the transcript as a second opinion."""
+    load_turn_detector_model()
     return TranscriptAwareTurnDetector()
 
 

@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from livekit.agents import AgentServer, JobContext, JobProcess
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from core.observability.metrics import record_voice_call, record_voice_latency
@@ -91,8 +91,8 @@ class CallMark:
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Load the VAD once per job process, before a call needs it."""
-    proc.userdata["vad"] = providers.make_vad()
+    """Have the VAD ready before a call needs it (loaded by the first job runner, shared by the next)."""
+    proc.userdata["vad"] = providers.shared_vad()
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -117,7 +117,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     ctx.add_shutdown_callback(end_call)
     runtime_llm = RuntimeLLM(bridge)
-    vad_model = ctx.proc.userdata.get("vad") or providers.make_vad()
+    vad_model = ctx.proc.userdata.get("vad") or providers.shared_vad()
     session = build_session(
         runtime_llm=runtime_llm,
         vad_model=vad_model,
@@ -140,13 +140,24 @@ def report_reply_latency(event: ConversationItemAddedEvent) -> None:
 
 
 def build_server(settings: Settings) -> AgentServer:
-    """A worker registered under Blu's agent name: it joins only rooms that dispatch it explicitly."""
+    """A worker registered under Blu's agent name: it joins only rooms that dispatch it explicitly.
+
+    Each call runs in a thread of this process (LiveKit's `JobExecutorType.THREAD`), not in a job
+    process of its own. LiveKit's default (a forkserver that imports the plugins again, then a warm job
+    process per idle slot, started one after the other) took ~2 s of CPU more before the worker could
+    register. Blu has one person and one call at a time, and the worker is already a process apart from
+    the web server (container/entrypoint.py restarts it if it dies), so: a call that raises ends that
+    call only (LiveKit logs it, ends the job and warms the next runner); a thread cannot be killed, so a
+    call stuck in native code, or a native crash, takes the worker with it and the supervisor starts it
+    again (~2 s to register).
+    """
     assert settings.livekit_api_key and settings.livekit_api_secret
     server = AgentServer(
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key.get_secret_value(),
         api_secret=settings.livekit_api_secret.get_secret_value(),
-        # One person, one call at a time: one warm process is enough and saves ~300 MB.
+        job_executor_type=JobExecutorType.THREAD,
+        # One person, one call at a time: one warm job runner (a thread that has run `prewarm`).
         num_idle_processes=1,
         # LiveKit's default turns calls away while the container's CPU is above 70% (a Claude turn
         # running a build, the wake itself). This is the only worker with Blu's agent name: a call it
@@ -155,4 +166,6 @@ def build_server(settings: Settings) -> AgentServer:
         setup_fnc=prewarm,
     )
     server.rtc_session(entrypoint, agent_name=settings.voice_agent_name)
+    # The end-of-turn model is needed only once a call starts: load it after registering, not before.
+    server.on("worker_registered", lambda *_: providers.load_turn_detector_model_in_background())
     return server
