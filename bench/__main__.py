@@ -6,7 +6,7 @@ import argparse
 import statistics
 from typing import Any
 
-from bench import login_flood, memory_scale, runtime_turns, search, startup, voice_latency
+from bench import image_size, login_flood, memory_scale, runtime_turns, search, startup, voice_latency
 
 Row = tuple[str, str, str]  # figure, value, target
 
@@ -115,7 +115,14 @@ def main() -> None:
     parser.add_argument("--scale-hot", type=int, default=6, help="of them, sessions taking turns at once")
     parser.add_argument("--scale-turns", type=int, default=4, help="turns each hot session takes")
     parser.add_argument(
-        "--only", choices=["turns", "voice", "login", "startup", "memory", "search"], help="run one benchmark only"
+        "--only",
+        choices=["turns", "voice", "login", "startup", "memory", "search", "image"],
+        help="run one benchmark only",
+    )
+    parser.add_argument(
+        "--skip-image",
+        action="store_true",
+        help="leave out the image size by layer (it downloads the image's wheels and packages from the registries)",
     )
     args = parser.parse_args()
     rows: list[Row] = []
@@ -134,6 +141,8 @@ def main() -> None:
         rows += memory_rows(scale)
     if args.only in (None, "search"):
         search.run()
+    if args.only == "image" or (args.only is None and not args.skip_image):
+        rows += image_size.rows(image_size.run_all())
     print_summary(rows)
 
 

@@ -27,6 +27,18 @@ def test_the_image_carries_notions_mcp_server_on_the_path() -> None:
     assert re.search(r"PATH=\S*/opt/notion-mcp/node_modules/\.bin", DOCKERFILE)
 
 
+def test_the_notion_server_loses_only_files_node_never_loads_and_must_still_answer() -> None:
+    """Source maps, TypeScript and Markdown go; the build fails unless the server answers MCP's initialize."""
+    stage = _run_lines("AS notion-mcp")
+    deleted = re.findall(r"-name '([^']+)'", stage)
+    assert deleted and set(deleted) <= {"*.map", "*.ts", "*.mts", "*.cts", "*.md", "*.markdown"}
+    assert "find /opt/notion-mcp/node_modules -type f" in stage and "-delete" in stage
+    assert stage.index("-delete") < stage.index('"method":"initialize"')
+    assert re.search(
+        r"\| NOTION_TOKEN=\S+ timeout \d+ /opt/notion-mcp/node_modules/\.bin/notion-mcp-server \| grep -q", stage
+    )
+
+
 def test_the_agent_runs_as_the_efs_access_points_user() -> None:
     """Blu starts as root (no USER line) to start the agent as `blu`, the EFS access points' owner."""
     settings = BluSettings()
@@ -43,7 +55,7 @@ def test_installs_exactly_the_image_requirement_set_and_keeps_bytecode() -> None
     # The root requirements include the image's set, so the tests run against the same pins.
     assert "-r container/requirements.txt" in (REPO / "requirements.txt").read_text().splitlines()
     # A wake must not recompile Python: nothing deletes bytecode, and Blu's own code is compiled.
-    assert "__pycache__" not in DOCKERFILE and "-delete" not in DOCKERFILE
+    assert "__pycache__" not in DOCKERFILE and not re.search(r"-name '?\*?\.py[co]", DOCKERFILE)
     assert "compileall" in DOCKERFILE
 
 

@@ -1,4 +1,5 @@
-"""Every module the image's code imports is installed by the image's requirement set (container/requirements.txt)."""
+"""Every module the image's code imports is installed by the image's requirement set (container/requirements.txt)
+and left in place by the deps stage's cuts (container/prune.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import ast
 import importlib.metadata as metadata
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.requirements import Requirement
+
+from container.prune import UNUSED_DISTRIBUTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 # What the Dockerfile copies into the image and runs: the core, the runtime (with the voice worker) and the entrypoint.
@@ -61,9 +65,9 @@ def installed_closure(names: list[str]) -> set[str]:
     return seen
 
 
-def modules_outside(requirements: Path) -> dict[str, str]:
-    """Imported module -> why it is not covered (empty when the image installs everything imported)."""
-    closure = installed_closure(_requirement_names(requirements))
+def modules_outside(requirements: Path, cut: Iterable[str] = UNUSED_DISTRIBUTIONS) -> dict[str, str]:
+    """Imported module -> why it is not covered (empty when the image installs, and keeps, everything imported)."""
+    closure = installed_closure(_requirement_names(requirements)) - {_normalize(name) for name in cut}
     providers = metadata.packages_distributions()
     missing: dict[str, str] = {}
     for module, where in imported_top_level(_sources()).items():
@@ -88,3 +92,9 @@ def test_a_requirement_left_out_is_caught(tmp_path: Path) -> None:
     lines = (REPO / "container" / "requirements.txt").read_text().splitlines()
     reduced.write_text("\n".join(ln for ln in lines if not ln.startswith("bcrypt==")))
     assert "bcrypt" in modules_outside(reduced)
+
+
+def test_a_distribution_the_image_code_imports_is_not_cut() -> None:
+    # The same check with one more distribution deleted after install: psutil, which the runtime imports.
+    requirements = REPO / "container" / "requirements.txt"
+    assert "psutil" in modules_outside(requirements, cut=[*UNUSED_DISTRIBUTIONS, "psutil"])
