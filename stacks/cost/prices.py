@@ -61,7 +61,7 @@ ASSUMPTIONS: dict[str, float] = {
     "dynamodb_gb": 0.2,
     "dynamodb_million_writes_per_used_hour": 0.0005,
     "dynamodb_million_reads_per_used_hour": 0.002,
-    "image_gb": 0.7,  # compressed image in ECR (plus one previous image kept while a deploy rolls)
+    "image_gb": 0.7,  # compressed image in ECR: Blu's layers 0.39 GB (bench/image_size.py) + the base, plus a margin
     "image_builds_per_month": 4.0,
     "image_build_minutes": 8.0,
     "http_million_requests_per_used_hour": 0.0005,
