@@ -123,6 +123,9 @@ class MessageRecord:
     claude_message_uuid: str | None = None  # the transcript entry this reply ends with (fork point)
     # A person's attachments: workspace path → an image's media type (sent as image content) or "file".
     attachments: dict[str, str] = field(default_factory=dict)
+    # Set on a reply that Regenerate replaced: the id of the reply that answers the same prompt now. The
+    # reply is kept as an earlier version (the UI shows it collapsed); Claude's context no longer holds it.
+    superseded_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,14 @@ class MessageComplete(EventData):
     message: MessageRecord
 
 
+class MessageUpdated(EventData):
+    """A finished message changed: its record as stored now. Regenerate publishes the reply it replaced, now an
+    earlier version (`superseded_by`: the id of the reply that answers the same prompt instead)."""
+
+    turn_id: str
+    message: MessageRecord
+
+
 class MessageDelta(EventData):
     """Text to append to the reply `message_id`; `received_at` (epoch seconds) is when its first token reached
     the server."""
@@ -181,6 +189,11 @@ class MessageCompleteEvent(Event):
     data: MessageComplete
 
 
+class MessageUpdatedEvent(Event):
+    type: Literal["message.updated"]
+    data: MessageUpdated
+
+
 class MessageDeltaEvent(Event):
     type: Literal["message.delta"]
     data: MessageDelta
@@ -237,6 +250,7 @@ BluEvent = Annotated[
     | ToolCallEvent
     | ToolResultEvent
     | MessageCompleteEvent
+    | MessageUpdatedEvent
     | SessionUpdatedEvent
     | ArtifactChangedEvent
     | MemoryChangedEvent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -65,10 +66,28 @@ class TurnRunning(Exception):
     """The operation needs the session to be idle."""
 
 
+class CannotRegenerate(Exception):
+    """The message is not a reply Regenerate can answer again; the text says why, in a person's words."""
+
+
 CONTEXT_LOST = (
     "Claude's memory of the conversation above could not be carried into this fork: from here on Claude "
     "starts afresh and knows only what is said in this fork."
 )
+REWIND_LOST = (
+    "Claude's memory of the conversation above could not be rewound for the new version of this reply: from "
+    "here on Claude starts afresh and knows only what is said after this note."
+)
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """A reply answered again: the new turn (its `reply_id` is the new reply's id) and the reply it replaces,
+    as stored now (an earlier version: `superseded_by` set)."""
+
+    request: TurnRequest
+    position: int
+    earlier: MessageRecord
 
 
 @dataclass(frozen=True)
@@ -166,6 +185,9 @@ class SessionManager:
         self.started_at = time.time()
         self._background: set[asyncio.Task[Any]] = set()
         self._room_lock = asyncio.Lock()
+        # Per session: held while a turn is being admitted (a message stored and queued, or a reply's
+        # regeneration prepared), so a regeneration never interleaves with a message arriving meanwhile.
+        self._admissions: dict[str, asyncio.Lock] = {}
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
@@ -188,7 +210,8 @@ class SessionManager:
         recovered: list[str] = []
         for session in await self.store.sessions_with_running_turns():
             page = await self.store.list_messages(session.id, limit=200, newest_first=True)
-            answered = {m.turn_id for m in page.items if m.role == "assistant"}
+            # An earlier version (Regenerate) answers nothing: its prompt waits for the version that replaced it.
+            answered = {m.turn_id for m in page.items if m.role == "assistant" and not m.superseded_by}
             for message in page.items:
                 if message.role == "assistant" and message.state == "running":
                     saved = await self.store.update_message(
@@ -250,6 +273,12 @@ class SessionManager:
             worker = self.workers[session_id] = SessionWorker(session_id, self)
         return worker
 
+    def _admission(self, session_id: str) -> asyncio.Lock:
+        lock = self._admissions.get(session_id)
+        if lock is None:
+            lock = self._admissions[session_id] = asyncio.Lock()
+        return lock
+
     async def submit(
         self,
         session_id: str,
@@ -265,6 +294,28 @@ class SessionManager:
         message. `turn_id` and `message_id` are given when an idempotency key already names them.
         `user_action` False (a scheduled run) leaves the idle rule's last user action alone: the running
         turn keeps Blu awake, and Blu may sleep once it ends."""
+        async with self._admission(session_id):
+            return await self._submit(
+                session_id,
+                text,
+                channel,
+                turn_id=turn_id,
+                message_id=message_id,
+                user_action=user_action,
+                attachments=attachments,
+            )
+
+    async def _submit(
+        self,
+        session_id: str,
+        text: str,
+        channel: Channel,
+        *,
+        turn_id: str | None,
+        message_id: str | None,
+        user_action: bool,
+        attachments: dict[str, str] | None,
+    ) -> tuple[TurnRequest, int, MessageRecord]:
         if not self.accepting:
             raise ShuttingDown()
         session = await self.store.get_session(session_id)
@@ -423,7 +474,9 @@ class SessionManager:
             return
         page = await self.store.list_messages(session_id, limit=200)
         first_prompt = next((m for m in page.items if m.role == "user"), None)
-        first_reply = next((m for m in page.items if m.role == "assistant" and m.state == "complete"), None)
+        first_reply = next(
+            (m for m in page.items if m.role == "assistant" and m.state == "complete" and not m.superseded_by), None
+        )
         if first_reply is None or first_reply.id != turn.assistant_message_id:
             return
         if first_prompt is None or session.name != fallback_title(first_prompt.text):
@@ -480,14 +533,7 @@ class SessionManager:
         sliced at the same message (Claude's fork_session): the fork shows what Claude knows."""
         source = await self.store.get_session(session_id)
         await self.store.get_message(session_id, message_id)
-        history: list[MessageRecord] = []
-        cursor: str | None = None
-        while True:
-            page = await self.store.list_messages(session_id, limit=200, cursor=cursor)
-            history.extend(m for m in page.items if m.id <= message_id)
-            if page.next is None or (page.items and page.items[-1].id > message_id):
-                break
-            cursor = page.next
+        history = await self._history(session_id, through=message_id)
         cut = await self._fork_claude_context(source, history)
         fork = SessionRecord(
             id=new_id(),
@@ -529,6 +575,124 @@ class SessionManager:
             cost_usd=sum(m.cost_usd for m in history),
             at=time.time(),
         )
+
+    async def _history(self, session_id: str, *, through: str) -> list[MessageRecord]:
+        """The session's messages in order, up to and including the message `through`."""
+        history: list[MessageRecord] = []
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_messages(session_id, limit=200, cursor=cursor)
+            history.extend(m for m in page.items if m.id <= through)
+            if page.next is None or (page.items and page.items[-1].id > through):
+                return history
+            cursor = page.next
+
+    async def regenerate(self, session_id: str, message_id: str) -> Regeneration:
+        """Answer the newest reply's prompt again, in the same session. Claude's context is rewound to just
+        before the prompt: its transcript is cut there as a fork's is (`_fork_claude_context`), the session
+        resumes the cut, and the worker that held the old context is let go (its hot client too). The reply
+        is kept as an earlier version (`superseded_by`: the new reply's id), and a new turn of the prompt's
+        own turn id takes the stored prompt again without storing a second copy. Raises NotFound,
+        TurnRunning (a turn runs or waits), CannotRegenerate (not the newest reply) or ShuttingDown."""
+        async with self._admission(session_id):
+            if not self.accepting:
+                raise ShuttingDown()
+            session = await self.store.get_session(session_id)
+            reply = await self.store.get_message(session_id, message_id)
+            worker = self.workers.get(session_id)
+            if reply.state == "running" or (worker is not None and not worker.is_idle):
+                raise TurnRunning()
+            history = await self._history(session_id, through=reply.id)
+            prompt = await self._regenerable(session_id, reply, history)
+            # Claude's context from before the prompt: its transcript cut at the last of these messages it holds
+            # (the previous reply's last entry), or none at all when Claude knew none of them.
+            before = [m for m in history if m.id < prompt.id and not m.superseded_by]
+            knew = any(m.claude_message_uuid for m in before)
+            cut = await self._fork_claude_context(session, before) if knew else ClaudeCut(None, {})
+            text = await self.store.get_message_text(session_id, prompt.id) if prompt.truncated else prompt.text
+            old_context = session.claude_session_id
+            stale = (
+                transcript_path(self.settings, old_context)
+                if old_context and old_context != cut.claude_session_id
+                else None
+            )
+            at = time.time()
+            notice = (
+                MessageRecord(session_id=session_id, id=new_message_id(at), role="system", text=REWIND_LOST)
+                if cut.lost
+                else None
+            )
+            assert prompt.turn_id is not None
+            request = TurnRequest(
+                session_id,
+                prompt.turn_id,
+                prompt.id,
+                text,
+                prompt.channel,
+                attachments=dict(prompt.attachments),
+                reply_id=new_message_id(at + 0.001),  # after the notice
+            )
+            # The hot or warm client holds the old context: its worker goes, and the turn starts a client that
+            # resumes the cut transcript. Marked running first, so a crash from here on is found on start.
+            if worker is not None:
+                self.workers.pop(session_id, None)
+                worker.stop()
+            await self.store.update_session(session_id, running_turn_id=request.turn_id)
+            earlier = await self.store.update_message(session_id, reply.id, superseded_by=request.reply_id)
+            await self.store.update_message(session_id, prompt.id, claude_message_uuid=request.prompt_uuid)
+            for message in before:  # the earlier messages name their entries in the cut transcript now
+                entry = cut.uuids.get(message.claude_message_uuid or "")
+                if entry is not None and entry != message.claude_message_uuid:
+                    await self.store.update_message(session_id, message.id, claude_message_uuid=entry)
+            if notice is not None and await self.store.put_message(notice):
+                await self.store.add_session_usage(session_id, messages=1)
+            session = await self.store.update_session(session_id, claude_session_id=cut.claude_session_id)
+            position = self._worker(session_id).enqueue(request)
+        self.hub.publish(session_id, "message.updated", {"turn_id": request.turn_id, "message": to_plain(earlier)})
+        if notice is not None:
+            self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(notice)})
+        self.hub.publish(
+            session_id,
+            "turn.status",
+            {"turn_id": request.turn_id, "status": "queued", "position": position, "user_message_id": prompt.id},
+        )
+        self.hub.publish(session_id, "session.updated", {"session": to_plain(session)})
+        # The old transcript is no session's context now (a fork has a transcript of its own): once the old
+        # worker's client has let go of it, it goes, as a deleted session's does.
+        self._spawn(self._retire(worker, stale))
+        return Regeneration(request, position, earlier)
+
+    async def _regenerable(self, session_id: str, reply: MessageRecord, history: list[MessageRecord]) -> MessageRecord:
+        """The prompt of `reply` when Regenerate may answer it again: `reply` is Blu's newest reply (nothing
+        but notes after it) and its prompt is in the session. Raises CannotRegenerate with the reason."""
+        if reply.role != "assistant":
+            raise CannotRegenerate("Only Blu's replies can be regenerated; edit and resend your own message instead.")
+        if reply.superseded_by:
+            raise CannotRegenerate("This reply is an earlier version already; regenerate the newest one.")
+        newer = await self.store.list_messages(session_id, limit=50, newest_first=True)
+        for message in newer.items:
+            if message.id <= reply.id:
+                break
+            if message.role == "user" or (message.role == "assistant" and not message.superseded_by):
+                raise CannotRegenerate("Only the newest reply can be regenerated.")
+        else:
+            if newer.next is not None:  # fifty notes after it: not the newest reply in any sense that matters
+                raise CannotRegenerate("Only the newest reply can be regenerated.")
+        prompt = next((m for m in reversed(history) if m.role == "user" and m.turn_id == reply.turn_id), None)
+        if prompt is None or reply.turn_id is None:
+            raise CannotRegenerate("This reply's message is not in this session, so there is nothing to send again.")
+        return prompt
+
+    async def _retire(self, worker: SessionWorker | None, stale: Path | None) -> None:
+        """After a regeneration: wait for the worker it let go to disconnect, then delete the transcript
+        that held the old context."""
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(worker.task), timeout=30)
+            if not worker.task.done():
+                return  # still attached to the transcript: leave it
+        if stale is not None:
+            stale.unlink(missing_ok=True)
 
     async def _fork_claude_context(self, source: SessionRecord, history: list[MessageRecord]) -> ClaudeCut:
         """Claude's transcript cut at the last copied message it holds (a prompt's own entry or a reply's
@@ -572,13 +736,14 @@ class SessionManager:
 
     async def delete(self, session_id: str) -> None:
         worker = self.workers.get(session_id)
-        if worker is not None and not worker.is_idle:
+        if (worker is not None and not worker.is_idle) or self._admission(session_id).locked():
             raise TurnRunning()
         session = await self.store.get_session(session_id)
         await self.store.delete_session(session_id)
         if worker is not None:
             worker.stop()
             self.workers.pop(session_id, None)
+        self._admissions.pop(session_id, None)
         # Claude's transcript goes too (a fork has a transcript of its own, so no other session needs it).
         path = transcript_path(self.settings, session.claude_session_id) if session.claude_session_id else None
         if path is not None:
@@ -687,4 +852,4 @@ def memory_change_event(turn_id: str | None, change: Change) -> dict[str, Any]:
     }
 
 
-__all__ = ["NotFound", "QueueFull", "SessionManager", "ShuttingDown", "TurnRunning"]
+__all__ = ["CannotRegenerate", "NotFound", "QueueFull", "Regeneration", "SessionManager", "ShuttingDown", "TurnRunning"]

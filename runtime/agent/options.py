@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -146,3 +148,28 @@ def transcript_path(settings: Settings, claude_session_id: str) -> Path | None:
 def transcript_exists(settings: Settings, claude_session_id: str) -> bool:
     """Whether the CLI's transcript of a session is on disk, i.e. whether a warm resume can work."""
     return transcript_path(settings, claude_session_id) is not None
+
+
+_COST_STATE = b'{"type":"cost-state"'
+
+
+def transcript_cost(settings: Settings, claude_session_id: str) -> float:
+    """The running cost total (USD) the CLI goes on from when it resumes this transcript: the last `cost-state`
+    entry it saved there (it writes one when it exits). None saved (a transcript cut by a fork or by Regenerate,
+    whose copied entries carry no cost; a CLI that was killed): the CLI starts from 0."""
+    path = transcript_path(settings, claude_session_id)
+    total = 0.0
+    if path is None:
+        return total
+    with path.open("rb") as transcript:
+        for line in transcript:
+            if not line.startswith(_COST_STATE):
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            value = entry.get("totalCostUSD")
+            if entry.get("sessionId") == claude_session_id and isinstance(value, int | float) and math.isfinite(value):
+                total = max(0.0, float(value))
+    return total

@@ -45,6 +45,9 @@ class TurnRequest:
     user_action: bool = True
     # The message's attachments (workspace path → image media type or "file"), read when the turn starts.
     attachments: dict[str, str] = field(default_factory=dict)
+    # The id the reply gets, when it was chosen before the turn (Regenerate links the earlier version to it);
+    # None: the worker picks one when the turn starts.
+    reply_id: str | None = None
 
 
 @dataclass

@@ -30,7 +30,7 @@ from runtime.agent.capacity import CliSlots
 from runtime.agent.client import AgentClient, ClientFactory
 from runtime.agent.context import context_window
 from runtime.agent.events import EventHub
-from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_exists
+from runtime.agent.options import ClaudeEndpoint, agent_options, transcript_cost, transcript_exists
 from runtime.agent.translate import ClaudeConnection, TurnTranslator
 from runtime.agent.turns import RunningTurn, Tier, TurnRequest
 from runtime.settings import Settings
@@ -193,7 +193,7 @@ class SessionWorker:
 
     async def _run_turn(self, request: TurnRequest) -> None:
         store, hub, sid = self.host.store, self.host.hub, self.session_id
-        turn = RunningTurn(request=request, assistant_message_id=new_message_id())
+        turn = RunningTurn(request=request, assistant_message_id=request.reply_id or new_message_id())
         self.current = turn
         translator = TurnTranslator(
             session_id=sid,
@@ -270,8 +270,10 @@ class SessionWorker:
         claude_id = session.claude_session_id
         resume = claude_id if claude_id and transcript_exists(self.host.settings, claude_id) else None
         turn.tier = Tier.WARM if resume else Tier.COLD
-        # A resumed transcript's running total goes on from what its earlier turns cost.
-        self.connection.cost_baseline = session.cost_usd if resume else 0.0
+        # A resumed transcript's running total goes on from the cost the CLI saved in it (none in a cut one).
+        self.connection.cost_baseline = (
+            await asyncio.to_thread(transcript_cost, self.host.settings, resume) if resume else 0.0
+        )
         client = self.host.client_factory(
             agent_options(
                 self.host.settings,

@@ -223,6 +223,18 @@ class Accepted(Answer):
     replayed: bool = Field(False, description="Present (true) only when an Idempotency-Key repeated an earlier POST.")
 
 
+class Regenerating(Answer):
+    """The reply is kept as an earlier version and its prompt is being answered again, in the same session:
+    `turn_id` is the prompt's own turn, `message_id` the new reply's id, `position` how many turns run before
+    it (0: it starts now)."""
+
+    turn_id: str
+    position: int
+    user_message_id: str
+    message_id: str
+    earlier: MessageRecord = Field(description="The reply as stored now: an earlier version (`superseded_by` set).")
+
+
 class Interrupted(Answer):
     interrupted: bool = Field(description="False when no turn was running.")
 

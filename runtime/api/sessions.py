@@ -12,7 +12,14 @@ from core.store.aio import AsyncStore
 from core.store.base import InvalidCursor, NotFound
 from core.store.models import AcceptedRequest, SessionRecord, new_id, new_message_id, to_plain
 from runtime.agent.attachments import AttachmentRefused, kinds
-from runtime.agent.manager import NOT_ANSWERED, QueueFull, SessionManager, ShuttingDown, TurnRunning
+from runtime.agent.manager import (
+    NOT_ANSWERED,
+    CannotRegenerate,
+    QueueFull,
+    SessionManager,
+    ShuttingDown,
+    TurnRunning,
+)
 from runtime.api.deps import ManagerDep, SettingsDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
 from runtime.api.models import (
@@ -28,6 +35,7 @@ from runtime.api.models import (
     MessageText,
     NewMessage,
     NewSession,
+    Regenerating,
     SessionChanges,
     SessionDetail,
     SessionListed,
@@ -262,7 +270,43 @@ async def _earlier_request(store: AsyncStore, claim: AcceptedRequest) -> Accepte
 
 async def _never_run(store: AsyncStore, accepted: AcceptedRequest) -> bool:
     page = await store.list_messages(accepted.session_id, limit=200, newest_first=True)
-    return any(m.turn_id == accepted.turn_id and m.role == "assistant" and m.error in NOT_ANSWERED for m in page.items)
+    return any(
+        m.turn_id == accepted.turn_id and m.role == "assistant" and not m.superseded_by and m.error in NOT_ANSWERED
+        for m in page.items
+    )
+
+
+@router.post(
+    "/{session_id}/messages/{message_id}/regenerate",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, 409, 503),
+)
+async def regenerate(
+    session_id: SessionId, message_id: Annotated[str, Path(pattern=MESSAGE_ID)], manager: ManagerDep
+) -> Regenerating:
+    """Answer the newest reply's prompt again in this session: Claude's context is rewound to just before the
+    prompt, the reply is kept as an earlier version (`superseded_by`), and the prompt runs as a new turn
+    without being stored twice. `409` unless the message is the newest reply and nothing runs or waits."""
+    try:
+        done = await manager.regenerate(session_id, message_id)
+    except NotFound as exc:
+        raise _not_found("Session or message") from exc
+    except TurnRunning as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "A reply is being written in this session; wait for it (or stop it) first."
+        ) from exc
+    except CannotRegenerate as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except ShuttingDown as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Blu is stopping; try again shortly.") from exc
+    assert done.request.reply_id is not None
+    return Regenerating(
+        turn_id=done.request.turn_id,
+        position=done.position,
+        user_message_id=done.request.user_message_id,
+        message_id=done.request.reply_id,
+        earlier=done.earlier,
+    )
 
 
 @router.post("/{session_id}/interrupt", responses=NOT_FOUND)

@@ -64,10 +64,14 @@ def test_every_event_of_real_turns_is_a_member_of_the_union(fresh_server: BluSer
     assert api.events_until(first, long_turn["turn_id"])[-1]["data"]["status"] == "interrupted"
     assert api.events_until(second, waiting_turn["turn_id"])[-1]["data"]["status"] == "complete"
 
-    # A fork, a turn in it, and a rename (the sessions router publishes that one).
+    # A fork, a turn in it, that turn regenerated, and a rename (the sessions router publishes that one).
     reply = next(m for m in api.messages(first) if m["role"] == "assistant" and m["state"] == "complete")
     fork = api.http.post(f"/api/sessions/{first}/fork", json={"message_id": reply["id"]}).json()["id"]
     assert api.turn(fork, "[[recall]]")[0]["status"] == "complete"
+    # Regenerate the fork's newest reply: the earlier version is published as message.updated.
+    newest = api.messages(fork)[-1]["id"]
+    regenerated = api.http.post(f"/api/sessions/{fork}/messages/{newest}/regenerate").json()
+    assert api.events_until(fork, regenerated["turn_id"])[-1]["data"]["status"] == "complete"
     assert api.http.patch(f"/api/sessions/{second}", json={"name": "Renamed"}).status_code == 200
 
     # Claude writes its memory (the user-level CLAUDE.md): the turn's end publishes memory.changed.

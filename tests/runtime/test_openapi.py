@@ -59,6 +59,7 @@ def test_events_are_one_union_discriminated_on_type(schema_text: str) -> None:
             "tool.call",
             "tool.result",
             "message.complete",
+            "message.updated",
             "session.updated",
             "artifact.changed",
             "memory.changed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,10 +183,12 @@ async def test_hot_then_warm_then_cold_and_each_turn_costs_its_share_of_the_runn
     blu.manager.workers[sid].demote()
     async with asyncio.timeout(30):
         await client.gone.wait()
-    # Claude's transcript is on disk: the next turn resumes it, and its total goes on from the session's.
+    # Claude's transcript is on disk: the next turn resumes it, and its total goes on from the cost the CLI saved
+    # in it when it exited (a `cost-state` entry, as Claude Code writes one).
     transcripts = blu.settings.claude_config_dir / "projects" / "workspace"
     transcripts.mkdir(parents=True)
-    (transcripts / f"{CLAUDE_SESSION}.jsonl").write_text("{}\n")
+    saved = {"type": "cost-state", "sessionId": CLAUDE_SESSION, "totalCostUSD": 0.03}
+    (transcripts / f"{CLAUDE_SESSION}.jsonl").write_text("{}\n" + json.dumps(saved, separators=(",", ":")) + "\n")
     blu.claude.answer(text_turn("three", total_cost_usd=0.07))
     third, _ = await blu.turn(sid, "three")
     assert third["tier"] == "warm" and blu.claude.clients[-1].options.resume == CLAUDE_SESSION

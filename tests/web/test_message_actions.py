@@ -1,8 +1,10 @@
-"""What a person does to messages all day: copy one as Markdown, edit and resend (↑), regenerate, stop with
-Esc, continue a cut reply, cancel a queued message, and delete a session with undo; on desktop and phone."""
+"""What a person does to messages all day: copy one as Markdown, edit and resend (↑), regenerate (the earlier
+version kept collapsed), stop with Esc, continue a cut reply, cancel a queued message, and delete a session with
+undo; on desktop and phone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +24,7 @@ def menu_action(message: Any, name: str) -> None:
 
 
 @VIEWPORTS
-def test_copy_edit_resend_and_regenerate(
+def test_copy_edit_and_resend(
     logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
@@ -64,20 +66,108 @@ def test_copy_edit_resend_and_regenerate(
         "Two again",
     ]
     assert [m["text"] for m in api.messages(original)][-1] == "Two"  # the original is untouched
+    assert api.http.get(f"/api/sessions/{branch}").json()["forked_from"] == original
 
-    # Regenerate the newest reply: a new branch from before its prompt, answered again.
+
+CURRENT_REPLY = "li.msg--assistant:not(.msg--earlier)"
+
+
+def wait_current_reply_complete(page: Any, earlier: int) -> Any:
+    """The newest reply written to its end, once `earlier` earlier versions are shown above it."""
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('li.msg--earlier').length === n"
+        " && document.querySelector('li.msg--assistant:last-child:not(.msg--earlier)[data-state=complete]')",
+        arg=earlier,
+    )
+    return page.locator(CURRENT_REPLY).last
+
+
+@VIEWPORTS
+def test_regenerate_keeps_the_earlier_version_collapsed_in_the_same_session(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
+) -> None:
+    which = "phone" if viewport == PHONE else "desktop"
+    context = logged_in(viewport=viewport)
+    page = context.new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, "first [[say text='One']]")
+    wait_last_assistant(page, "complete")
+    prompt = "second [[say text='Two, **as written the first time**']]"
+    send(page, prompt)
+    page.wait_for_function("() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 2")
     wait_idle(page)
+    sid = session_id(page)
+    # A second tab on the same session follows along.
+    other = context.new_page()
+    open_app(other, blu.url, f"/#/s/{sid}")
+    other.wait_for_function("() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 2")
+
+    # Regenerate is on the newest reply only; it answers again here, in this session.
     last = assistant_messages(page).last
     last.locator("button.msg__more").click()
     assert "Regenerate" in last.get_by_role("menuitem").all_inner_texts()
+    page.keyboard.press("Escape")
+    assistant_messages(page).first.locator("button.msg__more").click()
     assert "Regenerate" not in assistant_messages(page).first.get_by_role("menuitem").all_inner_texts()
-    last.get_by_role("menuitem", name="Regenerate").click()
-    page.wait_for_function("(sid) => !location.hash.endsWith(sid)", arg=branch)
-    regenerated = session_id(page)
-    page.wait_for_function("() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 2")
-    texts = [m["text"] for m in api.messages(regenerated)]
-    assert texts[2:] == ["second, edited [[say text='Two again']]", "Two again"]
-    assert api.http.get(f"/api/sessions/{regenerated}").json()["forked_from"] == branch
+    page.keyboard.press("Escape")
+    menu_action(last, "Regenerate")
+    newest = wait_current_reply_complete(page, 1)
+    assert session_id(page) == sid
+    assert page.locator("li.msg--user").count() == 2  # the prompt is not sent again as a message
+
+    # The replaced reply stays above the new one, collapsed behind one line that says what it is.
+    earlier = page.locator("li.msg--earlier")
+    toggle = earlier.get_by_role("button", name=re.compile(r"^▸?\s*Earlier version 1 of 2"))
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert earlier.locator(".msg__card").is_hidden()
+    assert newest.locator(".msg__versions").inner_text() == "Version 2 of 2"
+    order = page.locator("li.msg").evaluate_all("(items) => items.map((li) => li.className)")
+    assert ["msg--earlier" in c for c in order] == [False, False, False, True, False]
+    assert body_of(newest) == "Two, as written the first time"
+    screenshot(page, f"{which}-regenerated-collapsed")
+
+    # The other tab shows the same, live.
+    wait_current_reply_complete(other, 1)
+    assert other.locator("li.msg--earlier .msg__card").is_hidden()
+
+    # Opened, it reads like any reply; it offers copying only (it is not in Claude's mind any more).
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    card = earlier.locator(".msg__card")
+    card.wait_for()
+    assert body_of(earlier) == "Two, as written the first time"
+    assert card.locator(".msg__versions").inner_text() == "Earlier version 1 of 2"
+    earlier.locator("button.msg__more").click()
+    assert earlier.get_by_role("menuitem").all_inner_texts() == ["Copy as Markdown"]
+    page.keyboard.press("Escape")
+    screenshot(page, f"{which}-regenerated-expanded")
+    toggle.click()
+    assert card.is_hidden()
+
+    # After a reload: the same, collapsed again.
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    newest = wait_current_reply_complete(page, 1)
+    assert page.locator("li.msg--earlier .msg__card").is_hidden()
+    assert page.locator("li.msg--user").count() == 2
+
+    # Again: two earlier versions, each behind its own line, in order.
+    wait_idle(page)
+    menu_action(newest, "Regenerate")
+    wait_current_reply_complete(page, 2)
+    labels = page.locator("li.msg--earlier .msg__version").all_inner_texts()
+    assert [" ".join(label.replace("▸", "").split()) for label in labels] == [
+        "Earlier version 1 of 3 · Show",
+        "Earlier version 2 of 3 · Show",
+    ]
+    assert page.locator(CURRENT_REPLY).last.locator(".msg__versions").inner_text() == "Version 3 of 3"
+    wait_current_reply_complete(other, 2)
+    screenshot(page, f"{which}-regenerated-twice")
+
+    stored = api.messages(sid)
+    assert [m["text"] for m in stored].count(prompt) == 1
+    replies = [m for m in stored if m["role"] == "assistant"][1:]
+    assert [m["superseded_by"] for m in replies] == [replies[1]["id"], replies[2]["id"], None]
 
 
 @VIEWPORTS

@@ -20,6 +20,8 @@ export type MessagePage = Schemas["MessagePage"];
 export type MessageText = Schemas["MessageText"];
 /** POST /api/sessions/{id}/messages: the turn that will answer (`replayed` only for a repeated Idempotency-Key). */
 export type Accepted = Schemas["Accepted"];
+/** POST /api/sessions/{id}/messages/{message_id}/regenerate: the new turn, and the reply kept as an earlier version. */
+export type Regenerating = Schemas["Regenerating"];
 export type ArtifactRecord = Schemas["ArtifactRecord"];
 export type FileEntry = Schemas["FileEntry"];
 export type FolderListing = Schemas["FolderListing"];
@@ -42,6 +44,7 @@ export type MessageDeltaEvent = Schemas["MessageDeltaEvent"];
 export type ToolCallEvent = Schemas["ToolCallEvent"];
 export type ToolResultEvent = Schemas["ToolResultEvent"];
 export type MessageCompleteEvent = Schemas["MessageCompleteEvent"];
+export type MessageUpdatedEvent = Schemas["MessageUpdatedEvent"];
 export type SessionUpdatedEvent = Schemas["SessionUpdatedEvent"];
 export type ArtifactChangedEvent = Schemas["ArtifactChangedEvent"];
 export type ErrorEvent = Schemas["ErrorEvent"];
@@ -162,6 +165,8 @@ export const api = {
     ),
   messageText: (id: string, messageId: string) =>
     request<MessageText>("GET", `/api/sessions/${q(id)}/messages/${q(messageId)}/text`),
+  regenerate: (id: string, messageId: string) =>
+    request<Regenerating>("POST", `/api/sessions/${q(id)}/messages/${q(messageId)}/regenerate`),
   interrupt: (id: string) => request<Schemas["Interrupted"]>("POST", `/api/sessions/${q(id)}/interrupt`),
   fork: (id: string, messageId: string) =>
     request<CreatedSession>("POST", `/api/sessions/${q(id)}/fork`, { json: { message_id: messageId } }),

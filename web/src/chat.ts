@@ -5,7 +5,7 @@
 //   message-view.ts  the message list's DOM, rendered from the conversation
 //   composer.ts      the message box with Send, Stop and the microphone
 // This file wires them together and does what needs the API: history pages, sending (with retries under
-// one Idempotency-Key), Stop, Retry, Fork from here, the whole text of a shortened message, voice mode.
+// one Idempotency-Key), Stop, Retry, Regenerate, Fork from here, the whole text of a shortened message, voice mode.
 //
 // Streaming contract (see docs/ui.md): the view opens a session with GET /api/sessions/{id}, which gives
 // the event log's head and epoch. When a turn is running it reads the log from 0 (the log of this server
@@ -20,9 +20,11 @@ import {
   addLocal,
   addOlder,
   applyEvent,
+  applyRecord,
   branchPoint,
   cancellableTurn,
   emptyConversation,
+  isEarlierVersion,
   lastOwnMessage,
   markdownOf,
   forgetTurns,
@@ -213,6 +215,8 @@ export class ChatView {
       this.host.toast("That message is no longer in this session.", "error");
       return;
     }
+    const found = this.conversation.messages.get(messageId);
+    if (found && isEarlierVersion(found)) this.list.expand(messageId);
     for (const text of Array.from(li.querySelectorAll<HTMLElement>(".msg__text"))) markWords(text, terms);
     li.classList.add("msg--found");
     li.scrollIntoView({ block: "center" });
@@ -267,7 +271,7 @@ export class ChatView {
     this.renderOrigin();
   }
 
-  /** A branch (a fork, an edit, a regenerated reply) links back to the session it came from. */
+  /** A branch (a fork, an edited message) links back to the session it came from. */
   private renderOrigin(): void {
     const from = this.session?.forked_from;
     this.origin.hidden = !from;
@@ -435,7 +439,7 @@ export class ChatView {
       const edited = this.editing;
       this.editing = null;
       this.composer.stopEditing();
-      await this.branch(edited, text, "edit");
+      await this.branch(edited, text);
       return;
     }
     const step = addLocal(this.conversation, text, randomId(), Date.now(), attachments);
@@ -558,9 +562,23 @@ export class ChatView {
     if (action === "full-text") void this.showWhole(msg, button);
     if (action === "copy") void this.copy(msg);
     if (action === "edit") this.startEdit(msg);
-    if (action === "regenerate") {
-      const prompt = promptOf(this.conversation, msg);
-      if (prompt) void this.branch(prompt, prompt.text, "regenerate");
+    if (action === "regenerate") void this.regenerate(msg, button);
+  }
+
+  /** Regenerate: the same prompt answered again in this session, with Claude's context rewound to before it.
+   * The reply stays, collapsed, as an earlier version; the new one streams below it. */
+  private async regenerate(msg: Message, button: HTMLButtonElement): Promise<void> {
+    if (!this.sessionId) return;
+    button.disabled = true;
+    try {
+      const result = await api.regenerate(this.sessionId, msg.id);
+      if (!this.alive) return;
+      this.commit(applyRecord(this.conversation, result.earlier));
+      this.scheduleFlush();
+      announce("Regenerating the reply. The earlier version is kept, collapsed, above the new one.");
+    } catch (error) {
+      this.host.toast(`Couldn't regenerate: ${(error as Error).message}`, "error");
+      button.disabled = false;
     }
   }
 
@@ -594,10 +612,10 @@ export class ChatView {
     }
   }
 
-  /** Edit and resend, and Regenerate: a new branch (a fork that holds what came before `msg`, with Claude's
-   * context cut at the same place) in which `text` is sent instead of `msg`. This session stays as it was,
-   * so the earlier version is one click away ("Branched from …" in the new one, the session list). */
-  private async branch(msg: Message, text: string, why: "edit" | "regenerate"): Promise<void> {
+  /** Edit and resend: a new branch (a fork that holds what came before `msg`, with Claude's context cut at the
+   * same place) in which `text` is sent instead of `msg`. This session stays as it was, so the earlier
+   * version is one click away ("Branched from …" in the new one, the session list). */
+  private async branch(msg: Message, text: string): Promise<void> {
     if (!this.sessionId) return;
     const point = branchPoint(this.conversation, msg);
     if (point === null) {
@@ -607,10 +625,10 @@ export class ChatView {
     try {
       const target = point === "start" ? (await api.createSession()).id : (await api.fork(this.sessionId, point)).id;
       await api.send(target, text, randomId());
-      this.host.toast(why === "edit" ? "Sent in a new branch. The original is kept in the session it came from." : "Regenerating in a new branch. The earlier reply is kept in the session it came from.");
+      this.host.toast("Sent in a new branch. The original is kept in the session it came from.");
       this.host.openSession(target);
     } catch (error) {
-      this.host.toast(`Couldn't ${why === "edit" ? "resend" : "regenerate"}: ${(error as Error).message}`, "error");
+      this.host.toast(`Couldn't resend: ${(error as Error).message}`, "error");
     }
   }
 

@@ -10,7 +10,9 @@
 //   replaces the local copy shown while it was being sent;
 // - deltas are added only to a reply whose `turn.status: running` was seen here, so a reply loaded from
 //   history with part of its text is never repeated: from `running` on, its text is rebuilt from deltas;
-// - messages older than the oldest loaded one arrive by paging, never from the stream.
+// - messages older than the oldest loaded one arrive by paging, never from the stream;
+// - a reply Regenerate replaced stays, as an earlier version (`superseded_by`, told by `message.updated`): the
+//   replies of one turn are its versions, in order, and only the newest one is the conversation's.
 // The stream (stream.ts) hands over each event once, in order; applying the same stored message or tool
 // call again changes nothing.
 import type { MessageRecord, SessionRecord, ToolCall } from "./api";
@@ -210,6 +212,12 @@ function upsertTool(calls: readonly ToolCall[], call: ToolCall): ToolCall[] {
   return next;
 }
 
+/** Render every reply of a turn again: their "version N of M" depends on how many there are. */
+function touchVersions(draft: Draft, turnId: string | null | undefined): void {
+  if (!turnId) return;
+  for (const m of draft.messages.values()) if (m.role === "assistant" && m.turn_id === turnId) draft.touch(m.id);
+}
+
 function upsertRecord(draft: Draft, record: MessageRecord): void {
   // A stored message of the person's replaces the local copy shown while it was being sent.
   if (record.role === "user") {
@@ -221,6 +229,7 @@ function upsertRecord(draft: Draft, record: MessageRecord): void {
     }
   }
   const existing = draft.messages.get(record.id);
+  if (record.role === "assistant" && (!existing || existing.superseded_by !== record.superseded_by)) touchVersions(draft, record.turn_id);
   if (!existing) {
     if (!outsideWindow(draft, record.id)) draft.add(fromRecord(record));
     return;
@@ -261,7 +270,9 @@ function applyTurn(draft: Draft, data: TurnStatusData, at: number): void {
         truncated: false,
         claude_message_uuid: null,
         attachments: {},
+        superseded_by: null,
       });
+      touchVersions(draft, data.turn_id);
       draft.add(msg);
     }
     if (msg && msg.state === "running" && !msg.liveValid) {
@@ -279,6 +290,7 @@ export function applyEvent(state: Conversation, event: StreamEvent): Step {
   const draft = new Draft(state);
   switch (event.type) {
     case "message.complete":
+    case "message.updated":
       upsertRecord(draft, event.data.message);
       break;
     case "message.delta": {
@@ -370,6 +382,7 @@ export function addLocal(state: Conversation, text: string, key: string, now: nu
       truncated: false,
       claude_message_uuid: null,
       attachments,
+      superseded_by: null,
     }),
     local: { key },
   });
@@ -399,6 +412,13 @@ export function sendAccepted(state: Conversation, id: string, result: { message_
   if (!msg?.local) return draft.done();
   if (draft.messages.has(result.message_id)) draft.remove(id);
   else draft.change(id, { local: { ...msg.local, messageId: result.message_id, position: result.position }, turn_id: result.turn_id });
+  return draft.done();
+}
+
+/** A stored record as the server answered it (Regenerate's earlier version), before its event arrives. */
+export function applyRecord(state: Conversation, record: MessageRecord): Step {
+  const draft = new Draft(state);
+  upsertRecord(draft, record);
   return draft.done();
 }
 
@@ -451,14 +471,30 @@ export function promptOf(state: Conversation, reply: Message): Message | undefin
   return undefined;
 }
 
-/** A stopped or failed reply whose prompt is loaded can be asked again. */
-export function canRetry(state: Conversation, msg: Message): boolean {
-  return !msg.local && msg.role === "assistant" && (msg.state === "interrupted" || msg.state === "error") && !!promptOf(state, msg);
+/** A reply Regenerate replaced: kept (collapsed) as an earlier version, no longer in Claude's context. */
+export function isEarlierVersion(msg: Message): boolean {
+  return !!msg.superseded_by;
 }
 
-/** Fork points: every stored message that is not being written. */
+/** Where a reply stands among the loaded replies of its turn (its versions, oldest first): `index` from 1 of
+ * `count`; null when the turn has one reply only. */
+export function versionOf(state: Conversation, msg: Message): { index: number; count: number } | null {
+  if (msg.role !== "assistant" || !msg.turn_id) return null;
+  const versions = state.order.filter((id) => {
+    const m = state.messages.get(id);
+    return m?.role === "assistant" && !m.local && m.turn_id === msg.turn_id;
+  });
+  return versions.length > 1 ? { index: versions.indexOf(msg.id) + 1, count: versions.length } : null;
+}
+
+/** A stopped or failed reply whose prompt is loaded can be asked again. */
+export function canRetry(state: Conversation, msg: Message): boolean {
+  return !msg.local && msg.role === "assistant" && !isEarlierVersion(msg) && (msg.state === "interrupted" || msg.state === "error") && !!promptOf(state, msg);
+}
+
+/** Fork points: every stored message that is not being written (an earlier version is not in Claude's context). */
 export function canFork(msg: Message): boolean {
-  return !msg.local && msg.state !== "running";
+  return !msg.local && msg.state !== "running" && !isEarlierVersion(msg);
 }
 
 export interface Activity {
@@ -479,13 +515,20 @@ export function activity(state: Conversation): Activity {
 
 // -- the actions a message offers (docs/ui.md, "Messages") ----------------------------------------
 
-/** The newest stored message of the given role. */
+/** The newest stored message of the given role (earlier versions of a reply left out). */
 function lastOf(state: Conversation, role: Message["role"]): Message | undefined {
   for (let i = state.order.length - 1; i >= 0; i -= 1) {
     const m = state.messages.get(state.order[i]!);
-    if (m && !m.local && m.role === role) return m;
+    if (m && !m.local && m.role === role && !isEarlierVersion(m)) return m;
   }
   return undefined;
+}
+
+/** The newest reply, when no message of the person's came after it (only notes may follow it). */
+function newestReply(state: Conversation): Message | undefined {
+  const reply = lastOf(state, "assistant");
+  const prompt = lastOf(state, "user");
+  return reply && (!prompt || prompt.id < reply.id) ? reply : undefined;
 }
 
 /** The person's newest stored message (↑ in an empty message box edits it). */
@@ -493,13 +536,14 @@ export function lastOwnMessage(state: Conversation): Message | undefined {
   return lastOf(state, "user");
 }
 
-/** Regenerate: the newest reply, finished, with its prompt loaded, while nothing else runs or waits. */
+/** Regenerate: the newest reply (nothing of the person's after it), finished, with its prompt loaded, while
+ * nothing else runs or waits. It is answered again in this session; the reply stays as an earlier version. */
 export function canRegenerate(state: Conversation, msg: Message): boolean {
   return (
     !msg.local &&
     msg.role === "assistant" &&
     msg.state !== "running" &&
-    lastOf(state, "assistant")?.id === msg.id &&
+    newestReply(state)?.id === msg.id &&
     !!promptOf(state, msg) &&
     !activity(state).busy
   );
@@ -523,8 +567,8 @@ export function cancellableTurn(state: Conversation, msg: Message): string | nul
   return msg.local?.messageId && msg.local.position && msg.turn_id ? msg.turn_id : null;
 }
 
-/** Where a new branch that replaces `msg` starts: the stored message just before it ("start": it is the
- * first message, so the branch is a new session; null: the one before is not loaded yet). */
+/** Where the branch Edit and resend starts when it replaces `msg`: the stored message just before it ("start":
+ * it is the first message, so the branch is a new session; null: the one before is not loaded yet). */
 export function branchPoint(state: Conversation, msg: Message): string | "start" | null {
   const index = state.order.indexOf(msg.id);
   for (let i = index - 1; i >= 0; i -= 1) {

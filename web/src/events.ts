@@ -11,6 +11,7 @@ import type {
   EventsPage as GeneratedEventsPage,
   MessageCompleteEvent,
   MessageDeltaEvent,
+  MessageUpdatedEvent,
   SessionUpdatedEvent,
   ToolCallEvent,
   ToolResultEvent,
@@ -21,6 +22,7 @@ export type {
   ArtifactChangedEvent,
   MessageCompleteEvent,
   MessageDeltaEvent,
+  MessageUpdatedEvent,
   SessionUpdatedEvent,
   ToolCallEvent,
   ToolResultEvent,
@@ -32,6 +34,8 @@ export type EventType = BluEventType;
 
 /** A stored message: the person's when accepted, the reply when its turn ends. Replaces streamed text. */
 export type MessageCompleteData = MessageCompleteEvent["data"];
+/** A finished message changed (a reply Regenerate replaced, now an earlier version): its record as stored now. */
+export type MessageUpdatedData = MessageUpdatedEvent["data"];
 /** Where a turn is: one shape per status (queued, waiting, running, and the ends). */
 export type TurnStatusData = TurnStatusEvent["data"];
 export type TurnState = TurnStatusData["status"];
@@ -52,6 +56,7 @@ export type ApprovalEvent = ApprovalRequestedEvent | ApprovalResolvedEvent;
 /** Every event type (a Record, so that leaving one out, or naming one the schema lacks, does not compile). */
 const EVERY_TYPE: Record<EventType, true> = {
   "message.complete": true,
+  "message.updated": true,
   "turn.status": true,
   "message.delta": true,
   "tool.call": true,

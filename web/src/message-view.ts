@@ -1,7 +1,8 @@
 // The message list's DOM: one <li> per message of the conversation, created, moved and removed as
 // `Changes` say (conversation.ts), and rendered again only when marked. Tool cards are updated in place,
 // so an opened card stays open. Actions (Send again, Retry, Fork from here, Show the whole message) are
-// buttons with `data-action`; the chat handles their clicks.
+// buttons with `data-action`; the chat handles their clicks. A reply Regenerate replaced is an earlier version:
+// a one-line disclosure ("Earlier version 1 of 2") that opens to the card; that is the view's own state.
 import type { ToolCall } from "./api";
 import { renderAttachments } from "./attachments";
 import {
@@ -12,9 +13,11 @@ import {
   canRetry,
   cancellableTurn,
   deliveryState,
+  isEarlierVersion,
   queuedAhead,
   shownText,
   turnOf,
+  versionOf,
   type Changes,
   type Conversation,
   type Message,
@@ -57,6 +60,11 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
 function createElement(msg: Message): HTMLLIElement {
   const who = msg.role === "user" ? "You" : msg.role === "assistant" ? "Blu" : "System";
   const li = h("li", { class: `msg msg--${msg.role}`, "data-role": msg.role });
+  if (msg.role === "assistant") {
+    // Shown only on an earlier version (Regenerate replaced it): opens and closes the card below it.
+    const toggle = h("button", { type: "button", class: "msg__version", "data-version": "toggle", "aria-expanded": "false", hidden: true }, h("span", { class: "msg__version-mark", "aria-hidden": "true" }, "▸"), h("span", { class: "msg__version-label" }));
+    li.append(toggle);
+  }
   const article = h(
     "article",
     { class: "msg__card", "aria-label": `${who}` },
@@ -67,6 +75,7 @@ function createElement(msg: Message): HTMLLIElement {
       h("span", { class: "msg__channel" }),
       h("time", { class: "msg__time" }),
       h("span", { class: "msg__badge" }),
+      h("span", { class: "msg__versions" }),
     ),
     // dir=auto: right-to-left text (Arabic, Hebrew) runs and punctuates the way it is written.
     h("div", msg.role === "assistant" ? { class: "msg__body" } : { class: "msg__body msg__body--plain", dir: "auto" }),
@@ -245,6 +254,7 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   const [badgeText, badgeKind] = badgeOf(state, msg);
   badge.textContent = badgeText;
   badge.className = `msg__badge${badgeKind ? ` badge badge--${badgeKind}` : ""}`;
+  renderVersion(li, state, msg);
 
   renderAttachments(q<HTMLElement>("article"), msg.attachments);
   const body = q<HTMLElement>(".msg__body");
@@ -295,6 +305,34 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   }
 }
 
+/** A reply with other versions (Regenerate): an earlier one is collapsed behind its disclosure; every one says
+ * which version it is. */
+function renderVersion(li: HTMLLIElement, state: Conversation, msg: Message): void {
+  const version = versionOf(state, msg);
+  const earlier = isEarlierVersion(msg);
+  const of = version ? ` ${version.index} of ${version.count}` : "";
+  li.classList.toggle("msg--earlier", earlier);
+  (li.querySelector(".msg__versions") as HTMLElement).textContent = version ? `${earlier ? "Earlier version" : "Version"}${of}` : "";
+  const toggle = li.querySelector<HTMLButtonElement>(":scope > .msg__version");
+  if (!toggle) return;
+  toggle.hidden = !earlier;
+  li.dataset.version = `Earlier version${of}`;
+  if (earlier) setExpanded(li, li.dataset.expanded === "true");
+  else (li.querySelector(":scope > .msg__card") as HTMLElement).hidden = false;
+}
+
+/** Open or close an earlier version's card (what the page shows only: a reload shows it closed). */
+function setExpanded(li: HTMLLIElement, open: boolean): void {
+  li.dataset.expanded = String(open);
+  const toggle = li.querySelector<HTMLButtonElement>(":scope > .msg__version");
+  const card = li.querySelector<HTMLElement>(":scope > .msg__card");
+  if (!toggle || toggle.hidden || !card) return;
+  toggle.setAttribute("aria-expanded", String(open));
+  (toggle.querySelector(".msg__version-label") as HTMLElement).textContent = `${li.dataset.version ?? "Earlier version"} · ${open ? "Hide" : "Show"}`;
+  toggle.title = open ? "Hide this earlier version of the reply" : "Show this earlier version of the reply (Claude no longer has it in mind)";
+  card.hidden = !open;
+}
+
 function openMenu(toggle: HTMLButtonElement): void {
   const menu = toggle.nextElementSibling as HTMLElement;
   toggle.setAttribute("aria-expanded", "true");
@@ -337,6 +375,12 @@ export class MessageList {
     });
     document.addEventListener("click", this.outside);
     this.element.addEventListener("click", (event) => {
+      const version = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-version=toggle]");
+      if (version) {
+        const li = version.closest<HTMLLIElement>("li.msg")!;
+        setExpanded(li, li.dataset.expanded !== "true");
+        return;
+      }
       const toggle = (event.target as HTMLElement).closest<HTMLButtonElement>("button[data-menu=toggle]");
       if (toggle) {
         const open = toggle.getAttribute("aria-expanded") !== "true";
@@ -402,6 +446,12 @@ export class MessageList {
   /** The element of a message (when it is in the list). */
   elementOf(id: string): HTMLLIElement | undefined {
     return this.elements.get(id);
+  }
+
+  /** Open an earlier version of a reply (a search found it). */
+  expand(id: string): void {
+    const li = this.elements.get(id);
+    if (li) setExpanded(li, true);
   }
 
   /** Render these messages again (their actions depend on what came after them). */

@@ -4,11 +4,15 @@ import {
   addLocal,
   addOlder,
   applyEvent,
+  applyRecord,
+  canContinue,
   canFork,
+  canRegenerate,
   canRetry,
   deliveryState,
   emptyConversation,
   forgetTurns,
+  isEarlierVersion,
   loadHistory,
   promptOf,
   queuedAhead,
@@ -18,6 +22,7 @@ import {
   sendStarted,
   shownText,
   turnOf,
+  versionOf,
   type Conversation,
   type Message,
   type Step,
@@ -481,5 +486,86 @@ describe("other changes", () => {
     const step = applyEvent(state, { seq: 1, type: "future.event", data: {}, at: 0 } as unknown as StreamEvent);
     expect(step.state).toBe(state);
     expect(step.changes).toMatchObject({ added: [], removed: [], updated: [], turns: false, session: null, artifacts: false });
+  });
+});
+
+describe("regenerate: earlier versions of a reply", () => {
+  /** Two exchanges; the newest reply ("103-a1", turn t1) is the one regenerated. */
+  function twoExchanges(): Conversation {
+    const messages = [reply("103-a1", "t1", { text: "Second answer" }), record("102-u1", { turn_id: "t1", text: "Second" }), reply("101-a0", "t0", { text: "First answer" }), record("100-u0", { turn_id: "t0", text: "First" })];
+    return loadHistory(emptyConversation("s1"), { messages, next: null }).state;
+  }
+  const earlier = (id: string, by: string) => reply(id, "t1", { text: `answer ${id}`, superseded_by: by });
+
+  it("keeps the replaced reply as an earlier version and streams the new one below it", () => {
+    const log = new Log();
+    let state = twoExchanges();
+    expect(canRegenerate(state, msg(state, "103-a1"))).toBe(true);
+    const marked = applyEvent(state, log.updated(earlier("103-a1", "105-a1")));
+    expect(marked.changes.updated).toEqual(["103-a1"]);
+    state = marked.state;
+    expect(isEarlierVersion(msg(state, "103-a1"))).toBe(true);
+    expect(msg(state, "103-a1").text).toBe("answer 103-a1"); // kept, to be read when opened
+    // Nothing is offered on an earlier version but copying it: Claude no longer has it in mind.
+    expect([canRegenerate(state, msg(state, "103-a1")), canFork(msg(state, "103-a1")), canContinue(state, msg(state, "103-a1"))]).toEqual([false, false, false]);
+
+    state = applyAll(state, [
+      log.turn({ turn_id: "t1", status: "queued", position: 0, user_message_id: "102-u1" }),
+      log.turn({ turn_id: "t1", status: "running", message_id: "105-a1", user_message_id: "102-u1" }),
+      log.delta("t1", "105-a1", "A new "),
+      log.delta("t1", "105-a1", "answer."),
+    ]);
+    expect(state.order).toEqual(["100-u0", "101-a0", "102-u1", "103-a1", "105-a1"]);
+    expect(shownText(msg(state, "105-a1"))).toBe("A new answer.");
+    expect(promptOf(state, msg(state, "105-a1"))?.id).toBe("102-u1"); // the same prompt, stored once
+    expect(versionOf(state, msg(state, "103-a1"))).toEqual({ index: 1, count: 2 });
+    expect(versionOf(state, msg(state, "105-a1"))).toEqual({ index: 2, count: 2 });
+    expect(versionOf(state, msg(state, "101-a0"))).toBeNull();
+    expect(canRegenerate(state, msg(state, "105-a1"))).toBe(false); // still being written
+
+    const done = applyAll(state, [log.complete(reply("105-a1", "t1", { text: "A new answer." })), log.turn({ turn_id: "t1", status: "complete", message_id: "105-a1", user_message_id: "102-u1" })]);
+    expect(canRegenerate(done, msg(done, "105-a1"))).toBe(true);
+    expect(canRegenerate(done, msg(done, "103-a1"))).toBe(false);
+  });
+
+  it("renders every version of the turn again when another one arrives (their 'N of M')", () => {
+    const log = new Log();
+    const state = applyEvent(twoExchanges(), log.updated(earlier("103-a1", "105-a1"))).state;
+    const step = applyEvent(state, log.turn({ turn_id: "t1", status: "running", message_id: "105-a1", user_message_id: "102-u1" }));
+    expect(step.changes.added).toEqual(["105-a1"]);
+    expect(step.changes.updated).toContain("103-a1");
+    expect(step.changes.updated).not.toContain("101-a0");
+  });
+
+  it("takes the answer of the POST before its event, and the event then changes nothing", () => {
+    const state = twoExchanges();
+    const first = applyRecord(state, earlier("103-a1", "105-a1"));
+    expect(isEarlierVersion(msg(first.state, "103-a1"))).toBe(true);
+    const again = applyEvent(first.state, new Log().updated(earlier("103-a1", "105-a1")));
+    expect(again.state.messages.get("103-a1")).toEqual(first.state.messages.get("103-a1"));
+  });
+
+  it("shows two earlier versions after a reload, the newest reply being the one to regenerate", () => {
+    const messages = [reply("107-a1", "t1", { text: "Third try" }), earlier("105-a1", "107-a1"), earlier("103-a1", "105-a1"), record("102-u1", { turn_id: "t1", text: "Second" }), reply("101-a0", "t0"), record("100-u0", { turn_id: "t0" })];
+    const state = loadHistory(emptyConversation("s1"), { messages, next: null }).state;
+    expect(["103-a1", "105-a1", "107-a1"].map((id) => versionOf(state, msg(state, id)))).toEqual([
+      { index: 1, count: 3 },
+      { index: 2, count: 3 },
+      { index: 3, count: 3 },
+    ]);
+    expect(["103-a1", "105-a1", "107-a1"].map((id) => canRegenerate(state, msg(state, id)))).toEqual([false, false, true]);
+    // A stopped earlier version offers no Retry either: its prompt was answered again.
+    const stopped = applyRecord(state, earlier("105-a1", "107-a1")).state;
+    const cut = applyRecord(stopped, { ...earlier("105-a1", "107-a1"), state: "interrupted", error: "Stopped on request." }).state;
+    expect(canRetry(cut, msg(cut, "105-a1"))).toBe(false);
+  });
+
+  it("does not offer Regenerate on a reply the person has written after (a fork cut at their message)", () => {
+    const messages = [record("104-u2", { turn_id: "t2", text: "unanswered" }), reply("103-a1", "t1"), record("102-u1", { turn_id: "t1" })];
+    const state = loadHistory(emptyConversation("s1"), { messages, next: null }).state;
+    expect(canRegenerate(state, msg(state, "103-a1"))).toBe(false);
+    // A note of Blu's after the reply does not count.
+    const noted = loadHistory(emptyConversation("s1"), { messages: [record("104-n", { role: "system" }), ...messages.slice(1)], next: null }).state;
+    expect(canRegenerate(noted, msg(noted, "103-a1"))).toBe(true);
   });
 });

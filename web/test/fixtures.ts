@@ -23,6 +23,7 @@ export function record(id: string, overrides: Partial<MessageRecord> = {}): Mess
     truncated: false,
     claude_message_uuid: null,
     attachments: {},
+    superseded_by: null,
     ...overrides,
   };
 }
@@ -63,6 +64,9 @@ export class Log {
 
   complete(message: MessageRecord): StreamEvent {
     return this.next("message.complete", { turn_id: message.turn_id ?? `turn-of-${message.id}`, message });
+  }
+  updated(message: MessageRecord): StreamEvent {
+    return this.next("message.updated", { turn_id: message.turn_id ?? `turn-of-${message.id}`, message });
   }
   turn(facts: TurnFacts): StreamEvent {
     // The fields every shape of that status carries (runtime/agent/event_types.py), unless the test gives them.

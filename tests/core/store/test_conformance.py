@@ -286,6 +286,8 @@ def test_message_round_trips_every_field(store: Store) -> None:
         output_tokens=20,
         cost_usd=0.5,
         error="stopped",
+        claude_message_uuid="0c5e7c1e-8f57-4a4e-9d1e-4f1f3f0c2a77",
+        superseded_by=new_message_id(T0 + 5),
     )
     store.put_message(m)
     assert store.get_message("s1", m.id) == m
@@ -353,6 +355,22 @@ def test_update_message(store: Store) -> None:
         store.update_message("s1", m.id, state="done")
     with pytest.raises(ValueError):
         store.update_message("s1", m.id, id="other")
+
+
+def test_a_reply_becomes_an_earlier_version_and_back(store: Store) -> None:
+    """Regenerate marks the reply it replaces (`superseded_by`); the mark reads back alike everywhere."""
+    reply = message("s1", 1, role="assistant", turn_id="turn-1")
+    store.put_message(reply)
+    assert store.get_message("s1", reply.id).superseded_by is None  # the default: a current reply
+    newer = new_message_id(T0 + 9)
+    earlier = store.update_message("s1", reply.id, superseded_by=newer)
+    assert earlier == replace(reply, superseded_by=newer)
+    assert store.get_message("s1", reply.id) == earlier
+    assert store.list_messages("s1").items == [earlier]
+    assert store.list_messages("s1", newest_first=True).items == [earlier]
+    assert store.update_message("s1", reply.id, superseded_by=None).superseded_by is None
+    with pytest.raises(TypeError):
+        store.update_message("s1", reply.id, superseded_by=7)
 
 
 def test_oversized_message_is_truncated_to_fit_one_item(store: Store) -> None:

@@ -75,3 +75,18 @@ def test_host_is_set_only_for_an_explicit_endpoint(aws: Any) -> None:
     assert plain._m.session.Meta.region == "eu-west-1"
     assert local._m.session.Meta.host == "http://localhost:8000"
     assert local._m.message._get_connection() is local._m.session._get_connection()
+
+
+def test_a_message_stored_before_earlier_versions_existed_loads_as_a_current_one(aws: Any, table: str) -> None:
+    """An item written by an older Blu has no `superseded_by` attribute: it reads as None (a current reply)."""
+    store = DynamoStore(table)
+    record = MessageRecord(session_id="s1", id=new_message_id(T0), role="assistant", text="old", created_at=T0)
+    store.put_message(record)
+    key = {"PK": {"S": "SESSION#s1"}, "SK": {"S": f"MSG#{record.id}"}}
+    stored = items(aws, table)[("SESSION#s1", f"MSG#{record.id}")]
+    assert "superseded_by" not in stored  # None is not written, so old and new items look alike
+    aws.update_item(TableName=table, Key=key, UpdateExpression="REMOVE superseded_by")
+    assert store.get_message("s1", record.id) == record
+    store.update_message("s1", record.id, superseded_by="1760000009000-0000abcd")
+    assert items(aws, table)[("SESSION#s1", f"MSG#{record.id}")]["superseded_by"] == {"S": "1760000009000-0000abcd"}
+    assert store.get_message("s1", record.id).superseded_by == "1760000009000-0000abcd"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -13,7 +14,7 @@ from unittest import mock
 
 from core.store import open_store
 from core.store.local import LocalStore
-from core.store.models import MessageRecord, SessionRecord
+from core.store.models import MessageRecord, SessionRecord, to_plain
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -22,7 +23,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from core.store.local import LocalStore
-from core.store.models import MessageRecord, SessionRecord
+from core.store.models import MessageRecord, SessionRecord, to_plain
 
 store = LocalStore(Path(sys.argv[1]))
 store.create_session(SessionRecord(id="s1", name="kept"))
@@ -136,3 +137,18 @@ def test_a_finished_message_has_the_log_synced_without_waiting_for_it(tmp_path: 
     assert synced and set(synced) == {str(tmp_path / "blu.sqlite3-wal")}  # the log, nothing else, no FULL
     assert store._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     store.close()
+
+
+def test_a_message_stored_before_earlier_versions_existed_loads_as_a_current_one(tmp_path: Path) -> None:
+    """A body written by an older Blu has no `superseded_by`: it reads as None (a current reply)."""
+    store = LocalStore(tmp_path / "blu.sqlite3")
+    try:
+        record = MessageRecord(session_id="s1", id="1760000000000-0000abcd", role="assistant", text="old")
+        body = to_plain(record)
+        del body["superseded_by"]
+        with store._write() as db:
+            db.execute("INSERT INTO messages VALUES (?, ?, ?)", ("s1", record.id, json.dumps(body)))
+        assert store.get_message("s1", record.id) == record
+        assert store.list_messages("s1").items == [record]
+    finally:
+        store.close()

@@ -47,6 +47,7 @@ def fill(store: Store) -> None:
                 input_tokens=5,
                 cost_usd=0.25,
                 created_at=T0 + 1,
+                superseded_by=None if n == 0 else f"{n}-0003-c",  # an earlier version (Regenerate)
             )
         )
         store.put_artifact(ArtifactRecord(path=f"dir/file{n}.txt", session_id=sid, tool="Write", updated_at=T0 + 2))
@@ -120,6 +121,8 @@ def test_export_holds_every_lasting_item_in_kind_order(store: Store) -> None:
     long = next(i for i in items if i["item"].get("id") == "0-0002-b")
     assert long["item"]["text"] == LONG_TEXT  # whole, not the stored cut
     assert long["item"]["truncated"] is True
+    earlier = next(i for i in items if i["item"].get("id") == "1-0002-b")
+    assert earlier["item"]["superseded_by"] == "1-0003-c" and long["item"]["superseded_by"] is None
     schedules = [i["item"]["id"] for i in items if i["kind"] == "schedule"]
     runs = [(i["item"]["schedule_id"], i["item"]["id"]) for i in items if i["kind"] == "schedule_run"]
     assert schedules == sorted(schedules) and runs == sorted(runs)  # the same order on both back-ends
@@ -222,6 +225,12 @@ def test_replacing_a_long_message_keeps_its_whole_text(store: Store) -> None:
     store.update_message("s-one", "0-0002-b", text="short now")
     assert store.import_item(long, replace=True) == "replaced"
     assert store.get_message_text("s-one", "0-0002-b") == LONG_TEXT
+
+
+def test_a_message_exported_before_earlier_versions_existed_imports_as_a_current_one(store: Store) -> None:
+    old = {"session_id": "s-old", "id": "0-0001-a", "role": "assistant", "text": "from an older Blu"}
+    assert store.import_item(ExportedItem.from_json({"kind": "message", "item": old})) == "added"
+    assert store.get_message("s-old", "0-0001-a").superseded_by is None
 
 
 def test_bad_items_are_refused_and_write_nothing(store: Store) -> None:

@@ -190,6 +190,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions/{session_id}/messages/{message_id}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Regenerate
+         * @description Answer the newest reply's prompt again in this session: Claude's context is rewound to just before the
+         *     prompt, the reply is kept as an earlier version (`superseded_by`), and the prompt runs as a new turn
+         *     without being stored twice. `409` unless the message is the newest reply and nothing runs or waits.
+         */
+        post: operations["regenerate_api_sessions__session_id__messages__message_id__regenerate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{session_id}/interrupt": {
         parameters: {
             query?: never;
@@ -1505,7 +1527,7 @@ export interface components {
          */
         EventsPage: {
             /** Events */
-            events: (components["schemas"]["TurnStatusEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["MessageCompleteEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["ArtifactChangedEvent"] | components["schemas"]["MemoryChangedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalResolvedEvent"] | components["schemas"]["ErrorEvent"])[];
+            events: (components["schemas"]["TurnStatusEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["MessageCompleteEvent"] | components["schemas"]["MessageUpdatedEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["ArtifactChangedEvent"] | components["schemas"]["MemoryChangedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalResolvedEvent"] | components["schemas"]["ErrorEvent"])[];
             /** Next */
             next: number;
             /** Epoch */
@@ -2149,6 +2171,8 @@ export interface components {
             attachments: {
                 [key: string]: string;
             };
+            /** Superseded By */
+            superseded_by: string | null;
         };
         /** MessageText */
         MessageText: {
@@ -2156,6 +2180,29 @@ export interface components {
             id: string;
             /** Text */
             text: string;
+        };
+        /**
+         * MessageUpdated
+         * @description A finished message changed: its record as stored now. Regenerate publishes the reply it replaced, now an
+         *     earlier version (`superseded_by`: the id of the reply that answers the same prompt instead).
+         */
+        MessageUpdated: {
+            /** Turn Id */
+            turn_id: string;
+            message: components["schemas"]["MessageRecord"];
+        };
+        /** MessageUpdatedEvent */
+        MessageUpdatedEvent: {
+            /** Seq */
+            seq: number;
+            /** At */
+            at: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message.updated";
+            data: components["schemas"]["MessageUpdated"];
         };
         /** NewMessage */
         NewMessage: {
@@ -2280,6 +2327,24 @@ export interface components {
             session_id?: string | null;
             /** Visible */
             visible: boolean;
+        };
+        /**
+         * Regenerating
+         * @description The reply is kept as an earlier version and its prompt is being answered again, in the same session:
+         *     `turn_id` is the prompt's own turn, `message_id` the new reply's id, `position` how many turns run before
+         *     it (0: it starts now).
+         */
+        Regenerating: {
+            /** Turn Id */
+            turn_id: string;
+            /** Position */
+            position: number;
+            /** User Message Id */
+            user_message_id: string;
+            /** Message Id */
+            message_id: string;
+            /** @description The reply as stored now: an earlier version (`superseded_by` set). */
+            earlier: components["schemas"]["MessageRecord"];
         };
         /** ReplacedSession */
         ReplacedSession: {
@@ -4352,6 +4417,101 @@ export interface operations {
             };
             /** @description The request's fields are not valid */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    regenerate_api_sessions__session_id__messages__message_id__regenerate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Regenerating"];
+                };
+            };
+            /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with what is running (or, for an upload, with its state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request's fields are not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Blu is stopping or busy */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
