@@ -117,6 +117,13 @@ class SessionUpdated(EventData):
     session: SessionRecord
 
 
+class SessionDeleted(EventData):
+    """The session was deleted (its running turn stopped first): the last event of its log; reading on answers
+    404. A page that shows it leaves it."""
+
+    session_id: str
+
+
 class MemoryVersionRef(EventData):
     """A kept version of Claude's memory (runtime/memory.py): `etag` is its text's SHA-256, `at` epoch seconds,
     `size` bytes."""
@@ -211,6 +218,11 @@ class SessionUpdatedEvent(Event):
     data: SessionUpdated
 
 
+class SessionDeletedEvent(Event):
+    type: Literal["session.deleted"]
+    data: SessionDeleted
+
+
 class MemoryChangedEvent(Event):
     type: Literal["memory.changed"]
     data: MemoryChanged
@@ -238,6 +250,7 @@ BluEvent = Annotated[
     | ToolResultEvent
     | MessageCompleteEvent
     | SessionUpdatedEvent
+    | SessionDeletedEvent
     | ArtifactChangedEvent
     | MemoryChangedEvent
     | ApprovalRequestedEvent

@@ -60,6 +60,7 @@ def test_events_are_one_union_discriminated_on_type(schema_text: str) -> None:
             "tool.result",
             "message.complete",
             "session.updated",
+            "session.deleted",
             "artifact.changed",
             "memory.changed",
             "approval.requested",
