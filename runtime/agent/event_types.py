@@ -125,6 +125,13 @@ class SessionUpdated(EventData):
     session: SessionRecord
 
 
+class SessionDeleted(EventData):
+    """The session was deleted (its running turn stopped first): the last event of its log; reading on answers
+    404. A page that shows it leaves it."""
+
+    session_id: str
+
+
 class MemoryVersionRef(EventData):
     """A kept version of Claude's memory (runtime/memory.py): `etag` is its text's SHA-256, `at` epoch seconds,
     `size` bytes."""
@@ -224,6 +231,11 @@ class SessionUpdatedEvent(Event):
     data: SessionUpdated
 
 
+class SessionDeletedEvent(Event):
+    type: Literal["session.deleted"]
+    data: SessionDeleted
+
+
 class MemoryChangedEvent(Event):
     type: Literal["memory.changed"]
     data: MemoryChanged
@@ -252,6 +264,7 @@ BluEvent = Annotated[
     | MessageCompleteEvent
     | MessageUpdatedEvent
     | SessionUpdatedEvent
+    | SessionDeletedEvent
     | ArtifactChangedEvent
     | MemoryChangedEvent
     | ApprovalRequestedEvent

@@ -48,6 +48,7 @@ class EventLog:
         self._head = 0
         self._changed = asyncio.Event()
         self._closed = False
+        self.ended_at: int | None = None  # the seq of `session.deleted`: the session was deleted
 
     @property
     def head(self) -> int:
@@ -160,6 +161,22 @@ class EventHub:
 
     def publish(self, session_id: str, type_: str, data: dict[str, Any]) -> Event:
         return self.log(session_id).append(type_, data)
+
+    def end(self, session_id: str, type_: str, data: dict[str, Any]) -> Event:
+        """The session's last event (it was deleted): readers behind it still get it, and the events route
+        answers 404 to a reader already past it."""
+        log = self.log(session_id)
+        event = log.append(type_, data)
+        log.ended_at = event.seq
+        return event
+
+    def reopen(self, session_id: str) -> EventLog:
+        """A fresh log for a deleted session that is back (a restore or an import brought it back): readers
+        of the old one are told to reload (their position is unknown in the new one)."""
+        old = self._logs.pop(session_id, None)
+        if old is not None:
+            old.close()
+        return self.log(session_id)
 
     def close(self) -> None:
         for log in self._logs.values():

@@ -70,6 +70,10 @@ class CannotRegenerate(Exception):
     """The message is not a reply Regenerate can answer again; the text says why, in a person's words."""
 
 
+# How long deleting a session waits for its running turn to stop (the worker's own grace period is 10 s).
+DELETE_STOP_SECONDS = 30.0
+
+
 CONTEXT_LOST = (
     "Claude's memory of the conversation above could not be carried into this fork: from here on Claude "
     "starts afresh and knows only what is said in this fork."
@@ -188,6 +192,8 @@ class SessionManager:
         # Per session: held while a turn is being admitted (a message stored and queued, or a reply's
         # regeneration prepared), so a regeneration never interleaves with a message arriving meanwhile.
         self._admissions: dict[str, asyncio.Lock] = {}
+        # Sessions being deleted (their turn is being stopped): no new message; set once the delete ended.
+        self._deleting: dict[str, asyncio.Event] = {}
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
@@ -318,6 +324,8 @@ class SessionManager:
     ) -> tuple[TurnRequest, int, MessageRecord]:
         if not self.accepting:
             raise ShuttingDown()
+        if session_id in self._deleting:
+            raise NotFound(f"session {session_id} is being deleted")
         session = await self.store.get_session(session_id)
         if session.status == "archived":
             session = await self.store.update_session(session_id, status="active")
@@ -597,6 +605,8 @@ class SessionManager:
         async with self._admission(session_id):
             if not self.accepting:
                 raise ShuttingDown()
+            if session_id in self._deleting:
+                raise NotFound(f"session {session_id} is being deleted")
             session = await self.store.get_session(session_id)
             reply = await self.store.get_message(session_id, message_id)
             worker = self.workers.get(session_id)
@@ -735,19 +745,40 @@ class SessionManager:
         return ClaudeCut(None, {})
 
     async def delete(self, session_id: str) -> None:
-        worker = self.workers.get(session_id)
-        if (worker is not None and not worker.is_idle) or self._admission(session_id).locked():
-            raise TurnRunning()
+        """Delete a session, its messages and Claude's transcript. A running turn is stopped first (as Stop
+        does: its approvals are answered no) and its queued turns are dropped; meanwhile the session takes
+        no new message. Every reader of its event stream is told (`session.deleted`), and the stream then
+        answers 404. Raises NotFound, and TurnRunning when the turn does not end in time."""
+        while (other := self._deleting.get(session_id)) is not None:  # another delete of it is under way
+            await other.wait()  # its outcome decides: gone (NotFound below), or still here
         session = await self.store.get_session(session_id)
-        await self.store.delete_session(session_id)
-        if worker is not None:
-            worker.stop()
-            self.workers.pop(session_id, None)
-        self._admissions.pop(session_id, None)
+        done = self._deleting[session_id] = asyncio.Event()
+        try:
+            async with self._admission(session_id):  # a message or a regeneration being admitted goes first
+                worker = self.workers.get(session_id)
+            if worker is not None:
+                worker.drain_queue()  # the session goes: nothing queued in it is answered
+                if worker.current is not None:
+                    await worker.interrupt("interrupted", "The session was deleted while this turn was running.")
+                    deadline = time.monotonic() + DELETE_STOP_SECONDS
+                    while worker.current is not None:
+                        if time.monotonic() > deadline:
+                            raise TurnRunning()
+                        await asyncio.sleep(0.05)
+                    session = await self.store.get_session(session_id)  # the turn may have named Claude's session
+            await self.store.delete_session(session_id)
+            if worker is not None:
+                worker.stop()
+                self.workers.pop(session_id, None)
+        finally:
+            del self._deleting[session_id]
+            self._admissions.pop(session_id, None)
+            done.set()
         # Claude's transcript goes too (a fork has a transcript of its own, so no other session needs it).
         path = transcript_path(self.settings, session.claude_session_id) if session.claude_session_id else None
         if path is not None:
             path.unlink(missing_ok=True)
+        self.hub.end(session_id, "session.deleted", {"session_id": session_id})
 
     # -- MCP servers ----------------------------------------------------------------------
     def mcp_changed(self) -> None:

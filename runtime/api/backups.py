@@ -136,16 +136,24 @@ async def preview_restore(backups: BackupsDep, snapshot_id: str, scope: RestoreS
 @router.post(
     "/{snapshot_id}/restore",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=error_responses(400, 409),
+    responses=error_responses(400, 404, 409),
     dependencies=ACTION,
 )
 async def restore(state: StateDep, backups: BackupsDep, snapshot_id: str, scope: RestoreScope) -> OperationStarted:
-    """Restore everything, one session or one file, in the background. Refused (409) while a turn runs
-    (of that session, for a session). A snapshot of what is replaced is taken first; its id is in the
-    operation's result (`safety_snapshot`). New turns are refused until a full restore ends."""
+    """Restore everything, one session or one file, in the background. Refused at once, with nothing
+    changed: an unknown snapshot (404), a session the snapshot does not hold or a malformed path (400, as
+    the preview says), and (409) while a turn runs (of that session, for a session). A snapshot of what
+    is replaced is taken first; its id is in the operation's result (`safety_snapshot`). New turns are
+    refused until a full restore ends."""
     snapshot_id = _snapshot_id(snapshot_id)
     if scope.session_id and scope.path:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Restore one session or one file, not both.")
+    try:  # refused now, before anything changes: an unknown snapshot (404), session or path (400)
+        await asyncio.to_thread(
+            backups.backups.check_restore, snapshot_id, session_id=scope.session_id, path=scope.path
+        )
+    except (SnapshotNotFound, RestoreError, PathRejected) as exc:
+        raise _refusal(exc) from exc
     manager = state.manager
     if scope.path is None and (manager.busy() if scope.session_id is None else not _idle(manager, scope.session_id)):
         raise _refusal(BackupBusy("A turn is running; restore when it has finished (or stop it first)."))

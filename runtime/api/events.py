@@ -41,6 +41,14 @@ async def read_events(
         except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
     log = manager.hub.log(session_id)
+    if log.ended_at is not None:  # deleted here: a reader behind `session.deleted` still gets it
+        try:
+            await store.get_session(session_id)
+        except NotFound as exc:
+            if after >= log.ended_at or (epoch is not None and epoch != log.epoch):
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "Session not found.") from exc
+        else:
+            log = manager.hub.reopen(session_id)  # back (a restore, an import): a log of its own again
     with state.presence.reading(session_id):  # someone is looking at this session (runtime/notify/presence.py)
         result = await log.read(after=after, wait=wait, epoch=epoch)
     return JSONResponse(

@@ -127,12 +127,15 @@ async def update_session(
     responses=error_responses(404, 409),
 )
 async def delete_session(session_id: SessionId, manager: ManagerDep) -> Response:
+    """Delete the session, its messages, artifact records and Claude's transcript. A running turn is stopped
+    first and queued ones dropped (the answer waits for that, a few seconds at most); every page following
+    the session's events gets `session.deleted`. 409 only when the running turn did not stop in time."""
     try:
         await manager.delete(session_id)
     except NotFound as exc:
         raise _not_found() from exc
     except TurnRunning as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, "A turn is running; stop it first.") from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, "The running turn did not stop in time; try again.") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -376,6 +376,17 @@ class Backups:
             "sessions_rewound": sorted(sid for sid in snap_sessions if sid in current),
         }
 
+    def check_restore(self, snapshot_id: str, *, session_id: str | None = None, path: str | None = None) -> None:
+        """What a restore can refuse before anything changes, from the snapshot's summary: an unknown
+        snapshot (SnapshotNotFound), a session it does not hold (RestoreError, as `preview` says), a path
+        that is no workspace file's (PathRejected, RestoreError). Whether it holds a file is only known
+        from its archive, so `restore_file` still checks that."""
+        info = self.repository.get(snapshot_id)
+        if session_id is not None and session_id not in {s.get("id") for s in info.summary.get("sessions", [])}:
+            raise RestoreError(f"The snapshot holds no session {session_id!r}.")
+        if path is not None and not split_path(path):
+            raise RestoreError("Name a file, not the workspace.")
+
     def _current_sessions(self) -> list[Any]:
         sessions, cursor = [], None
         while True:

@@ -9,7 +9,16 @@ from typing import Any
 
 _DIRECTIVE = re.compile(r"\[\[\s*([a-z_]+)\b(.*?)\]\]", re.DOTALL)
 _CWD = re.compile(r"(?:Primary working directory|Working directory|cwd):\s*(/[^\n]*)", re.IGNORECASE)
-_NOISE_PREFIXES = ("<system-reminder>", "[Request interrupted", "<local-command", "<command-name>", "[Image: source:")
+# Text the CLI itself adds to user messages, never typed: reminders, notes, and "Tool loaded." beside the
+# result of a ToolSearch that loaded a deferred tool's schema.
+_NOISE_PREFIXES = (
+    "<system-reminder>",
+    "[Request interrupted",
+    "<local-command",
+    "<command-name>",
+    "[Image: source:",
+    "Tool loaded.",
+)
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,10 @@ _USER_MEMORY = re.compile(
     r"(?=\n\nContents of |\n</system-reminder>|$)",
     re.DOTALL,
 )
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 _MCP_TOOL = re.compile(r"\bmcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+")
+# The CLI's list of deferred tools (schemas loaded through ToolSearch), one name a line, in its system prompt.
+_DEFERRED_LIST = re.compile(r"deferred tools are now available[^\n]*\n((?:[A-Za-z][A-Za-z0-9_-]*\n)+)")
 
 
 def _all_texts(body: dict[str, Any]) -> list[str]:
@@ -148,17 +160,23 @@ def user_memory(body: dict[str, Any]) -> str | None:
 
 
 def offered_tools(body: dict[str, Any]) -> list[str]:
-    """The tools a request offers: its `tools` array, plus the MCP tools the CLI names as deferred (their
-    schemas load through ToolSearch, so they appear only by name in a reminder)."""
+    """The tools a request offers: its `tools` array, plus the tools the CLI names as deferred (their
+    schemas load through ToolSearch, so they appear only by name: MCP tools in a reminder, the CLI's own
+    in its list of deferred tools)."""
     names = [str(tool.get("name")) for tool in body.get("tools") or [] if isinstance(tool, dict)]
     for text in _all_texts(body):
-        names += [name for name in _MCP_TOOL.findall(text) if name not in names]
+        found = _MCP_TOOL.findall(text)
+        for listed in _DEFERRED_LIST.findall(text):
+            found += listed.split()
+        names += [name for name in dict.fromkeys(found) if name not in names]
     return names
 
 
 def result_text(block: dict[str, Any]) -> str:
-    """A tool_result's content as plain text."""
+    """A tool_result's content as plain text, without the reminders the CLI adds to it."""
     content = block.get("content")
     if isinstance(content, list):
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content or "")
+        text = "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    else:
+        text = str(content or "")
+    return _REMINDER.sub("", text).strip()

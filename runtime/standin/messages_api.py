@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from runtime.standin.directives import Conversation, find_cwd
+from runtime.standin.directives import Conversation, find_cwd, offered_tools
 from runtime.standin.replies import Reply, plan_reply
 from runtime.standin.serving import BackgroundServer
 
@@ -66,6 +66,7 @@ class LoggedRequest:
     prompt: str | None = None
     tool_result: bool = False
     cwd: str | None = None
+    tools: list[str] = field(default_factory=list)  # the tools offered, deferred ones included (by name)
     kind: str | None = None  # what the stand-in answered: echo, tool, tool_done, title, recall, error, ...
     status: int = 200
     outcome: str = "pending"  # ok, error, dropped, disconnected
@@ -247,6 +248,7 @@ async def messages(request: Request) -> Response:
     entry.prompt = conversation.prompt
     entry.tool_result = conversation.carries_tool_result
     entry.cwd = find_cwd(body)
+    entry.tools = offered_tools(body)
     if (denied := _authenticate(request, state.config)) is not None:
         entry.status, entry.outcome, entry.kind = 401, "error", "auth"
         return denied

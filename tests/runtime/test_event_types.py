@@ -26,9 +26,17 @@ def all_events(server: BluServer, session_id: str) -> list[dict[str, Any]]:
     """The whole log of a session in this server process, read as the UI reads it (from 0)."""
     reader = server.client()
     events: list[dict[str, Any]] = []
-    while batch := reader.read(session_id, wait=0)["events"]:
-        events.extend(batch)
-    return events
+    while True:
+        after = reader.cursors.get(session_id, 0)
+        response = reader.http.get(f"/api/sessions/{session_id}/events", params={"after": after, "wait": 0})
+        if response.status_code == 404 and events and events[-1]["type"] == "session.deleted":
+            return events  # a deleted session's log ends there
+        assert response.status_code == 200, response.text
+        batch = response.json()
+        if not batch["events"]:
+            return events
+        events.extend(batch["events"])
+        reader.cursors[session_id] = batch["next"]
 
 
 def wait_for(api: BluClient, sid: str, type_: str, **data: str) -> None:
@@ -92,6 +100,8 @@ def test_every_event_of_real_turns_is_a_member_of_the_union(fresh_server: BluSer
     deadline = time.monotonic() + 30  # the title comes after the first successful exchange, from its own CLI run
     while api.http.get(f"/api/sessions/{first}").json()["name"] == "hello there" and time.monotonic() < deadline:
         time.sleep(0.2)
+
+    assert api.http.delete(f"/api/sessions/{fork}").status_code == 204  # its log ends with session.deleted
 
     events = [event for sid in (first, second, fork) for event in all_events(fresh_server, sid)]
     for event in events:

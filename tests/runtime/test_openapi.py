@@ -61,6 +61,7 @@ def test_events_are_one_union_discriminated_on_type(schema_text: str) -> None:
             "message.complete",
             "message.updated",
             "session.updated",
+            "session.deleted",
             "artifact.changed",
             "memory.changed",
             "approval.requested",

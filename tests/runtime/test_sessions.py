@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.runtime.conftest import model_env
 from tests.support.server import BluClient, BluServer, assert_totals_are_sums
@@ -82,6 +83,40 @@ def test_delete_removes_claudes_transcript_too(blu: BluServer, api: BluClient) -
     assert claude_id and transcripts()
     assert api.http.delete(f"/api/sessions/{sid}").status_code == 204
     assert transcripts() == []
+
+
+def test_delete_while_a_turn_runs_stops_it_then_deletes(blu: BluServer, api: BluClient) -> None:
+    """Deleting a session whose turn runs stops the turn, drops what is queued and deletes (no 409);
+    a page following its events (another tab) is told, and its stream then answers 404."""
+    sid = api.new_session()
+    other_tab = blu.client()
+    running = api.send(sid, "[[slow ms=100]] [[words n=400]]")
+    api.send(sid, "queued behind it [[say text=never]]")
+    deadline = time.monotonic() + 30
+    while not any(
+        e["type"] == "message.delta" and e["data"]["turn_id"] == running["turn_id"] for e in api.read(sid)["events"]
+    ):
+        assert time.monotonic() < deadline, "the turn did not start streaming"
+
+    started = time.monotonic()
+    assert api.http.delete(f"/api/sessions/{sid}").status_code == 204
+    assert time.monotonic() - started < 15
+    assert api.http.get(f"/api/sessions/{sid}").status_code == 404
+    assert api.http.get("/api/stats").json()["running_turns"] == 0
+    # New messages are refused; the deleted session does not come back.
+    assert api.http.post(f"/api/sessions/{sid}/messages", json={"text": "hello?"}).status_code == 404
+    assert sid not in [s["id"] for s in api.http.get("/api/sessions", params={"limit": 200}).json()["sessions"]]
+
+    # The other tab reads on from where it was: the turn's end, then `session.deleted` as the last event.
+    seen: list[dict[str, Any]] = []
+    while not seen or seen[-1]["type"] != "session.deleted":
+        seen.extend(other_tab.read(sid, wait=2)["events"])
+        assert time.monotonic() < deadline + 30, [e["type"] for e in seen]
+    assert seen[-1]["data"] == {"session_id": sid}
+    ended = [e["data"] for e in seen if e["type"] == "turn.status" and e["data"]["turn_id"] == running["turn_id"]]
+    assert ended[-1]["status"] == "interrupted"
+    after = other_tab.http.get(f"/api/sessions/{sid}/events", params={"after": seen[-1]["seq"], "wait": 0})
+    assert after.status_code == 404
 
 
 def test_a_queued_turn_can_be_cancelled_before_it_runs(api: BluClient) -> None:

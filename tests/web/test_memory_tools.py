@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.mcp_server import stdio_config
 from tests.support.server import BluServer
-from tests.web.conftest import Console, ContextFactory, login_context
+from tests.web.conftest import Console, ContextFactory, login_context, screenshot
 from tests.web.helpers import open_app, send
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -77,6 +77,51 @@ def test_memory_is_edited_previewed_saved_and_restored(
     assert (own_blu.data_dir / "claude" / "CLAUDE.md").read_text() == "# About me\n\n- I like **herons**\n"
     page.wait_for_function(count, arg=3)
     assert "Restored" in versions.first.inner_text()
+
+
+def test_after_a_save_conflict_the_labels_say_what_the_memory_is_now(
+    new_context: ContextFactory, own_blu: BluServer, console: Console
+) -> None:
+    """Opened while the memory was empty; another tab saves first: the refused save's status no longer says
+    "Empty", and the versions list marks the other tab's version as the current one (not Restore)."""
+    console.allow(r"status of 409")  # the refused save
+    context = new_context()
+    login_context(context, own_blu.url)
+    page = context.new_page()
+    open_app(page, own_blu.url)
+    page.get_by_test_id("open-memory").click()
+    dialog = page.get_by_test_id("memory-dialog")
+    status = dialog.get_by_test_id("memory-status")
+    status.get_by_text("Empty: nothing saved yet.").wait_for()
+
+    api = own_blu.client()
+    empty = api.http.get("/api/memory")
+    theirs = api.http.put("/api/memory", json={"content": "- theirs\n"}, headers={"If-Match": empty.headers["etag"]})
+    assert theirs.is_success, theirs.text
+    their_version = theirs.json()["version"]["id"]
+
+    dialog.locator("#memory-editor").fill("- mine\n")
+    dialog.get_by_role("button", name="Save", exact=True).click()
+    dialog.get_by_test_id("memory-conflict").wait_for()
+    mark = dialog.locator(f"[data-version-id='{their_version}']")
+    mark.wait_for()
+    assert "Empty" not in status.inner_text()
+    assert "by You" in status.inner_text() and "changed" in status.inner_text()
+    assert "Current" in mark.inner_text()
+    assert mark.get_by_role("button", name="Restore").count() == 0
+    screenshot(page, "desktop-memory-conflict")
+
+    # Saving mine over theirs makes mine the current one; the labels follow.
+    dialog.get_by_role("button", name="Save mine over theirs").click()
+    status.get_by_text("Saved", exact=False).wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=memory-versions] li[data-version-id]').length === 2"
+    )
+    assert "changed" not in status.inner_text() and "Unsaved" not in status.inner_text()
+    versions = dialog.get_by_test_id("memory-versions").locator("li[data-version-id]")
+    assert "Current" in versions.first.inner_text() and "Current" not in mark.inner_text()
+    assert (own_blu.data_dir / "claude" / "CLAUDE.md").read_text() == "- mine\n"
+    context.close()
 
 
 def test_claudes_memory_change_shows_as_a_card_after_its_reply_and_reverts(

@@ -1,14 +1,25 @@
-"""The Schedules dialog on a phone: create a one-shot, see its run end, open its session, edit, pause, delete."""
+"""The Schedules dialog: on a phone, create a one-shot, see its run end, open its session, edit, pause, delete; on
+desktop and phone, a field's error goes once that field is corrected."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import PHONE, Console, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
+from tests.web.conftest import (
+    DESKTOP,
+    PHONE,
+    Console,
+    ContextFactory,
+    assert_no_horizontal_overflow,
+    login_context,
+    screenshot,
+)
 from tests.web.helpers import open_app, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -87,3 +98,44 @@ def test_schedules_on_a_phone(new_context: ContextFactory, blu: BluServer, api: 
     assert api.http.get(f"/api/schedules/{schedule_id}").status_code == 404
     dialog.get_by_role("button", name="Close schedules").tap()
     dialog.wait_for(state="hidden")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_field_error_goes_once_the_field_is_corrected(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+) -> None:
+    console.allow(r"status of 400 \(Bad Request\) \[.*/api/schedules\]")  # the zone refused on purpose
+    which = "phone" if viewport == PHONE else "desktop"
+    page = logged_in(viewport=viewport).new_page()
+    open_app(page, blu.url, "/#/new")
+    if viewport == PHONE:
+        page.get_by_role("button", name="Sessions").click()  # the drawer with the sidebar's buttons
+    page.get_by_role("button", name="Schedules").click()
+    dialog = page.get_by_test_id("schedules")
+    dialog.get_by_role("button", name="+ New schedule").click()
+    page.fill("#schedule-name", "Zone check")
+    page.fill("#schedule-prompt", "[[say text=hi]]")
+    page.fill("#schedule-repeat", "every monday at 9:00")
+    page.fill("#schedule-timezone", "Mars/Olympus")
+    dialog.get_by_role("button", name="Save schedule").click()
+    error = dialog.locator(".schedules__error")
+    error.get_by_text("Unknown time zone", exact=False).wait_for()
+    zone = page.locator("#schedule-timezone")
+    assert zone.get_attribute("aria-invalid") == "true"
+    screenshot(page, f"{which}-schedule-zone-error")
+
+    # Another field's change leaves the zone's error; correcting the zone takes it away at once.
+    page.fill("#schedule-name", "Zone check, renamed")
+    assert error.is_visible() and zone.get_attribute("aria-invalid") == "true"
+    page.fill("#schedule-timezone", "Europe/Berlin")
+    assert error.is_hidden() and zone.get_attribute("aria-invalid") is None
+
+    # Saved: no stale error in the list or in the next form.
+    dialog.get_by_role("button", name="Save schedule").click()
+    item = dialog.locator("li.schedule", has_text="Zone check, renamed")
+    item.wait_for()
+    assert "(Europe/Berlin)" in item.locator(".schedule__when").inner_text()
+    dialog.get_by_role("button", name="+ New schedule").click()
+    assert error.is_hidden() and zone.get_attribute("aria-invalid") is None
+    schedule_id = item.get_attribute("data-schedule-id")
+    assert api.http.delete(f"/api/schedules/{schedule_id}").status_code == 204

@@ -96,6 +96,11 @@ def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(
         item.get_by_role("button", name="Restore everything…").click()
         backups.get_by_test_id("backups-status").get_by_text("Restored.").wait_for(timeout=60_000)
         assert [m["text"] for m in api.messages(session)] == ["[[say text=kept]]", "kept"]
+        # The snapshot of what the restore replaced is listed at once, newest first (no reopening).
+        assert item.count() == 2
+        assert "pre-restore" in item.first.inner_text() and "1 sessions, 4 messages" in item.first.inner_text()
+        assert "manual" in item.last.inner_text()
+        screenshot(page, "desktop-settings-backups-restored")
         context.close()  # before its server stops
     finally:
         server.stop()

@@ -1,16 +1,18 @@
 """Tool cards where they happened: between the reply's text in order, while streaming and after a reload,
-with workspace-relative paths, diffs for file edits, Bash's command and exit status, and clean errors."""
+with workspace-relative paths, diffs for file edits, Bash's command and exit status, and clean errors; and
+Claude's task list (TaskCreate/TaskUpdate) as a live checklist."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, assert_no_horizontal_overflow, screenshot
+from tests.support.tasks import TASK_MODEL, task_prompt
+from tests.web.conftest import DESKTOP, PHONE, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
 from tests.web.helpers import open_app, send, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -90,3 +92,50 @@ def test_tool_cards_sit_between_the_text_live_and_after_reload(
     page.reload()
     page.wait_for_selector("li.msg--assistant[data-state=complete] details.tool[data-tool=Bash]")
     assert page.locator("li.msg--assistant").last.evaluate(FLOW_JS) == flow
+
+
+@pytest.fixture(scope="module")
+def task_blu(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BluServer]:
+    """A Blu whose model is one the CLI offers its task tools to (with its default model it offers none:
+    tests/support/tasks.py, tests/runtime/test_task_tools.py)."""
+    server = BluServer(tmp_path_factory.mktemp("blu-tasks") / "data", env={"BLU_MODEL": TASK_MODEL}).start()
+    yield server
+    server.stop()
+
+
+CHECKLIST_JS = """(card) => [...card.querySelectorAll('.tasks__item')].map((li) =>
+    [li.querySelector('.tasks__text').innerText, li.dataset.status])"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_claudes_task_list_is_a_live_checklist(
+    new_context: ContextFactory, task_blu: BluServer, viewport: dict[str, int]
+) -> None:
+    which = "phone" if viewport == PHONE else "desktop"
+    context = new_context(viewport=viewport)
+    login_context(context, task_blu.url)
+    page = context.new_page()
+    open_app(page, task_blu.url, "/#/new")
+    send(page, task_prompt(pause_s=2))
+    # While the turn runs, the newest task card is open on the list as it is now.
+    live = page.locator("li.msg--assistant[data-state=running] details.tool--tasks[open]").last
+    live.locator(".tasks__item[data-status=in_progress]", has_text="Plan the trip").wait_for(timeout=30_000)
+    assert live.evaluate(CHECKLIST_JS) == [["Plan the trip", "in_progress"], ["Book the hotels", "pending"]]
+    if viewport == PHONE:
+        assert_no_horizontal_overflow(page, "a task list on a phone")
+    screenshot(page, f"{which}-task-list-live")
+    live = page.locator("li.msg--assistant[data-state=running] details.tool--tasks[open]").last
+    live.locator(".tasks__item[data-status=in_progress]", has_text="Book the hotels").wait_for(timeout=30_000)
+    assert live.evaluate(CHECKLIST_JS) == [["Plan the trip", "completed"], ["Book the hotels", "in_progress"]]
+
+    # At the end: everything done, on the newest card, the only one open; the same after a reload.
+    reply = wait_last_assistant(page, "complete")
+    done = [["Plan the trip", "completed"], ["Book the hotels", "completed"]]
+    cards = reply.locator("details.tool--tasks")
+    assert cards.count() == 6  # two TaskCreate, four TaskUpdate
+    assert reply.locator("details.tool--tasks[open]").count() == 1
+    assert cards.last.evaluate("(el) => el.open") and cards.last.evaluate(CHECKLIST_JS) == done
+    screenshot(page, f"{which}-task-list-done")
+    page.reload()
+    page.wait_for_selector("li.msg--assistant[data-state=complete] details.tool--tasks")
+    assert page.locator("li.msg--assistant").last.locator("details.tool--tasks").last.evaluate(CHECKLIST_JS) == done

@@ -46,6 +46,8 @@ export type ToolResultEvent = Schemas["ToolResultEvent"];
 export type MessageCompleteEvent = Schemas["MessageCompleteEvent"];
 export type MessageUpdatedEvent = Schemas["MessageUpdatedEvent"];
 export type SessionUpdatedEvent = Schemas["SessionUpdatedEvent"];
+/** The session was deleted (the last event of its log): a page that shows it leaves it. */
+export type SessionDeletedEvent = Schemas["SessionDeletedEvent"];
 export type ArtifactChangedEvent = Schemas["ArtifactChangedEvent"];
 export type ErrorEvent = Schemas["ErrorEvent"];
 export type ApprovalRequestedEvent = Schemas["ApprovalRequestedEvent"];

@@ -280,12 +280,21 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
         sidebar.remove(id);
         if (chat?.sessionId === id) window.location.hash = "#/new";
       },
-      restore: (id) => {
+      restore: (id, reopen) => {
         sidebar.upsert(s);
-        window.location.hash = `#/s/${id}`;
+        if (reopen) window.location.hash = `#/s/${id}`;
       },
       toast,
     });
+  }
+
+  /** The session was deleted elsewhere (another tab or device): out of the list, and, when it is open here,
+   * a notice and a new chat instead of a view of something that is gone. */
+  function sessionDeleted(id: string): void {
+    sidebar.remove(id);
+    if (chat?.sessionId !== id) return;
+    toast("This session was deleted (in another tab or on another device).");
+    window.location.hash = "#/new";
   }
 
   function sessionChanged(session: ListedSession): void {
@@ -302,6 +311,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     current = null;
     chat = new ChatView(id, {
       sessionChanged,
+      sessionDeleted,
       sessionCreated: (session) => {
         window.history.replaceState(null, "", `#/s/${session.id}`);
         current = session;

@@ -55,20 +55,32 @@ async function render(body: HTMLElement): Promise<void> {
         const download = h("button", { type: "button", class: "button button--small" }, "Download");
         const restore = h("button", { type: "button", class: "button button--small" }, "Restore everything…");
         download.addEventListener("click", async () => {
-          const link = await api.download(s.id);
-          window.location.assign(link.url);
+          try {
+            const link = await api.download(s.id);
+            window.location.assign(link.url);
+          } catch (error) {
+            status.textContent = `Couldn't download it: ${(error as Error).message}`;
+          }
         });
         restore.addEventListener("click", async () => {
-          const preview = await api.preview(s.id);
-          const gone = preview.sessions_removed.length;
-          const ask =
-            `Restore the snapshot of ${formatTime(s.created_at)}? It replaces everything here now ` +
-            `(${preview.current.sessions} sessions, ${preview.current.files} files)` +
-            (gone ? `; ${gone} session${gone > 1 ? "s" : ""} made since would go` : "") +
-            ". A snapshot of what it replaces is taken first.";
-          if (!window.confirm(ask)) return;
-          await api.restore(s.id);
-          const done = await finished(status);
+          let done: Operation | null;
+          try {
+            const preview = await api.preview(s.id);
+            const gone = preview.sessions_removed.length;
+            const ask =
+              `Restore the snapshot of ${formatTime(s.created_at)}? It replaces everything here now ` +
+              `(${preview.current.sessions} sessions, ${preview.current.files} files)` +
+              (gone ? `; ${gone} session${gone > 1 ? "s" : ""} made since would go` : "") +
+              ". A snapshot of what it replaces is taken first.";
+            if (!window.confirm(ask)) return;
+            await api.restore(s.id);
+            done = await finished(status);
+          } catch (error) {
+            status.textContent = `Couldn't restore: ${(error as Error).message}`;
+            return;
+          }
+          // The list now holds the snapshot of what was replaced ("pre-restore"): shown at once.
+          await refresh().catch(() => undefined);
           status.textContent = done?.state === "done" ? "Restored. Reload the page to see it." : `Restore failed: ${done?.error ?? "unknown"}`;
         });
         return h(
@@ -89,6 +101,8 @@ async function render(body: HTMLElement): Promise<void> {
       const done = await finished(status);
       if (done?.state === "failed") status.textContent = `The snapshot failed: ${done.error ?? "unknown"}`;
       else await refresh();
+    } catch (error) {
+      status.textContent = `Couldn't take a snapshot: ${(error as Error).message}`;
     } finally {
       take.disabled = false;
     }

@@ -49,6 +49,8 @@ import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
   sessionChanged(session: ListedSession): void;
+  /** The open session was deleted elsewhere (`session.deleted`, or its stream answers 404). */
+  sessionDeleted(id: string): void;
   sessionCreated(session: SessionRecord): void;
   artifactsChanged(): void;
   openSession(id: string): void;
@@ -245,6 +247,7 @@ export class ChatView {
       epoch,
       handlers: {
         event: (event) => {
+          if (event.type === "session.deleted") return this.deleted(sessionId);
           this.approvals.onEvent(event);
           this.commit(applyEvent(this.conversation, event));
           if (event.type === "memory.changed") this.showMemoryChange(event.data);
@@ -252,7 +255,7 @@ export class ChatView {
         page: () => this.scheduleFlush(),
         reset: () => this.reloadAfterReset(),
         reconnecting: (on) => this.setReconnecting(on),
-        missing: () => this.showMissing(),
+        missing: () => this.deleted(sessionId),
       },
     });
     this.stream.start();
@@ -282,6 +285,13 @@ export class ChatView {
         h("a", { href: `#/s/${from}`, class: "chat__origin-link" }, "Open the original"),
       );
     }
+  }
+
+  /** Deleted while open here (in another tab or device): stop following it and let the host leave it. */
+  private deleted(sessionId: string): void {
+    this.stream?.stop();
+    this.showMissing();
+    this.host.sessionDeleted(sessionId);
   }
 
   private showMissing(): void {

@@ -4,8 +4,9 @@
 import { ApiError, request } from "./api";
 import type { components } from "./generated/api";
 import { announce, h } from "./dom";
-import { formatBytes, formatTime, relativeTime } from "./format";
+import { formatBytes, formatTime } from "./format";
 import { renderCode, renderMarkdown } from "./markdown";
+import { AUTHOR_TEXT, memoryStatus } from "./memory-status";
 
 export type MemoryVersion = components["schemas"]["MemoryVersion"];
 export type MemoryState = components["schemas"]["MemoryState"];
@@ -30,7 +31,6 @@ export function conflictCurrent(error: unknown): MemoryState | null {
   return detail?.current ?? null;
 }
 
-const AUTHOR_TEXT: Record<string, string> = { you: "You", Claude: "Claude", restore: "Restored" };
 
 export interface MemoryHost {
   toast(text: string, kind?: "info" | "error"): void;
@@ -46,7 +46,10 @@ export class MemoryDialog {
   private conflict: HTMLElement;
   private versionsList: HTMLUListElement;
   private viewing: HTMLElement;
+  /** The memory the editor's text started from: Save sends its etag, "Unsaved changes" compares with it. */
   private state: MemoryState | null = null;
+  /** The memory as it is now, when a refused save (409) said it changed meanwhile: the labels show this. */
+  private latest: MemoryState | null = null;
   private saving = false;
 
   constructor(private host: MemoryHost) {
@@ -136,6 +139,7 @@ export class MemoryDialog {
 
   private load(state: MemoryState): void {
     this.state = state;
+    this.latest = null;
     this.editor.value = state.content;
     this.editor.maxLength = state.max_chars;
     if (!this.preview.hidden) renderMarkdown(this.preview, state.content);
@@ -145,10 +149,13 @@ export class MemoryDialog {
   private renderStatus(): void {
     const state = this.state;
     if (!state) return;
-    const version = state.version;
-    const saved = version ? `Saved ${relativeTime(version.at)} by ${AUTHOR_TEXT[version.author] ?? version.author}.` : "Empty: nothing saved yet.";
-    this.status.textContent = this.dirty ? `Unsaved changes. ${saved}` : saved;
+    this.status.textContent = memoryStatus(state, this.latest, this.dirty);
     this.saveButton.disabled = this.saving || !this.dirty;
+  }
+
+  /** The version that is current now: the one a refused save reported, else the one loaded. */
+  private get currentVersionId(): string | undefined {
+    return (this.latest ?? this.state)?.version?.id;
   }
 
   private togglePreview(): void {
@@ -184,6 +191,8 @@ export class MemoryDialog {
   private showConflict(current: MemoryState): void {
     const by = current.version ? AUTHOR_TEXT[current.version.author] ?? current.version.author : "someone";
     const mine = this.editor.value;
+    this.latest = current;
+    this.renderStatus();
     this.conflict.replaceChildren(
       h("p", null, h("strong", null, "The memory changed while you were editing"), ` (saved by ${by}). Your text is still here, unsaved.`),
       h(
@@ -223,7 +232,7 @@ export class MemoryDialog {
   private async loadVersions(): Promise<void> {
     try {
       const { versions } = await memoryApi.versions();
-      const currentId = this.state?.version?.id;
+      const currentId = this.currentVersionId;
       this.versionsList.replaceChildren(
         ...versions.map((v) =>
           h(

@@ -179,8 +179,18 @@ function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: re
       ),
       h("div", { class: "tool__body" }),
     );
-    // A task list is a live checklist: the newest one of a reply shows open.
-    if (tasks && last) card.open = true;
+    // A task list is a live checklist: the newest one of a reply shows open, and closes when a newer one
+    // comes (unless the person opened or closed it).
+    if (tasks && last) {
+      card.open = true;
+      card.dataset.autoOpen = "true";
+      const opened = card;
+      card.querySelector("summary")!.addEventListener("click", () => delete opened.dataset.autoOpen);
+    }
+  }
+  if (!last && card.dataset.autoOpen) {
+    card.open = false;
+    delete card.dataset.autoOpen;
   }
   const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, tasks ?? null, workspaceDir]);
   if (card.dataset.key === key) return card;
@@ -337,7 +347,22 @@ function openMenu(toggle: HTMLButtonElement): void {
   const menu = toggle.nextElementSibling as HTMLElement;
   toggle.setAttribute("aria-expanded", "true");
   menu.hidden = false;
-  menu.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+  placeMenu(toggle, menu);
+  menu.querySelector<HTMLElement>("[role=menuitem]")?.focus({ preventScroll: true });
+}
+
+/** A menu opens above its ⋯ button; where the chat's visible area has no room for it there (a message near
+ * the top, under the header or the stand-in's notice bar), below it; then the chat scrolls what is still
+ * cut off into view. The chat's scroll area clips the menu, so no z-index could lift it over the bar. */
+function placeMenu(toggle: HTMLElement, menu: HTMLElement): void {
+  menu.classList.remove("menu--below");
+  let view: HTMLElement | null = toggle.parentElement;
+  while (view && !/(auto|scroll)/.test(getComputedStyle(view).overflowY)) view = view.parentElement;
+  const bounds = (view ?? document.documentElement).getBoundingClientRect();
+  const button = toggle.getBoundingClientRect();
+  const room = { above: button.top - bounds.top, below: bounds.bottom - button.bottom };
+  if (room.above < menu.offsetHeight + 8 && room.below > room.above) menu.classList.add("menu--below");
+  menu.scrollIntoView({ block: "nearest" });
 }
 
 /** Close every open message menu (`refocus`: give focus back to its ⋯ button). */

@@ -75,6 +75,62 @@ const OUTCOMES: Record<RunOutcome, [string, string]> = {
 };
 const REFRESH_MS = 5000;
 
+/** A field of the schedule form. */
+export type ScheduleField =
+  | "name"
+  | "prompt"
+  | "kind"
+  | "repeat"
+  | "cron"
+  | "runAt"
+  | "timezone"
+  | "target"
+  | "session"
+  | "maxMinutes"
+  | "maxUsd";
+
+const BODY_FIELDS: Record<string, ScheduleField> = {
+  name: "name",
+  prompt: "prompt",
+  repeat: "repeat",
+  cron: "cron",
+  run_at: "runAt",
+  timezone: "timezone",
+  target: "target",
+  session_id: "session",
+  max_minutes: "maxMinutes",
+  max_usd: "maxUsd",
+};
+
+/** Which field of the form a refused save is about, so its error can sit on it and go once it is changed:
+ * a 422 names the field (`loc`); a 400 says it in words (runtime/api/schedules.py, runtime/schedules/
+ * recurrence.py). "when" is the timing the form shows (repeat, cron or date); null: the form as a whole. */
+export function errorField(status: number, body: unknown): ScheduleField | "when" | null {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (status === 422 && Array.isArray(detail)) {
+    const loc = (detail[0] as { loc?: unknown[] } | undefined)?.loc ?? [];
+    return BODY_FIELDS[String(loc[loc.length - 1])] ?? null;
+  }
+  if (typeof detail !== "string") return null;
+  if (/time zone|zone changes/i.test(detail)) return "timezone";
+  if (/prompt/i.test(detail)) return "prompt";
+  if (/session/i.test(detail)) return "session";
+  if (/time has passed|date and time/i.test(detail)) return "runAt";
+  if (/repeat|cron|every|hour|the time must|\bday\b|never happens|say when/i.test(detail)) return "when";
+  return null;
+}
+
+/** The message of a refused save: the server's sentence, or each refused field's reason (422). */
+function errorText(error: unknown): string {
+  if (!(error instanceof ApiError)) return "Couldn't save the schedule.";
+  const detail = (error.body as { detail?: unknown } | null)?.detail;
+  if (Array.isArray(detail)) {
+    const reasons = detail.map((d: { loc?: unknown[]; msg?: unknown }) => `${String(d.loc?.[d.loc.length - 1] ?? "")}: ${String(d.msg ?? "")}`);
+    if (reasons.length) return reasons.join("; ");
+  }
+  return error.detail || error.message;
+}
+
 export interface SchedulesHost {
   toast(text: string, kind?: "info" | "error"): void;
   openSession(id: string): void;
@@ -126,6 +182,8 @@ export class SchedulesDialog {
   private formError: HTMLElement;
   private note: HTMLElement;
   private editing: Schedule | null = null;
+  /** The field the shown error is about (null: the whole form), until it is changed or a save succeeds. */
+  private errorOn: ScheduleField | null = null;
   private timer = 0;
   private fields: {
     name: HTMLInputElement;
@@ -171,7 +229,7 @@ export class SchedulesDialog {
     const row = (label: string, control: HTMLElement, extra: Record<string, unknown> = {}) =>
       h("div", { class: "schedules__field", ...extra }, h("label", { for: control.id }, label), control);
     this.formTitle = h("h3", { class: "schedules__form-title" }, "New schedule");
-    this.formError = h("p", { class: "schedules__error", role: "alert", hidden: true });
+    this.formError = h("p", { id: "schedule-error", class: "schedules__error", role: "alert", hidden: true });
     this.form = h(
       "form",
       { class: "schedules__form", hidden: true, "aria-label": "Schedule", onsubmit: (e: Event) => (e.preventDefault(), void this.save()) },
@@ -192,6 +250,15 @@ export class SchedulesDialog {
         h("button", { type: "button", class: "button", onclick: () => this.closeForm() }, "Cancel"),
       ),
     );
+    // An error goes as soon as what it is about changes: its field, or any field for one about the whole form.
+    const changed = (event: Event) => {
+      if (this.formError.hidden) return;
+      const on = this.errorOn ? this.fields[this.errorOn] : null;
+      const timing = ["repeat", "cron", "runAt"].includes(this.errorOn ?? "") && event.target === this.fields.kind;
+      if (!on || event.target === on || timing) this.clearError();
+    };
+    this.form.addEventListener("input", changed);
+    this.form.addEventListener("change", changed);
     this.note = h("p", { class: "muted schedules__note" });
     this.list = h("ul", { class: "schedules__list", "aria-label": "Schedules" });
     this.element = h(
@@ -338,7 +405,7 @@ export class SchedulesDialog {
     f.target.value = s?.target ?? "new";
     f.maxMinutes.value = s?.max_minutes?.toString() ?? "";
     f.maxUsd.value = s?.max_usd?.toString() ?? "";
-    this.formError.hidden = true;
+    this.clearError();
     this.form.hidden = false;
     this.showKind();
     this.showTarget();
@@ -349,6 +416,28 @@ export class SchedulesDialog {
   private closeForm(): void {
     this.form.hidden = true;
     this.editing = null;
+    this.clearError();
+  }
+
+  private showError(text: string, field: ScheduleField | "when" | null): void {
+    this.clearError();
+    const kind = this.fields.kind.value;
+    this.errorOn = field === "when" ? (kind === "once" ? "runAt" : kind === "cron" ? "cron" : "repeat") : field;
+    this.formError.textContent = text;
+    this.formError.hidden = false;
+    const control = this.errorOn ? this.fields[this.errorOn] : null;
+    control?.setAttribute("aria-invalid", "true");
+    control?.setAttribute("aria-describedby", this.formError.id);
+  }
+
+  private clearError(): void {
+    if (this.errorOn) {
+      this.fields[this.errorOn].removeAttribute("aria-invalid");
+      this.fields[this.errorOn].removeAttribute("aria-describedby");
+    }
+    this.errorOn = null;
+    this.formError.hidden = true;
+    this.formError.textContent = "";
   }
 
   private body(): ScheduleInput {
@@ -388,8 +477,7 @@ export class SchedulesDialog {
       this.closeForm();
       await this.refresh();
     } catch (error) {
-      this.formError.textContent = error instanceof ApiError ? error.detail || error.message : "Couldn't save the schedule.";
-      this.formError.hidden = false;
+      this.showError(errorText(error), error instanceof ApiError ? errorField(error.status, error.body) : null);
     }
   }
 

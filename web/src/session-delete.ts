@@ -1,6 +1,8 @@
 // Deleting a session with a few seconds to undo: the session leaves the list at once, an "Undo" bar
 // shows, and only when the time is up (or the page is left) is it really deleted on the server — its
-// messages, artifact records and Claude's transcript (DELETE /api/sessions/{id}).
+// messages, artifact records and Claude's transcript (DELETE /api/sessions/{id}; a running turn is
+// stopped first). While it waits it stays out of the list, whatever refreshes it. Only Undo opens it
+// again; a delete that fails puts it back in the list and says why, without leaving the page one is on.
 import { chatApi } from "./api-chat";
 import { ApiError } from "./api";
 import { h } from "./dom";
@@ -10,25 +12,35 @@ export const UNDO_MS = 6000;
 export interface DeleteHost {
   /** Take the session out of the list and leave it if it is open. */
   hide(id: string): void;
-  /** Bring it back (Undo, or the delete failed). */
-  restore(id: string): void;
+  /** Bring it back to the list; `reopen` (Undo) opens it again too. */
+  restore(id: string, reopen: boolean): void;
   toast(text: string, kind?: "info" | "error"): void;
 }
 
 const pending = new Map<string, { timer: number; bar: HTMLElement }>();
+const committing = new Set<string>(); // asked to the server, not answered yet
+
+/** Whether `id` waits to be deleted (or is being deleted): the sessions list leaves it out. */
+export function isDeleting(id: string): boolean {
+  return pending.has(id) || committing.has(id);
+}
 
 async function commit(id: string, host: DeleteHost): Promise<void> {
   const entry = pending.get(id);
   if (!entry) return;
   pending.delete(id);
+  committing.add(id);
   window.clearTimeout(entry.timer);
   entry.bar.remove();
   try {
-    await chatApi.deleteSession(id);
+    await chatApi.deleteSession(id); // a running turn is stopped first: this can take a few seconds
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return; // already gone
-    host.restore(id);
-    host.toast(error instanceof ApiError && error.status === 409 ? "Couldn't delete: a turn is running. Stop it first." : `Couldn't delete: ${(error as Error).message}`, "error");
+    committing.delete(id);
+    host.restore(id, false);
+    host.toast(`Couldn't delete it (${(error as Error).message}); it is back in your sessions.`, "error");
+  } finally {
+    committing.delete(id);
   }
 }
 
@@ -44,7 +56,7 @@ export function deleteWithUndo(id: string, name: string, host: DeleteHost): void
     window.clearTimeout(timer);
     pending.delete(id);
     bar.remove();
-    host.restore(id);
+    host.restore(id, true);
   });
   undo.focus();
 }

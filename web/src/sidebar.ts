@@ -2,6 +2,7 @@
 import { api, type ListedSession } from "./api";
 import { h } from "./dom";
 import { relativeTime } from "./format";
+import { isDeleting } from "./session-delete";
 
 export interface SidebarHost {
   currentId(): string | null;
@@ -127,6 +128,7 @@ export class Sidebar {
     const query = this.search.value.trim().toLowerCase();
     const current = this.host.currentId();
     const items = [...this.sessions.values()]
+      .filter((s) => !isDeleting(s.id)) // deleted with a few seconds to undo: a refresh must not bring it back
       .filter((s) => this.archived.checked || s.status !== "archived" || s.id === current)
       .filter((s) => !query || (s.name || "New session").toLowerCase().includes(query))
       .sort((a, b) => b.updated_at - a.updated_at);

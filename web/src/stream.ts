@@ -158,6 +158,7 @@ export class EventStream {
           if (event.seq <= this.after) continue; // already handed over
           this.handlers.event(event);
           this.after = event.seq;
+          if (!this.current(generation)) return; // stopped by the owner (e.g. on `session.deleted`): nothing more
         }
         this.after = Math.max(this.after, page.next);
         this.epoch = page.epoch;

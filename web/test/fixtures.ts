@@ -86,6 +86,9 @@ export class Log {
   toolResult(turn_id: string, message_id: string, call: ToolCall & { outcome: "ok" | "error" | "denied" | "stopped" }): StreamEvent {
     return this.next("tool.result", { turn_id, message_id, ...call });
   }
+  sessionDeleted(session_id: string): StreamEvent {
+    return this.next("session.deleted", { session_id });
+  }
   sessionUpdated(value: SessionRecord): StreamEvent {
     return this.next("session.updated", { session: value });
   }

@@ -199,6 +199,28 @@ describe("the event stream", () => {
     expect(server.urls).toHaveLength(3);
   });
 
+  it("hands over nothing more once its owner stops it (the session was deleted)", async () => {
+    const log = new Log();
+    const deleted = log.sessionDeleted("s1");
+    const late = log.complete(record("100")); // published after the delete: never applied
+    const server = new FakeServer([page([deleted, late], 2)]);
+    const told: string[] = [];
+    const s = open({
+      handlers: {
+        ...recorder().handlers,
+        event: (e) => {
+          told.push(`event ${e.seq} ${e.type}`);
+          if (e.type === "session.deleted") s.stop();
+        },
+        page: () => told.push("page"),
+      },
+    });
+    await vi.waitFor(() => expect(told).toEqual(["event 1 session.deleted"]));
+    await settle();
+    expect(told).toEqual(["event 1 session.deleted"]);
+    expect(server.urls).toHaveLength(1);
+  });
+
   it("stops when the session is gone (404), and leaves a 401 to the login screen", async () => {
     const gone = new FakeServer([{ status: 404, body: { detail: "Session not found." } }]);
     const first = recorder();

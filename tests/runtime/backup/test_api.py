@@ -104,6 +104,17 @@ def test_restore_preview_and_refusals(model: StandinServer, tmp_path: Path) -> N
         assert api.http.post("/api/backups/20200101T000000Z-00000000/preview", json={}).status_code == 404
         assert api.http.post("/api/backups/../../etc/preview", json={}).status_code == 404
 
+        # What the snapshot's summary can tell is refused at once, as the preview refuses it, before anything
+        # changes (no 202 and then a failure in the background).
+        unknown = api.http.post(f"/api/backups/{snapshot_id}/restore", json={"session_id": "0" * 24})
+        assert unknown.status_code == 400 and "holds no session" in unknown.json()["detail"]
+        missing = api.http.post("/api/backups/20200101T000000Z-00000000/restore", json={"session_id": session})
+        assert missing.status_code == 404
+        assert api.http.post(f"/api/backups/{snapshot_id}/restore", json={"path": "../a.txt"}).status_code == 400
+        assert api.http.post(f"/api/backups/{snapshot_id}/restore", json={"path": "./"}).status_code == 400
+        assert api.http.get("/api/backups/operation").json()["operation"]["kind"] == "snapshot"  # nothing started
+        assert len(api.http.get("/api/backups").json()["snapshots"]) == 1  # no pre-restore snapshot either
+
         assert api.http.post(f"/api/backups/{snapshot_id}/restore", json={"path": "a.txt"}).status_code == 202
         assert wait(api)["state"] == "done"
         assert api.http.get("/api/files/content", params={"path": "a.txt"}).content == b"first"
@@ -118,5 +129,34 @@ def test_restore_preview_and_refusals(model: StandinServer, tmp_path: Path) -> N
         anonymous = httpx.Client(base_url=server.url)
         assert anonymous.get("/api/backups").status_code == 401
         assert anonymous.post("/api/backups").status_code == 401
+    finally:
+        server.stop()
+
+
+def test_a_deleted_session_restored_from_a_snapshot_has_a_live_stream_again(
+    model: StandinServer, tmp_path: Path
+) -> None:
+    server = BluServer(tmp_path / "blu", env=model_env(model)).start()
+    try:
+        api = server.client()
+        session = api.new_session()
+        api.turn(session, "remember this")
+        api.http.post("/api/backups")
+        snapshot_id = wait(api)["result"]["id"]
+        reader = server.client()
+        reader.read(session, wait=0)
+
+        assert api.http.delete(f"/api/sessions/{session}").status_code == 204
+        page = reader.read(session, wait=0)  # a reader behind it is told, then the stream is gone
+        assert [e["type"] for e in page["events"]][-1] == "session.deleted"
+        gone = reader.http.get(f"/api/sessions/{session}/events", params={"after": page["next"], "wait": 0})
+        assert gone.status_code == 404
+
+        restored = api.http.post(f"/api/backups/{snapshot_id}/restore", json={"session_id": session})
+        assert restored.status_code == 202, restored.text
+        assert wait(api)["state"] == "done"
+        assert reader.read(session, wait=0)["reset"] is True  # a log of its own again: reload, then go on
+        status, events = reader.turn(session, "and after the restore?")
+        assert status["status"] == "complete" and "session.deleted" not in [e["type"] for e in events]
     finally:
         server.stop()

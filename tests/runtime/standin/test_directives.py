@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.standin.directives import Conversation, find_cwd, parse_directives, strip_directives
+from runtime.standin.directives import (
+    Conversation,
+    find_cwd,
+    offered_tools,
+    parse_directives,
+    result_text,
+    strip_directives,
+)
 from runtime.standin.replies import plan_reply, title_for
 
 CWD = "/srv/work"
@@ -136,6 +143,31 @@ def test_call_runs_any_tool_by_name_and_tools_lists_the_offered_ones() -> None:
         "messages": [{"role": "user", "content": [deferred, {"type": "text", "text": "[[tools prefix=mcp__]]"}]}, ENV],
     }
     assert plan_reply(body, never_seen).text == "Tools: mcp__web__echo, mcp__local__shout"
+    # The CLI's own deferred tools are listed in its system prompt, one a line.
+    listed = (
+        "The following deferred tools are now available via ToolSearch. Their schemas are NOT loaded:\n"
+        "CronCreate\nTaskCreate\nTaskUpdate\nWebFetch\n\nAvailable agent types for the Agent tool:\n- claude"
+    )
+    body = {"system": [{"type": "text", "text": listed}], "tools": [{"name": "Bash"}], "messages": [user("x"), ENV]}
+    assert offered_tools(body) == ["Bash", "CronCreate", "TaskCreate", "TaskUpdate", "WebFetch"]
+
+
+def test_the_clis_own_notes_are_not_prompts() -> None:
+    """After a ToolSearch that loaded a deferred tool, the CLI adds "Tool loaded." beside the result: the
+    turn goes on with the next scripted step instead of answering it as a new prompt."""
+    prompt = '[[tool name=ToolSearch input=\'{"query": "select:TaskCreate"}\']] [[tool name=TaskCreate]]'
+    reference = {"type": "tool_reference", "tool_name": "TaskCreate"}
+    loaded = {"type": "tool_result", "tool_use_id": "t1", "content": [reference]}
+    reply = reply_to(
+        user(prompt),
+        assistant(tool_use("t1", "ToolSearch")),
+        {"role": "user", "content": [loaded, {"type": "text", "text": "Tool loaded."}]},
+    )
+    assert reply.tool is not None and reply.tool.name == "TaskCreate"
+    # Nor are the reminders it adds to a tool's result part of what the stand-in quotes.
+    reminder = "<system-reminder>\n<total_tokens>9</total_tokens>\n</system-reminder>"
+    created = tool_result("t2", f"Task #1 created successfully: Plan\n\n{reminder}")
+    assert result_text(created) == "Task #1 created successfully: Plan"
 
 
 def test_pacing_errors_and_words() -> None:

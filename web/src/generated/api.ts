@@ -144,7 +144,12 @@ export interface paths {
         get: operations["get_session_api_sessions__session_id__get"];
         put?: never;
         post?: never;
-        /** Delete Session */
+        /**
+         * Delete Session
+         * @description Delete the session, its messages, artifact records and Claude's transcript. A running turn is stopped
+         *     first and queued ones dropped (the answer waits for that, a few seconds at most); every page following
+         *     the session's events gets `session.deleted`. 409 only when the running turn did not stop in time.
+         */
         delete: operations["delete_session_api_sessions__session_id__delete"];
         options?: never;
         head?: never;
@@ -1021,9 +1026,11 @@ export interface paths {
         put?: never;
         /**
          * Restore
-         * @description Restore everything, one session or one file, in the background. Refused (409) while a turn runs
-         *     (of that session, for a session). A snapshot of what is replaced is taken first; its id is in the
-         *     operation's result (`safety_snapshot`). New turns are refused until a full restore ends.
+         * @description Restore everything, one session or one file, in the background. Refused at once, with nothing
+         *     changed: an unknown snapshot (404), a session the snapshot does not hold or a malformed path (400, as
+         *     the preview says), and (409) while a turn runs (of that session, for a session). A snapshot of what
+         *     is replaced is taken first; its id is in the operation's result (`safety_snapshot`). New turns are
+         *     refused until a full restore ends.
          */
         post: operations["restore_api_backups__snapshot_id__restore_post"];
         delete?: never;
@@ -1527,7 +1534,7 @@ export interface components {
          */
         EventsPage: {
             /** Events */
-            events: (components["schemas"]["TurnStatusEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["MessageCompleteEvent"] | components["schemas"]["MessageUpdatedEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["ArtifactChangedEvent"] | components["schemas"]["MemoryChangedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalResolvedEvent"] | components["schemas"]["ErrorEvent"])[];
+            events: (components["schemas"]["TurnStatusEvent"] | components["schemas"]["MessageDeltaEvent"] | components["schemas"]["ToolCallEvent"] | components["schemas"]["ToolResultEvent"] | components["schemas"]["MessageCompleteEvent"] | components["schemas"]["MessageUpdatedEvent"] | components["schemas"]["SessionUpdatedEvent"] | components["schemas"]["SessionDeletedEvent"] | components["schemas"]["ArtifactChangedEvent"] | components["schemas"]["MemoryChangedEvent"] | components["schemas"]["ApprovalRequestedEvent"] | components["schemas"]["ApprovalResolvedEvent"] | components["schemas"]["ErrorEvent"])[];
             /** Next */
             next: number;
             /** Epoch */
@@ -2633,6 +2640,28 @@ export interface components {
             name?: string | null;
             /** Status */
             status?: ("active" | "archived") | null;
+        };
+        /**
+         * SessionDeleted
+         * @description The session was deleted (its running turn stopped first): the last event of its log; reading on answers
+         *     404. A page that shows it leaves it.
+         */
+        SessionDeleted: {
+            /** Session Id */
+            session_id: string;
+        };
+        /** SessionDeletedEvent */
+        SessionDeletedEvent: {
+            /** Seq */
+            seq: number;
+            /** At */
+            at: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.deleted";
+            data: components["schemas"]["SessionDeleted"];
         };
         /**
          * SessionDetail
