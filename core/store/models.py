@@ -53,6 +53,15 @@ def new_message_id(at: float | None = None) -> str:
     return f"{ms:013d}-{os.urandom(4).hex()}"
 
 
+def reply_id_for(prompt_id: str) -> str:
+    """The id of a prompt's reply: 1 ms after the prompt's, so the reply lists right after its prompt and before
+    any message sent while it waited in the queue (ids sort by time, and the turn starts later)."""
+    ms = prompt_id.partition("-")[0]
+    if len(ms) != 13 or not ms.isdigit():
+        return new_message_id()
+    return f"{int(ms) + 1:013d}-{os.urandom(4).hex()}"
+
+
 def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> tuple[str, bool]:
     """Cut `text` to at most `limit` UTF-8 bytes (plus a mark); returns the text and whether it was cut."""
     raw = text.encode("utf-8")

@@ -27,6 +27,7 @@ from core.store.models import (
     SessionRecord,
     new_id,
     new_message_id,
+    reply_id_for,
     to_plain,
 )
 from runtime.agent.approvals import Approvals
@@ -238,7 +239,10 @@ class SessionManager:
                 # A fork's copied messages are older than the fork, and one it was cut at stays unanswered.
                 unanswered = message.role == "user" and message.turn_id not in answered
                 if unanswered and message.turn_id and message.created_at >= session.created_at:
-                    await self._record_not_run(session.id, message.turn_id, message.channel, NOT_ANSWERED_RESTART)
+                    reply_id = reply_id_for(message.id)
+                    await self._record_not_run(
+                        session.id, message.turn_id, message.channel, NOT_ANSWERED_RESTART, reply_id=reply_id
+                    )
             await self.store.update_session(session.id, running_turn_id=None)
             await self.store.set_turn_running(session.id, None)
             recovered.append(session.id)
@@ -251,7 +255,13 @@ class SessionManager:
         self.accepting = False
         for worker in list(self.workers.values()):
             for request in worker.drain_queue():
-                await self._record_not_run(request.session_id, request.turn_id, request.channel, NOT_ANSWERED_STOP)
+                await self._record_not_run(
+                    request.session_id,
+                    request.turn_id,
+                    request.channel,
+                    NOT_ANSWERED_STOP,
+                    reply_id=request.reply_id or new_message_id(),
+                )
         running = [w for w in self.workers.values() if w.current is not None]
         await asyncio.gather(
             *(w.interrupt("shutdown", "Blu stopped while this turn was running.") for w in running),
@@ -370,6 +380,7 @@ class SessionManager:
             prompt_uuid=prompt_uuid,
             user_action=user_action,
             attachments=message.attachments,
+            reply_id=reply_id_for(message.id),
         )
         position = worker.enqueue(request)
         self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
@@ -506,15 +517,22 @@ class SessionManager:
         request = worker.cancel_queued(turn_id) if worker is not None else None
         if request is None:
             return False
-        await self._record_not_run(session_id, turn_id, request.channel, NOT_ANSWERED_CANCELLED, reason="cancelled")
+        await self._record_not_run(
+            session_id,
+            turn_id,
+            request.channel,
+            NOT_ANSWERED_CANCELLED,
+            reply_id=request.reply_id or new_message_id(),
+            reason="cancelled",
+        )
         return True
 
     async def _record_not_run(
-        self, session_id: str, turn_id: str, channel: Channel, error: str, *, reason: str = "shutdown"
+        self, session_id: str, turn_id: str, channel: Channel, error: str, *, reply_id: str, reason: str = "shutdown"
     ) -> None:
         message = MessageRecord(
             session_id=session_id,
-            id=new_message_id(),
+            id=reply_id,
             role="assistant",
             channel=channel,
             turn_id=turn_id,

@@ -123,7 +123,8 @@ def test_a_queued_turn_can_be_cancelled_before_it_runs(api: BluClient) -> None:
     sid = api.new_session()
     running = api.send(sid, "[[sleep s=3]] first")
     queued = api.send(sid, "second, never to run")
-    assert queued["position"] == 1
+    later = api.send(sid, "third")
+    assert (queued["position"], later["position"]) == (1, 2)
     cancel = api.http.delete(f"/api/sessions/{sid}/turns/{queued['turn_id']}")
     assert cancel.status_code == 200 and cancel.json() == {"cancelled": True}
     # The running turn cannot be cancelled this way (Stop interrupts it).
@@ -145,6 +146,11 @@ def test_a_queued_turn_can_be_cancelled_before_it_runs(api: BluClient) -> None:
     assert replies[queued["turn_id"]]["state"] == "interrupted"
     assert replies[queued["turn_id"]]["error"] == "Cancelled before it ran."
     assert replies[running["turn_id"]]["state"] == "complete"
+    # "Cancelled before it ran." is listed under the cancelled message, before the message sent after it.
+    api.events_until(sid, later["turn_id"])
+    assert [(m["role"], m["turn_id"]) for m in api.messages(sid)] == [
+        (role, turn["turn_id"]) for turn in (running, queued, later) for role in ("user", "assistant")
+    ]
     assert api.http.delete(f"/api/sessions/{sid}/turns/x").json() == {"cancelled": False}
     assert api.http.delete("/api/sessions/000000000000000000000000/turns/x").status_code == 404
     assert_totals_are_sums(api, sid)

@@ -83,6 +83,10 @@ def test_concurrent_messages_queue_and_run_in_order(api: BluClient) -> None:
     assert all(m["state"] == "complete" for m in replies)
     for i, reply in enumerate(replies):
         assert f"message {i}" in reply["text"]
+    # Each reply lists right after its own prompt, though its turn started after the later prompts were sent.
+    assert [(m["role"], m["turn_id"]) for m in stored] == [
+        (role, a["turn_id"]) for a in accepted for role in ("user", "assistant")
+    ]
 
 
 def test_interrupt_stops_a_long_turn_and_the_session_goes_on(api: BluClient) -> None:
