@@ -139,3 +139,42 @@ def test_a_field_error_goes_once_the_field_is_corrected(
     assert error.is_hidden() and zone.get_attribute("aria-invalid") is None
     schedule_id = item.get_attribute("data-schedule-id")
     assert api.http.delete(f"/api/schedules/{schedule_id}").status_code == 204
+
+
+# Whether an element is on screen: inside the window and inside every scrolling box around it.
+ON_SCREEN_JS = """(el) => {
+    const r = el.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > innerHeight || r.height === 0) return false;
+    for (let p = el.parentElement; p; p = p.parentElement) {
+        const box = p.getBoundingClientRect();
+        if (p.scrollHeight > p.clientHeight && (r.top < box.top || r.bottom > box.bottom)) return false;
+    }
+    return true;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_refusal_is_brought_into_view_with_its_field_focused(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+) -> None:
+    console.allow(r"status of 4\d\d \(.*\) \[.*/api/schedules\]")  # the interval refused on purpose
+    which = "phone" if viewport == PHONE else "desktop"
+    page = logged_in(viewport=viewport).new_page()
+    open_app(page, blu.url, "/#/new")
+    if viewport == PHONE:
+        page.get_by_role("button", name="Sessions").click()
+    page.get_by_role("button", name="Schedules").click()
+    dialog = page.get_by_test_id("schedules")
+    dialog.get_by_role("button", name="+ New schedule").click()
+    page.fill("#schedule-prompt", "[[say text=hi]]")
+    page.fill("#schedule-repeat", "every 10 minutes")
+    # Saved from the top of the form (Enter in its first field, the phone keyboard's Go): the error is far below.
+    page.locator("#schedule-name").focus()
+    page.locator("#schedule-name").press("Enter")
+    error = dialog.locator(".schedules__error")
+    error.wait_for()
+    repeat = page.locator("#schedule-repeat")
+    assert repeat.get_attribute("aria-invalid") == "true"
+    screenshot(page, f"{which}-schedule-refusal")
+    assert error.evaluate(ON_SCREEN_JS), "the refusal is off screen"
+    assert page.evaluate("document.activeElement.id") == "schedule-repeat"

@@ -120,3 +120,110 @@ def test_a_delete_that_fails_puts_it_back_without_moving_the_page(
     assert set(page.evaluate("window.__back")) == {"link"}  # back in the list; the page stays where it is
     assert page.url.endswith("#/new")
     assert api.http.get(f"/api/sessions/{sid}").status_code == 200
+
+
+# Whether the undo bar overlaps the message box (or its buttons, the paperclip): "" when it does not.
+OVERLAP_JS = """() => {
+    const bar = document.querySelector('[data-testid=undo-delete]').getBoundingClientRect();
+    const box = document.querySelector('form.composer').getBoundingClientRect();
+    const apart = bar.bottom <= box.top || bar.top >= box.bottom || bar.right <= box.left || bar.left >= box.right;
+    return apart ? '' : `bar ${JSON.stringify(bar)} over composer ${JSON.stringify(box)}`;
+}"""
+
+
+@VIEWPORTS
+def test_the_undo_bar_never_covers_the_message_box(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+) -> None:
+    which = "phone" if viewport == PHONE else "desktop"
+    page = logged_in(viewport=viewport).new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, "undo bar [[say text=ok]]")
+    page.wait_for_selector("li.msg--assistant[data-state=complete]")
+    sid = session_id(page)
+    page.get_by_role("button", name="Delete this session").click()
+    bar = page.get_by_test_id("undo-delete")
+    bar.wait_for()
+    page.wait_for_url("**/#/new")
+    page.locator("#composer-input").wait_for()
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    screenshot(page, f"{which}-undo-bar")
+    assert page.evaluate(OVERLAP_JS) == ""
+    # A tap on the message box reaches it while the bar shows.
+    page.locator("#composer-input").click(timeout=2000)
+    page.keyboard.type("still typing")
+    assert page.locator("#composer-input").input_value() == "still typing"
+    # The box grows with a longer text: the bar moves up with it.
+    for _ in range(5):
+        page.keyboard.press("Shift+Enter")
+        page.keyboard.type("another line")
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert page.evaluate(OVERLAP_JS) == ""
+    bar.get_by_role("button", name="Undo").click()
+    page.wait_for_url(f"**/#/s/{sid}")
+
+
+@VIEWPORTS
+def test_drafts_are_kept_per_session_and_carried_out_of_a_deleted_one(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+) -> None:
+    page = logged_in(viewport=viewport).new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, "first [[say text=one]]")
+    page.wait_for_selector("li.msg--assistant[data-state=complete]")
+    sid = session_id(page)
+    box = page.locator("#composer-input")
+    box.fill("half a thought")
+
+    # To a new chat and back: each box has its own draft.
+    page.goto(f"{blu.url}/#/new")
+    page.wait_for_url("**/#/new")
+    assert box.input_value() == ""
+    box.fill("for a new chat")
+    page.goto(f"{blu.url}/#/s/{sid}")
+    page.wait_for_selector("li.msg--assistant[data-state=complete]")
+    assert box.input_value() == "half a thought"
+    page.reload()
+    page.wait_for_selector("li.msg--assistant[data-state=complete]")
+    assert box.input_value() == "half a thought"  # a reload keeps it too (the tab's sessionStorage)
+
+    # Deleted elsewhere: the notice, a new chat, and the unsent draft in its box (after the one it had).
+    assert api.http.delete(f"/api/sessions/{sid}").status_code == 204
+    page.locator(".toast", has_text="This session was deleted").wait_for(timeout=20_000)
+    page.wait_for_url("**/#/new")
+    assert box.is_enabled()
+    assert box.input_value() == "for a new chat\n\nhalf a thought"
+
+    # Sent: the draft is gone (a new chat after it starts empty).
+    box.fill("sent now [[say text=two]]")
+    box.press("Enter")
+    page.wait_for_selector("li.msg--assistant[data-state=complete]")
+    assert box.input_value() == ""
+    page.goto(f"{blu.url}/#/new")
+    page.wait_for_url("**/#/new")
+    assert box.input_value() == ""
+
+
+@VIEWPORTS
+def test_sending_in_a_session_gone_elsewhere_moves_the_text_to_a_new_chat(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+) -> None:
+    console.allow(r"status of 404 .*/api/sessions/[0-9a-f]{24}/messages\]")  # the refusal made below
+    page = logged_in(viewport=viewport).new_page()
+    open_app(page, blu.url, "/#/new")
+    send(page, "first [[say text=one]]")
+    page.wait_for_selector("li.msg--assistant[data-state=complete]")
+    sid = session_id(page)
+    # What a backup restored elsewhere looks like to this page: the session is not found when sending.
+    gone = {"detail": "Session not found."}
+    page.route(f"**/api/sessions/{sid}/messages", lambda route: route.fulfill(status=404, json=gone)
+               if route.request.method == "POST" else route.continue_())  # fmt: skip
+    box = page.locator("#composer-input")
+    box.fill("words worth keeping")
+    box.press("Enter")
+    page.locator(".toast", has_text="This session was deleted").wait_for()
+    page.wait_for_url("**/#/new")
+    assert page.get_by_text("Not sent").count() == 0
+    assert page.get_by_role("button", name="Send again").count() == 0
+    assert box.is_enabled()
+    assert box.input_value() == "words worth keeping"

@@ -40,6 +40,7 @@ import {
   type Step,
 } from "./conversation";
 import { announce, h } from "./dom";
+import { carryDraft, loadDraft, saveDraft } from "./drafts";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
 import { type MemoryChange, memoryChangeCard } from "./memory";
@@ -130,6 +131,8 @@ export class ChatView {
         return !!last;
       },
       cancelEdit: () => (this.editing = null),
+      // The draft follows the session this view shows (a new chat's becomes its session's once created).
+      draft: { load: () => loadDraft(this.sessionId), save: (text) => saveDraft(this.sessionId, text) },
     });
     this.approvals = new ApprovalPanel({
       pendingChanged: (n) => {
@@ -287,8 +290,12 @@ export class ChatView {
     }
   }
 
-  /** Deleted while open here (in another tab or device): stop following it and let the host leave it. */
-  private deleted(sessionId: string): void {
+  /** Deleted while open here (in another tab or device), or gone when sending (a backup restored elsewhere):
+   * stop following it and let the host leave it. What was typed and not sent (`unsent`, the box's draft)
+   * becomes the new chat's draft. */
+  private deleted(sessionId: string, unsent = ""): void {
+    if (!this.alive) return;
+    carryDraft(sessionId, unsent);
     this.stream?.stop();
     this.showMissing();
     this.host.sessionDeleted(sessionId);
@@ -529,6 +536,12 @@ export class ChatView {
       } catch (error) {
         if (!this.alive) return;
         let reason: string;
+        if (error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) {
+          // The session is gone (deleted or restored away elsewhere): as for `session.deleted`, and the text
+          // goes to the new chat's box instead of a "Send again" that can only fail.
+          this.deleted(sessionId, text);
+          return;
+        }
         if (error instanceof ApiError && error.status === 401) {
           reason = "Log in again, then send it again.";
         } else if (isUnreachable(error) && attempt < 8) {

@@ -19,6 +19,8 @@ export interface ComposerOptions {
   editLast?(): boolean;
   /** The edit was given up (Cancel or Esc in the box). */
   cancelEdit?(): void;
+  /** Where the unsent text is kept (web/src/drafts.ts): read when the box is made, written as it changes. */
+  draft?: { load(): string; save(text: string): void };
 }
 
 export class Composer {
@@ -88,7 +90,24 @@ export class Composer {
         this.stopEditing(true);
       }
     });
-    this.textarea.addEventListener("input", () => this.autosize());
+    this.textarea.addEventListener("input", () => {
+      this.autosize();
+      // A message being edited is not a draft: the draft comes back when the edit is given up.
+      if (this.editBar.hidden) options.draft?.save(this.textarea.value);
+    });
+    const draft = options.draft?.load();
+    if (draft) this.setText(draft);
+  }
+
+  /** The text in the box (what is typed, not yet sent). */
+  get text(): string {
+    return this.textarea.value;
+  }
+
+  private setText(text: string): void {
+    this.textarea.value = text;
+    // Sized once it is on the page (a detached text area has no scrollHeight).
+    requestAnimationFrame(() => this.autosize());
   }
 
   /** Put a message in the box to edit it; the bar above says what sending will do. */
@@ -108,7 +127,7 @@ export class Composer {
     if (this.editBar.hidden) return;
     this.editBar.hidden = true;
     if (cancelled) {
-      this.textarea.value = "";
+      this.textarea.value = this.options.draft?.load() ?? "";
       this.autosize();
       this.options.cancelEdit?.();
       this.textarea.focus();
@@ -149,8 +168,10 @@ export class Composer {
       this.options.refuse(`The message is longer than ${this.options.maxChars} characters.`);
       return;
     }
+    const editing = !this.editBar.hidden;
     this.textarea.value = "";
     this.autosize();
+    if (!editing) this.options.draft?.save("");
     this.options.send(text);
   }
 }

@@ -428,6 +428,10 @@ export class SchedulesDialog {
     const control = this.errorOn ? this.fields[this.errorOn] : null;
     control?.setAttribute("aria-invalid", "true");
     control?.setAttribute("aria-describedby", this.formError.id);
+    // On a phone the sentence sits below the screen: bring it (and its field, just above) into view, and put
+    // the cursor in the field to fix it.
+    control?.focus({ preventScroll: true });
+    this.formError.scrollIntoView({ block: "center" });
   }
 
   private clearError(): void {
