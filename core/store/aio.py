@@ -51,6 +51,21 @@ class AsyncStore:
     def __init__(self, store: Store) -> None:
         self.sync = store
 
+    async def batch(self, calls: Callable[[Store], R]) -> R:
+        """`calls(store)` in one worker thread: several store calls for one trip to a thread (each trip
+        costs the event loop a wake-up). On a store that offers `batch()` (the SQLite one) the writes are
+        also one transaction; elsewhere (DynamoDB) each call is its own request, in order, as if awaited
+        one by one."""
+
+        def run() -> R:
+            together = getattr(self.sync, "batch", None)
+            if together is None:
+                return calls(self.sync)
+            with together():
+                return calls(self.sync)
+
+        return await asyncio.to_thread(run)
+
     create_session = _Threaded(Store.create_session)
     get_session = _Threaded(Store.get_session)
     update_session = _Threaded(Store.update_session)

@@ -192,6 +192,8 @@ class LocalStore:
         self.path = path
         # One connection shared under a lock: simple, and enough for one person's traffic.
         self._lock = threading.RLock()
+        # While `batch()` runs (in the thread holding the lock): whether a write in it asked for a sync.
+        self._batch_durable: bool | None = None
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         # In WAL mode a NORMAL commit is written to the log before it returns: it survives the process's
@@ -275,8 +277,35 @@ class LocalStore:
         return SearchResults(hits=codec.order_hits(hits, limit))
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write made inside (by this thread) is part of one transaction: all of them are committed
+        together, or none when one raises. One commit instead of several, for writes that belong together
+        (a turn's reply and the session's counters); a sync follows when any of them asked for one."""
+        with self._lock:
+            if self._batch_durable is not None:  # already inside a batch: part of that one
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch_durable = False
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            finally:
+                durable, self._batch_durable = self._batch_durable, None
+        if durable:
+            self.syncer.request()
+
+    @contextmanager
     def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._batch_durable is not None:  # inside `batch()`: its transaction, committed there
+                self._batch_durable = self._batch_durable or durable
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db

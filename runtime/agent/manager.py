@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from core.store.aio import AsyncStore
-from core.store.base import NotFound
+from core.store.base import NotFound, Store
 from core.store.models import (
     ArtifactRecord,
     Channel,
@@ -336,16 +336,11 @@ class SessionManager:
             raise ShuttingDown()
         if session_id in self._deleting:
             raise NotFound(f"session {session_id} is being deleted")
-        session = await self.store.get_session(session_id)
-        if session.status == "archived":
-            session = await self.store.update_session(session_id, status="active")
-        worker = self._worker(session_id)
-        if worker.queue_length >= self.settings.max_queued_turns:
+        waiting = self.workers.get(session_id)  # no worker yet, or a stopped one: no turn waits
+        if waiting is not None and not waiting.task.done() and waiting.queue_length >= self.settings.max_queued_turns:
             raise QueueFull()
         at = time.time()
         turn_id = turn_id or new_id()
-        if session.running_turn_id is None:  # marked before the message is stored: found on start after a crash
-            session = await self.store.update_session(session_id, running_turn_id=turn_id)
         prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
@@ -359,17 +354,10 @@ class SessionManager:
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
             attachments=dict(attachments or {}),
         )
-        await self.store.put_message(message)
-        changes: dict[str, Any] = {}
-        if not session.name:
-            changes["name"] = fallback_title(text)
-        if session.status == "new":
-            changes["status"] = "active"
-        if changes:
-            await self.store.update_session(session_id, **changes)
-        session = await self.store.add_session_usage(session_id, messages=1, at=at)
-        if user_action:
-            await self.store.record_user_action(at)
+        # One trip to the store's thread (each trip costs the turn's start a wake-up): the session is read (an
+        # unknown one raises NotFound before anything is written), then the message and what it changes.
+        session = await self.store.batch(lambda s: _accept(s, message, user_action))
+        worker = self._worker(session_id)
         assert message.turn_id is not None
         request = TurnRequest(
             session_id,
@@ -399,6 +387,9 @@ class SessionManager:
             artifact = ArtifactRecord(path=path, session_id=session_id, operation="create", tool="Attach")
             await self.store.put_artifact(artifact)
             self.hub.publish(session_id, "artifact.changed", {"turn_id": request.turn_id, **to_plain(artifact)})
+        # Let the worker take the turn before the POST is answered: on a hot client it publishes `running`
+        # at once, so a reader's first read gets it with the events above (one long-poll round trip less).
+        await asyncio.sleep(0)
         return request, position, message
 
     async def _carry_answer_in(self, session_id: str, text: str) -> None:
@@ -870,6 +861,30 @@ class SessionManager:
                 "claude_processes": len(children),
             },
         }
+
+
+def _accept(store: Store, message: MessageRecord, user_action: bool) -> SessionRecord:
+    """A person's message is stored (`submit`), in this order (on SQLite, one transaction): an archived
+    session comes back; the session is marked running (found on start after a crash) when it is not yet;
+    the message; the session's name and status when new; its counters; the person's activity."""
+    sid = message.session_id
+    session = store.get_session(sid)
+    if session.status == "archived":
+        session = store.update_session(sid, status="active")
+    if session.running_turn_id is None:
+        session = store.update_session(sid, running_turn_id=message.turn_id)
+    store.put_message(message)
+    changes: dict[str, Any] = {}
+    if not session.name:
+        changes["name"] = fallback_title(message.text)
+    if session.status == "new":
+        changes["status"] = "active"
+    if changes:
+        store.update_session(sid, **changes)
+    session = store.add_session_usage(sid, messages=1, at=message.created_at)
+    if user_action:
+        store.record_user_action(message.created_at)
+    return session
 
 
 def memory_of(settings: Settings) -> Memory:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from claude_agent_sdk import (
@@ -23,7 +23,8 @@ from claude_agent_sdk import (
 from core.observability.logs import log_context, request_id_var
 from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
-from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, new_message_id, to_plain
+from core.store.base import Store
+from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, reply_id_for, to_plain
 from runtime.agent.approvals import BY_POLICY, Approvals
 from runtime.agent.attachments import prompt_content
 from runtime.agent.capacity import CliSlots
@@ -91,6 +92,7 @@ class SessionWorker:
         self.translator: TurnTranslator | None = None
         self._timer: asyncio.Timeout | None = None
         self._next_deadline: Callable[[], float] | None = None
+        self._recorded: asyncio.Future[SessionRecord] | None = None  # the running turn's start writes
         self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
 
     # -- called from other tasks ----------------------------------------------------------
@@ -193,7 +195,10 @@ class SessionWorker:
 
     async def _run_turn(self, request: TurnRequest) -> None:
         store, hub, sid = self.host.store, self.host.hub, self.session_id
-        turn = RunningTurn(request=request, assistant_message_id=request.reply_id or new_message_id())
+        # Chosen when the prompt was queued (manager.submit: it lists right under its prompt).
+        turn = RunningTurn(
+            request=request, assistant_message_id=request.reply_id or reply_id_for(request.user_message_id)
+        )
         self.current = turn
         translator = TurnTranslator(
             session_id=sid,
@@ -205,23 +210,24 @@ class SessionWorker:
         )
         self.translator = translator
         try:
-            await store.put_message(
-                MessageRecord(
-                    session_id=sid,
-                    id=turn.assistant_message_id,
-                    role="assistant",
-                    channel=request.channel,
-                    turn_id=request.turn_id,
-                    state="running",
-                )
+            reply = MessageRecord(
+                session_id=sid,
+                id=turn.assistant_message_id,
+                role="assistant",
+                channel=request.channel,
+                turn_id=request.turn_id,
+                state="running",
             )
-            session = await store.update_session(sid, running_turn_id=request.turn_id, status="active")
-            await store.set_turn_running(sid, request.turn_id)
+            # The reply's record and the running marks, in one trip to the store's thread. A new client needs the
+            # session to connect; a hot one is sent the prompt first, and they are written while Claude starts
+            # (`running` goes out at once: readers follow the events, and the record is there before any output).
+            self._recorded = recorded = asyncio.ensure_future(store.batch(lambda s: _turn_started(s, reply)))
+            session = None if self.client is not None else await asyncio.shield(recorded)
             if turn.stop_reason is None:
                 await self._ensure_client(turn, session)
             if turn.stop_reason is None:  # an interrupt may have come while the client connected
                 hub.publish(sid, "turn.status", self._status(turn, "running"))
-                await self._converse(turn, translator)
+                await self._converse(turn, translator, recorded)
         except asyncio.CancelledError:
             turn.stop_reason = turn.stop_reason or "shutdown"
             turn.error = turn.error or "Blu stopped while this turn was running."
@@ -234,11 +240,12 @@ class SessionWorker:
             await self._drop_client()
         await asyncio.shield(self._finish(turn, translator))
 
-    async def _ensure_client(self, turn: RunningTurn, session: SessionRecord) -> None:
+    async def _ensure_client(self, turn: RunningTurn, session: SessionRecord | None) -> None:
         started = time.monotonic()
         if self.client is not None:
             turn.tier = Tier.HOT
             return
+        assert session is not None  # read before connecting (a hot client needs none)
         await self.host.make_room(self)
         acquired = await self.host.acquire_cli(
             self, waiting=lambda: self._publish_waiting(turn), given_up=lambda: turn.stop_reason is not None
@@ -288,7 +295,7 @@ class SessionWorker:
         await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
         self.client = client
 
-    async def _converse(self, turn: RunningTurn, translator: TurnTranslator) -> None:
+    async def _converse(self, turn: RunningTurn, translator: TurnTranslator, recorded: Awaitable[Any]) -> None:
         assert self.client is not None
         settings = self.host.settings
         loop = asyncio.get_running_loop()
@@ -309,10 +316,13 @@ class SessionWorker:
             deadline = turn_deadline()
             return deadline if turn.tool_pending else min(deadline, loop.time() + settings.watchdog_seconds)
 
-        content = await asyncio.to_thread(
-            prompt_content, Workspace(settings.workspace_dir), turn.request.text, turn.request.attachments
-        )
+        content: str | list[dict[str, Any]] = turn.request.text  # without attachments: nothing to read
+        if turn.request.attachments:
+            content = await asyncio.to_thread(
+                prompt_content, Workspace(settings.workspace_dir), turn.request.text, turn.request.attachments
+            )
         await self.client.query(_prompt_message(turn.request, content))
+        await asyncio.shield(recorded)  # the reply's record exists before any of Claude's output is handled
         try:
             async with asyncio.timeout(next_deadline()) as timer:
                 self._timer, self._next_deadline = timer, next_deadline
@@ -390,37 +400,22 @@ class SessionWorker:
         store, hub, sid = self.host.store, self.host.hub, self.session_id
         self.host.approvals.release_turn(sid, turn.request.turn_id)
         self.translator = None
-        translator.flush()
-        if turn.stop_reason:
-            translator.stop_pending_tools()
-        try:
-            message = await store.update_message(
-                sid,
-                turn.assistant_message_id,
-                text=turn.text,
-                state=turn.state,
-                tool_calls=turn.tool_calls(),
-                input_tokens=turn.input_tokens,
-                output_tokens=turn.output_tokens,
-                cost_usd=turn.cost_usd,
-                error=turn.error,
-                claude_message_uuid=turn.claude_message_uuid,
-            )
-            await store.add_session_usage(
-                sid,
-                messages=1,
-                input_tokens=turn.input_tokens,
-                output_tokens=turn.output_tokens,
-                cost_usd=turn.cost_usd,
-                at=time.time(),
-            )
+        if self._recorded is not None:  # the reply's record may still be on its way (a turn stopped early)
+            recorded, self._recorded = self._recorded, None
+            with contextlib.suppress(Exception):
+                await recorded
+        # The last text (and stopped tools) reach a waiting reader with the reply's end, after the write.
+        with hub.log(sid).holding():
+            translator.flush()
+            if turn.stop_reason:
+                translator.stop_pending_tools()
             # A turn still queued keeps the session marked, so a crash before it starts is found on start.
             following = self.queued_turn_ids[0] if self.queued_turn_ids else None
-            session = await store.update_session(sid, running_turn_id=following, **_context_changes(turn))
-            await store.set_turn_running(sid, None)
-        finally:
-            self.current = None
-            self.last_used = time.monotonic()
+            try:
+                message, session = await store.batch(lambda s: _turn_ended(s, sid, turn, following))
+            finally:
+                self.current = None
+                self.last_used = time.monotonic()
         hub.publish(sid, "message.complete", {"turn_id": turn.request.turn_id, "message": to_plain(message)})
         if turn.error and turn.state == "error":
             hub.publish(
@@ -430,8 +425,10 @@ class SessionWorker:
             )
         hub.publish(sid, "turn.status", self._status(turn, turn.state))
         hub.publish(sid, "session.updated", {"session": to_plain(session)})
-        _record_metrics(turn)
+        ended = time.monotonic()
+        # Its first wait (a thread) lets the readers' answers go out before the metrics and the log line.
         await self.host.turn_finished(self, turn)
+        _record_metrics(turn, ended)
 
     def _status(self, turn: RunningTurn, status: str) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -517,6 +514,47 @@ class SessionWorker:
             await self.host.release_cli()
 
 
+def _turn_started(store: Store, reply: MessageRecord) -> SessionRecord:
+    """The turn's writes before it runs, in one trip to the store's thread (one transaction on SQLite):
+    the reply's record (running; checkpoints update it), and the marks that find the turn after a crash."""
+    store.put_message(reply)
+    assert reply.turn_id is not None
+    session = store.update_session(reply.session_id, running_turn_id=reply.turn_id, status="active")
+    store.set_turn_running(reply.session_id, reply.turn_id)
+    return session
+
+
+def _turn_ended(
+    store: Store, sid: str, turn: RunningTurn, following: str | None
+) -> tuple[MessageRecord, SessionRecord]:
+    """The turn's writes at its end, in one trip to the store's thread. On SQLite they are one transaction
+    (synced, as the reply is final): the reply, the session's counters and the running marks are saved
+    together or not at all, so a crash never leaves a reply saved but uncounted."""
+    message = store.update_message(
+        sid,
+        turn.assistant_message_id,
+        text=turn.text,
+        state=turn.state,
+        tool_calls=turn.tool_calls(),
+        input_tokens=turn.input_tokens,
+        output_tokens=turn.output_tokens,
+        cost_usd=turn.cost_usd,
+        error=turn.error,
+        claude_message_uuid=turn.claude_message_uuid,
+    )
+    store.add_session_usage(
+        sid,
+        messages=1,
+        input_tokens=turn.input_tokens,
+        output_tokens=turn.output_tokens,
+        cost_usd=turn.cost_usd,
+        at=time.time(),
+    )
+    session = store.update_session(sid, running_turn_id=following, **_context_changes(turn))
+    store.set_turn_running(sid, None)
+    return message, session
+
+
 def _context_changes(turn: RunningTurn) -> dict[str, Any]:
     """The session's context meter after this turn: nothing when no request reported its usage; the
     tokens alone after a compaction (no request of its own, so the model and window stay)."""
@@ -531,13 +569,13 @@ def _context_changes(turn: RunningTurn) -> dict[str, Any]:
     }
 
 
-def _record_metrics(turn: RunningTurn) -> None:
+def _record_metrics(turn: RunningTurn, ended: float) -> None:
     first = turn.first_token_seconds()
     calls = turn.tool_calls()
     record_turn(
         tier=turn.tier.value if turn.tier else None,
         first_token_ms=None if first is None else first * 1000,
-        duration_ms=(time.monotonic() - turn.started_at) * 1000,
+        duration_ms=(ended - turn.started_at) * 1000,
         input_tokens=turn.input_tokens,
         output_tokens=turn.output_tokens,
         cost_usd=turn.cost_usd,

@@ -189,8 +189,10 @@ async def post_message(
         )
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "The message is empty.")
+    attachments: dict[str, str] = {}
     try:
-        attachments = await asyncio.to_thread(kinds, Workspace(settings.workspace_dir), body.attachments)
+        if body.attachments:  # files to look at (no trip to a thread for a message without any)
+            attachments = await asyncio.to_thread(kinds, Workspace(settings.workspace_dir), body.attachments)
     except AttachmentRefused as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     if not idempotency_key:

@@ -22,9 +22,11 @@ async def test_the_first_delta_is_sent_at_once_and_later_ones_within_the_interva
     coalescer.add(turn_id="t", message_id="m", text="lo")
     coalescer.add(turn_id="t", message_id="m", text=" you")
     assert deltas(log) == ["Hel"]
-    await asyncio.sleep(INTERVAL * 2)
+    await log.read(after=1, wait=10)  # sent when the interval ends (a busy machine runs the timer late)
     assert deltas(log) == ["Hel", "lo you"]
-    # After a quiet interval the next chunk goes at once again (a slow stream waits for nothing).
+    # After a quiet interval the next chunk goes at once again (a slow stream waits for nothing). The
+    # sleep starts after that send, so the interval since it has passed however late the timer ran.
+    await asyncio.sleep(INTERVAL * 1.5)
     coalescer.add(turn_id="t", message_id="m", text="!")
     assert deltas(log) == ["Hel", "lo you", "!"]
 
@@ -52,3 +54,23 @@ async def test_a_fast_stream_makes_at_most_one_event_per_interval() -> None:
     sent = deltas(log)
     assert "".join(sent) == "".join(f"{index} " for index in range(200))  # nothing lost or reordered
     assert len(sent) <= elapsed / INTERVAL + 2, (len(sent), elapsed)
+
+
+async def test_events_appended_while_held_wake_a_waiting_reader_once_at_the_end() -> None:
+    """`holding()`: each event is logged at once and in order (a new read sees it), but a reader that waits
+    is woken at the end, with everything appended meanwhile in one answer."""
+    log = EventLog(epoch="e")
+    log.append("message.delta", {"turn_id": "t", "message_id": "m", "text": "before"})
+    waiting = asyncio.create_task(log.read(after=1, wait=10))
+    await asyncio.sleep(0)
+    with log.holding():
+        log.append("message.delta", {"turn_id": "t", "message_id": "m", "text": "last"})
+        with log.holding():  # nested: the outer end wakes
+            log.append("turn.status", {"turn_id": "t", "status": "running"})
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        assert [e.seq for e in (await log.read(after=1, wait=0)).events] == [2, 3]  # logged, in order
+        log.append("turn.status", {"turn_id": "t", "status": "complete"})
+    read = await asyncio.wait_for(waiting, timeout=5)
+    assert [e.seq for e in read.events] == [2, 3, 4]

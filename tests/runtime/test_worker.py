@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny, ToolPe
 
 from core.store.aio import AsyncStore
 from core.store.local import LocalStore
-from core.store.models import SessionRecord, new_id
+from core.store.models import SessionRecord, new_id, new_message_id, reply_id_for
 from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB
 from runtime.agent.events import Event, EventHub
 from runtime.agent.manager import SessionManager
@@ -521,3 +522,12 @@ async def test_a_turn_without_room_for_a_client_waits_visibly_then_runs(make_blu
     assert (status["status"], status["tier"]) == ("complete", "cold") and (await blu.reply(second)).text == "done"
     assert blu.claude.clients[0].disconnected  # the idle client was let go for it
     assert blu.manager.cli_slots.running == 1
+
+
+def test_a_reply_sorts_after_its_prompt_even_within_one_millisecond() -> None:
+    """Messages are listed by id, whose first part is the millisecond: a hot turn can start in its prompt's."""
+    for prompt_at in (time.time(), time.time() + 5):  # now, and a prompt stamped ahead of this clock
+        prompt_id = new_message_id(prompt_at)
+        reply_id = reply_id_for(prompt_id)
+        assert reply_id > prompt_id
+        assert reply_id < new_message_id(prompt_at + 0.003)  # and before one sent 2+ ms after it

@@ -12,7 +12,10 @@ import threading
 from pathlib import Path
 from unittest import mock
 
+import pytest
+
 from core.store import open_store
+from core.store.base import NotFound
 from core.store.local import LocalStore
 from core.store.models import MessageRecord, SessionRecord, to_plain
 
@@ -152,3 +155,32 @@ def test_a_message_stored_before_earlier_versions_existed_loads_as_a_current_one
         assert store.list_messages("s1").items == [record]
     finally:
         store.close()
+
+
+def test_a_batch_is_one_transaction(tmp_path: Path) -> None:
+    """Writes inside `batch()` commit together (a turn's reply with the session's counters), or not at all;
+    one of them that finishes a message has the log synced once, after the commit."""
+    store = LocalStore(tmp_path / "blu.sqlite3")
+    store.create_session(SessionRecord(id="s1"))
+    store.put_message(MessageRecord(session_id="s1", id="m1", role="assistant", text="", state="running"))
+    with store.batch():
+        store.update_message("s1", "m1", text="the reply", state="complete")
+        with store.batch():  # a batch inside a batch is part of it
+            store.add_session_usage("s1", messages=1, output_tokens=3)
+        assert store.syncer.requested == 0  # not before the commit
+        store.set_turn_running("s1", None)
+    assert store.syncer.requested == 1
+    assert store.get_message("s1", "m1").state == "complete"
+    assert store.get_session("s1").output_tokens == 3
+
+    store.put_message(MessageRecord(session_id="s1", id="m2", role="assistant", text="", state="running"))
+    with pytest.raises(NotFound), store.batch():
+        store.update_message("s1", "m2", text="lost with the rest", state="complete")
+        store.add_session_usage("s1", messages=1, output_tokens=5)
+        store.update_session("nobody", running_turn_id=None)
+    assert store.get_message("s1", "m2").state == "running"  # found as running, and recovered, on start
+    assert store.get_session("s1").output_tokens == 3
+    assert store.syncer.requested == 1
+    store.put_message(MessageRecord(session_id="s1", id="m3", role="user", text="after a failed batch"))
+    assert store.get_message("s1", "m3").text == "after a failed batch"
+    store.close()
