@@ -19,13 +19,15 @@ def median_ms(values: list[float]) -> str:
 
 
 def bench_stream_latency(model: StandinServer, root: Path) -> list[float]:
-    """Seconds from a delta reaching the server to a long-poll reader, for a slowly streamed answer."""
+    """Seconds from a delta reaching the server to a long-poll reader, for a slowly streamed answer: a chunk every
+    45 ms, slower than the coalescing window (30 ms, runtime/agent/events.py), so each is sent at once. A chunk
+    every 30 ms would land on the window's edge, and each run would fall anywhere between 1 and 30 ms."""
     server = BluServer(root / "stream", env={"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "bench"}).start()
     latencies: list[float] = []
     try:
         api = server.client()
         sid = api.new_session()
-        accepted = api.send(sid, "[[slow ms=30]] [[words n=60]]")
+        accepted = api.send(sid, "[[slow ms=45]] [[words n=60]]")
         deadline = time.monotonic() + 60
         done = False
         while not done and time.monotonic() < deadline:
