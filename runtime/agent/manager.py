@@ -219,6 +219,7 @@ class SessionManager:
             page = await self.store.list_messages(session.id, limit=200, newest_first=True)
             # An earlier version (Regenerate) answers nothing: its prompt waits for the version that replaced it.
             answered = {m.turn_id for m in page.items if m.role == "assistant" and not m.superseded_by}
+            regenerated = {m.turn_id for m in page.items if m.role == "assistant" and m.superseded_by}
             for message in page.items:
                 if message.role == "assistant" and message.state == "running":
                     saved = await self.store.update_message(
@@ -239,7 +240,8 @@ class SessionManager:
                 # A fork's copied messages are older than the fork, and one it was cut at stays unanswered.
                 unanswered = message.role == "user" and message.turn_id not in answered
                 if unanswered and message.turn_id and message.created_at >= session.created_at:
-                    reply_id = reply_id_for(message.id)
+                    # Under its prompt; after its earlier versions (a regenerated prompt is the newest message).
+                    reply_id = new_message_id() if message.turn_id in regenerated else reply_id_for(message.id)
                     await self._record_not_run(
                         session.id, message.turn_id, message.channel, NOT_ANSWERED_RESTART, reply_id=reply_id
                     )
