@@ -195,6 +195,8 @@ class SessionManager:
         self._admissions: dict[str, asyncio.Lock] = {}
         # Sessions being deleted (their turn is being stopped): no new message; set once the delete ended.
         self._deleting: dict[str, asyncio.Event] = {}
+        # Per session: the reply id reserved for the newest prompt; the next prompt's id must sort after it.
+        self._reserved_reply: dict[str, str] = {}
         # (session id, Idempotency-Key) -> done once the POST that holds the key was accepted or refused.
         self.pending_keys: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.cli_slots = CliSlots(cli_limit(settings))
@@ -346,7 +348,7 @@ class SessionManager:
         prompt_uuid = str(uuid.uuid4())
         message = MessageRecord(
             session_id=session_id,
-            id=message_id or new_message_id(at),
+            id=message_id or _after(new_message_id(at), self._reserved_reply.get(session_id)),
             role="user",
             text=text,
             channel=channel,
@@ -372,6 +374,8 @@ class SessionManager:
             attachments=message.attachments,
             reply_id=reply_id_for(message.id),
         )
+        assert request.reply_id is not None
+        self._reserved_reply[session_id] = max(request.reply_id, self._reserved_reply.get(session_id, ""))
         position = worker.enqueue(request)
         self.hub.publish(session_id, "message.complete", {"turn_id": request.turn_id, "message": to_plain(message)})
         self.hub.publish(
@@ -784,6 +788,7 @@ class SessionManager:
         finally:
             del self._deleting[session_id]
             self._admissions.pop(session_id, None)
+            self._reserved_reply.pop(session_id, None)
             done.set()
         # Claude's transcript goes too (a fork has a transcript of its own, so no other session needs it).
         path = transcript_path(self.settings, session.claude_session_id) if session.claude_session_id else None
@@ -863,6 +868,14 @@ class SessionManager:
                 "claude_processes": len(children),
             },
         }
+
+
+def _after(message_id: str, reserved: str | None) -> str:
+    """`message_id`, or one in the next millisecond when it would not sort after the reserved reply id (a prompt
+    sent within a millisecond of the previous prompt's reply id lists after that reply)."""
+    if reserved is None or message_id > reserved:
+        return message_id
+    return reply_id_for(reserved)
 
 
 def _accept(store: Store, message: MessageRecord, user_action: bool) -> SessionRecord:

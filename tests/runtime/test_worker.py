@@ -531,3 +531,16 @@ def test_a_reply_sorts_after_its_prompt_even_within_one_millisecond() -> None:
         reply_id = reply_id_for(prompt_id)
         assert reply_id > prompt_id
         assert reply_id < new_message_id(prompt_at + 0.003)  # and before one sent 2+ ms after it
+
+
+def test_a_prompt_in_the_previous_reply_ids_millisecond_lists_after_that_reply() -> None:
+    """The manager reserves a prompt's reply id 1 ms after it: a next prompt sent within that millisecond is
+    moved past it, so the earlier prompt's reply still lists between the two."""
+    from runtime.agent.manager import _after
+
+    prompt = new_message_id()
+    reserved = reply_id_for(prompt)
+    same_millisecond = f"{reserved[:13]}-00000000"
+    assert _after(same_millisecond, reserved) > reserved
+    later = new_message_id(time.time() + 1)
+    assert _after(later, reserved) == later and _after(prompt, None) == prompt
