@@ -243,16 +243,18 @@ def _drop_idle_clients(manager: SessionManager, session_id: str | None) -> None:
             manager.workers.pop(sid, None)
 
 
+# FastAPI tries the routers in this order on every request: the long-poll and the session routes, which a turn
+# calls, come first (no two routers share a path, so the order changes nothing else).
 API_ROUTERS = (
+    events.router,
+    sessions.router,
     system.health_router,
     auth.state_router,
     auth.router,
     system.router,
-    sessions.router,
     schedules.router,
     search.router,
     approvals.router,
-    events.router,
     files.router,
     voice.router,
     notifications.router,
