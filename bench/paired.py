@@ -6,6 +6,7 @@ import asyncio
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,9 +105,10 @@ class SdkSide:
 
 
 def blu_turn(api: BluClient, sid: str, text: str) -> tuple[Sample, str]:
-    """POST a message and follow the session's long-poll to the end: total and first message.delta."""
+    """POST a message (with an Idempotency-Key, as the web UI does) and follow the session's long-poll to the end:
+    total and first message.delta."""
     started = time.perf_counter()
-    accepted = api.send(sid, text)
+    accepted = api.send(sid, text, **{"Idempotency-Key": uuid.uuid4().hex})  # as the web UI sends every message
     first: float | None = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

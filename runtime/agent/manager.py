@@ -21,6 +21,7 @@ import psutil
 from core.store.aio import AsyncStore
 from core.store.base import NotFound, Store
 from core.store.models import (
+    AcceptedRequest,
     ArtifactRecord,
     Channel,
     MessageRecord,
@@ -61,6 +62,14 @@ class ShuttingDown(Exception):
 
 class QueueFull(Exception):
     """Too many turns are waiting in this session."""
+
+
+class KeyClaimed(Exception):
+    """An earlier request holds this Idempotency-Key (`earlier`); nothing was written."""
+
+    def __init__(self, earlier: AcceptedRequest) -> None:
+        super().__init__(f"key {earlier.key} is held by turn {earlier.turn_id}")
+        self.earlier = earlier
 
 
 class TurnRunning(Exception):
@@ -309,11 +318,14 @@ class SessionManager:
         message_id: str | None = None,
         user_action: bool = True,
         attachments: dict[str, str] | None = None,
+        claim: AcceptedRequest | None = None,
     ) -> tuple[TurnRequest, int, MessageRecord]:
         """Store the person's message first, then queue its turn. Returns the turn, its position and the
         message. `turn_id` and `message_id` are given when an idempotency key already names them.
         `user_action` False (a scheduled run) leaves the idle rule's last user action alone: the running
-        turn keeps Blu awake, and Blu may sleep once it ends."""
+        turn keeps Blu awake, and Blu may sleep once it ends. `claim` (an Idempotency-Key's, naming
+        `turn_id` and `message_id`) is taken in the same trip to the store as the message; raises
+        KeyClaimed, having written nothing, when an earlier request holds the key."""
         async with self._admission(session_id):
             return await self._submit(
                 session_id,
@@ -323,6 +335,7 @@ class SessionManager:
                 message_id=message_id,
                 user_action=user_action,
                 attachments=attachments,
+                claim=claim,
             )
 
     async def _submit(
@@ -335,14 +348,21 @@ class SessionManager:
         message_id: str | None,
         user_action: bool,
         attachments: dict[str, str] | None,
+        claim: AcceptedRequest | None,
     ) -> tuple[TurnRequest, int, MessageRecord]:
-        if not self.accepting:
-            raise ShuttingDown()
-        if session_id in self._deleting:
-            raise NotFound(f"session {session_id} is being deleted")
-        waiting = self.workers.get(session_id)  # no worker yet, or a stopped one: no turn waits
-        if waiting is not None and not waiting.task.done() and waiting.queue_length >= self.settings.max_queued_turns:
-            raise QueueFull()
+
+        def refuse() -> None:
+            if not self.accepting:
+                raise ShuttingDown()
+            if session_id in self._deleting:
+                raise NotFound(f"session {session_id} is being deleted")
+            waiting = self.workers.get(session_id)  # no worker yet, or a stopped one: no turn waits
+            limit = self.settings.max_queued_turns
+            if waiting is not None and not waiting.task.done() and waiting.queue_length >= limit:
+                raise QueueFull()
+
+        if claim is None:  # refused before a trip to the store; with a key, only once it is known to be new
+            refuse()
         at = time.time()
         turn_id = turn_id or new_id()
         prompt_uuid = str(uuid.uuid4())
@@ -358,9 +378,11 @@ class SessionManager:
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
             attachments=dict(attachments or {}),
         )
-        # One trip to the store's thread (each trip costs the turn's start a wake-up): the session is read (an
-        # unknown one raises NotFound before anything is written), then the message and what it changes.
-        session = await self.store.batch(lambda s: _accept(s, message, user_action))
+        # One trip to the store's thread (each trip costs the turn's start a wake-up): the key is claimed (a retry
+        # of an accepted message replays even when new ones are refused) and the session read (a held key, a
+        # refusal or an unknown session raises before anything else is written), then the message and what it
+        # changes.
+        session = await self.store.batch(lambda s: _accept(s, message, user_action, claim, refuse))
         worker = self._worker(session_id)
         assert message.turn_id is not None
         request = TurnRequest(
@@ -878,11 +900,22 @@ def _after(message_id: str, reserved: str | None) -> str:
     return reply_id_for(reserved)
 
 
-def _accept(store: Store, message: MessageRecord, user_action: bool) -> SessionRecord:
-    """A person's message is stored (`submit`), in this order (on SQLite, one transaction): an archived
-    session comes back; the session is marked running (found on start after a crash) when it is not yet;
-    the message; the session's name and status when new; its counters; the person's activity."""
+def _accept(
+    store: Store,
+    message: MessageRecord,
+    user_action: bool,
+    claim: AcceptedRequest | None,
+    refuse: Callable[[], None],
+) -> SessionRecord:
+    """A person's message is stored (`submit`), in this order (on SQLite, one transaction): the request's
+    Idempotency-Key is claimed (KeyClaimed when an earlier request holds it); `refuse()` raises when Blu takes
+    no new message in the session now (stopping, deleting it, a full queue); an archived session comes back;
+    the session is marked running (found on start after a crash) when it is not yet; the message; the
+    session's name and status when new; its counters; the person's activity."""
     sid = message.session_id
+    if claim is not None and (earlier := store.claim_request(claim, at=time.time())) is not None:
+        raise KeyClaimed(earlier)
+    refuse()
     session = store.get_session(sid)
     if session.status == "archived":
         session = store.update_session(sid, status="active")

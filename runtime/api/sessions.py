@@ -15,6 +15,7 @@ from runtime.agent.attachments import AttachmentRefused, kinds
 from runtime.agent.manager import (
     NOT_ANSWERED,
     CannotRegenerate,
+    KeyClaimed,
     QueueFull,
     SessionManager,
     ShuttingDown,
@@ -211,14 +212,18 @@ async def post_message(
             message_id=new_message_id(),
             expires_at=time.time() + IDEMPOTENCY_TTL_SECONDS,
         )
-        if (earlier := await _earlier_request(store, claim)) is not None:
+        try:  # the usual case, a new key: claimed in the same trip to the store as the message
+            return await _submit(manager, store, session_id, body, claim, attachments, claim_with_message=True)
+        except KeyClaimed as held:
+            earlier = await _earlier_request(store, claim, held.earlier)
+        if earlier is not None:
             return Accepted(
                 turn_id=earlier.turn_id,
                 position=manager.position(session_id, earlier.turn_id),
                 message_id=earlier.message_id,
                 replayed=True,
             )
-        return await _submit(manager, store, session_id, body, claim, attachments)
+        return await _submit(manager, store, session_id, body, claim, attachments)  # the key is this request's now
     finally:
         del manager.pending_keys[slot]
         done.set_result(None)
@@ -231,6 +236,8 @@ async def _submit(
     body: NewMessage,
     claim: AcceptedRequest | None,
     attachments: dict[str, str],
+    *,
+    claim_with_message: bool = False,
 ) -> Accepted:
     try:
         request, position, message = await manager.submit(
@@ -240,9 +247,12 @@ async def _submit(
             turn_id=claim.turn_id if claim else None,
             message_id=claim.message_id if claim else None,
             attachments=attachments,
+            claim=claim if claim_with_message else None,
         )
     except (NotFound, ShuttingDown, QueueFull) as exc:
-        if claim is not None:  # nothing was accepted: the same key may be tried again
+        # Nothing was accepted: the same key may be tried again. A claim taken with the message was rolled back
+        # or is taken over by the next try (`_earlier_request`); the key may be an earlier request's, so it stays.
+        if claim is not None and not claim_with_message:
             await store.forget_request(session_id, claim.key)
         if isinstance(exc, NotFound):
             raise _not_found() from exc
@@ -254,14 +264,13 @@ async def _submit(
     return Accepted(turn_id=request.turn_id, position=position, message_id=message.id)
 
 
-async def _earlier_request(store: AsyncStore, claim: AcceptedRequest) -> AcceptedRequest | None:
-    """The turn an earlier POST with the same key started, or None when this one claimed the key. The
-    caller holds the key's in-flight slot, so an earlier claim whose message was never stored is no
-    longer being accepted (Blu stopped or failed in between) and is taken over; so is one whose turn
-    Blu stopped before it ran (its reply says so): this POST runs the message after all."""
-    earlier: AcceptedRequest | None = await store.claim_request(claim, at=time.time())
-    if earlier is None:
-        return None
+async def _earlier_request(
+    store: AsyncStore, claim: AcceptedRequest, earlier: AcceptedRequest
+) -> AcceptedRequest | None:
+    """The turn an earlier POST with the same key (`earlier`, holding it) started, or None when this one has
+    now claimed the key. The caller holds the key's in-flight slot, so an earlier claim whose message was
+    never stored is no longer being accepted (Blu stopped or failed in between) and is taken over; so is one
+    whose turn Blu stopped before it ran (its reply says so): this POST runs the message after all."""
     try:
         await store.get_message(claim.session_id, earlier.message_id)
         taken_over = await _never_run(store, earlier)

@@ -153,6 +153,28 @@ def test_simultaneous_posts_with_one_key_run_one_turn(blu: BluServer, api: BluCl
         assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
 
 
+def test_a_retried_key_replays_while_new_messages_are_refused(fresh_server: BluServer) -> None:
+    """The key is claimed in the same trip as the message: a retry of an accepted message must still get its
+    turn (not 429) while the session's queue is full, and the refusal of a new message must not free the key."""
+    fresh_server.env["BLU_MAX_QUEUED_TURNS"] = "1"
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    running = api.send(sid, "[[slow ms=150]] [[words n=80]]")
+    queued = api.send(sid, "second", **{"Idempotency-Key": "k-2"})
+    refused = api.http.post(f"/api/sessions/{sid}/messages", json={"text": "third"}, headers={"Idempotency-Key": "k-3"})
+    assert refused.status_code == 429, refused.text
+    for _ in range(2):
+        again = api.send(sid, "second", **{"Idempotency-Key": "k-2"})
+        assert again["turn_id"] == queued["turn_id"] and again["replayed"] is True
+    assert api.http.post(f"/api/sessions/{sid}/interrupt").status_code in (200, 202)
+    api.events_until(sid, queued["turn_id"])
+    texts = [m["text"] for m in api.messages(sid) if m["role"] == "user"]
+    assert texts == ["[[slow ms=150]] [[words n=80]]", "second"]
+    assert running["turn_id"] != queued["turn_id"]
+    third = api.send(sid, "third", **{"Idempotency-Key": "k-3"})  # refused earlier: the key is free to run it now
+    assert "replayed" not in third or third["replayed"] is False
+
+
 def test_bad_input_gets_clear_errors(api: BluClient) -> None:
     sid = api.new_session()
     post = api.http.post
