@@ -227,9 +227,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _after_restore(scheduler: Scheduler, manager: SessionManager) -> None:
     """After a full restore or an import: the memory on disk is the restore's (not a change of Claude's),
-    due schedules run now (a missed one once, late), and each schedule's EventBridge wake matches the
-    store again (AWS)."""
+    the tool policy is the restored one from the next tool call on, due schedules run now (a missed one
+    once, late), and each schedule's EventBridge wake matches the store again (AWS)."""
     await asyncio.to_thread(manager.memory.adopt, "restore")
+    await manager.approvals.load()
     scheduler.changed()
     await scheduler.sync_wakes()
 

@@ -32,6 +32,7 @@ from core.store.models import (
     SessionRecord,
     ThrottleRecord,
     ToolCall,
+    ToolPolicyRecord,
     VapidKeys,
     truncate_text,
 )
@@ -147,6 +148,9 @@ def validated(record: R) -> R:
     }
     for name in _KEY_FIELDS.get(cls, ()):
         check_key(values[name], f"{cls.__name__}.{name}")
+    if cls is ToolPolicyRecord:
+        for tool, mode in values["modes"].items():
+            check_tool_mode(tool, mode)
     return cls(**values)
 
 

@@ -40,6 +40,7 @@ from core.store.models import (
     SessionRecord,
     ThrottleRecord,
     ToolCall,
+    ToolPolicyRecord,
     VapidKeys,
     to_plain,
 )
@@ -79,6 +80,7 @@ EXPORTED_KEYS: tuple[tuple[str, str], ...] = (
     (ARTIFACT_PREFIX, ""),
     (SCHEDULE_PREFIX, ""),  # schedules and their runs
     (NOTIFY, PREFERENCES),  # the kinds of notification the person wants
+    (TOOL_POLICY, ""),  # the tool policy changed at run time, one item per tool
 )
 EPHEMERAL_KEYS: tuple[tuple[str, str], ...] = (
     (SYSTEM, ""),  # activity, power log
@@ -89,8 +91,6 @@ EPHEMERAL_KEYS: tuple[tuple[str, str], ...] = (
     (NOTIFY, VAPID),
     # A pending approval belongs to a turn of this Blu; each decision is kept in its tool call's record.
     (SESSION_PREFIX, APPROVAL_PREFIX),
-    # Not exported yet, a known gap (docs/backups.md): after a restore the tool policy is the settings'.
-    (TOOL_POLICY, ""),
 )
 
 _LOST = "ConditionalCheckFailedException"
@@ -1002,7 +1002,7 @@ class DynamoStore:
             for artifact in sorted(self.list_artifacts(session.id), key=lambda a: a.path):
                 yield portable.export(portable.ARTIFACT, artifact)
         if session_id is not None:
-            return  # schedules, their runs and the preferences are no session's (docs/backups.md)
+            return  # schedules, their runs, the preferences and the tool policy are no session's (docs/backups.md)
         schedules = sorted(self.list_schedules(), key=lambda s: s.id)
         for schedule in schedules:
             yield portable.export(portable.SCHEDULE, schedule)
@@ -1014,9 +1014,12 @@ class DynamoStore:
         preferences = self._m.preferences
         try:
             stored = preferences.get(NOTIFY, PREFERENCES, consistent_read=True)
+            yield portable.export(portable.NOTIFICATION_PREFERENCES, _record(NotificationPreferences, stored))
         except preferences.DoesNotExist:
-            return
-        yield portable.export(portable.NOTIFICATION_PREFERENCES, _record(NotificationPreferences, stored))
+            pass
+        policy = self.get_tool_policy()  # sorted by tool name (the sort key), as LocalStore exports it
+        if policy:
+            yield portable.export(portable.TOOL_POLICY, ToolPolicyRecord(modes=policy))  # type: ignore[arg-type]
 
     def import_item(self, item: portable.ExportedItem, *, replace: bool = False) -> portable.ImportOutcome:
         record = portable.record_of(item)
@@ -1036,6 +1039,8 @@ class DynamoStore:
             row = model(_session_pk(record.session_id), MESSAGE_PREFIX + record.id, **_attributes(fitted))
         elif isinstance(record, ScheduleRunRecord):
             return self._import_run(codec.fit_run(record), replace)
+        elif isinstance(record, ToolPolicyRecord):
+            return self._import_tool_policy(record, replace)
         elif isinstance(record, ScheduleRecord):
             model = self._m.schedule
             row = model(
@@ -1095,6 +1100,20 @@ class DynamoStore:
                 return "kept"
         raise Conflict(f"run {run.schedule_id}/{run.id} could not be replaced")  # its schedule came and went
 
+    def _import_tool_policy(self, record: ToolPolicyRecord, replace: bool) -> portable.ImportOutcome:
+        """The whole policy: kept when one is here (an empty one is none) unless `replace`, else written
+        as the record's, one item per tool, and the tools it does not name removed."""
+        current = self.get_tool_policy()
+        if current and not replace:
+            return "kept"
+        model = self._m.tool_mode
+        with model.batch_write() as batch:
+            for name in current.keys() - record.modes.keys():
+                batch.delete(model(TOOL_POLICY, name))
+            for name, mode in record.modes.items():
+                batch.save(model(TOOL_POLICY, name, mode=mode))
+        return "replaced" if current else "added"
+
     def clear_items(self) -> int:
         sessions = self._all_sessions()
         for session in sessions:
@@ -1102,6 +1121,10 @@ class DynamoStore:
         for schedule in self.list_schedules():
             self.delete_schedule(schedule.id)
         self._m.preferences(NOTIFY, PREFERENCES).delete()
+        model = self._m.tool_mode
+        with model.batch_write() as batch:
+            for item in model.query(TOOL_POLICY, consistent_read=True):
+                batch.delete(item)
         return len(sessions)
 
     # approvals and the tool policy -------------------------------------------------------

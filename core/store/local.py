@@ -31,6 +31,7 @@ from core.store.models import (
     SearchResults,
     SessionRecord,
     ThrottleRecord,
+    ToolPolicyRecord,
     VapidKeys,
     to_plain,
 )
@@ -143,6 +144,7 @@ EXPORTED_TABLES: dict[str, str] = {
     portable.SCHEDULE: "schedules",
     portable.SCHEDULE_RUN: "schedule_runs",
     portable.NOTIFICATION_PREFERENCES: "singletons",
+    portable.TOOL_POLICY: "singletons",
 }
 PART_TABLES: tuple[str, ...] = ("message_texts",)  # exported inside their message
 _SEARCH_READY = "search-index-v1"  # a singleton row: the index holds everything stored before it existed
@@ -165,9 +167,11 @@ _SEARCH_SCHEMA = (
 # the browsers that subscribed to it: not exported (core/store/portable.py says why).
 # A pending approval belongs to a turn of this Blu; each decision is kept in its tool call's record.
 EPHEMERAL_TABLES: tuple[str, ...] = ("singletons", "throttles", "requests", "push_subscriptions", "approvals")
-EXPORTED_SINGLETONS: dict[str, str] = {portable.NOTIFICATION_PREFERENCES: _NOTIFY_PREFERENCES}
-# The tool policy is not exported yet, a known gap (docs/backups.md): after a restore it is the settings'.
-EPHEMERAL_SINGLETONS: tuple[str, ...] = (_ACTIVITY, _VAPID, _SEARCH_READY, _TOOL_POLICY)
+EXPORTED_SINGLETONS: dict[str, str] = {
+    portable.NOTIFICATION_PREFERENCES: _NOTIFY_PREFERENCES,
+    portable.TOOL_POLICY: _TOOL_POLICY,
+}
+EPHEMERAL_SINGLETONS: tuple[str, ...] = (_ACTIVITY, _VAPID, _SEARCH_READY)
 # The search index (FTS5 and its shadow tables): rebuilt from the messages, never exported.
 INDEX_TABLES: tuple[str, ...] = (
     "search", "search_rows", "search_data", "search_idx", "search_content", "search_docsize", "search_config",
@@ -802,15 +806,16 @@ class LocalStore:
                     f"SELECT body FROM artifacts{only} ORDER BY session_id, path",  # noqa: S608
                     args,
                 ).fetchall()
-                # Schedules and their runs are no session's, nor are the preferences: a one-session
-                # export leaves them out (docs/backups.md).
-                schedules, runs, preferences = [], [], []
+                # Schedules and their runs are no session's, nor are the preferences and the tool policy:
+                # a one-session export leaves them out (docs/backups.md).
+                schedules, runs, preferences, policy = [], [], [], []
                 if session_id is None:
                     schedules = self._db.execute("SELECT body FROM schedules ORDER BY id").fetchall()
                     runs = self._db.execute("SELECT body FROM schedule_runs ORDER BY schedule_id, id").fetchall()
                     preferences = self._db.execute(
                         "SELECT body FROM singletons WHERE name = ?", (_NOTIFY_PREFERENCES,)
                     ).fetchall()
+                    policy = self._db.execute("SELECT body FROM singletons WHERE name = ?", (_TOOL_POLICY,)).fetchall()
             finally:
                 self._db.execute("COMMIT")
         for (body,) in sessions:
@@ -826,6 +831,10 @@ class LocalStore:
             yield portable.export(portable.SCHEDULE_RUN, _load(ScheduleRunRecord, body))
         for (body,) in preferences:
             yield portable.export(portable.NOTIFICATION_PREFERENCES, _load(NotificationPreferences, body))
+        for (body,) in policy:
+            modes = json.loads(body)
+            if modes:  # an empty policy is no item, as in DynamoDB (one item per tool)
+                yield portable.export(portable.TOOL_POLICY, ToolPolicyRecord(modes=dict(sorted(modes.items()))))
 
     def import_item(self, item: portable.ExportedItem, *, replace: bool = False) -> portable.ImportOutcome:
         record = portable.record_of(item)
@@ -869,6 +878,12 @@ class LocalStore:
                         f"{verb} INTO schedule_runs VALUES (?, ?, ?, ?)",
                         (fitted_run.schedule_id, fitted_run.id, fitted_run.outcome, _dump(fitted_run)),
                     )
+            elif isinstance(record, ToolPolicyRecord):
+                row = db.execute("SELECT body FROM singletons WHERE name = ?", (_TOOL_POLICY,)).fetchone()
+                existed = row if row is not None and json.loads(row[0]) else None  # an empty policy is none
+                if existed is None or replace:
+                    body = json.dumps(record.modes)  # the shape set_tool_mode writes: tool -> mode
+                    db.execute("INSERT OR REPLACE INTO singletons VALUES (?, ?)", (_TOOL_POLICY, body))
             else:
                 existed = db.execute("SELECT 1 FROM singletons WHERE name = ?", (_NOTIFY_PREFERENCES,)).fetchone()
                 if existed is None or replace:
@@ -891,7 +906,7 @@ class LocalStore:
                 "search_rows",
             ):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 -- fixed names
-            db.execute("DELETE FROM singletons WHERE name = ?", (_NOTIFY_PREFERENCES,))
+            db.execute("DELETE FROM singletons WHERE name IN (?, ?)", (_NOTIFY_PREFERENCES, _TOOL_POLICY))
         return count
 
     # approvals and the tool policy -------------------------------------------------------

@@ -209,6 +209,14 @@ class NotificationPreferences:
 
 
 @dataclass(frozen=True)
+class ToolPolicyRecord:
+    """The tool policy changed at run time, as a backup holds it: tool name (MCP tools `mcp__server__tool`,
+    or a whole server `mcp__server`) -> "allow" | "ask" | "deny". Empty: the settings' policy applies."""
+
+    modes: dict[str, ToolMode] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class VapidKeys:
     """The VAPID key pair (P-256) Blu signs pushes with, generated once (docs/architecture.md). Only the
     public key ever leaves the runtime; the private one is kept out of repr and logs."""

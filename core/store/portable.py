@@ -12,6 +12,7 @@ from core.store.models import (
     ScheduleRecord,
     ScheduleRunRecord,
     SessionRecord,
+    ToolPolicyRecord,
     to_plain,
 )
 
@@ -28,7 +29,10 @@ ARTIFACT = "artifact"
 SCHEDULE = "schedule"
 SCHEDULE_RUN = "schedule_run"
 NOTIFICATION_PREFERENCES = "notification_preferences"  # one item at most: the kinds the person wants
-EXPORT_KINDS: tuple[str, ...] = (SESSION, MESSAGE, ARTIFACT, SCHEDULE, SCHEDULE_RUN, NOTIFICATION_PREFERENCES)
+TOOL_POLICY = "tool_policy"  # one item at most, when any tool's mode was set at run time: tool -> mode
+EXPORT_KINDS: tuple[str, ...] = (
+    SESSION, MESSAGE, ARTIFACT, SCHEDULE, SCHEDULE_RUN, NOTIFICATION_PREFERENCES, TOOL_POLICY,
+)  # fmt: skip
 SESSION_KINDS: tuple[str, ...] = (SESSION, MESSAGE, ARTIFACT)  # what a one-session export holds
 RECORD_TYPES: dict[str, type] = {
     SESSION: SessionRecord,
@@ -37,6 +41,7 @@ RECORD_TYPES: dict[str, type] = {
     SCHEDULE: ScheduleRecord,
     SCHEDULE_RUN: ScheduleRunRecord,
     NOTIFICATION_PREFERENCES: NotificationPreferences,
+    TOOL_POLICY: ToolPolicyRecord,
 }
 
 # "skipped": nothing written, because what the item hangs off is missing (a schedule run whose
@@ -73,7 +78,7 @@ class ExportedItem:
     @property
     def session_id(self) -> str | None:
         """The session this item belongs to (a session's own id for a session); None for the kinds that
-        are no session's (a schedule and its runs, even when they write to a session; preferences)."""
+        are no session's (a schedule and its runs, even when they write to a session; preferences; the tool policy)."""
         if self.kind not in SESSION_KINDS:
             return None
         value = self.item.get("id") if self.kind == SESSION else self.item.get("session_id")

@@ -35,7 +35,7 @@ from typing import IO, Any
 from core.backup.archive import ITEMS_NAME, ArchiveError, ArchiveWriter, Manifest, read_archive
 from core.store import NotFound
 from core.store.base import Store
-from core.store.portable import SESSION, ExportedItem, UnknownKind
+from core.store.portable import SESSION, ExportedItem, UnknownKind, record_of
 from runtime.backup.repository import Repository, SnapshotInfo, SnapshotNotFound
 from runtime.workspace import PathRejected, Workspace, split_path
 
@@ -158,6 +158,29 @@ def _items(path: Path) -> Iterator[ExportedItem]:
         for line in handle:
             if line.strip():
                 yield ExportedItem.from_json(json.loads(line))
+
+
+def _check_items(path: Path) -> None:
+    """Every store item of an unpacked archive parses and validates as its kind (a kind this Blu does not
+    keep is skipped later, not refused). Raises ArchiveError naming the first bad line, so a restore or
+    an import is refused before anything changes."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            kind = "?"
+            try:
+                item = ExportedItem.from_json(json.loads(line))
+                kind = item.kind
+                record_of(item)
+            except UnknownKind:
+                continue
+            except (ValueError, TypeError) as exc:
+                raise ArchiveError(
+                    f"The archive's store item on line {number} of {ITEMS_NAME} (kind {kind}) is not valid: {exc}"
+                ) from exc
 
 
 class Backups:
@@ -306,6 +329,7 @@ class Backups:
         target = scratch / "unpacked"
         target.mkdir()
         manifest = read_archive(stream, extract_to=target).manifest
+        _check_items(target / ITEMS_NAME)
         for section in (*SECTIONS, "store"):
             (target / section).mkdir(exist_ok=True)
         for section in SECTIONS:  # an archive from elsewhere may hold them; they are never restored

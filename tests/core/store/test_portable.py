@@ -95,6 +95,8 @@ def fill(store: Store) -> None:
     )
     store.put_schedule_run(ScheduleRunRecord(schedule_id="sch-a", id=scheduled_run_id(T0 + 2), due_at=T0 + 2))
     store.set_notification_preferences(NotificationPreferences(kinds={"turn_finished": False, "schedule_run": True}))
+    store.set_tool_mode("mcp__github", "deny")  # the tool policy changed at run time (a whole MCP server)
+    store.set_tool_mode("Bash", "ask")
     # Ephemeral: they describe this running Blu, or bind to its key pair and the browsers that subscribed.
     store.put_push_subscription(
         PushSubscriptionRecord(id="sub", endpoint="https://push.example/", p256dh="k", auth="a")
@@ -117,6 +119,9 @@ def test_export_holds_every_lasting_item_in_kind_order(store: Store) -> None:
     assert kinds.count("session") == 2 and kinds.count("message") == 4 and kinds.count("artifact") == 2
     assert kinds.count("schedule") == 2 and kinds.count("schedule_run") == 3
     assert kinds.count("notification_preferences") == 1
+    (policy,) = [i["item"] for i in items if i["kind"] == "tool_policy"]
+    assert policy == {"modes": {"Bash": "ask", "mcp__github": "deny"}}
+    assert list(policy["modes"]) == ["Bash", "mcp__github"]  # by name, on both back-ends
     assert "push_subscription" not in kinds and "vapid_keys" not in kinds
     long = next(i for i in items if i["item"].get("id") == "0-0002-b")
     assert long["item"]["text"] == LONG_TEXT  # whole, not the stored cut
@@ -157,6 +162,7 @@ def test_clear_then_import_restores_everything_exactly(store: Store) -> None:
     running = {(r.schedule_id, r.id) for r in store.running_schedule_runs()}  # the outcome column rebuilt
     assert running == {("sch-a", scheduled_run_id(T0 + 2)), ("sch-b", "1760000500000-mabcd")}
     assert not store.get_notification_preferences().wants("turn_finished")
+    assert store.get_tool_policy() == {"Bash": "ask", "mcp__github": "deny"}
     assert [s.id for s in store.list_push_subscriptions()] == ["sub"]  # ephemeral items stay
     assert store.claim_vapid_keys(VapidKeys(public_key="other", private_key="x")).public_key == "pub"
 
@@ -169,6 +175,7 @@ def test_clear_removes_schedules_runs_and_preferences(store: Store) -> None:
         store.get_schedule_run("sch-b", scheduled_run_id(T0))
     assert store.running_schedule_runs() == []
     assert store.get_notification_preferences() == NotificationPreferences()  # back to the defaults
+    assert store.get_tool_policy() == {}  # the settings' policy applies again
 
 
 def test_import_merges_by_id_without_duplicates(store: Store) -> None:
@@ -196,16 +203,50 @@ def test_importing_schedules_and_runs_merges_by_id(store: Store) -> None:
     store.update_schedule("sch-b", paused=True)
     store.update_schedule_run("sch-b", scheduled_run_id(T0), outcome="error")
     store.set_notification_preferences(NotificationPreferences(kinds={}))
+    store.set_tool_mode("Bash", "allow")
+    store.set_tool_mode("Write", "deny")
     schedule = next(i for i in before if i["kind"] == "schedule" and i["item"]["id"] == "sch-b")
     run = next(i for i in before if i["kind"] == "schedule_run" and i["item"]["id"] == scheduled_run_id(T0))
     preferences = next(i for i in before if i["kind"] == "notification_preferences")
-    for item in (schedule, run, preferences):
+    policy = next(i for i in before if i["kind"] == "tool_policy")
+    for item in (schedule, run, preferences, policy):
         assert store.import_item(ExportedItem.from_json(item)) == "kept"
     assert store.get_schedule("sch-b").paused and store.get_schedule_run("sch-b", run["item"]["id"]).outcome == "error"
     assert store.get_notification_preferences() == NotificationPreferences(kinds={})
-    for item in (schedule, run, preferences):
+    # The policy is one item: kept whole (not merged tool by tool), or replaced whole.
+    assert store.get_tool_policy() == {"Bash": "allow", "mcp__github": "deny", "Write": "deny"}
+    for item in (schedule, run, preferences, policy):
         assert store.import_item(ExportedItem.from_json(item), replace=True) == "replaced"
     assert exported(store) == before
+
+
+def test_the_tool_policy_is_one_item_an_empty_one_is_none(store: Store) -> None:
+    assert exported(store) == []
+    store.set_tool_mode("Bash", "deny")
+    store.set_tool_mode("Bash", None)  # every entry removed again: nothing to back up
+    assert exported(store) == []
+    policy = ExportedItem(kind="tool_policy", item={"modes": {"Read": "allow", "mcp__shop": "deny"}})
+    assert store.import_item(policy) == "added"  # an empty policy here is none: the archive's goes in
+    assert store.get_tool_policy() == {"Read": "allow", "mcp__shop": "deny"}
+    assert store.import_item(ExportedItem(kind="tool_policy", item={"modes": {}})) == "kept"
+    assert store.import_item(ExportedItem(kind="tool_policy", item={"modes": {"Read": "ask"}}), replace=True) == (
+        "replaced"
+    )
+    assert store.get_tool_policy() == {"Read": "ask"}  # tools the item does not name are gone
+    assert store.set_tool_mode("Bash", "allow") == {"Read": "ask", "Bash": "allow"}  # still changes at run time
+
+
+def test_an_archive_from_an_older_blu_without_the_tool_policy_leaves_the_settings(store: Store) -> None:
+    fill(store)
+    older = [i for i in exported(store) if i["kind"] != "tool_policy"]  # made before the kind existed
+    store.clear_items()
+    for item in older:  # a full restore: clear, then import with replace
+        store.import_item(ExportedItem.from_json(item), replace=True)
+    assert store.get_tool_policy() == {}  # the settings' policy, as the preferences go back to the defaults
+    store.set_tool_mode("Bash", "deny")
+    for item in older:  # an import (merge) of it leaves the policy here alone
+        store.import_item(ExportedItem.from_json(item))
+    assert store.get_tool_policy() == {"Bash": "deny"}
 
 
 def test_a_run_whose_schedule_is_missing_is_skipped(store: Store) -> None:
@@ -246,6 +287,10 @@ def test_bad_items_are_refused_and_write_nothing(store: Store) -> None:
         store.import_item(ExportedItem(kind="schedule_run", item={"schedule_id": "x", "id": "r", "due_at": "soon"}))
     with pytest.raises((ValueError, TypeError)):
         store.import_item(ExportedItem(kind="notification_preferences", item={"kinds": {"x": "yes"}}))
+    for modes in ({"Bash": "sometimes"}, {"Bash": None}, {"": "allow"}, {"x" * 201: "deny"}, ["Bash"], "allow"):
+        with pytest.raises((ValueError, TypeError)):
+            store.import_item(ExportedItem(kind="tool_policy", item={"modes": modes}))
+    assert store.get_tool_policy() == {}
     assert exported(store) == []
     with pytest.raises(ValueError, match="exported item"):
         ExportedItem.from_json(["session", {}])
@@ -322,6 +367,7 @@ def test_every_dynamo_item_is_exported_or_declared_ephemeral(module_dynamo_store
     )
     assert {"SESSION", "ARTIFACT", "SCHEDULE", "NOTIFY", "SYSTEM", "AUTH"} <= seen  # fill() wrote every kind
     assert ("NOTIFY", "PREFERENCES") not in ephemeral and ("NOTIFY", "VAPID") in ephemeral
+    assert "TOOLPOLICY" in seen and not any(pk == "TOOLPOLICY" for pk, _ in ephemeral)
 
 
 def test_the_async_store_collects_the_export_in_its_worker_thread(tmp_path: Path) -> None:

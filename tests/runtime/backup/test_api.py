@@ -39,6 +39,58 @@ def conversation(api: BluClient) -> dict[str, Any]:
     return {s["id"]: {"name": s["name"], "messages": api.messages(s["id"])} for s in sessions}
 
 
+def set_mode(api: BluClient, tool: str, mode: str | None) -> dict[str, str]:
+    response = api.http.put("/api/tools/policy", json={"tool": tool, "mode": mode})
+    assert response.status_code == 200, response.text
+    return dict(response.json()["run_time"])
+
+
+def asked_first(api: BluClient, sid: str, workspace: Path, name: str, timeout: float = 60) -> dict[str, Any]:
+    """Send a turn that runs `touch <name>` with Bash; it must wait for a person (Bash's mode is ask): returns
+    the approval, after denying it and following the turn to its end. Fails as soon as the file appears."""
+    sent = api.send(sid, f"[[bash cmd='touch {name}']]")
+    deadline = time.monotonic() + timeout
+    while True:
+        assert not (workspace / name).exists(), "Bash ran without asking: the policy in use is not the restored one"
+        approvals = api.http.get(f"/api/sessions/{sid}/approvals", params={"pending": "true"}).json()["approvals"]
+        if approvals:
+            break
+        assert time.monotonic() < deadline, "no approval was requested"
+        time.sleep(0.1)
+    answered = api.http.post(f"/api/sessions/{sid}/approvals/{approvals[0]['id']}", json={"decision": "deny"})
+    assert answered.status_code == 200, answered.text
+    assert api.events_until(sid, sent["turn_id"])[-1]["data"]["status"] == "complete"
+    assert not (workspace / name).exists()
+    return dict(approvals[0])
+
+
+def test_a_restore_brings_back_the_tool_policy_and_the_next_turn_obeys_it(model: StandinServer, tmp_path: Path) -> None:
+    server = BluServer(tmp_path / "blu", env=model_env(model)).start()
+    workspace = server.data_dir / "workspace"
+    try:
+        api = server.client()
+        sid = api.new_session()
+        assert set_mode(api, "Bash", "ask") == {"Bash": "ask"}
+        api.http.post("/api/backups")
+        snapshot_id = wait(api)["result"]["id"]
+        assert set_mode(api, "Bash", "allow") == {"Bash": "allow"}
+        assert set_mode(api, "Write", "deny") == {"Bash": "allow", "Write": "deny"}
+        status, _ = api.turn(sid, "[[bash cmd='touch before-restore.txt']]")  # allowed now: runs at once
+        assert status["status"] == "complete" and (workspace / "before-restore.txt").exists()
+
+        assert api.http.post(f"/api/backups/{snapshot_id}/restore", json={}).status_code == 202
+        restored = wait(api)
+        assert restored["state"] == "done", restored
+        # The first thing after the restore is a turn (no read of the policy first): it asks, as Bash's
+        # restored mode says, rather than running on the replaced "allow".
+        approval = asked_first(api, sid, workspace, "after-restore.txt")
+        assert approval["tool_name"] == "Bash"
+        policy = api.http.get("/api/tools/policy").json()  # what Settings → Tools shows
+        assert policy["run_time"] == {"Bash": "ask"}
+    finally:
+        server.stop()
+
+
 def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, tmp_path: Path) -> None:
     source = BluServer(tmp_path / "laptop", env=model_env(model)).start()
     # The importing Blu takes files up to 2,000 bytes: the archive is larger and still arrives (its own limit).
@@ -53,6 +105,7 @@ def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, t
             assert api.http.put("/api/files/content", params={"path": path}, content=data).status_code == 201
         before_messages, before_files = conversation(api), workspace_files(api)
         assert len(before_messages) == 2 and len(before_files) == 2
+        assert set_mode(api, "Bash", "ask") == {"Bash": "ask"}  # the tool policy moves with the rest
 
         assert api.http.post("/api/backups").status_code == 202
         taken = wait(api)
@@ -77,6 +130,10 @@ def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, t
         assert imported["result"]["store"]["session"] == {"added": 2, "kept": 0}
         assert conversation(other) == before_messages
         assert workspace_files(other) == before_files
+        assert imported["result"]["store"]["tool_policy"] == {"added": 1, "kept": 0}
+        sid = other.new_session()  # a turn first: the imported policy is in use without a read of it
+        asked_first(other, sid, target.data_dir / "workspace", "after-import.txt")
+        assert other.http.get("/api/tools/policy").json()["run_time"] == {"Bash": "ask"}
 
         # The import's id is spent, and it never writes a workspace file through the files API.
         again = other.http.post(f"/api/files/uploads/{started['id']}/complete")

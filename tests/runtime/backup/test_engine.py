@@ -30,6 +30,7 @@ STORE_CONTENTS = {
     "schedule": 2,
     "schedule_run": 3,
     "notification_preferences": 1,
+    "tool_policy": 1,
 }
 CLAUDE_ID = "9b7e0d2c-1111-4222-8333-944455556666"
 
