@@ -336,6 +336,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       },
       artifactsChanged: () => void panel.loadArtifacts(),
       openMemory: () => void memoryDialog.open(),
+      memoryChanged: () => void memoryDialog.refresh(),
       openSession: (sid) => {
         window.location.hash = `#/s/${sid}`;
       },
