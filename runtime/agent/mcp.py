@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -263,6 +264,30 @@ def tool_blocked(settings: Settings, server: str, tool: str) -> bool:
     (`mcp__<server>__<tool>`) or its whole server (`mcp__<server>`), as Claude Code's rules do."""
     full = f"mcp__{server}__{tool}"
     return any(rule in (full, f"mcp__{server}", f"mcp__{server}__*") for rule in settings.disallowed_tools)
+
+
+def missing_command(described: dict[str, Any], workspace: Path, search_path: str | None = None) -> str | None:
+    """Blu's own reason why a stdio server (as `describe` gives it) cannot start: its command is not found
+    on the PATH Claude Code runs with (`search_path`, default this process's, which the CLI inherits), or
+    a path (relative to the workspace, the CLI's working directory) names no file or one that cannot be
+    run. None when the command is there, the server is not stdio, or Blu cannot tell (a `${VAR}` in
+    the command, or the server's own PATH in its env)."""
+    command = described.get("command")
+    if described.get("type") != "stdio" or not isinstance(command, str) or not command or "$" in command:
+        return None
+    if "PATH" in (described.get("env") or {}):
+        return None
+    if "/" in command:
+        target = Path(command).expanduser()
+        target = target if target.is_absolute() else workspace / target
+        if not target.is_file():
+            return f"The command `{command}` was not found: no such file in the container."
+        if not os.access(target, os.X_OK):
+            return f"The command `{command}` is not executable (its file lacks execute permission)."
+        return None
+    if shutil.which(command, path=search_path if search_path is not None else os.environ.get("PATH", os.defpath)):
+        return None
+    return f"The command `{command}` was not found in the container (it is not installed, or not on the PATH)."
 
 
 @dataclass(frozen=True)

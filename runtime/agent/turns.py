@@ -114,16 +114,19 @@ class RunningTurn:
         return any(call.outcome == "pending" for call in self.tools.values())
 
     def count_usage(self, event: dict[str, Any]) -> None:
-        """Add one model call's usage from its stream events: input at message_start, output (a running
-        count) at message_delta. Works for turns that end without a result (interrupted, killed)."""
+        """Add one model call's usage from its stream events: input at message_start, output at
+        message_delta. Works for turns that end without a result (interrupted, killed). The Messages API
+        knows a call's output only at its end: message_start's figure is a placeholder (1), and when a call
+        is stopped the CLI sends a message_delta of its own with no `stop_reason` that repeats it. Neither
+        counts, so a stopped call adds no output rather than a made-up figure."""
         kind = event.get("type")
         if kind == "message_start":
             self.done_input_tokens += self.call_input_tokens
             self.done_output_tokens += self.call_output_tokens
             usage = event.get("message", {}).get("usage") or {}
             self.call_input_tokens = input_tokens(usage)
-            self.call_output_tokens = int(usage.get("output_tokens") or 0)
-        elif kind == "message_delta":
+            self.call_output_tokens = 0
+        elif kind == "message_delta" and (event.get("delta") or {}).get("stop_reason"):
             usage = event.get("usage") or {}
             self.call_output_tokens = max(self.call_output_tokens, int(usage.get("output_tokens") or 0))
 

@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
 
-from runtime.agent.mcp import KEYED_SERVERS, ConfigError, McpConfig, ServerStatus, server_listing, tool_blocked
+from runtime.agent.mcp import (
+    KEYED_SERVERS,
+    ConfigError,
+    McpConfig,
+    ServerStatus,
+    missing_command,
+    server_listing,
+    tool_blocked,
+)
 from runtime.api.deps import ManagerDep, SettingsDep, UserAction
 from runtime.api.errors import error_responses
 from runtime.api.models import Answer
@@ -65,6 +73,8 @@ def _listing(settings: Settings, checked: tuple[float, list[ServerStatus]] | Non
             known = found.status in ("connected", "failed", "needs-auth", "pending", "disabled")
             described["status"] = found.status if known else "failed"
             described["error"] = found.error if known else f"Claude Code reports the state {found.status!r}."
+            if described["status"] == "failed":  # Blu's plain reason when it can tell, else the CLI's text
+                described["error"] = missing_command(described, settings.workspace_dir) or described["error"]
             described["server_info"] = found.server_info
             described["tools"] = [
                 McpTool(name=t, full_name=f"mcp__{found.name}__{t}", blocked=tool_blocked(settings, found.name, t))

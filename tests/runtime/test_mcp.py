@@ -95,6 +95,25 @@ def test_a_local_servers_tools_are_listed_and_called_over_stdio_and_http(
     assert WEB_KEY not in server.log()
 
 
+def test_a_server_whose_command_is_missing_fails_with_blus_own_reason(server: BluServer) -> None:
+    http = server.start().client().http
+    assert http.put("/api/mcp/servers/gone", json={"command": "blu-no-such-command-5f2c"}).status_code == 200
+    assert http.put("/api/mcp/servers/down", json={"type": "http", "url": "http://127.0.0.1:1/mcp"}).status_code == 200
+
+    checked = http.post("/api/mcp/status", timeout=90)
+    assert checked.status_code == 200, checked.text
+    by_name = {s["name"]: s for s in checked.json()["servers"]}
+    assert by_name["gone"]["status"] == "failed"
+    assert by_name["gone"]["error"] == (
+        "The command `blu-no-such-command-5f2c` was not found in the container "
+        "(it is not installed, or not on the PATH)."
+    )
+    # Where Blu cannot tell what is wrong, the CLI's own reason stays.
+    assert by_name["down"]["status"] == "failed" and by_name["down"]["error"]
+    assert "not found in the container" not in by_name["down"]["error"]
+    assert http.get("/api/mcp/servers").json()["servers"][1]["error"] == by_name["gone"]["error"]
+
+
 def test_keys_in_the_environment_list_github_and_notion_without_their_values(
     model: StandinServer, tmp_path: Path
 ) -> None:

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from runtime.agent.mcp import ConfigError, McpConfig, describe, keyed_servers, server_listing, tool_blocked
+from runtime.agent.mcp import (
+    ConfigError,
+    McpConfig,
+    describe,
+    keyed_servers,
+    missing_command,
+    server_listing,
+    tool_blocked,
+)
 from runtime.agent.options import ClaudeEndpoint, agent_options, claude_env
 from runtime.settings import Settings
 
@@ -117,3 +125,34 @@ def test_the_tool_policy_names_mcp_tools_or_whole_servers(tmp_path: Path) -> Non
     assert tool_blocked(settings, "other", "anything")
     options = agent_options(settings, ClaudeEndpoint(None, "k", None))
     assert options.disallowed_tools == ["mcp__web__secret_word", "mcp__other"]  # the CLI removes them
+
+
+def test_a_missing_command_is_found_before_the_cli_is_asked(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "my-mcp"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    workspace = tmp_path / "workspace"
+    (workspace / "tools").mkdir(parents=True)
+    (workspace / "tools" / "plain.sh").write_text("echo\n")
+    path = str(bin_dir)
+
+    def reason(config: dict[str, Any]) -> str | None:
+        return missing_command(describe("s", config, "added"), workspace, path)
+
+    assert reason({"command": "my-mcp"}) is None
+    assert reason({"command": "nope-mcp"}) == (
+        "The command `nope-mcp` was not found in the container (it is not installed, or not on the PATH)."
+    )
+    assert reason({"command": str(tool)}) is None
+    assert reason({"command": "tools/missing.sh"}) == (
+        "The command `tools/missing.sh` was not found: no such file in the container."
+    )
+    assert reason({"command": "tools/plain.sh"}) == (
+        "The command `tools/plain.sh` is not executable (its file lacks execute permission)."
+    )
+    # Blu cannot tell: a variable in the command, the server's own PATH, or not a stdio server.
+    assert reason({"command": "${HOME}/x"}) is None
+    assert reason({"command": "nope-mcp", "env": {"PATH": "/opt/x"}}) is None
+    assert reason({"type": "http", "url": "http://127.0.0.1:1/mcp"}) is None

@@ -227,3 +227,17 @@ def test_tool_calls_say_where_in_the_text_they_happened(api: BluClient) -> None:
     for call in calls:
         assert text[: call["text_offset"]].endswith(f"Using {call['name']}.")
     assert [c["text_offset"] for c in stored["tool_calls"]] == [c["text_offset"] for c in calls]
+
+
+def test_a_reply_stopped_mid_stream_records_no_made_up_output_count(api: BluClient) -> None:
+    sid = api.new_session()
+    accepted = api.send(sid, "[[slow ms=150]] [[words n=300]]")
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "message.delta" for e in api.read(sid, wait=2)["events"]):
+        assert time.monotonic() < deadline
+    assert api.http.post(f"/api/sessions/{sid}/interrupt").json() == {"interrupted": True}
+    assert api.events_until(sid, accepted["turn_id"])[-1]["data"]["status"] == "interrupted"
+    stopped = api.messages(sid)[1]
+    assert stopped["state"] == "interrupted" and stopped["text"]
+    # The model reports a call's output tokens only at its end: none here, and no placeholder stands in.
+    assert stopped["input_tokens"] > 0 and stopped["output_tokens"] == 0

@@ -213,7 +213,22 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     if (wasOpen) menuButton.focus();
   }
   layout();
-  listen(window, "resize", () => layout());
+  // A panel docked beside the chat on a wide window would become a drawer over it when the window
+  // narrows: close it then, and open it again if the window widens back (the wide layout's default).
+  let wasWide = window.matchMedia(WIDE).matches;
+  let dockedOpen = panelOpen;
+  listen(window, "resize", () => {
+    const wide = window.matchMedia(WIDE).matches;
+    if (wide !== wasWide) {
+      if (wasWide) {
+        dockedOpen = panelOpen;
+        panelOpen = false;
+        if (panel.element.contains(document.activeElement)) panelButton.focus();
+      } else panelOpen = panelOpen || dockedOpen;
+      wasWide = wide;
+    }
+    layout();
+  });
 
   // -- session header ----------------------------------------------------------------------------
   const renderHeader = () => {
@@ -321,6 +336,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
       },
       artifactsChanged: () => void panel.loadArtifacts(),
       openMemory: () => void memoryDialog.open(),
+      memoryChanged: () => void memoryDialog.refresh(),
       openSession: (sid) => {
         window.location.hash = `#/s/${sid}`;
       },

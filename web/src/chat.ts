@@ -58,6 +58,8 @@ export interface ChatHost {
   toast(text: string, kind?: "info" | "error"): void;
   /** Open the Memory dialog (from a memory-change card). */
   openMemory?(): void;
+  /** Claude changed the memory in this session's turn (`memory.changed`): an open Memory dialog re-reads it. */
+  memoryChanged?(): void;
   maxMessageChars: number;
   /** Whether LiveKit is configured (`/api/config` voice): the microphone button works only then. */
   voice: boolean;
@@ -253,7 +255,10 @@ export class ChatView {
           if (event.type === "session.deleted") return this.deleted(sessionId);
           this.approvals.onEvent(event);
           this.commit(applyEvent(this.conversation, event));
-          if (event.type === "memory.changed") this.showMemoryChange(event.data);
+          if (event.type === "memory.changed") {
+            this.showMemoryChange(event.data);
+            this.host.memoryChanged?.();
+          }
         },
         page: () => this.scheduleFlush(),
         reset: () => this.reloadAfterReset(),

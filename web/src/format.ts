@@ -14,6 +14,23 @@ export function formatCost(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
+/** A reply's usage line, "1.2k in · 340 out · $0.004", and its longer title. The Messages API reports a
+ * model call's output tokens only when the call ends, so a stopped (`interrupted`) reply's count covers
+ * only the calls that finished: "340+ out" (at least that many), or no output figure when none finished,
+ * never a made-up one. Empty for a reply with no usage yet. */
+export function usageText(m: { input_tokens: number; output_tokens: number; cost_usd: number; state: string }): { text: string; title: string } {
+  if (!m.input_tokens && !m.output_tokens) return { text: "", title: "" };
+  const stopped = m.state === "interrupted";
+  const out = !stopped ? `${formatTokens(m.output_tokens)} out` : m.output_tokens ? `${formatTokens(m.output_tokens)}+ out` : "output not counted";
+  const outTitle = !stopped
+    ? `${m.output_tokens} output tokens`
+    : `output tokens not known for the model call that was stopped${m.output_tokens ? ` (${m.output_tokens} from the calls that finished)` : ""}`;
+  return {
+    text: `${formatTokens(m.input_tokens)} in · ${out} · ${formatCost(m.cost_usd)}`,
+    title: `${m.input_tokens} input tokens, ${outTitle}, $${m.cost_usd.toFixed(6)}`,
+  };
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;

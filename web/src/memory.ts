@@ -1,6 +1,7 @@
 // Claude's memory about the person (the CLAUDE.md every session reads): a dialog to edit it as Markdown
 // with a preview, saved only over the version it started from (a 409 says Claude or another tab saved
-// meanwhile), every version listed and restorable; and the chat card for a change Claude made.
+// meanwhile), kept up to date while open (other tabs, Claude, other devices), every version listed and
+// restorable; and the chat card for a change Claude made.
 import { ApiError, request } from "./api";
 import type { components } from "./generated/api";
 import { announce, h } from "./dom";
@@ -32,6 +33,18 @@ export function conflictCurrent(error: unknown): MemoryState | null {
 }
 
 
+// This browser's tabs tell each other when they changed the memory (a tab never hears its own message).
+let channel: BroadcastChannel | null | undefined;
+function memoryChannel(): BroadcastChannel | null {
+  if (channel === undefined) channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("blu-memory");
+  return channel;
+}
+
+/** Tell this browser's other tabs that the memory changed here: an open Memory dialog there re-reads it. */
+export function announceMemoryChange(): void {
+  memoryChannel()?.postMessage("changed");
+}
+
 export interface MemoryHost {
   toast(text: string, kind?: "info" | "error"): void;
 }
@@ -51,6 +64,9 @@ export class MemoryDialog {
   /** The memory as it is now, when a refused save (409) said it changed meanwhile: the labels show this. */
   private latest: MemoryState | null = null;
   private saving = false;
+  private refreshToken = 0;
+  /** Says the text shown was replaced by a version saved elsewhere while the dialog was open. */
+  private changedNote: HTMLElement;
 
   constructor(private host: MemoryHost) {
     this.editor = h("textarea", {
@@ -72,6 +88,7 @@ export class MemoryDialog {
     this.saveButton = h("button", { type: "button", class: "button button--small button--primary", onclick: () => void this.save() }, "Save");
     this.status = h("p", { class: "memory__status muted", role: "status", "data-testid": "memory-status" });
     this.conflict = h("div", { class: "memory__conflict", role: "alert", hidden: true, "data-testid": "memory-conflict" });
+    this.changedNote = h("p", { class: "muted memory__changed", role: "status", hidden: true, "data-testid": "memory-changed" });
     this.versionsList = h("ul", { class: "memory__versions", "aria-label": "Versions of the memory", "data-testid": "memory-versions" });
     this.viewing = h("div", { class: "memory__viewing", hidden: true });
     this.element = h(
@@ -98,6 +115,7 @@ export class MemoryDialog {
           "What Claude knows about you across sessions. Every new session starts with this text; Claude may add to it when you ask it to remember something. Markdown.",
         ),
         this.conflict,
+        this.changedNote,
         this.editor,
         this.preview,
         this.status,
@@ -109,6 +127,11 @@ export class MemoryDialog {
     this.element.addEventListener("cancel", (e) => {
       if (!this.confirmDiscard()) e.preventDefault();
     });
+    // The memory may change while the dialog is open: another tab of this browser says so at once; for
+    // another device (or Claude in another session) it is re-read when this tab is looked at again.
+    memoryChannel()?.addEventListener("message", () => void this.refresh());
+    window.addEventListener("focus", () => void this.refresh());
+    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && void this.refresh());
   }
 
   get dirty(): boolean {
@@ -118,6 +141,7 @@ export class MemoryDialog {
   async open(): Promise<void> {
     if (!this.element.open) this.element.showModal();
     this.conflict.hidden = true;
+    this.changedNote.hidden = true;
     this.viewing.hidden = true;
     this.status.textContent = "Loading…";
     try {
@@ -135,6 +159,56 @@ export class MemoryDialog {
 
   private confirmDiscard(): boolean {
     return !this.dirty || window.confirm("Discard your unsaved changes to the memory?");
+  }
+
+  /** Re-read the memory while the dialog is open, after it changed elsewhere (another tab, Claude, another
+   * device). Unchanged text is replaced by the new version; unsaved edits are kept, and the dialog says the
+   * memory changed and offers the new version (a Save still meets the 409 and its choices). */
+  async refresh(): Promise<void> {
+    if (!this.element.open || !this.state || this.saving) return;
+    const token = ++this.refreshToken;
+    let current: MemoryState;
+    try {
+      current = await memoryApi.read();
+    } catch {
+      return; // the next look or save finds out
+    }
+    if (token !== this.refreshToken || !this.element.open || !this.state || this.saving) return;
+    if (current.etag === (this.latest ?? this.state).etag) return;
+    const by = current.version ? AUTHOR_TEXT[current.version.author] ?? current.version.author : "someone";
+    if (!this.dirty || this.editor.value === current.content) {
+      this.load(current);
+      this.conflict.hidden = true;
+      this.changedNote.textContent = `The memory was changed elsewhere (saved by ${by}): this is the new version.`;
+      this.changedNote.hidden = false;
+      announce("The memory changed elsewhere; the dialog shows the new version.");
+    } else {
+      this.latest = current;
+      this.renderStatus();
+      this.changedNote.hidden = true;
+      this.conflict.replaceChildren(
+        h("p", null, h("strong", null, "The memory changed elsewhere"), ` (saved by ${by}). Your text is still here, unsaved.`),
+        h(
+          "div",
+          { class: "memory__conflict-actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button button--small",
+              onclick: () => {
+                this.load(current);
+                this.conflict.hidden = true;
+                void this.loadVersions();
+              },
+            },
+            "Load the new version (drop mine)",
+          ),
+        ),
+      );
+      this.conflict.hidden = false;
+    }
+    void this.loadVersions();
   }
 
   private load(state: MemoryState): void {
@@ -174,7 +248,9 @@ export class MemoryDialog {
     this.renderStatus();
     try {
       this.load(await memoryApi.save(this.editor.value, baseEtag ?? this.state.etag));
+      announceMemoryChange();
       this.conflict.hidden = true;
+      this.changedNote.hidden = true;
       announce("Memory saved.");
       this.host.toast("Memory saved.");
       await this.loadVersions();
@@ -191,6 +267,7 @@ export class MemoryDialog {
   private showConflict(current: MemoryState): void {
     const by = current.version ? AUTHOR_TEXT[current.version.author] ?? current.version.author : "someone";
     const mine = this.editor.value;
+    this.changedNote.hidden = true;
     this.latest = current;
     this.renderStatus();
     this.conflict.replaceChildren(
@@ -281,7 +358,9 @@ export class MemoryDialog {
     if (!this.state || !this.confirmDiscard()) return;
     try {
       this.load(await memoryApi.restore(version.id, this.state.etag));
+      announceMemoryChange();
       this.conflict.hidden = true;
+      this.changedNote.hidden = true;
       this.host.toast(`Restored the version of ${formatTime(version.at)}.`);
       await this.loadVersions();
     } catch (error) {
@@ -305,6 +384,7 @@ export function memoryChangeCard(change: MemoryChange, host: MemoryHost & { open
     revert.disabled = true;
     try {
       await memoryApi.restore(change.previous.id, change.version.etag);
+      announceMemoryChange();
       note.textContent = "Reverted.";
       announce("Claude's change to the memory was reverted.");
     } catch (error) {

@@ -23,7 +23,7 @@ import {
   type Message,
 } from "./conversation";
 import { h } from "./dom";
-import { formatCost, formatDuration, formatTime, formatTokens } from "./format";
+import { formatDuration, formatTime, usageText } from "./format";
 import { icon } from "./icons";
 import { handleCopyClicks, renderMarkdown } from "./markdown";
 import {
@@ -278,10 +278,9 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   error.hidden = !errorText;
 
   const usage = q<HTMLElement>(".msg__usage");
-  usage.textContent =
-    msg.role === "assistant" && (msg.input_tokens || msg.output_tokens)
-      ? `${formatTokens(msg.input_tokens)} in · ${formatTokens(msg.output_tokens)} out · ${formatCost(msg.cost_usd)}`
-      : "";
+  const { text: usageLine, title: usageTitle } = msg.role === "assistant" ? usageText(msg) : { text: "", title: "" };
+  usage.textContent = usageLine;
+  usage.title = usageTitle;
 
   // State-specific actions stay in sight; the rest are in the message's one menu (⋯).
   const actions = q<HTMLElement>(".msg__actions");

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { usageText } from "../src/format";
+
+describe("a reply's usage line", () => {
+  it("gives input, output and cost for a finished reply", () => {
+    expect(usageText({ input_tokens: 1200, output_tokens: 340, cost_usd: 0.004, state: "complete" }).text).toBe("1.2k in · 340 out · $0.0040");
+  });
+
+  it("never shows a made-up output count for a stopped reply", () => {
+    const none = usageText({ input_tokens: 1200, output_tokens: 0, cost_usd: 0.004, state: "interrupted" });
+    expect(none.text).toBe("1.2k in · output not counted · $0.0040");
+    expect(none.title).toContain("not known");
+    // Calls that finished before the stop were counted: at least that many.
+    expect(usageText({ input_tokens: 1200, output_tokens: 340, cost_usd: 0.004, state: "interrupted" }).text).toBe("1.2k in · 340+ out · $0.0040");
+  });
+
+  it("is empty before any usage", () => {
+    expect(usageText({ input_tokens: 0, output_tokens: 0, cost_usd: 0, state: "running" }).text).toBe("");
+  });
+});
