@@ -281,13 +281,13 @@ def missing_command(described: dict[str, Any], workspace: Path, search_path: str
         target = Path(command).expanduser()
         target = target if target.is_absolute() else workspace / target
         if not target.is_file():
-            return f"The command `{command}` was not found: no such file in the container."
+            return f"The command `{command}` was not found: there is no such file."
         if not os.access(target, os.X_OK):
             return f"The command `{command}` is not executable (its file lacks execute permission)."
         return None
     if shutil.which(command, path=search_path if search_path is not None else os.environ.get("PATH", os.defpath)):
         return None
-    return f"The command `{command}` was not found in the container (it is not installed, or not on the PATH)."
+    return f"The command `{command}` was not found (it is not installed where Blu runs, or not on its PATH)."
 
 
 @dataclass(frozen=True)

@@ -105,12 +105,11 @@ def test_a_server_whose_command_is_missing_fails_with_blus_own_reason(server: Bl
     by_name = {s["name"]: s for s in checked.json()["servers"]}
     assert by_name["gone"]["status"] == "failed"
     assert by_name["gone"]["error"] == (
-        "The command `blu-no-such-command-5f2c` was not found in the container "
-        "(it is not installed, or not on the PATH)."
+        "The command `blu-no-such-command-5f2c` was not found (it is not installed where Blu runs, or not on its PATH)."
     )
     # Where Blu cannot tell what is wrong, the CLI's own reason stays.
     assert by_name["down"]["status"] == "failed" and by_name["down"]["error"]
-    assert "not found in the container" not in by_name["down"]["error"]
+    assert "installed where Blu runs" not in by_name["down"]["error"]
     assert http.get("/api/mcp/servers").json()["servers"][1]["error"] == by_name["gone"]["error"]
 
 

@@ -143,11 +143,11 @@ def test_a_missing_command_is_found_before_the_cli_is_asked(tmp_path: Path) -> N
 
     assert reason({"command": "my-mcp"}) is None
     assert reason({"command": "nope-mcp"}) == (
-        "The command `nope-mcp` was not found in the container (it is not installed, or not on the PATH)."
+        "The command `nope-mcp` was not found (it is not installed where Blu runs, or not on its PATH)."
     )
     assert reason({"command": str(tool)}) is None
     assert reason({"command": "tools/missing.sh"}) == (
-        "The command `tools/missing.sh` was not found: no such file in the container."
+        "The command `tools/missing.sh` was not found: there is no such file."
     )
     assert reason({"command": "tools/plain.sh"}) == (
         "The command `tools/plain.sh` is not executable (its file lacks execute permission)."
