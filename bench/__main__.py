@@ -6,7 +6,7 @@ import argparse
 import statistics
 from typing import Any
 
-from bench import image_size, login_flood, memory_scale, runtime_turns, search, startup, voice_latency
+from bench import image_size, login_flood, memory_scale, runtime_turns, search, startup, store_requests, voice_latency
 
 Row = tuple[str, str, str]  # figure, value, target
 
@@ -69,6 +69,14 @@ def startup_rows(figures: dict[str, startup.Sample]) -> list[Row]:
     return rows
 
 
+def store_rows(steps: list[store_requests.Step]) -> list[Row]:
+    print("\nDynamoDB requests of one hot turn (moto; in AWS each is a network round trip, sent one after another)")
+    for step in steps:
+        kinds = ", ".join(f"{name} {count}" for name, count in sorted(step.requests.items()))
+        print(f"  {step.name}: {step.count} ({kinds})")
+    return [(f"DynamoDB requests {step.name}", str(step.count), "") for step in steps]
+
+
 def memory_rows(figures: dict[str, Any]) -> list[Row]:
     return [
         (
@@ -95,8 +103,8 @@ def memory_rows(figures: dict[str, Any]) -> list[Row]:
 
 
 def print_summary(rows: list[Row]) -> None:
-    width = max(len(figure) for figure, _, _ in rows) + 2
-    value_width = max(len(value) for _, value, _ in rows) + 2
+    width = max(len("figure"), *(len(figure) for figure, _, _ in rows)) + 2
+    value_width = max(len("value"), *(len(value) for _, value, _ in rows)) + 2
     print("\nSummary: every figure of this run")
     print(f"{'figure':<{width}}{'value':<{value_width}}target")
     for figure, value, target in rows:
@@ -116,7 +124,7 @@ def main() -> None:
     parser.add_argument("--scale-turns", type=int, default=4, help="turns each hot session takes")
     parser.add_argument(
         "--only",
-        choices=["turns", "voice", "login", "startup", "memory", "search", "image"],
+        choices=["turns", "store", "voice", "login", "startup", "memory", "search", "image"],
         help="run one benchmark only",
     )
     parser.add_argument(
@@ -128,6 +136,8 @@ def main() -> None:
     rows: list[Row] = []
     if args.only in (None, "turns"):
         rows += turns_rows(runtime_turns.run(pairs=args.pairs, sessions=args.sessions, per_session=args.per_session))
+    if args.only in (None, "store"):
+        rows += store_rows(store_requests.run())
     if args.only in (None, "voice"):
         rows += voice_rows(voice_latency.run(turns=args.voice_turns))
     if args.only in (None, "login"):
