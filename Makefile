@@ -67,7 +67,7 @@ lint: $(VENV)/.installed
 
 test: deps web web-test browser lint
 	npm run --silent test:web
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 synth: deps web
 	npx cdk synth --quiet
