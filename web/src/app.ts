@@ -6,7 +6,7 @@ import { AttachmentTray } from "./attachments";
 import { ChatView } from "./chat";
 import { ContextMeter } from "./context-meter";
 import { announce, h } from "./dom";
-import { formatCost, formatTokens } from "./format";
+import { sessionUsageText } from "./format";
 import { icon } from "./icons";
 import { MemoryDialog } from "./memory";
 import { NotificationsPanel, registerServiceWorker, startPresence } from "./notifications";
@@ -243,10 +243,9 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     archiveButton.querySelector(".button__label")!.textContent = archived ? "Unarchive" : "Archive";
     archiveButton.querySelector(".button__icon")!.replaceChildren(icon(archived ? "unarchive" : "archive"));
     archiveButton.setAttribute("aria-label", archived ? "Unarchive this session" : "Archive this session");
-    usage.textContent = s
-      ? `${formatTokens(s.input_tokens)} in · ${formatTokens(s.output_tokens)} out · ${formatCost(s.cost_usd)}${archived ? " · archived" : ""}`
-      : "";
-    usage.title = s ? `${s.input_tokens} input tokens, ${s.output_tokens} output tokens, $${s.cost_usd.toFixed(6)}` : "";
+    const totals = s ? sessionUsageText(s) : { text: "", title: "" };
+    usage.textContent = s ? `${totals.text}${archived ? " · archived" : ""}` : "";
+    usage.title = totals.title;
     contextMeter.update(s);
   };
 
