@@ -178,6 +178,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
   let panelOpen = window.matchMedia(WIDE).matches;
+  // Whether the panel is open beside the chat when the window is (or becomes) wide: see the resize listener below.
+  let dockedOpen = panelOpen;
   const narrow = () => window.matchMedia(NARROW).matches;
   const layout = () => {
     shell.classList.toggle("app--sidebar-open", sidebarOpen);
@@ -198,6 +200,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   }
   function togglePanel(open = !panelOpen): void {
     panelOpen = open;
+    if (!window.matchMedia(WIDE).matches) dockedOpen = open; // the person's last word, for when it widens
     if (open && narrow()) sidebarOpen = false;
     layout();
     if (open) {
@@ -208,15 +211,18 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   function closeDrawers(): void {
     const wasOpen = sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches);
     sidebarOpen = false;
-    if (!window.matchMedia(WIDE).matches) panelOpen = false;
+    if (!window.matchMedia(WIDE).matches && panelOpen) {
+      panelOpen = false;
+      dockedOpen = false; // closed by the person (Esc, a click beside it): it stays closed when the window widens
+    }
     layout();
     if (wasOpen) menuButton.focus();
   }
   layout();
   // A panel docked beside the chat on a wide window would become a drawer over it when the window
-  // narrows: close it then, and open it again if the window widens back (the wide layout's default).
+  // narrows: close it then, and open it again if the window widens back (the wide layout's default),
+  // unless the person opened or closed it meanwhile: then their last action holds.
   let wasWide = window.matchMedia(WIDE).matches;
-  let dockedOpen = panelOpen;
   listen(window, "resize", () => {
     const wide = window.matchMedia(WIDE).matches;
     if (wide !== wasWide) {
@@ -224,7 +230,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
         dockedOpen = panelOpen;
         panelOpen = false;
         if (panel.element.contains(document.activeElement)) panelButton.focus();
-      } else panelOpen = panelOpen || dockedOpen;
+      } else panelOpen = dockedOpen;
       wasWide = wide;
     }
     layout();
