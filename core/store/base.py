@@ -64,6 +64,7 @@ class Store(Protocol):
         input_tokens: int = 0,
         output_tokens: int = 0,
         cost_usd: float = 0.0,
+        stopped_replies: int = 0,
         at: float | None = None,
     ) -> SessionRecord:
         """Atomically add to the counters (and bump updated_at to `at` when given)."""

@@ -202,11 +202,19 @@ def runs_scope(schedule_id: str) -> str:
     return f"runs:{schedule_id}"
 
 
-def usage_deltas(*, messages: int, input_tokens: int, output_tokens: int, cost_usd: float) -> dict[str, Any]:
+def usage_deltas(
+    *, messages: int, input_tokens: int, output_tokens: int, cost_usd: float, stopped_replies: int
+) -> dict[str, Any]:
     """Non-zero counter increments keyed by SessionRecord field."""
     deltas = changes_for(
         SessionRecord,
-        {"message_count": messages, "input_tokens": input_tokens, "output_tokens": output_tokens, "cost_usd": cost_usd},
+        {
+            "message_count": messages,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": cost_usd,
+            "stopped_replies": stopped_replies,
+        },
         fixed=frozenset(),
     )
     return {name: delta for name, delta in deltas.items() if delta}

@@ -389,10 +389,15 @@ class DynamoStore:
         input_tokens: int = 0,
         output_tokens: int = 0,
         cost_usd: float = 0.0,
+        stopped_replies: int = 0,
         at: float | None = None,
     ) -> SessionRecord:
         deltas = codec.usage_deltas(
-            messages=messages, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost_usd
+            messages=messages,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
+            stopped_replies=stopped_replies,
         )
         model = self._m.session
         actions = [_a(model, name).add(delta) for name, delta in deltas.items()]

@@ -62,6 +62,12 @@ def reply_id_for(prompt_id: str) -> str:
     return f"{int(ms) + 1:013d}-{os.urandom(4).hex()}"
 
 
+def output_partial(state: str, input_tokens: int, output_tokens: int) -> bool:
+    """Whether a reply's output count leaves out a model call: it was stopped (`interrupted`) after a call
+    reported usage. The Messages API reports a call's output tokens only when the call ends."""
+    return state == "interrupted" and bool(input_tokens or output_tokens)
+
+
 def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> tuple[str, bool]:
     """Cut `text` to at most `limit` UTF-8 bytes (plus a mark); returns the text and whether it was cut."""
     raw = text.encode("utf-8")
@@ -83,6 +89,9 @@ class SessionRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    # How many of its replies were stopped after a model call started (`output_partial`): their output
+    # tokens leave out the call that was stopped, so `output_tokens` is then a lower bound.
+    stopped_replies: int = 0
     forked_from: str | None = None
     # The turn running or about to run when this record was last written (None when idle): found on start after a crash.
     running_turn_id: str | None = None

@@ -28,6 +28,7 @@ from core.store.models import (
     SessionRecord,
     new_id,
     new_message_id,
+    output_partial,
     reply_id_for,
     to_plain,
 )
@@ -246,6 +247,7 @@ class SessionManager:
                         input_tokens=saved.input_tokens,
                         output_tokens=saved.output_tokens,
                         cost_usd=saved.cost_usd,
+                        stopped_replies=int(output_partial(saved.state, saved.input_tokens, saved.output_tokens)),
                     )
             for message in reversed(page.items):
                 # A fork's copied messages are older than the fork, and one it was cut at stays unanswered.
@@ -618,6 +620,11 @@ class SessionManager:
             input_tokens=sum(m.input_tokens for m in history),
             output_tokens=sum(m.output_tokens for m in history),
             cost_usd=sum(m.cost_usd for m in history),
+            # A reply still running when forked is copied as interrupted.
+            stopped_replies=sum(
+                output_partial("interrupted" if m.state == "running" else m.state, m.input_tokens, m.output_tokens)
+                for m in history
+            ),
             at=time.time(),
         )
 

@@ -24,7 +24,7 @@ from core.observability.logs import log_context, request_id_var
 from core.observability.metrics import record_error, record_turn
 from core.store.aio import AsyncStore
 from core.store.base import Store
-from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, reply_id_for, to_plain
+from core.store.models import ApprovalRecord, MessageRecord, SessionRecord, output_partial, reply_id_for, to_plain
 from runtime.agent.approvals import BY_POLICY, Approvals
 from runtime.agent.attachments import prompt_content
 from runtime.agent.capacity import CliSlots
@@ -548,6 +548,7 @@ def _turn_ended(
         input_tokens=turn.input_tokens,
         output_tokens=turn.output_tokens,
         cost_usd=turn.cost_usd,
+        stopped_replies=int(output_partial(turn.state, turn.input_tokens, turn.output_tokens)),
         at=time.time(),
     )
     session = store.update_session(sid, running_turn_id=following, **_context_changes(turn))

@@ -66,11 +66,14 @@ def test_an_open_memory_dialog_follows_a_save_in_another_tab(
     notice = dialog_b.get_by_test_id("memory-conflict")
     notice.get_by_text("The memory changed elsewhere").wait_for()
     assert dialog_b.locator("#memory-editor").input_value() == "- mine, in B\n"
-    assert "changed" in dialog_b.get_by_test_id("memory-status").inner_text()
+    status = dialog_b.get_by_test_id("memory-status").inner_text()
+    assert status.startswith("Unsaved changes. Saved"), status  # what the memory is now: A's save
+    assert "Not saved" not in status  # B tried no save
 
     # Saving over it still meets the 409 and its choices; nothing of A's is overwritten unasked.
     dialog_b.get_by_role("button", name="Save", exact=True).click()
     notice.get_by_text("The memory changed while you were editing").wait_for()
+    assert dialog_b.get_by_test_id("memory-status").inner_text().startswith("Not saved: the memory changed meanwhile.")
     assert notice.get_by_role("button", name="Save mine over theirs").is_visible()
     assert (own_blu.data_dir / "claude" / "CLAUDE.md").read_text() == "- again from A\n"
 

@@ -27,6 +27,13 @@ def chat_usable(page: Any) -> bool:
     )
 
 
+def widen(page: Any) -> None:
+    """To 1400 px, once the page has seen it: the wide layout applies and the resize has been handled."""
+    page.set_viewport_size({"width": 1400, "height": 800})
+    page.wait_for_function("() => matchMedia('(min-width: 1200px)').matches")
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def test_the_panel_open_beside_the_chat_closes_when_the_window_narrows(
     logged_in: Callable[..., Any], blu: BluServer
 ) -> None:
@@ -63,10 +70,38 @@ def test_the_panel_open_beside_the_chat_closes_when_the_window_narrows(
     assert chat_usable(page)
     assert page.locator("#composer-input").input_value() == "still here"
 
-    # Wide again: the panel is back beside the chat, on the tab it was on.
+    # Wide again: the person's last action was to close it, so it stays closed.
+    widen(page)
+    assert panel.is_hidden()
+    assert files_button.get_attribute("aria-expanded") == "false"
+
+    # Reopened beside the chat and not touched while narrow: it comes back when the window widens, on the
+    # tab it was on.
+    files_button.click()
+    panel.wait_for()
+    page.set_viewport_size({"width": 1000, "height": 800})
+    panel.wait_for(state="hidden")
     page.set_viewport_size({"width": 1400, "height": 800})
     panel.wait_for()
     assert panel.get_by_role("tab", name="Files").get_attribute("aria-selected") == "true"
+    assert chat_usable(page)
+
+    # Opened as a drawer and closed with ✕ while narrow: it stays closed when the window widens.
+    page.set_viewport_size({"width": 1000, "height": 800})
+    panel.wait_for(state="hidden")
+    files_button.click()
+    panel.wait_for()
+    panel.get_by_role("button", name="Close the panel").click()
+    panel.wait_for(state="hidden")
+    widen(page)
+    assert panel.is_hidden()
+
+    # Opened as a drawer and left open: it stays open, beside the chat, when the window widens.
+    page.set_viewport_size({"width": 1000, "height": 800})
+    files_button.click()
+    panel.wait_for()
+    widen(page)
+    assert panel.is_visible()
     assert chat_usable(page)
 
     # A drawer opened on purpose stays open while the window narrows further (it is still a drawer).

@@ -1,4 +1,4 @@
-"""A reply stopped mid-stream: its footer shows no made-up output count."""
+"""A reply stopped mid-stream: its footer and the session header show no made-up output count."""
 
 from __future__ import annotations
 
@@ -29,10 +29,15 @@ def test_a_stopped_reply_says_its_output_was_not_counted(logged_in: Callable[...
     assert " in · output not counted · $" in text, text
     assert " out " not in f"{text} ", text
     assert "output tokens not known" in (usage.get_attribute("title") or "")
-    # So after a reload, from the stored record.
+    # The session header's totals say the same (the session counts its stopped replies: `stopped_replies`).
+    header = page.get_by_test_id("session-usage")
+    header.get_by_text("output not counted", exact=False).wait_for()
+    assert " out " not in f"{header.inner_text()} ", header.inner_text()
+    # So after a reload, from the stored records.
     page.reload()
     page.wait_for_selector("html[data-ready=app]")
     assert (
         " in · output not counted · $"
         in page.locator("li.msg--assistant[data-state=interrupted] .msg__usage").inner_text()
     )
+    assert " in · output not counted · $" in page.get_by_test_id("session-usage").inner_text()

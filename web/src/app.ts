@@ -6,7 +6,7 @@ import { AttachmentTray } from "./attachments";
 import { ChatView } from "./chat";
 import { ContextMeter } from "./context-meter";
 import { announce, h } from "./dom";
-import { formatCost, formatTokens } from "./format";
+import { sessionUsageText } from "./format";
 import { icon } from "./icons";
 import { MemoryDialog } from "./memory";
 import { NotificationsPanel, registerServiceWorker, startPresence } from "./notifications";
@@ -178,6 +178,8 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   // -- drawers ---------------------------------------------------------------------------------
   let sidebarOpen = false;
   let panelOpen = window.matchMedia(WIDE).matches;
+  // Whether the panel is open beside the chat when the window is (or becomes) wide: see the resize listener below.
+  let dockedOpen = panelOpen;
   const narrow = () => window.matchMedia(NARROW).matches;
   const layout = () => {
     shell.classList.toggle("app--sidebar-open", sidebarOpen);
@@ -198,6 +200,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   }
   function togglePanel(open = !panelOpen): void {
     panelOpen = open;
+    if (!window.matchMedia(WIDE).matches) dockedOpen = open; // the person's last word, for when it widens
     if (open && narrow()) sidebarOpen = false;
     layout();
     if (open) {
@@ -208,15 +211,18 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   function closeDrawers(): void {
     const wasOpen = sidebarOpen || (panelOpen && !window.matchMedia(WIDE).matches);
     sidebarOpen = false;
-    if (!window.matchMedia(WIDE).matches) panelOpen = false;
+    if (!window.matchMedia(WIDE).matches && panelOpen) {
+      panelOpen = false;
+      dockedOpen = false; // closed by the person (Esc, a click beside it): it stays closed when the window widens
+    }
     layout();
     if (wasOpen) menuButton.focus();
   }
   layout();
   // A panel docked beside the chat on a wide window would become a drawer over it when the window
-  // narrows: close it then, and open it again if the window widens back (the wide layout's default).
+  // narrows: close it then, and open it again if the window widens back (the wide layout's default),
+  // unless the person opened or closed it meanwhile: then their last action holds.
   let wasWide = window.matchMedia(WIDE).matches;
-  let dockedOpen = panelOpen;
   listen(window, "resize", () => {
     const wide = window.matchMedia(WIDE).matches;
     if (wide !== wasWide) {
@@ -224,7 +230,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
         dockedOpen = panelOpen;
         panelOpen = false;
         if (panel.element.contains(document.activeElement)) panelButton.focus();
-      } else panelOpen = panelOpen || dockedOpen;
+      } else panelOpen = dockedOpen;
       wasWide = wide;
     }
     layout();
@@ -243,10 +249,9 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     archiveButton.querySelector(".button__label")!.textContent = archived ? "Unarchive" : "Archive";
     archiveButton.querySelector(".button__icon")!.replaceChildren(icon(archived ? "unarchive" : "archive"));
     archiveButton.setAttribute("aria-label", archived ? "Unarchive this session" : "Archive this session");
-    usage.textContent = s
-      ? `${formatTokens(s.input_tokens)} in · ${formatTokens(s.output_tokens)} out · ${formatCost(s.cost_usd)}${archived ? " · archived" : ""}`
-      : "";
-    usage.title = s ? `${s.input_tokens} input tokens, ${s.output_tokens} output tokens, $${s.cost_usd.toFixed(6)}` : "";
+    const totals = s ? sessionUsageText(s) : { text: "", title: "" };
+    usage.textContent = s ? `${totals.text}${archived ? " · archived" : ""}` : "";
+    usage.title = totals.title;
     contextMeter.update(s);
   };
 

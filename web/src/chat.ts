@@ -440,7 +440,7 @@ export class ChatView {
     this.element.classList.toggle("chat--busy", busy);
     let text = "";
     // No promise about the running reply: after a restart it is saved as interrupted, with Retry.
-    if (this.reconnecting) text = "Reconnecting to Blu…";
+    if (this.reconnecting) text = navigator.onLine === false ? "You're offline…" : "Reconnecting to Blu…";
     else if (waiting?.reason === "approval") text = "Waiting for your answer…";
     else if (waiting && !running)
       text = `Waiting for a free Claude process (this Blu runs ${waiting.max_clis ?? "a few"} at a time)…`;

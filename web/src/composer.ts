@@ -43,11 +43,18 @@ export class Composer {
       enterkeyhint: "send",
       autocomplete: "off",
     });
-    this.sendButton = h("button", { type: "submit", class: "button button--primary composer__send", "aria-label": "Send message" }, "Send");
+    // Icon and word; a phone shows only the icon, so the message box keeps its width beside them.
+    this.sendButton = h(
+      "button",
+      { type: "submit", class: "button button--primary composer__send", "aria-label": "Send message" },
+      icon("send", 20),
+      h("span", { class: "button__label" }, "Send"),
+    );
     this.stopButton = h(
       "button",
       { type: "button", class: "button button--danger composer__stop", hidden: true, "aria-label": "Stop the running turn", onclick: () => options.stop() },
-      "Stop",
+      icon("stop", 20),
+      h("span", { class: "button__label" }, "Stop"),
     );
     const voice = options.voiceEnabled;
     this.micButton = h(

@@ -31,6 +31,17 @@ export function usageText(m: { input_tokens: number; output_tokens: number; cost
   };
 }
 
+/** The session header's totals, marked as a reply's footer is (`usageText`): once any reply of the session
+ * was stopped mid-call (`stopped_replies`, docs/protocol.md) its output count is at least the figure shown
+ * ("94+ out"), or not known when nothing was counted. "0 in · 0 out · $0" before any usage. */
+export function sessionUsageText(s: { input_tokens: number; output_tokens: number; cost_usd: number; stopped_replies: number }): {
+  text: string;
+  title: string;
+} {
+  const usage = usageText({ ...s, state: s.stopped_replies ? "interrupted" : "complete" });
+  return usage.text ? usage : { text: `0 in · 0 out · ${formatCost(0)}`, title: "No tokens used yet" };
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;

@@ -61,8 +61,10 @@ export class MemoryDialog {
   private viewing: HTMLElement;
   /** The memory the editor's text started from: Save sends its etag, "Unsaved changes" compares with it. */
   private state: MemoryState | null = null;
-  /** The memory as it is now, when a refused save (409) said it changed meanwhile: the labels show this. */
+  /** The memory as it is now, when a refused save (409) or a re-read said it changed meanwhile: the labels show this. */
   private latest: MemoryState | null = null;
+  /** A save (or restore) of the editor's text was refused (409) since it was loaded: "Not saved" only then. */
+  private refused = false;
   private saving = false;
   private refreshToken = 0;
   /** Says the text shown was replaced by a version saved elsewhere while the dialog was open. */
@@ -214,6 +216,7 @@ export class MemoryDialog {
   private load(state: MemoryState): void {
     this.state = state;
     this.latest = null;
+    this.refused = false;
     this.editor.value = state.content;
     this.editor.maxLength = state.max_chars;
     if (!this.preview.hidden) renderMarkdown(this.preview, state.content);
@@ -223,7 +226,7 @@ export class MemoryDialog {
   private renderStatus(): void {
     const state = this.state;
     if (!state) return;
-    this.status.textContent = memoryStatus(state, this.latest, this.dirty);
+    this.status.textContent = memoryStatus(state, this.latest, this.dirty, this.refused);
     this.saveButton.disabled = this.saving || !this.dirty;
   }
 
@@ -269,6 +272,7 @@ export class MemoryDialog {
     const mine = this.editor.value;
     this.changedNote.hidden = true;
     this.latest = current;
+    this.refused = true;
     this.renderStatus();
     this.conflict.replaceChildren(
       h("p", null, h("strong", null, "The memory changed while you were editing"), ` (saved by ${by}). Your text is still here, unsaved.`),

@@ -39,6 +39,7 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     input_tokens: 0,
     output_tokens: 0,
     cost_usd: 0,
+    stopped_replies: 0,
     forked_from: null,
     running_turn_id: null,
     claude_session_id: null,

@@ -20,10 +20,17 @@ describe("memoryStatus: the Memory dialog's status line", () => {
   });
 
   it("after a refused save, says the memory changed and what it is now, not what it was", () => {
-    const line = memoryStatus(empty, theirs, true);
+    const line = memoryStatus(empty, theirs, true, true);
     expect(line).not.toContain("Empty");
     expect(line).toMatch(/^Not saved: the memory changed meanwhile\. It is now saved .* by You\.$/);
-    expect(memoryStatus(theirs, empty, true)).toBe("Not saved: the memory changed meanwhile. It is now empty.");
+    expect(memoryStatus(theirs, empty, true, true)).toBe("Not saved: the memory changed meanwhile. It is now empty.");
+  });
+
+  it("after a change elsewhere met unsaved edits (no save tried), says only that the text is unsaved and what the memory is now", () => {
+    const line = memoryStatus(empty, theirs, true);
+    expect(line).not.toContain("Not saved");
+    expect(line).toMatch(/^Unsaved changes\. Saved .* by You\.$/);
+    expect(memoryStatus(theirs, empty, true)).toBe("Unsaved changes. Empty: nothing saved yet.");
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { usageText } from "../src/format";
+import { sessionUsageText, usageText } from "../src/format";
 
 describe("a reply's usage line", () => {
   it("gives input, output and cost for a finished reply", () => {
@@ -16,5 +16,20 @@ describe("a reply's usage line", () => {
 
   it("is empty before any usage", () => {
     expect(usageText({ input_tokens: 0, output_tokens: 0, cost_usd: 0, state: "running" }).text).toBe("");
+  });
+});
+
+describe("the session header's totals", () => {
+  const totals = { input_tokens: 4300, output_tokens: 0, cost_usd: 0.018, stopped_replies: 0 };
+
+  it("are marked as the footer marks a stopped reply: never a made-up output count", () => {
+    expect(sessionUsageText({ ...totals, stopped_replies: 1 }).text).toBe("4.3k in · output not counted · $0.018");
+    expect(sessionUsageText({ ...totals, output_tokens: 94, stopped_replies: 2 }).text).toBe("4.3k in · 94+ out · $0.018");
+    expect(sessionUsageText({ ...totals, output_tokens: 94, stopped_replies: 1 }).title).toContain("not known");
+  });
+
+  it("give plain counts when every reply was counted, and zeros before any usage", () => {
+    expect(sessionUsageText({ ...totals, output_tokens: 94 }).text).toBe("4.3k in · 94 out · $0.018");
+    expect(sessionUsageText({ input_tokens: 0, output_tokens: 0, cost_usd: 0, stopped_replies: 0 }).text).toBe("0 in · 0 out · $0");
   });
 });

@@ -205,11 +205,14 @@ def test_usage_counters_add_up_under_concurrency(store: Store) -> None:
 
     def work(_: int) -> None:
         for _ in range(25):
-            store.add_session_usage("s1", messages=1, input_tokens=10, output_tokens=3, cost_usd=0.01)
+            store.add_session_usage(
+                "s1", messages=1, input_tokens=10, output_tokens=3, cost_usd=0.01, stopped_replies=1
+            )
 
     run_threads(8, work)
     session = store.get_session("s1")
     assert (session.message_count, session.input_tokens, session.output_tokens) == (200, 2000, 600)
+    assert session.stopped_replies == 200
     assert session.cost_usd == pytest.approx(2.0)
     assert session.updated_at == T0
 

@@ -2707,6 +2707,11 @@ export interface components {
              * @default 0
              */
             cost_usd: number;
+            /**
+             * Stopped Replies
+             * @default 0
+             */
+            stopped_replies: number;
             /** Forked From */
             forked_from: string | null;
             /** Running Turn Id */
@@ -2772,6 +2777,11 @@ export interface components {
              * @default 0
              */
             cost_usd: number;
+            /**
+             * Stopped Replies
+             * @default 0
+             */
+            stopped_replies: number;
             /** Forked From */
             forked_from: string | null;
             /** Running Turn Id */
@@ -2860,6 +2870,11 @@ export interface components {
              * @default 0
              */
             cost_usd: number;
+            /**
+             * Stopped Replies
+             * @default 0
+             */
+            stopped_replies: number;
             /** Forked From */
             forked_from: string | null;
             /** Running Turn Id */

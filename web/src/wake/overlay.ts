@@ -18,7 +18,8 @@
 //        starting → shows the stage and the elapsed time (and progress when stages or expected_seconds are given),
 //        running → ready as soon as `healthUrl` answers 200 (until then "almost ready").
 //   401 → the launcher wants a login first: the login form.
-//   anything else (no launcher: the local runtime, or no network) → "Reconnecting…" until `healthUrl` answers.
+//   anything else (no launcher: the local runtime, or no network) → "Reconnecting…" until `healthUrl` answers
+//   ("You're offline" while the browser says it has no network; its `online` event asks again at once).
 
 import { createLoginForm } from "../login-form";
 import "./overlay.css";
@@ -276,8 +277,37 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
     timer = undefined;
     // Asleep and waiting for the person: a hidden tab asks nothing until it is in view again.
     if (phase === "asleep" && document.visibilityState === "hidden") return;
-    if (active) timer = window.setTimeout(tick, ms);
+    if (active) timer = window.setTimeout(() => void tickOnce(), ms);
   };
+
+  // One round at a time: the `online` event may ask for one while a round is under way.
+  let ticking = false;
+  const tickOnce = async (): Promise<void> => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await tick();
+    } finally {
+      ticking = false;
+    }
+  };
+
+  // Blu unreachable: the device's own network first (the browser knows when it is offline), else Blu.
+  const offline = () => navigator.onLine === false;
+  const renderReconnecting = () =>
+    offline()
+      ? render("You're offline", "This device has no network connection. Blu will catch up when you're back online; a reply cut off meanwhile can be retried.")
+      : render("Reconnecting…", "Blu isn't answering. This page keeps trying and reconnects by itself; a reply cut off meanwhile can be retried.");
+  window.addEventListener("offline", () => {
+    if (active && phase === "reconnecting" && parts) renderReconnecting();
+  });
+  window.addEventListener("online", () => {
+    if (!active || phase !== "reconnecting") return;
+    if (parts) renderReconnecting();
+    window.clearTimeout(timer);
+    timer = undefined;
+    void tickOnce(); // back online: ask Blu now rather than at the next round
+  });
 
   document.addEventListener("visibilitychange", () => {
     if (active && phase === "asleep" && document.visibilityState === "visible" && timer === undefined) void tick();
@@ -371,7 +401,7 @@ export function createWakeOverlay(options: WakeOptions = {}): WakeController {
           if (active) show();
         }, showDelayMs);
       }
-      render("Reconnecting…", "Blu isn't answering. This page keeps trying and reconnects by itself; a reply cut off meanwhile can be retried.");
+      renderReconnecting();
       return schedule(Math.min(pollMs, 1500));
     }
 
