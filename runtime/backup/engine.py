@@ -107,7 +107,11 @@ def project_folder(workspace: str) -> str:
 
 
 def new_snapshot_id(now: float) -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(4)
+    """`<UTC time to the second>-<8 hex>` (core.backup.layout.SNAPSHOT_ID): the hex is the millisecond (3
+    digits) then 5 random ones, so snapshots taken within one second still list newest first (a restore's
+    safety snapshot right after a manual one)."""
+    millisecond = int(now * 1000) % 1000
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + f"-{millisecond:03x}" + secrets.token_hex(3)[:5]
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

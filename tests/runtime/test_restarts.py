@@ -53,7 +53,9 @@ def test_sigterm_mid_turn_saves_partial_output_marked_interrupted(fresh_server: 
     assert len(partial["text"].split()) < 200
     assert by_turn[(queued["turn_id"], "user")]["text"] == "never started"
     assert by_turn[(queued["turn_id"], "assistant")]["state"] == "interrupted"
-    assert partial["output_tokens"] > 0
+    # What it had used so far: the call's input; its output is not counted (the API reports it when a call ends).
+    assert partial["input_tokens"] > 0 and partial["output_tokens"] == 0
+    assert api.http.get(f"/api/sessions/{sid}").json()["stopped_replies"] == 1
     assert_totals_are_sums(api, sid)
     status, _ = api.turn(sid, "and now?")
     assert status["status"] == "complete"
@@ -72,10 +74,12 @@ def test_sigkill_mid_turn_is_found_and_marked_on_start(fresh_server: BluServer) 
     assert stored["assistant"]["state"] == "interrupted"
     assert "restarted" in stored["assistant"]["error"]
     assert stored["assistant"]["text"].strip()  # the checkpointed part survived the kill
-    assert stored["assistant"]["output_tokens"] > 0  # and what it had used so far
+    # And what it had used so far: the call's input (its output is reported only when a call ends).
+    assert stored["assistant"]["input_tokens"] > 0 and stored["assistant"]["output_tokens"] == 0
     assert_totals_are_sums(api, sid)
     session = api.http.get(f"/api/sessions/{sid}").json()
     assert session["running_turn_id"] is None and session["running"] is False
+    assert session["stopped_replies"] == 1
 
 
 def test_sigkill_leaves_no_queued_message_unanswered(fresh_server: BluServer) -> None:

@@ -110,6 +110,16 @@ def test_the_version_is_pyprojects() -> None:
     assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == engine.BLU_VERSION
 
 
+def test_snapshot_ids_of_one_second_sort_by_time() -> None:
+    """A restore's safety snapshot can come within a second of the snapshot restored: it must list first."""
+    from core.backup.layout import SNAPSHOT_ID
+
+    second = 1_796_000_000.0
+    ids = [engine.new_snapshot_id(second + ms / 1000) for ms in range(0, 1000, 37)]
+    assert all(SNAPSHOT_ID.match(i) for i in ids)
+    assert sorted(ids) == ids and len(set(ids)) == len(ids)
+
+
 def test_back_up_wipe_restore_is_byte_for_byte(blu: Backups) -> None:
     before = everything(blu)
     info = blu.snapshot("manual")
