@@ -66,6 +66,14 @@ def blu(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BluS
     server.stop()
 
 
+@pytest.fixture
+def own_blu(browser: Any, tmp_path: Path) -> Iterator[BluServer]:
+    """A server of its own, for a test that changes what every session shares (the memory, the tool policy)."""
+    server = BluServer(tmp_path / "data").start()
+    yield server
+    server.stop()
+
+
 # -- failure reports ------------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,14 +11,6 @@ from tests.web.conftest import Console, ContextFactory, login_context
 from tests.web.helpers import open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def own_blu(browser: Any, tmp_path: Path) -> Iterator[BluServer]:
-    """A server of its own: the memory is shared by every session, so the suite's server must not get one."""
-    server = BluServer(tmp_path / "data").start()
-    yield server
-    server.stop()
 
 
 def open_memory(page: Any) -> Any:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,14 +12,6 @@ from tests.web.conftest import Console, ContextFactory, login_context, screensho
 from tests.web.helpers import open_app, send
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def own_blu(browser: Any, tmp_path: Path) -> Iterator[BluServer]:
-    """A server of its own: the memory is shared by every session, so the suite's server must not get one."""
-    server = BluServer(tmp_path / "data").start()
-    yield server
-    server.stop()
 
 
 def test_memory_is_edited_previewed_saved_and_restored(

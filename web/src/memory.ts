@@ -193,19 +193,7 @@ export class MemoryDialog {
         h(
           "div",
           { class: "memory__conflict-actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button button--small",
-              onclick: () => {
-                this.load(current);
-                this.conflict.hidden = true;
-                void this.loadVersions();
-              },
-            },
-            "Load the new version (drop mine)",
-          ),
+          this.dropMineButton(current, "Load the new version (drop mine)"),
         ),
       );
       this.conflict.hidden = false;
@@ -267,6 +255,16 @@ export class MemoryDialog {
     }
   }
 
+  /** A button that drops the person's unsaved text for `current`, the version saved elsewhere. */
+  private dropMineButton(current: MemoryState, label: string): HTMLButtonElement {
+    const onclick = (): void => {
+      this.load(current);
+      this.conflict.hidden = true;
+      void this.loadVersions();
+    };
+    return h("button", { type: "button", class: "button button--small", onclick }, label);
+  }
+
   private showConflict(current: MemoryState): void {
     const by = current.version ? AUTHOR_TEXT[current.version.author] ?? current.version.author : "someone";
     const mine = this.editor.value;
@@ -279,19 +277,7 @@ export class MemoryDialog {
       h(
         "div",
         { class: "memory__conflict-actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "button button--small",
-            onclick: () => {
-              this.load(current);
-              this.conflict.hidden = true;
-              void this.loadVersions();
-            },
-          },
-          "Load theirs (drop mine)",
-        ),
+        this.dropMineButton(current, "Load theirs (drop mine)"),
         h(
           "button",
           {
