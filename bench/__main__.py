@@ -15,6 +15,10 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def _paired_ratio(ours: list[float], theirs: list[float]) -> str:
+    return f"{statistics.median(a / b for a, b in zip(ours, theirs, strict=True)):.2f}x"
+
+
 def turns_rows(figures: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for tier, pairs in figures["pairs"].items():
@@ -33,6 +37,11 @@ def turns_rows(figures: dict[str, Any]) -> list[Row]:
             rows.append(
                 (f"{tier} first text Δ Blu − SDK", _ms(statistics.median(firsts)), "≤ 5 ms" if tier == "hot" else "")
             )
+        if pairs.floor:
+            floor = [s.total for s in pairs.floor]
+            rows.append(("hot turn: transport floor (bench/floor.py)", _ms(statistics.median(floor)), ""))
+            rows.append(("hot turn ratio floor/SDK", _paired_ratio(floor, [s.total for s in pairs.sdk]), ""))
+            rows.append(("hot turn ratio Blu/floor", _paired_ratio([s.total for s in pairs.blu], floor), ""))
     latency = figures["stream_latency"]
     if latency:
         rows.append(("chunk → long-poll reader (median)", _ms(statistics.median(latency)), "≤ 20 ms"))

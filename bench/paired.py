@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -12,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage
 from claude_agent_sdk.types import StreamEvent
 
 from runtime.standin import StandinServer
 from runtime.standin.cli_env import offline_cli_env
-from tests.support.server import TERMINAL, BluClient, BluServer
+from tests.support.server import REPO, TERMINAL, BluClient, BluServer, free_port
 
 T = TypeVar("T")
 PROMPT = "[[words n=12]]"  # a short reply with text to time the first delta by
@@ -33,12 +38,54 @@ class Sample:
 
 @dataclass
 class Pairs:
+    """Blu's and the bare SDK's turns, pair by pair; on the hot tier also the transport floor's (bench/floor.py),
+    one per pair, in the same rounds."""
+
     blu: list[Sample] = field(default_factory=list)
     sdk: list[Sample] = field(default_factory=list)
+    floor: list[Sample] = field(default_factory=list)
 
-    def add(self, blu: Sample, sdk: Sample) -> None:
+    def add(self, blu: Sample, sdk: Sample, floor: Sample | None = None) -> None:
         self.blu.append(blu)
         self.sdk.append(sdk)
+        if floor is not None:
+            self.floor.append(floor)
+
+
+class FloorServer:
+    """bench/floor.py in a process of its own, as Blu runs: the SDK behind a bare long-poll front."""
+
+    def __init__(self, model: StandinServer, root: Path) -> None:
+        env = offline_cli_env(model.url, root / "floor")
+        self.port = free_port()
+        self.log = (root / "floor.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", str(self.port), str(root / "floor-workspace"), json.dumps(env)],
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the floor server did not start")
+
+    def client(self) -> BluClient:
+        return BluClient(httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=40))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
 
 
 class SdkSide:
@@ -128,10 +175,12 @@ def run_pairs(model: StandinServer, root: Path, pairs: int) -> dict[str, Pairs]:
     sdk = SdkSide(model, root)
     env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "bench"}
     server = BluServer(root / "blu", env=env).start()
+    floor = FloorServer(model, root)
     blu_sessions: list[str] = []
     sdk_sessions: list[str] = []
+    rounds = itertools.count()
     try:
-        api = server.client()
+        api, floor_api = server.client(), floor.client()
         for index in range(pairs):
             # cold: a new session's first turn; then hot: the same session again.
             sid = api.new_session()
@@ -151,8 +200,14 @@ def run_pairs(model: StandinServer, root: Path, pairs: int) -> dict[str, Pairs]:
             def sdk_hot(client: ClaudeSDKClient = client) -> Sample:
                 return sdk.call(sdk.hot(client, PROMPT))
 
+            floor_sid = floor_api.new_session()
+            floor_api.events_until(floor_sid, floor_api.send(floor_sid, PROMPT)["turn_id"])  # cold, untimed
+
+            def floor_hot(sid: str = floor_sid) -> Sample:
+                return blu_turn(floor_api, sid, PROMPT)[0]
+
             for _ in range(2):  # two hot turns per session: more pairs where people spend their time
-                results["hot"].add(*_alternate(index, _blu(api, sid, "hot"), sdk_hot))
+                results["hot"].add(*_rotate(next(rounds), _blu(api, sid, "hot"), sdk_hot, floor_hot))
             sdk.call(client.disconnect())
         server.restart()
         api = server.client()
@@ -164,6 +219,7 @@ def run_pairs(model: StandinServer, root: Path, pairs: int) -> dict[str, Pairs]:
             results["warm"].add(*_alternate(index, _blu(api, sid, "warm"), sdk_warm))
     finally:
         server.stop()
+        floor.stop()
         sdk.close()
     return results
 
@@ -186,6 +242,15 @@ def _alternate(index: int, blu: Any, sdk: Any) -> tuple[Sample, Sample]:
         return ours, sdk()
     theirs = sdk()
     return blu(), theirs
+
+
+def _rotate(index: int, *sides: Callable[[], Sample]) -> list[Sample]:
+    """Run every side once, a different one first each round, so drift hits all alike; results in `sides` order."""
+    samples: dict[int, Sample] = {}
+    for offset in range(len(sides)):
+        which = (index + offset) % len(sides)
+        samples[which] = sides[which]()
+    return [samples[which] for which in range(len(sides))]
 
 
 def _ms(value: float) -> str:
@@ -219,4 +284,22 @@ def table(results: dict[str, Pairs]) -> list[str]:
             f"{tier:5} {len(blu_total):5d} {blu_median:>9} {sdk_median:>9} {_ratio_line(blu_total, sdk_total):>19}"
             f" {_ms(blu_first):>13} {_ms(sdk_first):>13} {_ms(delta):>11}"
         )
+    hot = results.get("hot")
+    if hot is not None and hot.floor:
+        lines.append("")
+        lines.append("hot turns against the transport's floor (bench/floor.py: the SDK behind a bare long-poll front):")
+        lines.extend(floor_lines(hot))
+    return lines
+
+
+def floor_lines(pairs: Pairs) -> list[str]:
+    """Where the hot turn's time is: the transport's (floor / SDK) and Blu's own (Blu / floor), paired."""
+    blu, sdk, floor = ([s.total for s in side] for side in (pairs.blu, pairs.sdk, pairs.floor))
+    lines = [f"  floor turn {_ms(statistics.median(floor)).strip()} ms"]
+    lines.append(f"  floor / SDK  {_ratio_line(floor, sdk)}   Blu / floor  {_ratio_line(blu, floor)}")
+    for label, ours, theirs in (("floor − SDK", pairs.floor, pairs.sdk), ("Blu − floor", pairs.blu, pairs.floor)):
+        both = [(a.first_text, b.first_text) for a, b in zip(ours, theirs, strict=True)]
+        deltas = [a - b for a, b in both if a is not None and b is not None]
+        if deltas:
+            lines.append(f"  1st text {label}: {_ms(statistics.median(deltas)).strip()} ms")
     return lines
