@@ -24,8 +24,8 @@ class Step:
 
 
 def run() -> list[Step]:
-    """The store writes of one hot turn with an Idempotency-Key, as the runtime makes them (`_accept`,
-    `_turn_started`, `_turn_ended`), on a DynamoStore over moto's in-process DynamoDB."""
+    """The store writes of one hot turn with an Idempotency-Key, as the runtime makes them (`submit`'s
+    Store.accept_message, `_turn_started`, `_turn_ended`), on a DynamoStore over moto's in-process DynamoDB."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(name, None)
     os.environ.update(
@@ -63,7 +63,6 @@ def run() -> list[Step]:
 
 def _one_turn(store: Any, number: int, seen: list[str]) -> list[Step]:
     from core.store.models import AcceptedRequest, MessageRecord, new_message_id, reply_id_for
-    from runtime.agent.manager import _accept
     from runtime.agent.turns import RunningTurn, TurnRequest
     from runtime.agent.worker import _turn_ended, _turn_started
 
@@ -88,8 +87,8 @@ def _one_turn(store: Any, number: int, seen: list[str]) -> list[Step]:
         assistant_message_id=reply_id,
     )
     calls = (
-        lambda: _accept(store, prompt, True, claim, lambda: None),
-        lambda: _turn_started(store, reply),
+        lambda: store.accept_message(prompt, name=lambda: "hello", claim=claim, check=lambda: None),
+        lambda: _turn_started(store, reply, False),
         lambda: _turn_ended(store, "s1", turn, None),
     )
     steps = []

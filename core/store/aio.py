@@ -55,7 +55,8 @@ class AsyncStore:
         """`calls(store)` in one worker thread: several store calls for one trip to a thread (each trip
         costs the event loop a wake-up). On a store that offers `batch()` (the SQLite one) the writes are
         also one transaction; elsewhere (DynamoDB) each call is its own request, in order, as if awaited
-        one by one."""
+        one by one: writes that must land together are one Store method (a turn's: accept_message,
+        start_turn, end_turn), which each back-end makes one transaction."""
 
         def run() -> R:
             together = getattr(self.sync, "batch", None)
@@ -73,6 +74,9 @@ class AsyncStore:
     list_sessions = _Threaded(Store.list_sessions)
     delete_session = _Threaded(Store.delete_session)
     sessions_with_running_turns = _Threaded(Store.sessions_with_running_turns)
+    accept_message = _Threaded(Store.accept_message)
+    start_turn = _Threaded(Store.start_turn)
+    end_turn = _Threaded(Store.end_turn)
     put_message = _Threaded(Store.put_message)
     update_message = _Threaded(Store.update_message)
     get_message = _Threaded(Store.get_message)

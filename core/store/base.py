@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from core.store.models import (
@@ -38,6 +38,14 @@ class Conflict(StoreError):
 
 class InvalidCursor(StoreError):
     """A pagination cursor that this store did not issue."""
+
+
+class KeyClaimed(StoreError):
+    """An earlier request holds this Idempotency-Key (`earlier`); nothing was written."""
+
+    def __init__(self, earlier: AcceptedRequest) -> None:
+        super().__init__(f"key {earlier.key} is held by turn {earlier.turn_id}")
+        self.earlier = earlier
 
 
 class Store(Protocol):
@@ -80,6 +88,48 @@ class Store(Protocol):
 
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         """Sessions whose running_turn_id is set (for crash recovery on start)."""
+
+    # a turn's writes: each all or nothing (one transaction), in as few round trips as the back-end allows -----
+    def accept_message(
+        self,
+        message: MessageRecord,
+        *,
+        name: Callable[[], str],
+        claim: AcceptedRequest | None = None,
+        check: Callable[[], None] | None = None,
+        user_action: bool = True,
+    ) -> SessionRecord:
+        """A person's message is stored, with what it changes, all or nothing and in this order: `claim` (an
+        Idempotency-Key, live at `message.created_at`) is taken first, KeyClaimed when a live claim holds the key
+        (even when `check` would refuse: a retry replays its turn); `check()` runs next and may raise to refuse
+        the message; NotFound when the session does not exist. Then codec.accepted_changes (an archived or new
+        session becomes active, it is marked running by the message's turn when no turn is, and named `name()` when
+        it has none), the message (put_message: kept as stored when its id exists), one more message counted,
+        `updated_at` set to `message.created_at`, and the person's last action when `user_action`. Nothing is
+        written when anything raises. Returns the session: as read in the same transaction plus these changes (on
+        DynamoDB the counters in the store are exact, ADDed, but another writer's change that landed between
+        the read and the write is not in the returned record)."""
+
+    def start_turn(self, reply: MessageRecord) -> None:
+        """A turn starts, all or nothing: its reply's record (put_message), the session marked running by the
+        reply's turn and active (codec.started_changes; NotFound when the session is gone) and the turn in the
+        activity item's running turns (set_turn_running)."""
+
+    def end_turn(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        reply: Mapping[str, object],
+        usage: Mapping[str, float],
+        session: Mapping[str, object],
+        at: float,
+    ) -> tuple[MessageRecord, SessionRecord]:
+        """A turn ends, all or nothing: the reply's changes (update_message's), the usage added to the session's
+        counters (add_session_usage's keyword arguments, `at` its updated_at), the session's changes
+        (update_session's; no counter and no updated_at, which usage sets) and the turn's running mark in
+        the activity item cleared. NotFound (nothing written) when the reply or the session is gone. Returns
+        the reply and the session as read plus these changes (see accept_message)."""
 
     # messages ------------------------------------------------------------------------------
     def put_message(self, message: MessageRecord) -> bool:

@@ -220,6 +220,55 @@ def usage_deltas(
     return {name: delta for name, delta in deltas.items() if delta}
 
 
+def with_usage(session: SessionRecord, deltas: Mapping[str, Any], at: float | None = None) -> SessionRecord:
+    """`session` with usage_deltas added to its counters (and updated_at set to `at` when given)."""
+    values: dict[str, Any] = {name: getattr(session, name) + delta for name, delta in deltas.items()}
+    if at is not None:
+        values["updated_at"] = check_time(at, "at")
+    return replace(session, **values)
+
+
+# The rules of a turn's writes, one place for both back-ends ---------------------------------------
+
+
+def accepted_changes(session: SessionRecord, turn_id: str | None, name: Callable[[], str]) -> dict[str, Any]:
+    """What a person's message changes in its session (besides the counters): an archived or new session
+    becomes active; a session with no turn marked is marked running by the message's turn (so a crash before
+    it runs is found on start); a session with no name gets `name()` (called only then)."""
+    changes: dict[str, Any] = {}
+    if session.status in ("archived", "new"):
+        changes["status"] = "active"
+    if session.running_turn_id is None:
+        changes["running_turn_id"] = turn_id
+    if not session.name:
+        changes["name"] = name()
+    return session_changes(changes)
+
+
+def started_changes(reply: MessageRecord) -> dict[str, Any]:
+    """What a turn's start changes in its session: marked running by the turn, and active."""
+    if reply.turn_id is None:
+        raise ValueError("a reply starts a turn: its turn_id is required")
+    return session_changes({"running_turn_id": reply.turn_id, "status": "active"})
+
+
+_USAGE_FIELDS = frozenset({"message_count", "input_tokens", "output_tokens", "cost_usd", "stopped_replies"})
+
+
+def ended_changes(
+    session: Mapping[str, object], usage: Mapping[str, float], at: float
+) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """A turn end's session changes, usage deltas and time, validated: the changes may not name a counter or
+    updated_at (the usage sets those: one write per field)."""
+    changes = session_changes(session)
+    clash = sorted(changes.keys() & (_USAGE_FIELDS | {"updated_at"}))
+    if clash:
+        raise ValueError(f"a turn's end sets {clash} from its usage, not as changes")
+    counts: dict[str, Any] = {"messages": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    deltas = usage_deltas(**{**counts, "stopped_replies": 0, **usage})
+    return changes, deltas, check_time(at, "at")
+
+
 def check_key(value: object, what: str) -> str:
     """A non-empty string used as an identifier (map key, path, client)."""
     if not isinstance(value, str) or not value:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote
@@ -16,14 +17,22 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import (
+    DeleteError,
+    PutError,
+    PynamoDBException,
+    TransactGetError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from core.store import codec, portable
-from core.store.base import Conflict, NotFound
+from core.store.base import Conflict, KeyClaimed, NotFound
 from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
@@ -94,6 +103,14 @@ EPHEMERAL_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 _LOST = "ConditionalCheckFailedException"
+# A turn's writes are one TransactWriteItems: at most 100 actions and 4 MB of items. The whole text of a
+# long message (its text parts) goes in it up to this much; the message item (at most ~330 kB: its text cut
+# to 100 kB, its tool calls to 200 kB) and the small session, activity and key items fit in the rest.
+TRANSACTION_ACTIONS = 100
+TRANSACTION_TEXT_BYTES = 3_000_000
+_ATTEMPTS = 5  # reads and transactions tried again when another writer changed an item meanwhile
+_AGAIN = "*again"  # a cancelled transaction worth sending again (after reading again)
+_PASSING = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 # The table has no full-text index: a search reads sessions newest first, at most this many message items.
 SEARCH_READ_BUDGET = 20_000
 _MAP_KEY_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D"}
@@ -314,6 +331,60 @@ def _save_new(item: _Item) -> bool:
     return True
 
 
+def _same(attribute: Attribute[Any], value: Any) -> Condition:
+    """The stored attribute still holds `value` (None: absent; False: absent or false)."""
+    if value is None:
+        return attribute.does_not_exist()
+    if value is False:
+        return attribute.does_not_exist() | (attribute == False)  # noqa: E712 - an expression, not a test
+    return attribute == value
+
+
+_KINDS = ("check", "delete", "put", "update")  # the order in which PynamoDB sends a transaction's actions
+
+
+class _Transaction:
+    """One TransactWriteItems whose actions carry labels, so a cancellation says which action failed and why.
+    Each transaction sends a fresh ClientRequestToken: when botocore sends it again (a lost answer), a
+    transaction that did commit answers as committed instead of failing on its own writes."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, list[tuple[str, Callable[[TransactWrite], None]]]] = {
+            "check": [],
+            "delete": [],
+            "put": [],
+            "update": [],
+        }
+
+    @property
+    def actions(self) -> int:
+        return sum(len(ops) for ops in self._ops.values())
+
+    @property
+    def labels(self) -> list[str]:
+        """In the order PynamoDB sends them (condition checks, deletes, puts, updates): that of the reasons."""
+        return [label for kind in _KINDS for label, _ in self._ops[kind]]
+
+    def check(self, label: str, item: _Item, condition: Condition) -> None:
+        model = type(item)
+        self._ops["check"].append((label, lambda write: write.condition_check(model, item.PK, item.SK, condition)))
+
+    def put(self, label: str, item: _Item, condition: Condition | None = None) -> None:
+        self._ops["put"].append((label, lambda write: write.save(item, condition=condition)))
+
+    def update(self, label: str, item: _Item, actions: list[Action], condition: Condition | None = None) -> None:
+        self._ops["update"].append((label, lambda write: write.update(item, actions=actions, condition=condition)))
+
+    def delete(self, label: str, item: _Item) -> None:
+        self._ops["delete"].append((label, lambda write: write.delete(item)))
+
+    def commit(self, connection: Any) -> None:
+        with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as write:
+            for kind in _KINDS:
+                for _, add in self._ops[kind]:
+                    add(write)
+
+
 def _map_key(key: str) -> str:
     """A map key safe in a PynamoDB document path, which would read `[n]` as a list index."""
     return "".join(_MAP_KEY_ESCAPES.get(c, c) for c in key)
@@ -365,21 +436,30 @@ class DynamoStore:
             raise NotFound(f"session {session_id}") from exc
         return _record(SessionRecord, item)
 
-    def _update_session(self, session_id: str, actions: list[Action], updated_at: float | None) -> SessionRecord:
+    def _session_actions(
+        self, session_id: str, changes: Mapping[str, Any], deltas: Mapping[str, Any], at: float | None
+    ) -> list[Action]:
+        """One update of the session item: SET (or REMOVE) the changes, ADD the counters' deltas (never a
+        computed SET: a concurrent writer's count is never lost), and `at` as updated_at with the recency key."""
         model = self._m.session
-        if updated_at is not None:  # the recency key moves with updated_at, in the same request
-            actions.append(model.GSI1SK.set(codec.session_recency_key(updated_at, session_id)))
+        actions = [_assign(_a(model, name), value) for name, value in changes.items()]
+        actions += [_a(model, name).add(delta) for name, delta in deltas.items()]
+        if at is not None:  # the recency key moves with updated_at, in the same request
+            actions.append(_a(model, "updated_at").set(at))
+            actions.append(model.GSI1SK.set(codec.session_recency_key(at, session_id)))
+        return actions
+
+    def _update_session(self, session_id: str, actions: list[Action]) -> SessionRecord:
         if not actions:
             return self.get_session(session_id)
-        item = model(_session_pk(session_id), META)
+        item = self._m.session(_session_pk(session_id), META)
         _update_existing(item, actions, f"session {session_id}")
         return _record(SessionRecord, item)
 
     def update_session(self, session_id: str, **changes: object) -> SessionRecord:
         values = codec.session_changes(changes)
-        model = self._m.session
-        actions = [_assign(_a(model, name), value) for name, value in values.items()]
-        return self._update_session(session_id, actions, values.get("updated_at"))
+        at = values.pop("updated_at", None)
+        return self._update_session(session_id, self._session_actions(session_id, values, {}, at))
 
     def add_session_usage(
         self,
@@ -399,12 +479,8 @@ class DynamoStore:
             cost_usd=cost_usd,
             stopped_replies=stopped_replies,
         )
-        model = self._m.session
-        actions = [_a(model, name).add(delta) for name, delta in deltas.items()]
-        if at is not None:
-            at = codec.check_time(at, "at")
-            actions.append(_a(model, "updated_at").set(at))
-        return self._update_session(session_id, actions, at)
+        at = None if at is None else codec.check_time(at, "at")
+        return self._update_session(session_id, self._session_actions(session_id, {}, deltas, at))
 
     def list_sessions(
         self, *, limit: int = 50, cursor: str | None = None, include_archived: bool = True
@@ -474,13 +550,256 @@ class DynamoStore:
         )
         return [_record(SessionRecord, item) for item in rows]
 
+    # a turn's writes: each one TransactWriteItems ------------------------------------------------
+
+    def _connection(self) -> Any:
+        return self._m.item._get_connection().connection
+
+    def _read(self, *keys: tuple[type[_Item], str, str]) -> list[_Item | None]:
+        """Items by key in one request, read consistently (None: absent); several in one TransactGetItems."""
+        if len(keys) == 1:
+            model, pk, sk = keys[0]
+            try:
+                return [model.get(pk, sk, consistent_read=True)]
+            except model.DoesNotExist:
+                return [None]
+        for _ in range(_ATTEMPTS):
+            futures = []
+            try:
+                with TransactGet(connection=self._connection()) as read:
+                    futures = [read.get(model, pk, sk) for model, pk, sk in keys]
+            except TransactGetError as exc:  # a transaction was writing one of them: read again
+                if exc.cause_response_code == "TransactionCanceledException":
+                    continue
+                raise
+            found: list[_Item | None] = []
+            for future, (model, _, _) in zip(futures, keys, strict=True):
+                try:
+                    found.append(future.get())
+                except model.DoesNotExist:
+                    found.append(None)
+            return found
+        raise Conflict("items kept changing while read")
+
+    def _commit(self, transaction: _Transaction) -> set[str]:
+        """Send `transaction`: an empty set when it committed, else (nothing written) the labels of the actions
+        whose condition failed, or _AGAIN when it is worth sending again after reading again (another
+        transaction held an item, throttling). When the activity item's maps do not exist yet (a new table),
+        they are created and the transaction sent once more; any other error is raised."""
+        for first in (True, False):
+            try:
+                transaction.commit(self._connection())
+                return set()
+            except TransactWriteError as exc:
+                code, text = exc.cause_response_code, exc.cause_response_message or ""
+                reasons = {
+                    label: reason.code
+                    for label, reason in zip(transaction.labels, exc.cancellation_reasons, strict=False)
+                    if reason is not None
+                }
+                # DynamoDB names the action (ValidationError); DynamoDB Local and moto refuse the request whole.
+                maps_missing = reasons.get("activity") == "ValidationError" or (
+                    code == "ValidationException" and "document path" in text and "activity" in transaction.labels
+                )
+                if maps_missing and first:
+                    self._create_activity_maps()
+                    continue
+                if code != "TransactionCanceledException":
+                    raise
+                failed = {label for label, reason in reasons.items() if reason == "ConditionalCheckFailed"}
+                passing = {label for label, reason in reasons.items() if reason in _PASSING}
+                if failed | passing != set(reasons):
+                    raise
+                return failed or {_AGAIN}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fits(self, text: str) -> bool:
+        """Whether the whole of `text` (its parts when it overflows the item) fits in one transaction."""
+        return len(text.encode("utf-8")) <= TRANSACTION_TEXT_BYTES
+
+    def accept_message(
+        self,
+        message: MessageRecord,
+        *,
+        name: Callable[[], str],
+        claim: AcceptedRequest | None = None,
+        check: Callable[[], None] | None = None,
+        user_action: bool = True,
+    ) -> SessionRecord:
+        """Two requests: one TransactGetItems reads the session and the key's claim, one TransactWriteItems
+        writes the claim, the message (and its text parts), one update of the session item (its changes, the
+        count ADDed, updated_at) and the person's last action. The update holds only while the session's
+        status, name and running turn are still as read (the rules were applied to them): when another writer
+        changed them, or took the key, in between, it is all read and tried again. A text too long for one
+        transaction (over TRANSACTION_TEXT_BYTES, far beyond BLU_MAX_MESSAGE_CHARS) is kept whole after it, as
+        put_message does: a crash in between leaves the message marked `truncated` with its cut text."""
+        record = codec.fit_message(message)
+        at = codec.check_time(message.created_at, "created_at")
+        sid = record.session_id
+        keys: list[tuple[type[_Item], str, str]] = [(self._m.session, _session_pk(sid), META)]
+        if claim is not None:
+            claim = codec.validated(claim)
+            codec.check_key(claim.key, "key")
+            if claim.session_id != sid:
+                raise ValueError("the claim must be for the message's session")
+            keys.append((self._m.request, _session_pk(sid), REQUEST_PREFIX + claim.key))
+        overflows = codec.text_overflows(message.text)
+        parts_inside = overflows and self._fits(message.text)
+        deltas = codec.usage_deltas(messages=1, input_tokens=0, output_tokens=0, cost_usd=0.0, stopped_replies=0)
+        model = self._m.session
+        new_message = True  # False once the message's id is found stored: kept as it is (put_message)
+        for _ in range(_ATTEMPTS):
+            found = self._read(*keys)
+            held = None if claim is None or found[1] is None else _record(AcceptedRequest, found[1])
+            if held is not None and held.expires_at >= at:
+                raise KeyClaimed(held)
+            if check is not None:
+                check()
+            if found[0] is None:
+                raise NotFound(f"session {sid}")
+            session = _record(SessionRecord, found[0])
+            changes = codec.accepted_changes(session, record.turn_id, name)
+            transaction = _Transaction()
+            if claim is not None:
+                transaction.put("claim", self._claim_item(claim), condition=self._claimable(at))
+            if new_message:
+                transaction.put("message", self._message_item(record), condition=self._m.message.PK.does_not_exist())
+                for n, part in enumerate(codec.text_parts(message.text) if parts_inside else []):
+                    transaction.put("part", self._part_item(sid, record.id, n, part))
+            transaction.update(
+                "session",
+                model(_session_pk(sid), META),
+                self._session_actions(sid, changes, deltas, at),
+                condition=model.PK.exists()
+                & _same(_a(model, "status"), session.status)
+                & _same(_a(model, "name"), session.name)
+                & _same(_a(model, "running_turn_id"), session.running_turn_id),
+            )
+            if user_action:
+                transaction.update(
+                    "user action",
+                    self._m.activity(SYSTEM, ACTIVITY),
+                    [_a(self._m.activity, "last_user_action_at").set(at)],
+                )
+            failed = self._commit(transaction)
+            if not failed:
+                if new_message and overflows and not parts_inside:
+                    self._keep_text(sid, record.id, message.text)
+                return codec.with_usage(replace(session, **changes), deltas, at)
+            if "message" in failed:
+                new_message = False
+        raise Conflict(f"session {sid} kept changing while a message was accepted")
+
+    def start_turn(self, reply: MessageRecord) -> None:
+        """One TransactWriteItems, no read: the reply's record (put only when absent), one update of the
+        session item (on the condition that it exists) and the running turn in the activity item. A long
+        text is kept as in accept_message."""
+        record = codec.fit_message(reply)
+        changes = codec.started_changes(reply)
+        sid = record.session_id
+        overflows = codec.text_overflows(reply.text)
+        parts_inside = overflows and self._fits(reply.text)
+        model = self._m.session
+        new_message = True
+        for _ in range(_ATTEMPTS):
+            transaction = _Transaction()
+            if new_message:
+                transaction.put("message", self._message_item(record), condition=self._m.message.PK.does_not_exist())
+                for n, part in enumerate(codec.text_parts(reply.text) if parts_inside else []):
+                    transaction.put("part", self._part_item(sid, record.id, n, part))
+            transaction.update(
+                "session",
+                model(_session_pk(sid), META),
+                self._session_actions(sid, changes, {}, None),
+                condition=model.PK.exists(),
+            )
+            transaction.update(
+                "activity", self._m.activity(SYSTEM, ACTIVITY), [self._running_turn(sid, record.turn_id)]
+            )
+            failed = self._commit(transaction)
+            if not failed:
+                if new_message and overflows and not parts_inside:
+                    self._keep_text(sid, record.id, reply.text)
+                return
+            if "session" in failed:
+                raise NotFound(f"session {sid}")
+            if "message" in failed:
+                new_message = False
+        raise Conflict(f"session {sid}: a turn's start kept failing")
+
+    def end_turn(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        reply: Mapping[str, object],
+        usage: Mapping[str, float],
+        session: Mapping[str, object],
+        at: float,
+    ) -> tuple[MessageRecord, SessionRecord]:
+        """Two requests: one TransactGetItems reads the reply and the session (the records returned are these
+        plus the changes: TransactWriteItems returns no item), one TransactWriteItems writes the reply's
+        changes (with its text parts), one update of the session item (its changes, the usage ADDed, updated_at)
+        and clears the running turn in the activity item. A reply that holds a cut text needs a third request
+        (a query of its text parts, to drop those it no longer needs). The reply's update holds only while
+        its `truncated` is as read (which text parts exist). A text too long for one transaction
+        (TRANSACTION_TEXT_BYTES; a reply still growing, whose checkpoints keep it the same way) is kept
+        whole first by update_message, the reply still `running`, so a crash in between leaves the turn
+        marked for recovery; the rest is then one transaction as above."""
+        changes, deltas, at = codec.ended_changes(session, usage, at)
+        values = codec.message_changes(reply)
+        given = reply.get("text")
+        text = given if isinstance(given, str) else None
+        text_first = text is not None and not self._fits(text)
+        if text_first:
+            self.update_message(session_id, message_id, text=text)
+        message, model = self._m.message, self._m.session
+        pk = _session_pk(session_id)
+        for _ in range(_ATTEMPTS):
+            stored_item, session_item = self._read((message, pk, MESSAGE_PREFIX + message_id), (model, pk, META))
+            if stored_item is None:
+                raise NotFound(f"message {session_id}/{message_id}")
+            if session_item is None:
+                raise NotFound(f"session {session_id}")
+            stored, current = _record(MessageRecord, stored_item), _record(SessionRecord, session_item)
+            transaction = _Transaction()
+            if text is not None and not text_first and (stored.truncated or codec.text_overflows(text)):
+                parts = codec.text_parts(text) if codec.text_overflows(text) else []
+                for n, part in enumerate(parts):
+                    transaction.put("part", self._part_item(session_id, message_id, n, part))
+                kept = {self._part_item(session_id, message_id, n).SK for n in range(len(parts))}
+                for item in self._text_part_keys(session_id, message_id) if stored.truncated else []:
+                    if item.SK not in kept:
+                        transaction.delete("part", item)
+                if transaction.actions + 3 > TRANSACTION_ACTIONS:  # many stale parts: keep the text first
+                    self.update_message(session_id, message_id, text=text)
+                    text_first = True
+                    continue
+            unchanged = message.PK.exists() & _same(_a(message, "truncated"), stored.truncated)
+            if values:
+                actions = [_assign(_a(message, name), value) for name, value in values.items()]
+                transaction.update("message", message(pk, MESSAGE_PREFIX + message_id), actions, unchanged)
+            else:
+                transaction.check("message", message(pk, MESSAGE_PREFIX + message_id), unchanged)
+            transaction.update(
+                "session", model(pk, META), self._session_actions(session_id, changes, deltas, at), model.PK.exists()
+            )
+            transaction.update("activity", self._m.activity(SYSTEM, ACTIVITY), [self._running_turn(session_id, None)])
+            if not self._commit(transaction):
+                return replace(stored, **values), codec.with_usage(replace(current, **changes), deltas, at)
+        raise Conflict(f"session {session_id} kept changing while a turn ended")
+
     # messages ------------------------------------------------------------------------------
+
+    def _message_item(self, record: MessageRecord) -> _Item:
+        return self._m.message(_session_pk(record.session_id), MESSAGE_PREFIX + record.id, **_attributes(record))
+
+    def _part_item(self, session_id: str, message_id: str, number: int, part: str | None = None) -> _Item:
+        return self._m.text_part(_session_pk(session_id), f"{TEXT_PREFIX}{message_id}#{number:04d}", text=part)
 
     def put_message(self, message: MessageRecord) -> bool:
         record = codec.fit_message(message)
-        model = self._m.message
-        item = model(_session_pk(record.session_id), MESSAGE_PREFIX + record.id, **_attributes(record))
-        if not _save_new(item):
+        if not _save_new(self._message_item(record)):
             return False
         # After the record: a crash in between leaves a record marked `truncated`, never parts alone.
         if codec.text_overflows(message.text):
@@ -506,7 +825,7 @@ class DynamoStore:
         stale = [item for item in self._text_part_keys(session_id, message_id) if item.SK not in keys]
         with model.batch_write() as batch:
             for n, part in enumerate(parts):
-                batch.save(model(_session_pk(session_id), f"{TEXT_PREFIX}{message_id}#{n:04d}", text=part))
+                batch.save(self._part_item(session_id, message_id, n, part))
             for item in stale:
                 batch.delete(item)
 
@@ -654,11 +973,18 @@ class DynamoStore:
         except UpdateError as exc:
             if exc.cause_response_code != "ValidationException":
                 raise
-            # The map does not exist yet, so its path is invalid: create both maps empty where absent
-            # (if_not_exists leaves a concurrent writer's map alone), then apply the change.
-            maps = [_a(self._m.activity, name) for name in ("running_turns", "voice_rooms")]
-            self._update_activity([attribute.set(attribute | {}) for attribute in maps])
+            self._create_activity_maps()
             self._update_activity([action])
+
+    def _create_activity_maps(self) -> None:
+        """A map that does not exist yet makes its paths invalid: create both maps empty where absent
+        (if_not_exists leaves a concurrent writer's map alone)."""
+        maps = [_a(self._m.activity, name) for name in ("running_turns", "voice_rooms")]
+        self._update_activity([attribute.set(attribute | {}) for attribute in maps])
+
+    def _running_turn(self, session_id: str, turn_id: str | None) -> Action:
+        path = _a(self._m.activity, "running_turns")[_map_key(codec.check_key(session_id, "session id"))]
+        return path.remove() if turn_id is None else path.set(turn_id)
 
     def get_activity(self) -> ActivityRecord:
         model = self._m.activity
@@ -683,8 +1009,7 @@ class DynamoStore:
         self._update_activity([_a(self._m.activity, "heartbeat_at").set(codec.check_time(at, "at"))])
 
     def set_turn_running(self, session_id: str, turn_id: str | None) -> None:
-        path = _a(self._m.activity, "running_turns")[_map_key(codec.check_key(session_id, "session id"))]
-        self._update_activity_map(path.remove() if turn_id is None else path.set(turn_id))
+        self._update_activity_map(self._running_turn(session_id, turn_id))
 
     def set_voice_room(self, room: str, opened_at: float | None) -> None:
         path = _a(self._m.activity, "voice_rooms")[_map_key(codec.check_key(room, "room"))]
@@ -783,15 +1108,10 @@ class DynamoStore:
         codec.check_key(request.key, "key")
         at = codec.check_time(at, "at")
         model = self._m.request
-        item = model(
-            _session_pk(request.session_id),
-            REQUEST_PREFIX + request.key,
-            ttl=_ttl(request.expires_at),
-            **_attributes(request),
-        )
+        item = self._claim_item(request)
         for _ in range(5):
             try:
-                item.save(condition=model.PK.does_not_exist() | (_a(model, "expires_at") < at))
+                item.save(condition=self._claimable(at))
                 return None
             except PutError as exc:
                 if not _lost(exc):
@@ -804,6 +1124,19 @@ class DynamoStore:
             except model.DoesNotExist:
                 continue  # deleted meanwhile: claim again
         raise Conflict(f"idempotency key {request.key} kept changing")
+
+    def _claim_item(self, request: AcceptedRequest) -> _Item:
+        return self._m.request(
+            _session_pk(request.session_id),
+            REQUEST_PREFIX + request.key,
+            ttl=_ttl(request.expires_at),
+            **_attributes(request),
+        )
+
+    def _claimable(self, at: float) -> Condition:
+        """No live claim holds the key at `at` (none, or an expired one that DynamoDB's TTL has not deleted)."""
+        model = self._m.request
+        return model.PK.does_not_exist() | (_a(model, "expires_at") < at)
 
     def forget_request(self, session_id: str, key: str) -> None:
         self._m.request(_session_pk(session_id), REQUEST_PREFIX + key).delete()

@@ -7,14 +7,14 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from core.store import codec, portable
-from core.store.base import Conflict, NotFound
+from core.store.base import Conflict, KeyClaimed, NotFound
 from core.store.models import (
     AcceptedRequest,
     ActivityRecord,
@@ -387,10 +387,9 @@ class LocalStore:
             cost_usd=cost_usd,
             stopped_replies=stopped_replies,
         )
-        bump = {} if at is None else codec.session_changes({"updated_at": at})
+        at = None if at is None else codec.check_time(at, "at")
         with self._write() as db:
-            record = self._read_session(db, session_id)
-            record = replace(record, **{k: getattr(record, k) + v for k, v in deltas.items()}, **bump)
+            record = codec.with_usage(self._read_session(db, session_id), deltas, at)
             self._rewrite_session(db, record)
         return record
 
@@ -435,6 +434,59 @@ class LocalStore:
     def sessions_with_running_turns(self) -> list[SessionRecord]:
         rows = self._all("SELECT body FROM sessions WHERE running_turn_id IS NOT NULL ORDER BY recency DESC")
         return [_load(SessionRecord, body) for body in rows]
+
+    # a turn's writes: each one transaction (`batch`) of the single writes ------------------------
+
+    def accept_message(
+        self,
+        message: MessageRecord,
+        *,
+        name: Callable[[], str],
+        claim: AcceptedRequest | None = None,
+        check: Callable[[], None] | None = None,
+        user_action: bool = True,
+    ) -> SessionRecord:
+        at = codec.check_time(message.created_at, "created_at")
+        with self.batch():
+            if claim is not None and (earlier := self.claim_request(claim, at=at)) is not None:
+                raise KeyClaimed(earlier)
+            if check is not None:
+                check()
+            session = self.get_session(message.session_id)
+            changes = codec.accepted_changes(session, message.turn_id, name)
+            if changes:
+                self.update_session(session.id, **changes)
+            self.put_message(message)
+            session = self.add_session_usage(session.id, messages=1, at=at)
+            if user_action:
+                self.record_user_action(at)
+        return session
+
+    def start_turn(self, reply: MessageRecord) -> None:
+        changes = codec.started_changes(reply)
+        with self.batch():
+            self.put_message(reply)
+            self.update_session(reply.session_id, **changes)
+            self.set_turn_running(reply.session_id, reply.turn_id)
+
+    def end_turn(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        reply: Mapping[str, object],
+        usage: Mapping[str, float],
+        session: Mapping[str, object],
+        at: float,
+    ) -> tuple[MessageRecord, SessionRecord]:
+        changes, deltas, at = codec.ended_changes(session, usage, at)
+        with self.batch():
+            message = self.update_message(session_id, message_id, **reply)
+            with self._write() as db:
+                record = codec.with_usage(replace(self._read_session(db, session_id), **changes), deltas, at)
+                self._rewrite_session(db, record)
+            self.set_turn_running(session_id, None)
+        return message, record
 
     # messages ------------------------------------------------------------------------------
 

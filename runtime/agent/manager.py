@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from core.store.aio import AsyncStore
-from core.store.base import NotFound, Store
+from core.store.base import KeyClaimed, NotFound
 from core.store.models import (
     AcceptedRequest,
     ArtifactRecord,
@@ -63,14 +63,6 @@ class ShuttingDown(Exception):
 
 class QueueFull(Exception):
     """Too many turns are waiting in this session."""
-
-
-class KeyClaimed(Exception):
-    """An earlier request holds this Idempotency-Key (`earlier`); nothing was written."""
-
-    def __init__(self, earlier: AcceptedRequest) -> None:
-        super().__init__(f"key {earlier.key} is held by turn {earlier.turn_id}")
-        self.earlier = earlier
 
 
 class TurnRunning(Exception):
@@ -380,11 +372,13 @@ class SessionManager:
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
             attachments=dict(attachments or {}),
         )
-        # One trip to the store's thread (each trip costs the turn's start a wake-up): the key is claimed (a retry
-        # of an accepted message replays even when new ones are refused) and the session read (a held key, a
-        # refusal or an unknown session raises before anything else is written), then the message and what it
-        # changes.
-        session = await self.store.batch(lambda s: _accept(s, message, user_action, claim, refuse))
+        # One trip to the store's thread (each trip costs the turn's start a wake-up) and one transaction: the key
+        # is claimed (a retry of an accepted message replays even when new ones are refused) and the session read
+        # (a held key, a refusal or an unknown session raises before anything is written), then the message and
+        # what it changes (Store.accept_message).
+        session = await self.store.accept_message(
+            message, name=lambda: fallback_title(text), claim=claim, check=refuse, user_action=user_action
+        )
         worker = self._worker(session_id)
         assert message.turn_id is not None
         request = TurnRequest(
@@ -907,41 +901,6 @@ def _after(message_id: str, reserved: str | None) -> str:
     return reply_id_for(reserved)
 
 
-def _accept(
-    store: Store,
-    message: MessageRecord,
-    user_action: bool,
-    claim: AcceptedRequest | None,
-    refuse: Callable[[], None],
-) -> SessionRecord:
-    """A person's message is stored (`submit`), in this order (on SQLite, one transaction): the request's
-    Idempotency-Key is claimed (KeyClaimed when an earlier request holds it); `refuse()` raises when Blu takes
-    no new message in the session now (stopping, deleting it, a full queue); an archived session comes back;
-    the session is marked running (found on start after a crash) when it is not yet; the message; the
-    session's name and status when new; its counters; the person's activity."""
-    sid = message.session_id
-    if claim is not None and (earlier := store.claim_request(claim, at=time.time())) is not None:
-        raise KeyClaimed(earlier)
-    refuse()
-    session = store.get_session(sid)
-    if session.status == "archived":
-        session = store.update_session(sid, status="active")
-    if session.running_turn_id is None:
-        session = store.update_session(sid, running_turn_id=message.turn_id)
-    store.put_message(message)
-    changes: dict[str, Any] = {}
-    if not session.name:
-        changes["name"] = fallback_title(message.text)
-    if session.status == "new":
-        changes["status"] = "active"
-    if changes:
-        store.update_session(sid, **changes)
-    session = store.add_session_usage(sid, messages=1, at=message.created_at)
-    if user_action:
-        store.record_user_action(message.created_at)
-    return session
-
-
 def memory_of(settings: Settings) -> Memory:
     """The memory every session reads: Claude Code's user-level CLAUDE.md (see runtime/memory.py)."""
     return Memory(settings.claude_config_dir / MEMORY_FILE, settings.data_dir / "memory")
@@ -971,4 +930,13 @@ def memory_change_event(turn_id: str | None, change: Change) -> dict[str, Any]:
     }
 
 
-__all__ = ["CannotRegenerate", "NotFound", "QueueFull", "Regeneration", "SessionManager", "ShuttingDown", "TurnRunning"]
+__all__ = [
+    "CannotRegenerate",
+    "KeyClaimed",
+    "NotFound",
+    "QueueFull",
+    "Regeneration",
+    "SessionManager",
+    "ShuttingDown",
+    "TurnRunning",
+]

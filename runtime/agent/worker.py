@@ -92,7 +92,7 @@ class SessionWorker:
         self.translator: TurnTranslator | None = None
         self._timer: asyncio.Timeout | None = None
         self._next_deadline: Callable[[], float] | None = None
-        self._recorded: asyncio.Future[SessionRecord] | None = None  # the running turn's start writes
+        self._recorded: asyncio.Future[SessionRecord | None] | None = None  # the running turn's start writes
         self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
 
     # -- called from other tasks ----------------------------------------------------------
@@ -218,11 +218,13 @@ class SessionWorker:
                 turn_id=request.turn_id,
                 state="running",
             )
-            # The reply's record and the running marks, in one trip to the store's thread. A new client needs the
-            # session to connect; a hot one is sent the prompt first, and they are written while Claude starts
-            # (`running` goes out at once: readers follow the events, and the record is there before any output).
-            self._recorded = recorded = asyncio.ensure_future(store.batch(lambda s: _turn_started(s, reply)))
-            session = None if self.client is not None else await asyncio.shield(recorded)
+            # The reply's record and the running marks, in one trip to the store's thread (one transaction). A new
+            # client needs the session to connect (read after them); a hot one is sent the prompt first, and they are
+            # written while Claude starts (`running` goes out at once: readers follow the events, and the record is
+            # there before any output).
+            cold = self.client is None
+            self._recorded = recorded = asyncio.ensure_future(store.batch(lambda s: _turn_started(s, reply, cold)))
+            session = await asyncio.shield(recorded) if cold else None
             if turn.stop_reason is None:
                 await self._ensure_client(turn, session)
             if turn.stop_reason is None:  # an interrupt may have come while the client connected
@@ -514,46 +516,43 @@ class SessionWorker:
             await self.host.release_cli()
 
 
-def _turn_started(store: Store, reply: MessageRecord) -> SessionRecord:
-    """The turn's writes before it runs, in one trip to the store's thread (one transaction on SQLite):
-    the reply's record (running; checkpoints update it), and the marks that find the turn after a crash."""
-    store.put_message(reply)
-    assert reply.turn_id is not None
-    session = store.update_session(reply.session_id, running_turn_id=reply.turn_id, status="active")
-    store.set_turn_running(reply.session_id, reply.turn_id)
-    return session
+def _turn_started(store: Store, reply: MessageRecord, read_session: bool) -> SessionRecord | None:
+    """The turn's writes before it runs, in one trip to the store's thread and one transaction (Store.start_turn):
+    the reply's record (running; checkpoints update it), and the marks that find the turn after a crash. Then
+    the session, read when a client must connect (its Claude session id)."""
+    store.start_turn(reply)
+    return store.get_session(reply.session_id) if read_session else None
 
 
 def _turn_ended(
     store: Store, sid: str, turn: RunningTurn, following: str | None
 ) -> tuple[MessageRecord, SessionRecord]:
-    """The turn's writes at its end, in one trip to the store's thread. On SQLite they are one transaction
-    (synced, as the reply is final): the reply, the session's counters and the running marks are saved
-    together or not at all, so a crash never leaves a reply saved but uncounted."""
-    message = store.update_message(
+    """The turn's writes at its end, one transaction (Store.end_turn; on SQLite synced, as the reply is final):
+    the reply, the session's counters and the running marks are saved together or not at all, so a crash
+    never leaves a reply saved but uncounted."""
+    return store.end_turn(
         sid,
         turn.assistant_message_id,
-        text=turn.text,
-        state=turn.state,
-        tool_calls=turn.tool_calls(),
-        input_tokens=turn.input_tokens,
-        output_tokens=turn.output_tokens,
-        cost_usd=turn.cost_usd,
-        error=turn.error,
-        claude_message_uuid=turn.claude_message_uuid,
-    )
-    store.add_session_usage(
-        sid,
-        messages=1,
-        input_tokens=turn.input_tokens,
-        output_tokens=turn.output_tokens,
-        cost_usd=turn.cost_usd,
-        stopped_replies=int(output_partial(turn.state, turn.input_tokens, turn.output_tokens)),
+        reply={
+            "text": turn.text,
+            "state": turn.state,
+            "tool_calls": turn.tool_calls(),
+            "input_tokens": turn.input_tokens,
+            "output_tokens": turn.output_tokens,
+            "cost_usd": turn.cost_usd,
+            "error": turn.error,
+            "claude_message_uuid": turn.claude_message_uuid,
+        },
+        usage={
+            "messages": 1,
+            "input_tokens": turn.input_tokens,
+            "output_tokens": turn.output_tokens,
+            "cost_usd": turn.cost_usd,
+            "stopped_replies": int(output_partial(turn.state, turn.input_tokens, turn.output_tokens)),
+        },
+        session={"running_turn_id": following, **_context_changes(turn)},
         at=time.time(),
     )
-    session = store.update_session(sid, running_turn_id=following, **_context_changes(turn))
-    store.set_turn_running(sid, None)
-    return message, session
 
 
 def _context_changes(turn: RunningTurn) -> dict[str, Any]:

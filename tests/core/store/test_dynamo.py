@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.store import open_store
+import pytest
+from moto.core.botocore_stubber import BotocoreStubber
+
+from core.store import Conflict, dynamo, open_store
 from core.store.codec import session_recency_key, time_key
 from core.store.dynamo import DynamoStore
-from core.store.models import ArtifactRecord, MessageRecord, SessionRecord, new_message_id
+from core.store.models import (
+    MAX_TEXT_BYTES,
+    AcceptedRequest,
+    ArtifactRecord,
+    MessageRecord,
+    SessionRecord,
+    new_message_id,
+    to_plain,
+)
 from tests.support.dynamo import create_table
 
 T0 = 1_760_000_000.0
@@ -90,3 +104,147 @@ def test_a_message_stored_before_earlier_versions_existed_loads_as_a_current_one
     store.update_message("s1", record.id, superseded_by="1760000009000-0000abcd")
     assert items(aws, table)[("SESSION#s1", f"MSG#{record.id}")]["superseded_by"] == {"S": "1760000009000-0000abcd"}
     assert store.get_message("s1", record.id).superseded_by == "1760000009000-0000abcd"
+
+
+# a turn's writes: one transaction each -------------------------------------------------------------
+
+
+@contextmanager
+def requests_counted() -> Iterator[Counter[str]]:
+    """DynamoDB operations sent meanwhile, by name."""
+    seen: Counter[str] = Counter()
+    process_request = BotocoreStubber.process_request
+
+    def counted(self: BotocoreStubber, request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target", b"")
+        seen[(target.decode() if isinstance(target, bytes) else str(target)).rsplit(".", 1)[-1]] += 1
+        return process_request(self, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BotocoreStubber, "process_request", counted)
+        yield seen
+
+
+def turn_records(at: float, turn_id: str) -> tuple[MessageRecord, AcceptedRequest, MessageRecord]:
+    message = MessageRecord(
+        session_id="s1", id=new_message_id(at), role="user", text="hi", turn_id=turn_id, state="complete", created_at=at
+    )
+    claim = AcceptedRequest("s1", f"key-{turn_id}", turn_id=turn_id, message_id=message.id, expires_at=at + 60)
+    reply = MessageRecord(
+        session_id="s1", id=new_message_id(at + 0.001), role="assistant", turn_id=turn_id, state="running"
+    )
+    return message, claim, reply
+
+
+def test_a_hot_turn_writes_in_one_transaction_a_step(aws: Any, table: str) -> None:
+    """The counts of docs/architecture.md ("Hot turns"): each step's writes are one TransactWriteItems (all or
+    nothing), after at most one read."""
+    store = DynamoStore(table)
+    store.create_session(SessionRecord(id="s1", name="named", status="active"))
+    store.set_turn_running("s0", None)  # the activity item's maps exist, as after any earlier turn
+    message, claim, reply = turn_records(T0, "t1")
+    with requests_counted() as accept:
+        store.accept_message(message, name=lambda: "n", claim=claim, check=lambda: None)
+    with requests_counted() as start:
+        store.start_turn(reply)
+    with requests_counted() as end:
+        store.end_turn(
+            "s1", reply.id, reply={"text": "done", "state": "complete"}, usage={"messages": 1}, session={}, at=T0 + 1
+        )
+    assert accept == {"TransactGetItems": 1, "TransactWriteItems": 1}
+    assert start == {"TransactWriteItems": 1}
+    assert end == {"TransactGetItems": 1, "TransactWriteItems": 1}
+
+
+def test_a_failed_transaction_changes_no_item(aws: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An action that fails (injected: a condition on an item that is not there) cancels all the others."""
+    store = DynamoStore(table)
+    store.create_session(SessionRecord(id="s1"))
+    store.set_turn_running("s0", None)
+    message, _, reply = turn_records(T0, "t1")
+    commit = dynamo._Transaction.commit
+
+    def with_a_failing_action(self: Any, connection: Any) -> None:
+        self.check("injected", store._m.item("NOWHERE", "NOTHING"), store._m.item.PK.exists())
+        commit(self, connection)
+
+    monkeypatch.setattr(dynamo._Transaction, "commit", with_a_failing_action)
+    before = items(aws, table)
+    with pytest.raises(Conflict):
+        store.accept_message(message, name=lambda: "n", claim=turn_records(T0, "t1")[1])
+    with pytest.raises(Conflict):
+        store.start_turn(reply)
+    assert items(aws, table) == before
+    monkeypatch.undo()
+    store.accept_message(message, name=lambda: "n")
+    store.start_turn(reply)
+    monkeypatch.setattr(dynamo._Transaction, "commit", with_a_failing_action)
+    before = items(aws, table)
+    with pytest.raises(Conflict):
+        store.end_turn("s1", reply.id, reply={"text": "done"}, usage={"messages": 1}, session={}, at=T0 + 1)
+    assert items(aws, table) == before
+
+
+def test_the_first_turn_on_a_new_table_creates_the_activity_maps(aws: Any, table: str) -> None:
+    store = DynamoStore(table)
+    store.create_session(SessionRecord(id="s1"))
+    _, _, reply = turn_records(T0, "t1")
+    store.start_turn(reply)
+    assert store.get_activity().running_turns == {"s1": "t1"}
+
+
+def test_a_session_changed_between_read_and_write_is_read_again(
+    aws: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn ending while a queued message is accepted: the accept's rules are applied to the session as it is
+    when written (here: the mark was cleared meanwhile, so the message's turn marks it), and no count is lost."""
+    store = DynamoStore(table)
+    store.create_session(SessionRecord(id="s1", name="named", status="active", running_turn_id="t0"))
+    read = DynamoStore._read
+    calls: list[int] = []
+
+    def read_then_another_writer(self: DynamoStore, *keys: Any) -> Any:
+        found = read(self, *keys)
+        if not calls:
+            store.add_session_usage("s1", messages=1, output_tokens=7)
+            store.update_session("s1", running_turn_id=None)
+        calls.append(1)
+        return found
+
+    monkeypatch.setattr(DynamoStore, "_read", read_then_another_writer)
+    message, _, reply = turn_records(T0, "t1")
+    session = store.accept_message(message, name=lambda: "n")
+    assert len(calls) == 2
+    assert session == store.get_session("s1")
+    assert (session.running_turn_id, session.message_count, session.output_tokens) == ("t1", 2, 7)
+
+    # A turn's end does not depend on what it read of the session: written at once, the counters ADDed.
+    calls.clear()
+    store.put_message(reply)
+    _, returned = store.end_turn(
+        "s1", reply.id, reply={"state": "complete"}, usage={"messages": 1, "output_tokens": 3}, session={}, at=T0 + 1
+    )
+    assert len(calls) == 1
+    stored = store.get_session("s1")
+    assert (stored.message_count, stored.output_tokens) == (4, 17)
+    assert (returned.message_count, returned.output_tokens) == (3, 10)  # as read, plus this turn's
+
+
+def test_a_text_too_long_for_one_transaction_is_still_kept_whole(
+    aws: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dynamo, "TRANSACTION_TEXT_BYTES", MAX_TEXT_BYTES + 50_000)
+    store = DynamoStore(table)
+    store.create_session(SessionRecord(id="s1"))
+    message, _, reply = turn_records(T0, "t1")
+    long = "x" * (MAX_TEXT_BYTES + 60_000)
+    message = MessageRecord(**{**to_plain(message), "text": long})
+    store.accept_message(message, name=lambda: "n")
+    assert store.get_message_text("s1", message.id) == long
+    store.start_turn(reply)
+    _, session = store.end_turn(
+        "s1", reply.id, reply={"text": long + "!", "state": "complete"}, usage={"messages": 1}, session={}, at=T0 + 1
+    )
+    assert store.get_message_text("s1", reply.id) == long + "!"
+    assert store.get_message("s1", reply.id).state == "complete"
+    assert session.message_count == 2
