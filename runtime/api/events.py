@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from core.store.base import NotFound
 from runtime.agent.events import MAX_WAIT_SECONDS
-from runtime.api.deps import LoginRequired, ManagerDep, StateDep, StoreDep
+from runtime.api.deps import LoginRequired, StateDep
 from runtime.api.errors import error_responses
 from runtime.api.models import EventsPage
 from runtime.api.sessions import SessionId
@@ -20,8 +20,6 @@ router = APIRouter(prefix="/api/sessions", tags=["events"], dependencies=LoginRe
 @router.get("/{session_id}/events", response_model=EventsPage)
 async def read_events(
     session_id: SessionId,
-    manager: ManagerDep,
-    store: StoreDep,
     state: StateDep,
     after: Annotated[int, Query(ge=0)] = 0,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = MAX_WAIT_SECONDS,
@@ -35,6 +33,7 @@ async def read_events(
     it, not validated again on each read: the log is the stream every tab follows, and one event a publisher
     got wrong must not turn every read into a 500. The tests hold the publishers to the union instead
     (tests/runtime/test_event_types.py checks every event real turns produce; the fuzz checks answers)."""
+    manager, store = state.manager, state.store  # one dependency: every read of every open tab resolves them
     if not manager.hub.has_log(session_id):  # an unknown id must not leave an event log behind
         try:
             await store.get_session(session_id)

@@ -13,6 +13,8 @@ from starlette.requests import cookie_parser
 from core.auth import COOKIE_NAME
 from core.auth.origin import FOREIGN_DETAIL, same_origin
 
+# Set by the guard on a request whose cookie it verified: the token it verified. A client cannot set scope keys.
+LOGIN_CHECKED = "blu.login_checked"
 OPEN_PATHS = frozenset({"/api/login", "/api/logout"})
 JSON_BODY_LIMIT = 2 * 1024 * 1024  # a 100,000-character message escaped as \uXXXX pairs fits
 UPLOAD_PATH = "/api/files/content"
@@ -44,6 +46,7 @@ class GuardMiddleware:
             if state is None or not await state.cookie_is_valid(token):
                 await _refuse(send, 401, "Log in first.")
                 return
+            scope[LOGIN_CHECKED] = token  # the route's own check (deps.require_login) need not verify it again
         if not _valid_query(scope.get("query_string", b"")):
             # Starlette would decode it with replacement characters: two different names would become one.
             await _refuse(send, 400, "The query is not valid UTF-8.")

@@ -21,7 +21,7 @@ from runtime.agent.manager import (
     ShuttingDown,
     TurnRunning,
 )
-from runtime.api.deps import ManagerDep, SettingsDep, StoreDep, UserAction
+from runtime.api.deps import ManagerDep, StateDep, StoreDep, UserAction
 from runtime.api.errors import error_responses
 from runtime.api.models import (
     MESSAGE_ID,
@@ -178,11 +178,10 @@ async def message_text(
 async def post_message(
     session_id: SessionId,
     body: NewMessage,
-    manager: ManagerDep,
-    settings: SettingsDep,
-    store: StoreDep,
+    state: StateDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Accepted:
+    manager, settings, store = state.manager, state.settings, state.store  # one dependency on the hot path
     if len(body.text) > settings.max_message_chars:
         raise HTTPException(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,

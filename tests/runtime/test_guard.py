@@ -113,3 +113,39 @@ def test_the_openapi_schema_is_served_behind_the_login(blu: BluServer, api: BluC
     schema = api.http.get("/api/openapi.json").json()
     upload = schema["paths"]["/api/files/content"]["put"]["responses"]
     assert {"201", "400", "401", "403", "413", "422"} <= set(upload)
+
+
+class _Logins:
+    """The one AppState method require_login calls: which tokens it was asked to verify."""
+
+    def __init__(self, valid: str) -> None:
+        self.valid, self.asked = valid, []  # type: ignore[var-annotated]
+
+    async def cookie_is_valid(self, token: str | None) -> bool:
+        self.asked.append(token)
+        return token == self.valid
+
+
+def test_the_route_trusts_only_the_token_the_guard_verified_in_this_request() -> None:
+    import asyncio
+
+    from fastapi import HTTPException
+    from starlette.requests import Request
+
+    from runtime.api.deps import require_login
+    from runtime.api.guard import LOGIN_CHECKED
+
+    def request(cookie: str, checked: str | None) -> Request:
+        scope = {"type": "http", "headers": [(b"cookie", f"blu_session={cookie}".encode())]}
+        if checked is not None:
+            scope[LOGIN_CHECKED] = checked
+        return Request(scope)
+
+    logins = _Logins(valid="good")
+    asyncio.run(require_login(request("good", checked="good"), logins))  # type: ignore[arg-type]
+    assert logins.asked == []  # verified once, by the guard
+    for checked in (None, "good"):  # no guard in front, or the guard verified another token: checked again
+        with pytest.raises(HTTPException) as refused:
+            asyncio.run(require_login(request("forged", checked=checked), logins))  # type: ignore[arg-type]
+        assert refused.value.status_code == 401
+    assert logins.asked == ["forged", "forged"]
