@@ -296,7 +296,9 @@ class SessionManager:
             worker = self.workers[session_id] = SessionWorker(session_id, self)
         return worker
 
-    def _admission(self, session_id: str) -> asyncio.Lock:
+    def admission(self, session_id: str) -> asyncio.Lock:
+        """Held while a message or a regeneration of the session is admitted (stored, then queued), and by a
+        worker while it writes a turn's end (which decides whether the session stays marked running)."""
         lock = self._admissions.get(session_id)
         if lock is None:
             lock = self._admissions[session_id] = asyncio.Lock()
@@ -320,7 +322,7 @@ class SessionManager:
         turn keeps Blu awake, and Blu may sleep once it ends. `claim` (an Idempotency-Key's, naming
         `turn_id` and `message_id`) is taken in the same trip to the store as the message; raises
         KeyClaimed, having written nothing, when an earlier request holds the key."""
-        async with self._admission(session_id):
+        async with self.admission(session_id):
             return await self._submit(
                 session_id,
                 text,
@@ -640,7 +642,7 @@ class SessionManager:
         is kept as an earlier version (`superseded_by`: the new reply's id), and a new turn of the prompt's
         own turn id takes the stored prompt again without storing a second copy. Raises NotFound,
         TurnRunning (a turn runs or waits), CannotRegenerate (not the newest reply) or ShuttingDown."""
-        async with self._admission(session_id):
+        async with self.admission(session_id):
             if not self.accepting:
                 raise ShuttingDown()
             if session_id in self._deleting:
@@ -792,7 +794,7 @@ class SessionManager:
         session = await self.store.get_session(session_id)
         done = self._deleting[session_id] = asyncio.Event()
         try:
-            async with self._admission(session_id):  # a message or a regeneration being admitted goes first
+            async with self.admission(session_id):  # a message or a regeneration being admitted goes first
                 worker = self.workers.get(session_id)
             if worker is not None:
                 worker.drain_queue()  # the session goes: nothing queued in it is answered

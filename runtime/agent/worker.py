@@ -68,6 +68,8 @@ class WorkerHost(Protocol):
 
     async def release_cli(self) -> None: ...
 
+    def admission(self, session_id: str) -> asyncio.Lock: ...
+
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None: ...
 
 
@@ -411,13 +413,16 @@ class SessionWorker:
             translator.flush()
             if turn.stop_reason:
                 translator.stop_pending_tools()
-            # A turn still queued keeps the session marked, so a crash before it starts is found on start.
-            following = self.queued_turn_ids[0] if self.queued_turn_ids else None
-            try:
-                message, session = await store.batch(lambda s: _turn_ended(s, sid, turn, following))
-            finally:
-                self.current = None
-                self.last_used = time.monotonic()
+            # A turn still queued keeps the session marked, so a crash before it starts is found on start. A
+            # message being admitted meanwhile is first queued (or refused): else its store write, made while the
+            # running mark was this turn's, would leave it untouched, and this write would then clear it.
+            async with self.host.admission(sid):
+                following = self.queued_turn_ids[0] if self.queued_turn_ids else None
+                try:
+                    message, session = await store.batch(lambda s: _turn_ended(s, sid, turn, following))
+                finally:
+                    self.current = None
+                    self.last_used = time.monotonic()
         hub.publish(sid, "message.complete", {"turn_id": turn.request.turn_id, "message": to_plain(message)})
         if turn.error and turn.state == "error":
             hub.publish(

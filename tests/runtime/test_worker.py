@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -105,9 +106,9 @@ async def make_blu(tmp_path: Path) -> AsyncIterator[Callable[..., Blu]]:
     """Makes the test's Blu with these settings (field names), and stops it after the test."""
     made: list[tuple[Blu, LocalStore]] = []
 
-    def make(**settings: Any) -> Blu:
+    def make(local_store: Callable[[Path], LocalStore] = LocalStore, **settings: Any) -> Blu:
         config = Settings(**{"data_dir": tmp_path, "title_mode": "words", "task_memory_mib": 4096, **settings})
-        local = LocalStore(tmp_path / "blu.db")
+        local = local_store(tmp_path / "blu.db")
         store, hub, claude = AsyncStore(local), EventHub(), FakeClaude()
         endpoint = ClaudeEndpoint(base_url=None, api_key="test-key", oauth_token=None)
         manager = SessionManager(settings=config, store=store, hub=hub, endpoint=endpoint, client_factory=claude)
@@ -195,7 +196,9 @@ async def test_hot_then_warm_then_cold_and_each_turn_costs_its_share_of_the_runn
     assert third["tier"] == "warm" and blu.claude.clients[-1].options.resume == CLAUDE_SESSION
     assert (await blu.reply(sid)).cost_usd == pytest.approx(0.04)
 
-    blu.manager.workers[sid].demote()
+    blu.manager.workers[sid].demote()  # taken once the third turn has ended, if no turn is queued by then
+    async with asyncio.timeout(30):
+        await blu.claude.clients[-1].gone.wait()
     (transcripts / f"{CLAUDE_SESSION}.jsonl").unlink()
     blu.claude.answer(text_turn("four", total_cost_usd=0.02))
     fourth, _ = await blu.turn(sid, "four")
@@ -544,3 +547,55 @@ def test_a_prompt_in_the_previous_reply_ids_millisecond_lists_after_that_reply()
     assert _after(same_millisecond, reserved) > reserved
     later = new_message_id(time.time() + 1)
     assert _after(later, reserved) == later and _after(prompt, None) == prompt
+
+
+class _HeldAccept(LocalStore):
+    """The store, its commits logged in order (accepted messages, turn ends with the running mark they
+    leave); while `holding`, an accepted message's trip back to the event loop waits for `resume`: the
+    moment when the message is stored but not yet queued."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.commits: list[tuple[str, str | None]] = []
+        self.holding = False
+        self.held, self.resume, self.ended = threading.Event(), threading.Event(), threading.Event()
+
+    def accept_message(self, message: Any, **kwargs: Any) -> Any:
+        session = super().accept_message(message, **kwargs)
+        self.commits.append(("accepted", message.turn_id))
+        if self.holding:
+            self.held.set()
+            self.resume.wait(timeout=30)
+        return session
+
+    def end_turn(self, *args: Any, **kwargs: Any) -> Any:
+        message, session = super().end_turn(*args, **kwargs)
+        self.commits.append(("ended", session.running_turn_id))
+        self.ended.set()
+        return message, session
+
+
+async def test_a_message_stored_as_a_turn_ends_keeps_the_session_marked_running(
+    make_blu: Callable[..., Blu],
+) -> None:
+    """A message accepted while the running mark was the ending turn's is not marked by its own write; the
+    turn's end must then leave the mark on it, or a crash before it starts would leave it unanswered, unmarked."""
+    blu = make_blu(local_store=_HeldAccept)
+    store = blu.store.sync
+    assert isinstance(store, _HeldAccept)
+    blu.claude.answer(lambda prompt: [init(), *model_call(prompt, "Halfway"), HANG, interrupted(prompt, 0.0)])
+    blu.claude.answer(text_turn("Next."))
+    sid = await blu.new_session()
+    first = await blu.send(sid, "long")
+    await blu.until(sid, lambda e: e.type == "message.delta")
+    store.holding = True
+    sending = asyncio.create_task(blu.send(sid, "next"))
+    assert await asyncio.to_thread(store.held.wait, 30)
+    await blu.manager.interrupt(sid)  # the first turn ends while the second message is stored, not yet queued
+    await asyncio.to_thread(store.ended.wait, 2)  # its end may be written now, or wait for the message's turn
+    store.resume.set()
+    second = await sending
+    await blu.finished(sid, first)
+    await blu.finished(sid, second)
+    ends = [mark for kind, mark in store.commits if kind == "ended"]
+    assert ends == [second, None]  # the first turn's end hands the mark to the second message's turn
