@@ -663,9 +663,7 @@ class DynamoStore:
             if claim is not None:
                 transaction.put("claim", self._claim_item(claim), condition=self._claimable(at))
             if new_message:
-                transaction.put("message", self._message_item(record), condition=self._m.message.PK.does_not_exist())
-                for n, part in enumerate(codec.text_parts(message.text) if parts_inside else []):
-                    transaction.put("part", self._part_item(sid, record.id, n, part))
+                self._put_new_message(transaction, record, message.text if parts_inside else None)
             transaction.update(
                 "session",
                 model(_session_pk(sid), META),
@@ -690,6 +688,13 @@ class DynamoStore:
                 new_message = False
         raise Conflict(f"session {sid} kept changing while a message was accepted")
 
+    def _put_new_message(self, transaction: _Transaction, record: MessageRecord, parts_of: str | None) -> None:
+        """A message's item (written only when its id is new) and, when `parts_of` is given, the text parts
+        of that whole text, in the same transaction."""
+        transaction.put("message", self._message_item(record), condition=self._m.message.PK.does_not_exist())
+        for n, part in enumerate(codec.text_parts(parts_of) if parts_of is not None else []):
+            transaction.put("part", self._part_item(record.session_id, record.id, n, part))
+
     def start_turn(self, reply: MessageRecord) -> None:
         """One TransactWriteItems, no read: the reply's record (put only when absent), one update of the
         session item (on the condition that it exists) and the running turn in the activity item. A long
@@ -704,9 +709,7 @@ class DynamoStore:
         for _ in range(_ATTEMPTS):
             transaction = _Transaction()
             if new_message:
-                transaction.put("message", self._message_item(record), condition=self._m.message.PK.does_not_exist())
-                for n, part in enumerate(codec.text_parts(reply.text) if parts_inside else []):
-                    transaction.put("part", self._part_item(sid, record.id, n, part))
+                self._put_new_message(transaction, record, reply.text if parts_inside else None)
             transaction.update(
                 "session",
                 model(_session_pk(sid), META),
