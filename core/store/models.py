@@ -177,13 +177,20 @@ class ThrottleRecord:
 
 @dataclass(frozen=True)
 class AcceptedRequest:
-    """A message accepted under an Idempotency-Key: a replay of the same key answers with this turn."""
+    """A message accepted under an Idempotency-Key: a replay of the same key answers with this turn, when it
+    carries the same message (`fingerprint`, a SHA-256 hex of the request's payload made by the API)."""
 
     session_id: str
     key: str
     turn_id: str
     message_id: str
     expires_at: float = 0.0  # ttl
+    fingerprint: str = ""  # "" in claims kept before fingerprints were (they expire within the TTL)
+
+    def same_request(self, fingerprint: str) -> bool:
+        """Whether a request whose payload has `fingerprint` is a retry of this one; a claim without a fingerprint
+        cannot tell, and is taken to be."""
+        return not self.fingerprint or self.fingerprint == fingerprint
 
 
 # Notifications (runtime/notify) ------------------------------------------------------------------

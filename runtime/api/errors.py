@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,8 +36,11 @@ class ErrorBody(BaseModel):
     detail: str | list[FieldError]
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+def error_responses(*codes: int, meanings: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The route's refusals as OpenAPI responses; `meanings` gives codes whose meaning on this route is its own
+    (a route's answer replaces the app-wide one of the same code)."""
+    described = {code: _DESCRIPTIONS[code] for code in codes} | dict(meanings or {})
+    return {code: {"model": ErrorBody, "description": text} for code, text in described.items()}
 
 
 # Answered by the middleware or the framework on every API route (400: the framework's "There was an error

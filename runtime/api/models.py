@@ -8,6 +8,8 @@ tests instead of drifting from the schema and the UI's generated types.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -51,6 +53,15 @@ class NewMessage(Body):
     # Workspace files to attach (the UI uploads them to `uploads/` first): images go to Claude as image
     # content, other files are named by path in the prompt.
     attachments: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(default_factory=list, max_length=10)
+
+    def fingerprint(self) -> str:
+        """What tells a retry under an Idempotency-Key from the key reused for another message: SHA-256 hex of the
+        canonical JSON of the fields as sent (text, channel, attachments in order). Defaults are left out, so
+        `{"text": "x"}` and `{"text": "x", "channel": "text"}` are one message, and a field added later with a
+        default keeps earlier fingerprints."""
+        payload = self.model_dump(mode="json", exclude_defaults=True)
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class ForkRequest(Body):

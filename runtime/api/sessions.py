@@ -48,6 +48,10 @@ router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=UserA
 NOT_FOUND = error_responses(404)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600  # a retried POST within a day never runs a second turn
+KEY_REUSED = (
+    "This Idempotency-Key was used for a different message in this session (its text, channel or attachments "
+    "differ). Send a new message with a new key; a retry must send the same message with the same key."
+)
 SessionId = Annotated[str, Path(pattern=SESSION_ID)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
@@ -172,7 +176,16 @@ async def message_text(
 @router.post(
     "/{session_id}/messages",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=error_responses(400, 404, 429, 503),
+    responses=error_responses(
+        400,
+        404,
+        429,
+        503,
+        meanings={
+            422: "The request's fields are not valid, the message is empty, or its Idempotency-Key was used for a "
+            "different message (text, channel or attachments) in this session"
+        },
+    ),
     response_model_exclude_defaults=True,  # `replayed` only on a replay
 )
 async def post_message(
@@ -181,6 +194,11 @@ async def post_message(
     state: StateDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Accepted:
+    """Store the person's message and queue its turn. With an `Idempotency-Key` (kept a day), a retry of the same
+    message answers with the turn it started (`replayed`) and runs nothing; the key reused for a different message
+    (text, channel or attachments) is refused with 422 and nothing is written, as the IETF draft "The
+    Idempotency-Key HTTP Header Field" (draft-ietf-httpapi-idempotency-key-header, Error Scenarios) says of a key
+    reused with a different request payload."""
     manager, settings, store = state.manager, state.settings, state.store  # one dependency on the hot path
     if len(body.text) > settings.max_message_chars:
         raise HTTPException(
@@ -210,10 +228,13 @@ async def post_message(
             turn_id=new_id(),
             message_id=new_message_id(),
             expires_at=time.time() + IDEMPOTENCY_TTL_SECONDS,
+            fingerprint=body.fingerprint(),
         )
         try:  # the usual case, a new key: claimed in the same trip to the store as the message
             return await _submit(manager, store, session_id, body, claim, attachments, claim_with_message=True)
         except KeyClaimed as held:
+            if not held.earlier.same_request(claim.fingerprint):  # before anything is written or taken over
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, KEY_REUSED) from None
             earlier = await _earlier_request(store, claim, held.earlier)
         if earlier is not None:
             return Accepted(

@@ -65,3 +65,22 @@ def test_attachments_that_cannot_be_sent_are_refused_before_the_turn(api: BluCli
     escape = api.http.post(f"/api/sessions/{sid}/messages", json={"text": "x", "attachments": ["../etc/passwd"]})
     assert escape.status_code == 400
     assert api.messages(sid) == []
+
+
+def test_a_key_reused_with_other_attachments_is_refused(api: BluClient) -> None:
+    """The attachments are part of the message: the same key and text with other files is not a retry."""
+    marker = uuid.uuid4().hex
+    first_file, second_file = f"uploads/{marker}-a.txt", f"uploads/{marker}-b.txt"
+    _upload(api, first_file, b"a")
+    _upload(api, second_file, b"b")
+    sid = api.new_session()
+    url, key = f"/api/sessions/{sid}/messages", {"Idempotency-Key": f"files-{marker}"}
+    first = api.http.post(url, json={"text": "read this", "attachments": [first_file]}, headers=key)
+    assert first.status_code == 202, first.text
+    for files in ([second_file], [first_file, second_file], []):
+        other = api.http.post(url, json={"text": "read this", "attachments": files}, headers=key)
+        assert other.status_code == 422, other.text
+    again = api.http.post(url, json={"text": "read this", "attachments": [first_file]}, headers=key)
+    assert again.status_code == 202 and again.json()["turn_id"] == first.json()["turn_id"] and again.json()["replayed"]
+    api.events_until(sid, first.json()["turn_id"])
+    assert [m["attachments"] for m in api.messages(sid) if m["role"] == "user"] == [{first_file: "file"}]

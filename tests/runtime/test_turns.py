@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 
+from core.store.local import LocalStore
+from core.store.models import AcceptedRequest
 from runtime.standin import StandinServer
 from tests.support.server import BluClient, BluServer
 
@@ -133,6 +136,39 @@ def test_a_replayed_post_runs_one_turn(api: BluClient) -> None:
     assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
 
 
+def test_a_key_reused_for_another_message_is_refused_and_nothing_is_written(api: BluClient) -> None:
+    """draft-ietf-httpapi-idempotency-key-header: a key reused with a different payload is a 422, never a replay
+    that drops the second text while telling the client it was accepted."""
+    sid = api.new_session()
+    first = api.send(sid, "the first text", **{"Idempotency-Key": "reused-1"})
+    for body in ({"text": "a different text"}, {"text": "the first text", "channel": "voice"}):
+        reused = api.http.post(f"/api/sessions/{sid}/messages", json=body, headers={"Idempotency-Key": "reused-1"})
+        assert reused.status_code == 422, reused.text
+        assert "Idempotency-Key was used for a different message" in reused.json()["detail"]
+    again = api.send(sid, "the first text", channel="text", **{"Idempotency-Key": "reused-1"})
+    assert (again["turn_id"], again["message_id"], again["replayed"]) == (first["turn_id"], first["message_id"], True)
+    api.events_until(sid, first["turn_id"])
+    stored = api.messages(sid)
+    assert [(m["role"], m["turn_id"]) for m in stored] == [("user", first["turn_id"]), ("assistant", first["turn_id"])]
+    assert (stored[0]["id"], stored[0]["text"]) == (first["message_id"], "the first text")
+    assert api.http.get(f"/api/sessions/{sid}").json()["message_count"] == 2
+
+
+def test_a_claim_kept_before_fingerprints_replays_any_message(blu: BluServer, api: BluClient) -> None:
+    """A claim stored before claims kept a fingerprint (it expires within a day) is taken to match."""
+    sid = api.new_session()
+    first = api.send(sid, "kept before", **{"Idempotency-Key": "old-1"})
+    store = LocalStore(blu.data_dir / "blu.sqlite3")
+    held = store.claim_request(AcceptedRequest(sid, "old-1", turn_id="-", message_id="-"), at=time.time())
+    assert held is not None and held.fingerprint
+    store.forget_request(sid, "old-1")
+    assert store.claim_request(replace(held, fingerprint=""), at=time.time()) is None
+    again = api.send(sid, "not the same text", **{"Idempotency-Key": "old-1"})
+    assert (again["turn_id"], again["replayed"]) == (first["turn_id"], True)
+    api.events_until(sid, first["turn_id"])
+    assert [m["text"] for m in api.messages(sid) if m["role"] == "user"] == ["kept before"]
+
+
 def test_simultaneous_posts_with_one_key_run_one_turn(blu: BluServer, api: BluClient) -> None:
     async def post_together(sid: str) -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=blu.url, cookies=api.http.cookies, timeout=40) as http:
@@ -166,6 +202,8 @@ def test_a_retried_key_replays_while_new_messages_are_refused(fresh_server: BluS
     for _ in range(2):
         again = api.send(sid, "second", **{"Idempotency-Key": "k-2"})
         assert again["turn_id"] == queued["turn_id"] and again["replayed"] is True
+    other = api.http.post(f"/api/sessions/{sid}/messages", json={"text": "other"}, headers={"Idempotency-Key": "k-2"})
+    assert other.status_code == 422, other.text  # a different message under the key: refused, not replayed
     assert api.http.post(f"/api/sessions/{sid}/interrupt").status_code in (200, 202)
     api.events_until(sid, queued["turn_id"])
     texts = [m["text"] for m in api.messages(sid) if m["role"] == "user"]

@@ -578,9 +578,9 @@ def test_page_limits_are_checked(store: Store) -> None:
 
 def test_idempotency_keys_are_claimed_once_until_they_expire(store: Store) -> None:
     store.create_session(SessionRecord(id="s1"))
-    first = AcceptedRequest("s1", "k-123", turn_id="t1", message_id="m1", expires_at=T0 + 100)
+    first = AcceptedRequest("s1", "k-123", turn_id="t1", message_id="m1", expires_at=T0 + 100, fingerprint="a1" * 32)
     assert store.claim_request(first, at=T0) is None
-    again = AcceptedRequest("s1", "k-123", turn_id="t2", message_id="m2", expires_at=T0 + 200)
+    again = AcceptedRequest("s1", "k-123", turn_id="t2", message_id="m2", expires_at=T0 + 200)  # no fingerprint: ""
     assert store.claim_request(again, at=T0 + 50) == first
     other_session = AcceptedRequest("s2", "k-123", turn_id="t3", message_id="m3", expires_at=T0 + 100)
     assert store.claim_request(other_session, at=T0) is None

@@ -96,6 +96,20 @@ def test_a_held_key_replays_even_when_new_messages_are_refused_and_nothing_is_wr
     assert store.claim_request(claim_for(retry, "k2", T0 + 62), at=T0 + 3) is None  # k2 was free
 
 
+def test_a_claims_fingerprint_is_kept_in_the_messages_transaction(store: Store) -> None:
+    """The API tells a retry from a reused key by it: the held claim read in accept_message carries it."""
+    store.create_session(SessionRecord(id="s1"))
+    first = prompt(T0 + 1)
+    held = replace(claim_for(first, "k1", T0 + 60), fingerprint="f0" * 32)
+    store.accept_message(first, name=lambda: "n", claim=held)
+    retry = prompt(T0 + 2, turn_id="t2", text="another text")
+    other = replace(claim_for(retry, "k1", T0 + 62), fingerprint="0f" * 32)
+    with pytest.raises(KeyClaimed) as caught:
+        store.accept_message(retry, name=lambda: "n", claim=other)
+    assert caught.value.earlier == held
+    assert store.claim_request(claim_for(retry, "k1", T0 + 62), at=T0 + 3) == held
+
+
 def test_an_expired_claim_is_claimed_again(store: Store) -> None:
     store.create_session(SessionRecord(id="s1"))
     first = prompt(T0 + 1)

@@ -83,7 +83,14 @@ export interface paths {
         /** List Messages */
         get: operations["list_messages_api_sessions__session_id__messages_get"];
         put?: never;
-        /** Post Message */
+        /**
+         * Post Message
+         * @description Store the person's message and queue its turn. With an `Idempotency-Key` (kept a day), a retry of the same
+         *     message answers with the turn it started (`replayed`) and runs nothing; the key reused for a different message
+         *     (text, channel or attachments) is refused with 422 and nothing is written, as the IETF draft "The
+         *     Idempotency-Key HTTP Header Field" (draft-ietf-httpapi-idempotency-key-header, Error Scenarios) says of a key
+         *     reused with a different request payload.
+         */
         post: operations["post_message_api_sessions__session_id__messages_post"];
         delete?: never;
         options?: never;
@@ -4036,7 +4043,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The request's fields are not valid */
+            /** @description The request's fields are not valid, the message is empty, or its Idempotency-Key was used for a different message (text, channel or attachments) in this session */
             422: {
                 headers: {
                     [name: string]: unknown;
