@@ -39,12 +39,13 @@ class BluServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    served: bool = field(default=False, init=False)  # answered once: a restart keeps its address
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> BluServer:
+    def start(self, timeout: float = 30, *, tries: int = 3) -> BluServer:
         env = {
             key: value
             for key, value in os.environ.items()
@@ -65,15 +66,21 @@ class BluServer:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        logged = log.tell()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runtime"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if not self.served and tries > 1 and b"address already in use" in self.log_path.read_bytes()[logged:]:
+                    # free_port's port was taken meanwhile (any connection may get it as its own): another one.
+                    self.port = free_port()
+                    return self.start(timeout, tries=tries - 1)
                 raise RuntimeError(f"Blu exited with {self.process.returncode}: {self.log()}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    self.served = True
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)

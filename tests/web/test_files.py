@@ -41,20 +41,22 @@ def test_large_upload_takes_the_direct_flow_and_downloads_whole(
     assert limit.inner_text() == "Up to 25 MB a file"
     assert files.locator("label[for=upload-input]").get_attribute("aria-describedby") == "upload-limit"
 
-    # Over the limit: refused in the page, nothing sent.
-    page.set_input_files(
-        "#upload-input",
-        files=[{"name": "huge.bin", "mimeType": "application/octet-stream", "buffer": content(25 * MB + 1)}],
-    )
+    # Over the limit: refused in the page, nothing sent. The files are chosen from disk, as a person would:
+    # Playwright hands a local browser the path, where a buffer would go through its protocol in base64.
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    huge = chosen / "huge.bin"
+    huge.write_bytes(content(25 * MB + 1))
+    page.set_input_files("#upload-input", files=[huge])
     page.get_by_text("huge.bin is 25.0 MB: larger than the limit of 25 MB. Nothing was uploaded.").wait_for()
     assert not [r for r in requests if "/api/files/uploads" in r or r.startswith("PUT ")], requests
     assert not (blu.data_dir / "workspace" / "huge.bin").exists()
 
     # Above API Gateway's 10 MB: straight to the upload URL, then completed into the workspace.
     data = content(12 * MB + 3)
-    page.set_input_files(
-        "#upload-input", files=[{"name": "video.bin", "mimeType": "application/octet-stream", "buffer": data}]
-    )
+    video = chosen / "video.bin"
+    video.write_bytes(data)
+    page.set_input_files("#upload-input", files=[video])
     row = files.locator(".file-row[data-path='video.bin']")
     row.wait_for()
     assert (blu.data_dir / "workspace" / "video.bin").read_bytes() == data

@@ -16,7 +16,10 @@ from runtime.schedules.wake import at_expression
 from tests.web.conftest import Diagnostics
 from tests.web.wake_stack import SCHEDULE_GROUP, SCHEDULE_TARGET, TABLE, wake_stack
 
-LEAD_SECONDS = 25  # time enough to put Blu to sleep before the run is due
+# The run is due this long after it is made: time enough to put Blu to sleep first (~1.5 s here), and at
+# least twice what waking it just took, so a slow machine gets a longer lead. Too short a lead fails the test
+# ("the run started before Blu slept"), it never passes it.
+MIN_LEAD_SECONDS = 8
 
 
 @dataclass
@@ -37,9 +40,11 @@ def test_a_due_schedule_wakes_the_stopped_service_and_the_run_completes(
 ) -> None:
     with wake_stack(tmp_path) as stack:
         stack.watch(diagnostics)
+        started = time.monotonic()
         stack.wake()
+        lead = max(MIN_LEAD_SECONDS, 2 * (time.monotonic() - started))
         client = stack.client()
-        due = int(time.time()) + LEAD_SECONDS
+        due = int(time.time() + lead)
         at = datetime.fromtimestamp(due, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         created = client.post(
             "/api/schedules", json={"name": "Nightly", "prompt": "[[say text='Done while you slept']]", "run_at": at}
