@@ -40,7 +40,7 @@ import {
   type Step,
 } from "./conversation";
 import { announce, h } from "./dom";
-import { carryDraft, loadDraft, saveDraft } from "./drafts";
+import { carryDraft, keepUnsent, loadDraft, saveDraft } from "./drafts";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
 import { type MemoryChange, memoryChangeCard } from "./memory";
@@ -473,6 +473,7 @@ export class ChatView {
       try {
         await this.createSession();
       } catch (error) {
+        if (this.refusedUnseen(null, text, error)) return;
         this.commit(sendFailed(this.conversation, id, `Couldn't start a session: ${(error as Error).message}`));
         this.flush();
         return;
@@ -539,6 +540,7 @@ export class ChatView {
         this.scheduleFlush();
         return;
       } catch (error) {
+        if (this.refusedUnseen(sessionId, text, error)) return;
         if (!this.alive) return;
         let reason: string;
         if (error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) {
@@ -560,6 +562,17 @@ export class ChatView {
         return;
       }
     }
+  }
+
+  /** A send refused after this view was taken down (a 401: the page went to the login form before the
+   * answer reached here) can show no "Not sent": its text goes back into the draft of the session (null:
+   * the new chat), so it is in the box after logging in again. A refusal means nothing was stored, so
+   * sending it again cannot run it twice. True when the view is gone. */
+  private refusedUnseen(sessionId: string | null, text: string, error: unknown): boolean {
+    if (this.alive) return false;
+    if (sessionId && error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) carryDraft(sessionId, text);
+    else if (error instanceof ApiError && !isUnreachable(error)) keepUnsent(sessionId, text);
+    return true;
   }
 
   private async stop(): Promise<void> {
