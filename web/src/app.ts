@@ -16,6 +16,7 @@ import { SearchResults } from "./search";
 import "./backups"; // registers the settings page's Backups section
 import { isHelpKey, registerSection, SettingsPage } from "./settings";
 import { deleteWithUndo } from "./session-delete";
+import { noticeStack, toast } from "./notices";
 import { Panel, Preview } from "./panel";
 import { SchedulesDialog } from "./schedules";
 import { ServersDialog } from "./servers";
@@ -50,12 +51,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   let current: SessionRecord | null = null;
 
   // -- toasts ---------------------------------------------------------------------------------
-  const toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
-  const toast = (text: string, kind: "info" | "error" = "info") => {
-    const item = h("div", { class: `toast toast--${kind}` }, text);
-    toasts.append(item);
-    window.setTimeout(() => item.remove(), kind === "error" ? 7000 : 3500);
-  };
+  const toasts = noticeStack(); // toasts and Undo bars, stacked above the status line and the message box
 
   // -- header ---------------------------------------------------------------------------------
   const titleText = h("h1", { id: "session-title", class: "topbar__title-text", dir: "auto" }, "New session");
