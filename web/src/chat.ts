@@ -50,8 +50,9 @@ import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
   sessionChanged(session: ListedSession): void;
-  /** The open session was deleted elsewhere (`session.deleted`, or its stream answers 404). */
-  sessionDeleted(id: string): void;
+  /** The open session was deleted elsewhere (`session.deleted`, or its stream answers 404), or a restore left
+   * it out (`why`: what the notice says instead of "deleted"). */
+  sessionDeleted(id: string, why?: string): void;
   sessionCreated(session: SessionRecord): void;
   artifactsChanged(): void;
   openSession(id: string): void;
@@ -68,6 +69,7 @@ export interface ChatHost {
 }
 
 const PAGE = 30;
+const RESTORED_AWAY = "This session is not in the restored snapshot.";
 
 export class ChatView {
   readonly element: HTMLElement;
@@ -298,12 +300,28 @@ export class ChatView {
   /** Deleted while open here (in another tab or device), or gone when sending (a backup restored elsewhere):
    * stop following it and let the host leave it. What was typed and not sent (`unsent`, the box's draft)
    * becomes the new chat's draft. */
-  private deleted(sessionId: string, unsent = ""): void {
+  private deleted(sessionId: string, unsent = "", why?: string): void {
     if (!this.alive) return;
     carryDraft(sessionId, unsent);
     this.stream?.stop();
     this.showMissing();
-    this.host.sessionDeleted(sessionId);
+    this.host.sessionDeleted(sessionId, why);
+  }
+
+  /** The store was replaced (a restore from this page): the open session is gone, and left as a deleted one
+   * is, or it is read again as restored (its messages may differ: the stream is told to start over). */
+  async restored(): Promise<void> {
+    const sessionId = this.sessionId;
+    if (!sessionId || !this.alive) return;
+    try {
+      await api.getSession(sessionId);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.deleted(sessionId, "", RESTORED_AWAY);
+      return;
+    }
+    await this.reloadAfterReset();
+    this.host.artifactsChanged();
+    this.kick();
   }
 
   private showMissing(): void {
