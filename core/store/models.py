@@ -13,6 +13,8 @@ SessionStatus = Literal["new", "active", "archived"]
 Role = Literal["user", "assistant", "system"]
 Channel = Literal["text", "voice"]
 MessageState = Literal["running", "complete", "interrupted", "error"]
+# Who sent a user-role message: the person, Blu itself (a turn that carries a late approval answer in), or a schedule.
+Sender = Literal["person", "blu", "schedule"]
 ArtifactOperation = Literal["create", "update", "delete"]
 ScheduleTarget = Literal["new", "session"]  # a new session per run, or one chosen session
 RunTrigger = Literal["schedule", "manual"]
@@ -144,6 +146,8 @@ class MessageRecord:
     # Set on a reply that Regenerate replaced: the id of the reply that answers the same prompt now. The
     # reply is kept as an earlier version (the UI shows it collapsed); Claude's context no longer holds it.
     superseded_by: str | None = None
+    # Who sent a prompt (role "user"): the UI shows only the person's own as "You", with Edit and resend.
+    sent_by: Sender = "person"
 
 
 @dataclass(frozen=True)

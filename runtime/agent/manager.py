@@ -25,6 +25,7 @@ from core.store.models import (
     ArtifactRecord,
     Channel,
     MessageRecord,
+    Sender,
     SessionRecord,
     new_id,
     new_message_id,
@@ -315,13 +316,15 @@ class SessionManager:
         user_action: bool = True,
         attachments: dict[str, str] | None = None,
         claim: AcceptedRequest | None = None,
+        sent_by: Sender = "person",
     ) -> tuple[TurnRequest, int, MessageRecord]:
         """Store the person's message first, then queue its turn. Returns the turn, its position and the
         message. `turn_id` and `message_id` are given when an idempotency key already names them.
         `user_action` False (a scheduled run) leaves the idle rule's last user action alone: the running
         turn keeps Blu awake, and Blu may sleep once it ends. `claim` (an Idempotency-Key's, naming
         `turn_id` and `message_id`) is taken in the same trip to the store as the message; raises
-        KeyClaimed, having written nothing, when an earlier request holds the key."""
+        KeyClaimed, having written nothing, when an earlier request holds the key. `sent_by` says who sent
+        the message ("blu": a late approval answer carried in; "schedule": a scheduled run)."""
         async with self.admission(session_id):
             return await self._submit(
                 session_id,
@@ -332,6 +335,7 @@ class SessionManager:
                 user_action=user_action,
                 attachments=attachments,
                 claim=claim,
+                sent_by=sent_by,
             )
 
     async def _submit(
@@ -345,6 +349,7 @@ class SessionManager:
         user_action: bool,
         attachments: dict[str, str] | None,
         claim: AcceptedRequest | None,
+        sent_by: Sender,
     ) -> tuple[TurnRequest, int, MessageRecord]:
 
         def refuse() -> None:
@@ -373,6 +378,7 @@ class SessionManager:
             created_at=at,
             claude_message_uuid=prompt_uuid,  # the prompt's entry in Claude's transcript once its turn runs
             attachments=dict(attachments or {}),
+            sent_by=sent_by,
         )
         # One trip to the store's thread (each trip costs the turn's start a wake-up) and one transaction: the key
         # is claimed (a retry of an accepted message replays even when new ones are refused) and the session read
@@ -421,7 +427,7 @@ class SessionManager:
     async def _carry_answer_in(self, session_id: str, text: str) -> None:
         """An answer to an approval whose turn has ended (restart, sleep, wait limit): a new turn, on the
         session's resumed Claude session (warm), tells Claude the decision and asks it to go on."""
-        await self.submit(session_id, text, "text")
+        await self.submit(session_id, text, "text", sent_by="blu")  # Blu's prompt, not the person's words
 
     def position(self, session_id: str, turn_id: str) -> int:
         """How many turns run before this one now (0: running or done)."""

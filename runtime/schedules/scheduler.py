@@ -253,7 +253,7 @@ class Scheduler:
             session_id = await self._session_for(schedule, run)
             await self.store.update_schedule_run(schedule.id, run.id, session_id=session_id)
             request, _position, _message = await self.manager.submit(
-                session_id, schedule.prompt, "text", user_action=False
+                session_id, schedule.prompt, "text", user_action=False, sent_by="schedule"
             )
             await self.store.update_schedule_run(schedule.id, run.id, turn_id=request.turn_id)
             outcome, cost, error = await self._watch(schedule, session_id, request.turn_id, started)

@@ -188,6 +188,8 @@ async def test_an_unanswered_wait_ends_the_turn_and_a_later_answer_resumes_the_w
     assert of_type(events, "turn.status")[-1]["status"] == "complete"
     prompts = [m for m in (await blu.store.list_messages(sid)).items if m.role == "user"]
     assert "allowed your call Bash" in prompts[-1].text and "please clean up" in prompts[-1].text
+    # That prompt is Blu's, not the person's words: the UI shows it as Blu's note, never "You".
+    assert [m.sent_by for m in prompts] == ["person", "blu"]
     assert len(of_type(events, "approval.requested")) == 1  # the stored decision was applied, not asked again
     (call,) = (await blu.reply(sid)).tool_calls
     assert (call.outcome, call.decision) == ("ok", "allowed by person (answered earlier)")

@@ -171,3 +171,46 @@ def test_the_tool_policy_is_changed_in_the_ui(
     page.wait_for_function(
         "() => document.querySelector('[data-testid=policy] select[data-tool=Bash]')?.value === 'ask'"
     )
+
+
+def test_a_deny_is_credited_to_the_person_and_blus_note_after_a_restart_is_not_theirs(
+    asking_server: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    console.allow(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503")
+    context = new_context()
+    login_context(context, asking_server.url)
+    page = context.new_page()
+    open_app(page, asking_server.url, "/#/new")
+    # Deny: the tool card says the person refused it (the call's recorded decision), not Claude Code's settings.
+    send(page, "Deny me [[bash cmd='rm -rf /tmp/nothing']]")
+    page.wait_for_url("**/#/s/*")
+    page.locator(CARD).locator("[data-testid=approval-deny]").click()
+    reply = wait_last_assistant(page, "complete")
+    reply.locator("details.tool summary").first.click()
+    assert reply.locator(".tool__denied").inner_text().startswith("Denied by you:")
+
+    # A restart while the approval waits: Allow carries the answer into a new turn whose prompt is Blu's.
+    send(page, "Approve after restart [[bash cmd='echo survived']]")
+    page.locator(CARD).wait_for()
+    asking_server.stop(signal.SIGTERM)
+    page.wait_for_selector("#wake-overlay[data-phase=reconnecting]:not([hidden])", timeout=15_000)
+    asking_server.start()
+    page.locator("#wake-overlay").wait_for(state="hidden", timeout=20_000)
+    card = page.locator(CARD)
+    card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
+    card.locator("[data-testid=approval-allow]").click()
+    note = page.locator("li.msg[data-sent-by=blu]")
+    note.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'", timeout=60_000
+    )
+    assert note.locator(".msg__who").inner_text() == "Blu's note"
+    assert "Blu stopped while your request for approval was waiting" in note.inner_text()
+    note.locator("[data-menu=toggle]").click()
+    assert note.locator("[data-action=edit]").count() == 0  # not the person's words: nothing of theirs to edit
+    page.keyboard.press("Escape")
+    # ↑ in the empty box edits the person's last message, not Blu's note.
+    page.locator("#composer-input").focus()
+    page.keyboard.press("ArrowUp")
+    assert page.locator("#composer-input").input_value().startswith("Approve after restart")
+    screenshot(page, "desktop-blu-note-after-restart")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tests.support.server import PASSWORD, BluServer
-from tests.web.conftest import Console, ContextFactory, screenshot
+from tests.web.conftest import Console, ContextFactory, login_context, screenshot
+from tests.web.helpers import open_app, send, session_id, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 
@@ -125,3 +126,33 @@ def test_plain_http_from_another_machine_says_why_before_and_after_the_password(
     assert f"ssh -L {port}:localhost:{port}" in message.inner_text()
     assert not context.cookies()
     screenshot(page, "desktop-login-plain-http")
+
+
+def test_a_message_sent_after_the_login_ended_is_back_in_the_box_after_logging_in(
+    own_blu: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    # Tab B logs out (the login ends everywhere); tab A's next message gets 401 and the page shows the login
+    # form. What the person typed is not lost: after logging in again it is the session's draft, in the box.
+    console.allow(r"status of 401")
+    context = new_context()
+    login_context(context, own_blu.url)
+    tab_a = context.new_page()
+    open_app(tab_a, own_blu.url)
+    send(tab_a, "Hello before logging out")
+    wait_last_assistant(tab_a, "complete")
+    opened = session_id(tab_a)
+    tab_b = context.new_page()
+    open_app(tab_b, own_blu.url, f"/#/s/{opened}")
+    tab_b.get_by_role("button", name="Log out").click()
+    tab_b.wait_for_selector("[data-testid=login]")
+
+    important = "An important long message that took a while to write"
+    send(tab_a, important)
+    tab_a.wait_for_selector("[data-testid=login]")
+    tab_a.fill("#login-password", PASSWORD)
+    tab_a.press("#login-password", "Enter")
+    tab_a.wait_for_selector("html[data-ready=app]")
+    assert session_id(tab_a) == opened
+    tab_a.wait_for_function("t => document.querySelector('#composer-input')?.value === t", arg=important)
+    # Nothing was stored for it: it waits to be sent.
+    assert important not in tab_a.locator("li.msg--user").all_inner_texts()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, login_context, screenshot
-from tests.web.helpers import open_app
+from tests.web.conftest import DESKTOP, PHONE, Console, login_context, screenshot
+from tests.web.helpers import open_app, send, session_id
 
 pytestmark = pytest.mark.browser
 BACKGROUND = "() => getComputedStyle(document.body).backgroundColor"
@@ -101,6 +101,49 @@ def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(
         assert "pre-restore" in item.first.inner_text() and "1 sessions, 4 messages" in item.first.inner_text()
         assert "manual" in item.last.inner_text()
         screenshot(page, "desktop-settings-backups-restored")
+        context.close()  # before its server stops
+    finally:
+        server.stop()
+
+
+def test_the_tab_that_restores_shows_what_the_snapshot_holds(
+    new_context: Callable[..., Any], tmp_path: Any, console: Console
+) -> None:
+    # No reload: the list shows the snapshot's sessions, and the open session, made after the snapshot, is
+    # left as a deleted one is (a notice, a new chat, its draft in the new chat's box).
+    console.allow(r"status of 404 .*/api/sessions/[0-9a-f]{24}\]")  # asking whether the open session is still there
+    server = BluServer(tmp_path / "data").start()  # its own: a restore replaces everything
+    try:
+        api = server.client()
+        kept = api.new_session()
+        api.turn(kept, "[[say text=kept]]")
+        context = new_context()
+        login_context(context, server.url)
+        page = context.new_page()
+        open_app(page, server.url)
+        page.get_by_role("button", name="Settings").click()
+        settings = page.get_by_test_id("settings")
+        backups = settings.locator("#settings-backups")
+        backups.get_by_role("button", name="Take a snapshot now").click()
+        backups.locator("li.backups__item").wait_for(timeout=60_000)
+        page.keyboard.press("Escape")
+
+        page.get_by_role("button", name="+ New session").click()
+        send(page, "Made after the snapshot [[say text=later]]")
+        page.wait_for_selector("li.msg--assistant[data-state=complete]")
+        later = session_id(page)
+        page.fill("#composer-input", "half a thought")
+        page.locator(f".session-link[data-session-id='{later}']").wait_for()
+
+        page.get_by_role("button", name="Settings").click()
+        page.once("dialog", lambda dialog: dialog.accept())
+        backups.locator("li.backups__item").last.get_by_role("button", name="Restore everything…").click()
+        backups.get_by_test_id("backups-status").get_by_text("Restored.").wait_for(timeout=60_000)
+        page.locator(f".session-link[data-session-id='{later}']").wait_for(state="detached")
+        page.locator(f".session-link[data-session-id='{kept}']").wait_for(state="attached")
+        page.wait_for_url("**/#/new")
+        page.locator(".toast", has_text="not in the restored snapshot").wait_for()
+        assert page.locator("#composer-input").input_value() == "half a thought"
         context.close()  # before its server stops
     finally:
         server.stop()

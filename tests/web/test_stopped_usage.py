@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.helpers import open_app, send, wait_last_assistant
+from tests.web.conftest import Console, ContextFactory, login_context
+from tests.web.helpers import open_app, send, session_id, streamed_text_samples, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 
@@ -41,3 +44,37 @@ def test_a_stopped_reply_says_its_output_was_not_counted(logged_in: Callable[...
         in page.locator("li.msg--assistant[data-state=interrupted] .msg__usage").inner_text()
     )
     assert " in · output not counted · $" in page.get_by_test_id("session-usage").inner_text()
+
+
+def test_a_reply_cut_by_a_restart_says_its_cost_was_not_counted(
+    own_blu: BluServer, new_context: ContextFactory, console: Console
+) -> None:
+    # Blu went away mid-reply: the call's input was counted when it started, but Claude's result (the
+    # cost) never came. The footer and the header say so instead of a made-up "$0".
+    console.allow(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503")
+    context = new_context()
+    login_context(context, own_blu.url)
+    page = context.new_page()
+    open_app(page, own_blu.url, "/#/new")
+    send(page, "[[slow ms=100]] [[words n=300]]")
+    page.wait_for_url("**/#/s/*")
+    sid = session_id(page)
+    streamed_text_samples(page, 1)
+    api = own_blu.client()
+    try:  # killed once the reply's first checkpoint is stored (its text and the call's input)
+        while not [m for m in api.messages(sid) if m["role"] == "assistant" and m["input_tokens"] and m["text"]]:
+            time.sleep(0.1)
+    finally:
+        api.http.close()
+    own_blu.stop(signal.SIGKILL)  # a SIGTERM still gets Claude's result, with the cost
+    own_blu.start()
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    usage = page.locator("li.msg--assistant[data-state=interrupted] .msg__usage")
+    usage.wait_for()
+    assert usage.inner_text().endswith(" in · output not counted · cost not counted"), usage.inner_text()
+    assert "$" not in usage.inner_text()
+    assert "cost not known" in (usage.get_attribute("title") or "")
+    header = page.get_by_test_id("session-usage")
+    header.get_by_text("cost not counted", exact=False).wait_for()
+    assert "$" not in header.inner_text()

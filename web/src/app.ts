@@ -13,9 +13,10 @@ import { NotificationsPanel, registerServiceWorker, startPresence } from "./noti
 import { setWorkspaceDir } from "./message-view";
 import { followKeyboard, pullToRefresh } from "./phone";
 import { SearchResults } from "./search";
-import "./backups"; // registers the settings page's Backups section
+import { RESTORED } from "./backups"; // and it registers the settings page's Backups section
 import { isHelpKey, registerSection, SettingsPage } from "./settings";
 import { deleteWithUndo } from "./session-delete";
+import { noticeStack, toast } from "./notices";
 import { Panel, Preview } from "./panel";
 import { SchedulesDialog } from "./schedules";
 import { ServersDialog } from "./servers";
@@ -50,12 +51,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
   let current: SessionRecord | null = null;
 
   // -- toasts ---------------------------------------------------------------------------------
-  const toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
-  const toast = (text: string, kind: "info" | "error" = "info") => {
-    const item = h("div", { class: `toast toast--${kind}` }, text);
-    toasts.append(item);
-    window.setTimeout(() => item.remove(), kind === "error" ? 7000 : 3500);
-  };
+  const toasts = noticeStack(); // toasts and Undo bars, stacked above the status line and the message box
 
   // -- header ---------------------------------------------------------------------------------
   const titleText = h("h1", { id: "session-title", class: "topbar__title-text", dir: "auto" }, "New session");
@@ -310,10 +306,10 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
 
   /** The session was deleted elsewhere (another tab or device): out of the list, and, when it is open here,
    * a notice and a new chat instead of a view of something that is gone. */
-  function sessionDeleted(id: string): void {
+  function sessionDeleted(id: string, why = "This session was deleted (in another tab or on another device)."): void {
     sidebar.remove(id);
     if (chat?.sessionId !== id) return;
-    toast("This session was deleted (in another tab or on another device).");
+    toast(why);
     window.location.hash = "#/new";
   }
 
@@ -418,6 +414,11 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     }
   });
   listen(window, "online", () => chat?.kick());
+  // A restore from the settings replaced the store: the list as restored, and the open session read again.
+  listen(window, RESTORED, () => {
+    void sidebar.refresh();
+    void chat?.restored();
+  });
   listen(window, "pageshow", (e) => {
     if ((e as PageTransitionEvent).persisted) chat?.kick();
   });

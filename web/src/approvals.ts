@@ -279,7 +279,7 @@ export class PolicyDialog {
       h(
         "header",
         { class: "preview__head" },
-        h("h2", { id: "policy-title", class: "preview__title" }, "Tool policy"),
+        h("h2", { id: "policy-title", class: "memory__title" }, "Tool policy"),
         h("button", { type: "button", class: "button", onclick: () => this.element.close() }, "Close"),
       ),
       this.body,

@@ -7,6 +7,9 @@ import type { components } from "./generated/api";
 import { registerSection } from "./settings";
 
 type Schemas = components["schemas"];
+
+/** Dispatched on `window` when a restore from this page is done (the app listens: web/src/app.ts). */
+export const RESTORED = "blu:restored";
 type SnapshotList = Schemas["SnapshotList"];
 type Snapshot = Schemas["Snapshot"];
 type Operation = NonNullable<Schemas["CurrentOperation"]["operation"]>;
@@ -81,7 +84,11 @@ async function render(body: HTMLElement): Promise<void> {
           }
           // The list now holds the snapshot of what was replaced ("pre-restore"): shown at once.
           await refresh().catch(() => undefined);
-          status.textContent = done?.state === "done" ? "Restored. Reload the page to see it." : `Restore failed: ${done?.error ?? "unknown"}`;
+          if (done?.state === "done") {
+            status.textContent = "Restored. The sessions list now shows what the snapshot holds.";
+            // The page shows the store as it was: the app reloads its list and leaves an open session that is gone.
+            window.dispatchEvent(new Event(RESTORED));
+          } else status.textContent = `Restore failed: ${done?.error ?? "unknown"}`;
         });
         return h(
           "li",

@@ -40,7 +40,7 @@ import {
   type Step,
 } from "./conversation";
 import { announce, h } from "./dom";
-import { carryDraft, loadDraft, saveDraft } from "./drafts";
+import { carryDraft, keepUnsent, loadDraft, saveDraft } from "./drafts";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
 import { type MemoryChange, memoryChangeCard } from "./memory";
@@ -50,8 +50,9 @@ import { EventStream, isUnreachable } from "./stream";
 
 export interface ChatHost {
   sessionChanged(session: ListedSession): void;
-  /** The open session was deleted elsewhere (`session.deleted`, or its stream answers 404). */
-  sessionDeleted(id: string): void;
+  /** The open session was deleted elsewhere (`session.deleted`, or its stream answers 404), or a restore left
+   * it out (`why`: what the notice says instead of "deleted"). */
+  sessionDeleted(id: string, why?: string): void;
   sessionCreated(session: SessionRecord): void;
   artifactsChanged(): void;
   openSession(id: string): void;
@@ -68,6 +69,7 @@ export interface ChatHost {
 }
 
 const PAGE = 30;
+const RESTORED_AWAY = "This session is not in the restored snapshot.";
 
 export class ChatView {
   readonly element: HTMLElement;
@@ -298,12 +300,28 @@ export class ChatView {
   /** Deleted while open here (in another tab or device), or gone when sending (a backup restored elsewhere):
    * stop following it and let the host leave it. What was typed and not sent (`unsent`, the box's draft)
    * becomes the new chat's draft. */
-  private deleted(sessionId: string, unsent = ""): void {
+  private deleted(sessionId: string, unsent = "", why?: string): void {
     if (!this.alive) return;
     carryDraft(sessionId, unsent);
     this.stream?.stop();
     this.showMissing();
-    this.host.sessionDeleted(sessionId);
+    this.host.sessionDeleted(sessionId, why);
+  }
+
+  /** The store was replaced (a restore from this page): the open session is gone, and left as a deleted one
+   * is, or it is read again as restored (its messages may differ: the stream is told to start over). */
+  async restored(): Promise<void> {
+    const sessionId = this.sessionId;
+    if (!sessionId || !this.alive) return;
+    try {
+      await api.getSession(sessionId);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.deleted(sessionId, "", RESTORED_AWAY);
+      return;
+    }
+    await this.reloadAfterReset();
+    this.host.artifactsChanged();
+    this.kick();
   }
 
   private showMissing(): void {
@@ -473,6 +491,7 @@ export class ChatView {
       try {
         await this.createSession();
       } catch (error) {
+        if (this.refusedUnseen(null, text, error)) return;
         this.commit(sendFailed(this.conversation, id, `Couldn't start a session: ${(error as Error).message}`));
         this.flush();
         return;
@@ -539,6 +558,7 @@ export class ChatView {
         this.scheduleFlush();
         return;
       } catch (error) {
+        if (this.refusedUnseen(sessionId, text, error)) return;
         if (!this.alive) return;
         let reason: string;
         if (error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) {
@@ -560,6 +580,17 @@ export class ChatView {
         return;
       }
     }
+  }
+
+  /** A send refused after this view was taken down (a 401: the page went to the login form before the
+   * answer reached here) can show no "Not sent": its text goes back into the draft of the session (null:
+   * the new chat), so it is in the box after logging in again. A refusal means nothing was stored, so
+   * sending it again cannot run it twice. True when the view is gone. */
+  private refusedUnseen(sessionId: string | null, text: string, error: unknown): boolean {
+    if (this.alive) return false;
+    if (sessionId && error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) carryDraft(sessionId, text);
+    else if (error instanceof ApiError && !isUnreachable(error)) keepUnsent(sessionId, text);
+    return true;
   }
 
   private async stop(): Promise<void> {

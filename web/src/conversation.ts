@@ -271,6 +271,7 @@ function applyTurn(draft: Draft, data: TurnStatusData, at: number): void {
         claude_message_uuid: null,
         attachments: {},
         superseded_by: null,
+        sent_by: "person",
       });
       touchVersions(draft, data.turn_id);
       draft.add(msg);
@@ -383,6 +384,7 @@ export function addLocal(state: Conversation, text: string, key: string, now: nu
       claude_message_uuid: null,
       attachments,
       superseded_by: null,
+      sent_by: "person",
     }),
     local: { key },
   });
@@ -531,9 +533,19 @@ function newestReply(state: Conversation): Message | undefined {
   return reply && (!prompt || prompt.id < reply.id) ? reply : undefined;
 }
 
+/** A prompt the person sent (not Blu's own note carrying a late approval answer in, nor a schedule's run):
+ * only these show as "You" and can be edited and resent. Older records have no `sent_by`: the person's. */
+export function isOwn(msg: Message): boolean {
+  return msg.role === "user" && (msg.sent_by ?? "person") === "person";
+}
+
 /** The person's newest stored message (↑ in an empty message box edits it). */
 export function lastOwnMessage(state: Conversation): Message | undefined {
-  return lastOf(state, "user");
+  for (let i = state.order.length - 1; i >= 0; i -= 1) {
+    const m = state.messages.get(state.order[i]!);
+    if (m && !m.local && isOwn(m)) return m;
+  }
+  return undefined;
 }
 
 /** Regenerate: the newest reply (nothing of the person's after it), finished, with its prompt loaded, while
@@ -556,7 +568,7 @@ export function canContinue(state: Conversation, msg: Message): boolean {
 
 /** Edit and resend: any stored message of the person's. */
 export function canEdit(msg: Message): boolean {
-  return !msg.local && msg.role === "user";
+  return !msg.local && isOwn(msg);
 }
 
 /** A queued message of the person's can be cancelled before it runs: its turn id, else null. */

@@ -46,3 +46,13 @@ export function carryDraft(sessionId: string, unsent = "", store: DraftStore | n
   saveDraft(null, merged, store);
   return merged;
 }
+
+/** A message was refused without being stored (the login ended: the page went to the login form): its text
+ * goes back into the session's draft (null: the new-chat box), before what the box held since, so it is in the
+ * box again when the person returns. Returns the draft. */
+export function keepUnsent(sessionId: string | null, text: string, store: DraftStore | null = storage()): string {
+  const parts = [text, loadDraft(sessionId, store)].filter((t) => t.trim());
+  const merged = [...new Set(parts)].join("\n\n");
+  saveDraft(sessionId, merged, store);
+  return merged;
+}

@@ -14,32 +14,53 @@ export function formatCost(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
+interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+/** The usage line of a reply or of a session's totals. `partial`: a model call was stopped before it
+ * reported, so the output count is at least the figure shown ("340+ out"), or not known when none
+ * finished; a cost of 0 then means Claude never reported one (the reply ended before Claude's result,
+ * e.g. Blu was killed), so it is "cost not counted", never "$0". `costFloor`: a known cost leaves some out
+ * ("$0.018+", a session's total once a stopped reply is in it). */
+function usageLine(m: Usage, partial: boolean, costFloor: boolean): { text: string; title: string } {
+  const out = !partial ? `${formatTokens(m.output_tokens)} out` : m.output_tokens ? `${formatTokens(m.output_tokens)}+ out` : "output not counted";
+  const outTitle = !partial
+    ? `${m.output_tokens} output tokens`
+    : `output tokens not known for the model call that was stopped${m.output_tokens ? ` (${m.output_tokens} from the calls that finished)` : ""}`;
+  const costKnown = !partial || m.cost_usd > 0;
+  const cost = !costKnown ? "cost not counted" : formatCost(m.cost_usd) + (costFloor ? "+" : "");
+  const costTitle = !costKnown
+    ? "cost not known (the reply ended before Claude reported it)"
+    : costFloor
+      ? `at least $${m.cost_usd.toFixed(6)} (a stopped reply's cost may be left out)`
+      : `$${m.cost_usd.toFixed(6)}`;
+  return { text: `${formatTokens(m.input_tokens)} in · ${out} · ${cost}`, title: `${m.input_tokens} input tokens, ${outTitle}, ${costTitle}` };
+}
+
 /** A reply's usage line, "1.2k in · 340 out · $0.004", and its longer title. The Messages API reports a
  * model call's output tokens only when the call ends, so a stopped (`interrupted`) reply's count covers
  * only the calls that finished: "340+ out" (at least that many), or no output figure when none finished,
- * never a made-up one. Empty for a reply with no usage yet. */
-export function usageText(m: { input_tokens: number; output_tokens: number; cost_usd: number; state: string }): { text: string; title: string } {
+ * and a cost Claude never reported is "cost not counted": never a made-up figure. Empty for a reply with no
+ * usage yet. */
+export function usageText(m: Usage & { state: string }): { text: string; title: string } {
   if (!m.input_tokens && !m.output_tokens) return { text: "", title: "" };
-  const stopped = m.state === "interrupted";
-  const out = !stopped ? `${formatTokens(m.output_tokens)} out` : m.output_tokens ? `${formatTokens(m.output_tokens)}+ out` : "output not counted";
-  const outTitle = !stopped
-    ? `${m.output_tokens} output tokens`
-    : `output tokens not known for the model call that was stopped${m.output_tokens ? ` (${m.output_tokens} from the calls that finished)` : ""}`;
-  return {
-    text: `${formatTokens(m.input_tokens)} in · ${out} · ${formatCost(m.cost_usd)}`,
-    title: `${m.input_tokens} input tokens, ${outTitle}, $${m.cost_usd.toFixed(6)}`,
-  };
+  return usageLine(m, m.state === "interrupted", false);
 }
 
 /** The session header's totals, marked as a reply's footer is (`usageText`): once any reply of the session
  * was stopped mid-call (`stopped_replies`, docs/protocol.md) its output count is at least the figure shown
- * ("94+ out"), or not known when nothing was counted. "0 in · 0 out · $0" before any usage. */
-export function sessionUsageText(s: { input_tokens: number; output_tokens: number; cost_usd: number; stopped_replies: number }): {
+ * ("94+ out"), or not known when nothing was counted, and so is its cost ("$0.018+", or "cost not counted").
+ * "0 in · 0 out · $0" before any usage. */
+export function sessionUsageText(s: Usage & { stopped_replies: number }): {
   text: string;
   title: string;
 } {
-  const usage = usageText({ ...s, state: s.stopped_replies ? "interrupted" : "complete" });
-  return usage.text ? usage : { text: `0 in · 0 out · ${formatCost(0)}`, title: "No tokens used yet" };
+  if (!s.input_tokens && !s.output_tokens) return { text: `0 in · 0 out · ${formatCost(0)}`, title: "No tokens used yet" };
+  const stopped = s.stopped_replies > 0;
+  return usageLine(s, stopped, stopped);
 }
 
 export function formatBytes(n: number): string {

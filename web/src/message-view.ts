@@ -3,7 +3,7 @@
 // so an opened card stays open. Actions (Send again, Retry, Fork from here, Show the whole message) are
 // buttons with `data-action`; the chat handles their clicks. A reply Regenerate replaced is an earlier version:
 // a one-line disclosure ("Earlier version 1 of 2") that opens to the card; that is the view's own state.
-import type { ToolCall } from "./api";
+import type { MessageRecord, ToolCall } from "./api";
 import { renderAttachments } from "./attachments";
 import {
   canContinue,
@@ -57,9 +57,14 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   stopped: "Stopped",
 };
 
+/** Who sent a prompt, as its card says: the person, Blu's own note (a late approval answer carried in), a schedule. */
+const SENDER: Record<MessageRecord["sent_by"], string> = { person: "You", blu: "Blu's note", schedule: "Scheduled run" };
+
 function createElement(msg: Message): HTMLLIElement {
-  const who = msg.role === "user" ? "You" : msg.role === "assistant" ? "Blu" : "System";
-  const li = h("li", { class: `msg msg--${msg.role}`, "data-role": msg.role });
+  const sender = msg.sent_by ?? "person";
+  const who = msg.role === "user" ? SENDER[sender] : msg.role === "assistant" ? "Blu" : "System";
+  const li = h("li", { class: `msg msg--${msg.role}${msg.role === "user" && sender !== "person" ? ` msg--by-${sender}` : ""}`, "data-role": msg.role });
+  if (msg.role === "user") li.dataset.sentBy = sender;
   if (msg.role === "assistant") {
     // Shown only on an earlier version (Regenerate replaced it): opens and closes the card below it.
     const toggle = h("button", { type: "button", class: "msg__version", "data-version": "toggle", "aria-expanded": "false", hidden: true }, h("span", { class: "msg__version-mark", "aria-hidden": "true" }, "▸"), h("span", { class: "msg__version-label" }));
@@ -192,7 +197,7 @@ function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: re
     card.open = false;
     delete card.dataset.autoOpen;
   }
-  const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, tasks ?? null, workspaceDir]);
+  const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, call.decision, tasks ?? null, workspaceDir]);
   if (card.dataset.key === key) return card;
   card.dataset.key = key;
   card.dataset.outcome = call.outcome;

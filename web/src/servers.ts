@@ -18,6 +18,9 @@ export const mcpApi = {
   remove: (name: string) => request<void>("DELETE", `/api/mcp/servers/${encodeURIComponent(name)}`),
 };
 
+/** What a valid server name is (runtime/agent/mcp.py SERVER_NAME), said when the box holds another. */
+const NAME_RULE = "A server name is 1 to 64 letters, digits, - or _ (no spaces): it becomes part of the tool names, mcp__name__tool.";
+
 const EXAMPLE = `{
   "type": "http",
   "url": "https://example.com/mcp",
@@ -64,7 +67,10 @@ export class ServersDialog {
     this.list = h("div", { class: "servers__list", "data-testid": "mcp-servers", "aria-live": "polite" });
     this.checked = h("p", { class: "muted servers__checked" });
     this.checkButton = h("button", { type: "button", class: "button button--small", onclick: () => void this.check() }, "Check status");
-    this.nameInput = h("input", { id: "mcp-name", class: "servers__name", required: true, pattern: "[A-Za-z0-9_\\-]{1,64}", autocomplete: "off", spellcheck: "false" });
+    this.nameInput = h("input", { id: "mcp-name", class: "servers__name", required: true, pattern: "[A-Za-z0-9_\\-]{1,64}", autocomplete: "off", spellcheck: "false", title: NAME_RULE });
+    // The browser's own "Please match the requested format." says nothing about what would match.
+    this.nameInput.addEventListener("input", () => this.nameInput.setCustomValidity(this.nameInput.validity.patternMismatch ? NAME_RULE : ""));
+    this.nameInput.addEventListener("invalid", () => this.nameInput.setCustomValidity(this.nameInput.validity.patternMismatch ? NAME_RULE : ""));
     this.configInput = h("textarea", { id: "mcp-config", class: "servers__config", rows: "7", spellcheck: "false", placeholder: EXAMPLE });
     this.formError = h("p", { class: "error-text", role: "alert", hidden: true, "data-testid": "mcp-error" });
     this.form = h(

@@ -3,11 +3,12 @@
 // messages, artifact records and Claude's transcript (DELETE /api/sessions/{id}; a running turn is
 // stopped first). While it waits it stays out of the list, whatever refreshes it. Only Undo opens it
 // again; a delete that fails puts it back in the list and says why, without leaving the page one is on.
-// The bar sits just above the message box (never over it: on a phone it would take the taps meant for it).
+// The bar sits in the notice stack just above the message box (web/src/notices.ts), under the toasts.
 import { chatApi } from "./api-chat";
 import { ApiError } from "./api";
 import { h } from "./dom";
 import { saveDraft } from "./drafts";
+import { showBar } from "./notices";
 
 export const UNDO_MS = 6000;
 
@@ -19,7 +20,7 @@ export interface DeleteHost {
   toast(text: string, kind?: "info" | "error"): void;
 }
 
-const pending = new Map<string, { timer: number; bar: HTMLElement; unfollow: () => void }>();
+const pending = new Map<string, { timer: number; unfollow: () => void }>();
 const committing = new Set<string>(); // asked to the server, not answered yet
 
 /** Whether `id` waits to be deleted (or is being deleted): the sessions list leaves it out. */
@@ -33,7 +34,6 @@ async function commit(id: string, host: DeleteHost): Promise<void> {
   pending.delete(id);
   committing.add(id);
   window.clearTimeout(entry.timer);
-  entry.bar.remove();
   entry.unfollow();
   try {
     await chatApi.deleteSession(id); // a running turn is stopped first: this can take a few seconds
@@ -53,50 +53,16 @@ export function deleteWithUndo(id: string, name: string, host: DeleteHost): void
   host.hide(id);
   const undo = h("button", { type: "button", class: "button button--small undo-bar__undo" }, "Undo");
   const bar = h("div", { class: "undo-bar", role: "status", "data-testid": "undo-delete" }, h("span", { dir: "auto" }, `Deleted “${name || "New session"}”.`), undo);
-  document.body.append(bar);
-  const unfollow = keepAboveComposer(bar);
+  const unfollow = showBar(bar);
   const timer = window.setTimeout(() => void commit(id, host), UNDO_MS);
-  pending.set(id, { timer, bar, unfollow });
+  pending.set(id, { timer, unfollow });
   undo.addEventListener("click", () => {
     window.clearTimeout(timer);
     pending.delete(id);
-    bar.remove();
     unfollow();
     host.restore(id, true);
   });
   undo.focus();
-}
-
-/** Keep `bar` (fixed to the bottom) just above the message box while it shows: placed now, and again when
- * the page changes under it (the chat view swapped, the box grows with its text, the window or the
- * on-screen keyboard resizes). Returns what stops following. */
-function keepAboveComposer(bar: HTMLElement): () => void {
-  const place = () => {
-    const composer = document.querySelector<HTMLElement>("form.composer");
-    const top = composer?.getBoundingClientRect().top;
-    bar.style.bottom = top === undefined || top <= 0 ? "" : `${Math.max(window.innerHeight - top + 8, 8)}px`;
-  };
-  let frame = 0;
-  const later = () => {
-    cancelAnimationFrame(frame);
-    frame = requestAnimationFrame(place);
-  };
-  place();
-  later();
-  const observer = new MutationObserver(later);
-  observer.observe(document.body, { childList: true, subtree: true });
-  const sources: [EventTarget | undefined, string][] = [
-    [window, "resize"],
-    [window, "hashchange"],
-    [document, "input"],
-    [window.visualViewport ?? undefined, "resize"],
-  ];
-  for (const [target, type] of sources) target?.addEventListener(type, later);
-  return () => {
-    cancelAnimationFrame(frame);
-    observer.disconnect();
-    for (const [target, type] of sources) target?.removeEventListener(type, later);
-  };
 }
 
 /** Leaving the page deletes what is waiting, so a session deleted is never left behind. */

@@ -82,11 +82,16 @@ export function cleanResult(text: string): string {
   return text.replace(/<\/?tool_use_error>/g, "").trim();
 }
 
-/** Who refused a denied call, from its reason. */
+const DENIERS: Record<string, string> = { person: "Denied by you", policy: "Denied by Blu's tool policy" };
+
+/** Who refused a denied call: the `decision` Blu recorded on it ("denied by person", "denied by policy",
+ * "… (answered earlier)"); without one (an older record, or Claude Code refused it itself), its reason's words. */
 export function deniedBy(call: ToolCall): string {
+  const by = /^denied by (.+?)(?: \(answered earlier\))?$/i.exec(call.decision ?? "")?.[1];
+  if (by) return DENIERS[by] ?? `Denied by ${by}`;
   const reason = cleanResult(call.result_summary);
-  if (/Blu's tool policy/i.test(reason)) return "Denied by Blu's tool policy";
-  if (/user|you/i.test(reason)) return "Denied by you";
+  if (/Blu's tool policy/i.test(reason)) return DENIERS.policy!;
+  if (/denied by the person|user|you/i.test(reason)) return DENIERS.person!;
   return "Denied by Claude Code's permission settings";
 }
 

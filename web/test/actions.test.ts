@@ -64,6 +64,19 @@ describe("message actions", () => {
     expect(lastOwnMessage(sending)?.id).toBe("102-u1"); // a message still being sent is not edited
   });
 
+  it("offers no Edit and resend for Blu's own note or a schedule's prompt, and ↑ passes over them", () => {
+    const state = twoExchanges();
+    const log = new Log();
+    const noted = applyAll(state, [
+      log.complete(record("104-u2", { turn_id: "t2", sent_by: "blu", text: "[Blu] Blu stopped while your request for approval was waiting…" })),
+      log.complete(reply("105-a2", "t2")),
+      log.complete(record("106-u3", { turn_id: "t3", sent_by: "schedule", text: "Summarize the news" })),
+    ]);
+    expect(canEdit(msg(noted, "104-u2"))).toBe(false);
+    expect(canEdit(msg(noted, "106-u3"))).toBe(false);
+    expect(lastOwnMessage(noted)?.id).toBe("102-u1");
+  });
+
   it("branches from the message before the edited one, or from the start", () => {
     const state = twoExchanges();
     expect(branchPoint(state, msg(state, "102-u1"))).toBe("101-a0");

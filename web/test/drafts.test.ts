@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { carryDraft, type DraftStore, loadDraft, saveDraft } from "../src/drafts";
+import { carryDraft, type DraftStore, keepUnsent, loadDraft, saveDraft } from "../src/drafts";
 
 function memory(): DraftStore & { data: Map<string, string> } {
   const data = new Map<string, string>();
@@ -50,5 +50,16 @@ describe("drafts", () => {
     };
     expect(loadDraft("a", throwing)).toBe("");
     expect(() => saveDraft("a", "x", throwing)).not.toThrow();
+  });
+
+  it("puts a refused message back in its session's draft, before what was typed since, once", () => {
+    const store = memory();
+    expect(keepUnsent("a", "refused", store)).toBe("refused");
+    saveDraft("a", "refused\n\ntyped after", store);
+    expect(keepUnsent("a", "another", store)).toBe("another\n\nrefused\n\ntyped after");
+    expect(keepUnsent(null, "for a new chat", store)).toBe("for a new chat");
+    expect(loadDraft(null, store)).toBe("for a new chat");
+    saveDraft("b", "same", store);
+    expect(keepUnsent("b", "same", store)).toBe("same");
   });
 });

@@ -24,6 +24,7 @@ export function record(id: string, overrides: Partial<MessageRecord> = {}): Mess
     claude_message_uuid: null,
     attachments: {},
     superseded_by: null,
+    sent_by: "person",
     ...overrides,
   };
 }

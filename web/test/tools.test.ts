@@ -51,6 +51,16 @@ describe("what a card shows", () => {
     );
   });
 
+  it("takes who denied a call from its recorded decision, not the reason's words", () => {
+    const byPerson = { outcome: "denied" as const, result_summary: "Permission denied by the person." };
+    expect(deniedBy(call("Bash", {}, { ...byPerson, decision: "denied by person" }))).toBe("Denied by you");
+    expect(deniedBy(call("Bash", {}, { ...byPerson, decision: "denied by person (answered earlier)" }))).toBe("Denied by you");
+    // The decision wins over words that would suggest someone else.
+    expect(deniedBy(call("Bash", {}, { outcome: "denied", result_summary: "you can't", decision: "denied by policy" }))).toBe("Denied by Blu's tool policy");
+    // A record without a decision (older ones) still reads Blu's own denial text.
+    expect(deniedBy(call("Bash", {}, byPerson))).toBe("Denied by you");
+  });
+
   it("reads a Bash call's exit status and output", () => {
     expect(bashView(call("Bash", { command: "ls" }, { result_summary: "a\nb" }))).toEqual({ command: "ls", exit: 0, output: "a\nb" });
     expect(bashView(call("Bash", { command: "false" }, { outcome: "error", result_summary: "Exit code 2\nboom" }))).toEqual({ command: "false", exit: 2, output: "boom" });

@@ -376,6 +376,20 @@ def test_a_reply_becomes_an_earlier_version_and_back(store: Store) -> None:
         store.update_message("s1", reply.id, superseded_by=7)
 
 
+def test_a_prompt_says_who_sent_it(store: Store) -> None:
+    """`sent_by`: the person (the default), Blu (a late approval answer carried in) or a schedule; it reads back
+    alike everywhere, in a page of messages too, and a value outside those is refused."""
+    own = message("s1", 0)
+    blus = message("s1", 2, sent_by="blu", turn_id="turn-2")
+    scheduled = message("s1", 4, sent_by="schedule", turn_id="turn-4")
+    for m in (own, blus, scheduled):
+        store.put_message(m)
+    assert [m.sent_by for m in store.list_messages("s1").items] == ["person", "blu", "schedule"]
+    assert store.get_message("s1", blus.id) == blus
+    with pytest.raises(ValueError):
+        store.put_message(message("s1", 6, sent_by="someone"))
+
+
 def test_oversized_message_is_truncated_to_fit_one_item(store: Store) -> None:
     calls = tuple(
         ToolCall(id=f"tc{i}", name="Bash", input_summary="i" * 50_000, result_summary="r" * 50_000) for i in range(40)

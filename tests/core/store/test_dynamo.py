@@ -101,6 +101,10 @@ def test_a_message_stored_before_earlier_versions_existed_loads_as_a_current_one
     assert "superseded_by" not in stored  # None is not written, so old and new items look alike
     aws.update_item(TableName=table, Key=key, UpdateExpression="REMOVE superseded_by")
     assert store.get_message("s1", record.id) == record
+    # Nor `sent_by`: a prompt stored before it existed is the person's.
+    assert stored["sent_by"] == {"S": "person"}
+    aws.update_item(TableName=table, Key=key, UpdateExpression="REMOVE sent_by")
+    assert store.get_message("s1", record.id).sent_by == "person"
     store.update_message("s1", record.id, superseded_by="1760000009000-0000abcd")
     assert items(aws, table)[("SESSION#s1", f"MSG#{record.id}")]["superseded_by"] == {"S": "1760000009000-0000abcd"}
     assert store.get_message("s1", record.id).superseded_by == "1760000009000-0000abcd"

@@ -143,12 +143,13 @@ def test_a_finished_message_has_the_log_synced_without_waiting_for_it(tmp_path: 
 
 
 def test_a_message_stored_before_earlier_versions_existed_loads_as_a_current_one(tmp_path: Path) -> None:
-    """A body written by an older Blu has no `superseded_by`: it reads as None (a current reply)."""
+    """A body written by an older Blu has no `superseded_by` or `sent_by`: it reads as a current reply (None)
+    and, for a prompt, as the person's."""
     store = LocalStore(tmp_path / "blu.sqlite3")
     try:
         record = MessageRecord(session_id="s1", id="1760000000000-0000abcd", role="assistant", text="old")
         body = to_plain(record)
-        del body["superseded_by"]
+        del body["superseded_by"], body["sent_by"]
         with store._write() as db:
             db.execute("INSERT INTO messages VALUES (?, ?, ?)", ("s1", record.id, json.dumps(body)))
         assert store.get_message("s1", record.id) == record

@@ -36,7 +36,16 @@ def fill(store: Store) -> None:
         store.create_session(
             SessionRecord(id=sid, name=f"Session {n}", status="active", created_at=T0 + n, updated_at=T0 + 10 + n)
         )
-        store.put_message(MessageRecord(session_id=sid, id=f"{n}-0001-a", role="user", text="hello", created_at=T0))
+        store.put_message(
+            MessageRecord(
+                session_id=sid,
+                id=f"{n}-0001-a",
+                role="user",
+                text="hello",
+                created_at=T0,
+                sent_by="person" if n == 0 else "blu",  # a late approval answer Blu carried in
+            )
+        )
         store.put_message(
             MessageRecord(
                 session_id=sid,
@@ -128,6 +137,7 @@ def test_export_holds_every_lasting_item_in_kind_order(store: Store) -> None:
     assert long["item"]["truncated"] is True
     earlier = next(i for i in items if i["item"].get("id") == "1-0002-b")
     assert earlier["item"]["superseded_by"] == "1-0003-c" and long["item"]["superseded_by"] is None
+    assert [i["item"]["sent_by"] for i in items if i["item"].get("id", "").endswith("-0001-a")] == ["person", "blu"]
     schedules = [i["item"]["id"] for i in items if i["kind"] == "schedule"]
     runs = [(i["item"]["schedule_id"], i["item"]["id"]) for i in items if i["kind"] == "schedule_run"]
     assert schedules == sorted(schedules) and runs == sorted(runs)  # the same order on both back-ends
@@ -272,6 +282,7 @@ def test_a_message_exported_before_earlier_versions_existed_imports_as_a_current
     old = {"session_id": "s-old", "id": "0-0001-a", "role": "assistant", "text": "from an older Blu"}
     assert store.import_item(ExportedItem.from_json({"kind": "message", "item": old})) == "added"
     assert store.get_message("s-old", "0-0001-a").superseded_by is None
+    assert store.get_message("s-old", "0-0001-a").sent_by == "person"
 
 
 def test_bad_items_are_refused_and_write_nothing(store: Store) -> None:

@@ -144,6 +144,8 @@ def test_a_due_one_shot_runs_at_once_in_a_new_session_and_is_not_a_user_action(f
     assert session["name"].startswith("Briefing · ")
     replies = [m for m in api.messages(run["session_id"]) if m["role"] == "assistant"]
     assert [m["text"] for m in replies] == ["Good morning"] and replies[0]["turn_id"] == run["turn_id"]
+    # The prompt was sent by the schedule, not typed by the person now.
+    assert [m["sent_by"] for m in api.messages(run["session_id"]) if m["role"] == "user"] == ["schedule"]
     schedule = api.http.get(f"/api/schedules/{made['id']}").json()
     assert schedule["next_run_at"] is None and [r["id"] for r in schedule["runs"]] == [run["id"]]
     # The run was work, not a person: the idle rule may put Blu to sleep once it is over.

@@ -2187,6 +2187,12 @@ export interface components {
             };
             /** Superseded By */
             superseded_by: string | null;
+            /**
+             * Sent By
+             * @default person
+             * @enum {string}
+             */
+            sent_by: "blu" | "person" | "schedule";
         };
         /** MessageText */
         MessageText: {
