@@ -170,7 +170,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backups_for(settings, store.sync),
         daily=settings.backups_daily,
         turns_running=manager.busy,
-        quiesce=lambda session_id: _drop_idle_clients(manager, session_id),
+        quiesce=lambda session_id: _sessions_restored(manager, session_id),
         schedules_replaced=lambda: _after_restore(scheduler, manager),
     )
     try:
@@ -235,13 +235,18 @@ async def _after_restore(scheduler: Scheduler, manager: SessionManager) -> None:
     await scheduler.sync_wakes()
 
 
-def _drop_idle_clients(manager: SessionManager, session_id: str | None) -> None:
+def _sessions_restored(manager: SessionManager, session_id: str | None) -> None:
     """After a restore: stop idle Claude clients (of one session, or all) so the next turn resumes from
-    the restored transcript, not from a process's memory of the replaced one."""
+    the restored transcript, not from a process's memory of the replaced one; and tell every tab that
+    follows one of these sessions to reload its messages (a fresh event log: its next read is `reset`)."""
     for sid, worker in list(manager.workers.items()):
         if (session_id is None or sid == session_id) and worker.is_idle:
             worker.stop()
             manager.workers.pop(sid, None)
+    if session_id is None:
+        manager.hub.reopen_all()
+    elif manager.hub.has_log(session_id):
+        manager.hub.reopen(session_id)
 
 
 # FastAPI tries the routers in this order on every request: the long-poll and the session routes, which a turn

@@ -191,12 +191,19 @@ class EventHub:
         return event
 
     def reopen(self, session_id: str) -> EventLog:
-        """A fresh log for a deleted session that is back (a restore or an import brought it back): readers
-        of the old one are told to reload (their position is unknown in the new one)."""
+        """A fresh log, under an epoch of its own, for a session whose stored history was replaced (a restore or
+        an import brought a deleted one back, or restored it over what it was): a reader of the old log is
+        answered at once, and its next read, naming the old epoch, is told `reset` (reload the messages)."""
         old = self._logs.pop(session_id, None)
         if old is not None:
             old.close()
-        return self.log(session_id)
+        log = self._logs[session_id] = EventLog(epoch=os.urandom(6).hex())
+        return log
+
+    def reopen_all(self) -> None:
+        """`reopen` every session's log (a restore of everything)."""
+        for session_id in list(self._logs):
+            self.reopen(session_id)
 
     def close(self) -> None:
         for log in self._logs.values():

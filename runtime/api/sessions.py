@@ -96,13 +96,14 @@ async def get_session(session_id: SessionId, store: StoreDep, manager: ManagerDe
     except NotFound as exc:
         raise _not_found() from exc
     worker = manager.workers.get(session_id)
+    log = manager.hub.log(session_id)
     return SessionDetail(
         **to_plain(session),
         queue_length=worker.queue_length if worker else 0,
         pending_approvals=len(await store.list_approvals(session_id, pending_only=True)),
         running=bool(worker and worker.current),
-        events_head=manager.hub.log(session_id).head,
-        epoch=manager.hub.epoch,
+        events_head=log.head,
+        epoch=log.epoch,
     )
 
 

@@ -89,7 +89,8 @@ class BackupService:
 
     `turns_running` says whether a turn is running right now: a scheduled snapshot waits for a quiet
     moment (the next check) rather than copying files a turn is changing; a restore refuses.
-    `quiesce(session_id | None)` drops idle Claude clients after a restore (their memory predates it).
+    `quiesce(session_id | None)` drops idle Claude clients after a restore (their memory predates it) and
+    has every reader of the sessions reload.
     `schedules_replaced()` is awaited after a full restore or an import, which may bring schedules (and
     the tool policy) back: the scheduler looks again and puts the EventBridge wakes in line with them,
     and the approvals read the tool policy again (docs/backups.md).

@@ -217,3 +217,38 @@ def test_a_deleted_session_restored_from_a_snapshot_has_a_live_stream_again(
         assert status["status"] == "complete" and "session.deleted" not in [e["type"] for e in events]
     finally:
         server.stop()
+
+
+def test_a_tab_following_a_session_a_restore_replaced_is_told_to_reload(model: StandinServer, tmp_path: Path) -> None:
+    """The session is still there after the restore, with fewer messages: a reader of it (another tab, which
+    names the epoch it was given) must reload, not go on from a position in a history that no longer exists."""
+    server = BluServer(tmp_path / "blu", env=model_env(model)).start()
+    try:
+        api = server.client()
+        session = api.new_session()
+        api.turn(session, "kept")
+        api.http.post("/api/backups")
+        snapshot_id = wait(api)["result"]["id"]
+        api.turn(session, "removed by the restore")
+        tab = server.client()
+        detail = tab.http.get(f"/api/sessions/{session}").json()
+        page = tab.http.get(
+            f"/api/sessions/{session}/events",
+            params={"after": detail["events_head"], "epoch": detail["epoch"], "wait": 0},
+        ).json()
+        assert page["reset"] is False
+
+        for scope in ({}, {"session_id": session}):  # everything, then the one session
+            restored = api.http.post(f"/api/backups/{snapshot_id}/restore", json=scope)
+            assert restored.status_code == 202, restored.text
+            assert wait(api)["state"] == "done"
+            page = tab.http.get(
+                f"/api/sessions/{session}/events",
+                params={"after": page["next"], "epoch": page["epoch"], "wait": 0},
+            ).json()
+            assert page["reset"] is True
+            assert [m["text"] for m in api.messages(session) if m["role"] == "user"] == ["kept"]
+            detail = tab.http.get(f"/api/sessions/{session}").json()  # the reload: then it goes on as before
+            assert detail["epoch"] == page["epoch"]
+    finally:
+        server.stop()
