@@ -18,7 +18,7 @@ export function noticeStack(): HTMLElement {
   return parts().element;
 }
 
-/** A short message that goes by itself (errors stay longer). */
+/** A short message that goes by itself (errors stay longer), under the earlier ones: the newest nearest the box. */
 export function toast(text: string, kind: "info" | "error" = "info"): void {
   const item = h("div", { class: `toast toast--${kind}` }, text);
   parts().toasts.append(item);

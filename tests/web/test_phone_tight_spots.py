@@ -1,0 +1,64 @@
+"""Where a phone's room runs short: the drawer on a landscape phone keeps its session list usable, and the
+Undo bar of a long session name keeps its button inside the bar at 360 px."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.support.server import BluClient, BluServer
+from tests.web.conftest import screenshot
+from tests.web.helpers import open_app
+
+pytestmark = pytest.mark.browser
+LANDSCAPE = {"viewport": {"width": 844, "height": 390}, "is_mobile": True, "has_touch": True}
+ROWS = 3  # sessions the drawer's list shows at once, at least
+
+
+def test_a_landscape_drawer_keeps_room_for_its_sessions(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    sids = [api.new_session() for _ in range(ROWS + 1)]
+    for n, sid in enumerate(sids):
+        response = api.http.patch(f"/api/sessions/{sid}", json={"name": f"Landscape {n}"})
+        assert response.status_code == 200, response.text
+    page = logged_in(**LANDSCAPE).new_page()
+    open_app(page, blu.url, "/#/new")
+    page.get_by_role("button", name="Sessions").tap()
+    sidebar = page.get_by_role("navigation", name="Sessions")
+    link = sidebar.locator(f".session-link[data-session-id='{sids[0]}']")
+    link.wait_for()
+    page.wait_for_function("(e) => getComputedStyle(e).transform === 'none'", arg=sidebar.element_handle())
+    row = link.evaluate("e => e.closest('li').getBoundingClientRect().height")
+    listed = sidebar.locator(".sidebar__list").evaluate("e => e.getBoundingClientRect().height")
+    screenshot(page, "landscape-drawer")
+    assert listed >= ROWS * row, (listed, row)
+    # The footer is still there, the drawer scrolling to it.
+    sidebar.get_by_role("button", name="Log out").scroll_into_view_if_needed()
+    assert sidebar.get_by_role("button", name="Log out").is_visible()
+    link.tap()
+    page.wait_for_url(f"**/#/s/{sids[0]}")
+
+
+def test_the_undo_bar_keeps_its_button_inside_at_360(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    sid = api.new_session()
+    name = f"Supercalifragilisticexpialidocious antidisestablishmentarian {secrets.token_hex(2)}"
+    assert api.http.patch(f"/api/sessions/{sid}", json={"name": name}).status_code == 200
+    page = logged_in(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True).new_page()
+    open_app(page, blu.url, f"/#/s/{sid}")
+    page.get_by_role("button", name="Delete this session").click()
+    bar = page.get_by_test_id("undo-delete")
+    bar.wait_for()
+    outer = bar.bounding_box()
+    button = bar.get_by_role("button", name="Undo").bounding_box()
+    screenshot(page, "phone-360-undo-long-name")
+    assert outer and button
+    assert outer["x"] <= button["x"] and button["x"] + button["width"] <= outer["x"] + outer["width"], (outer, button)
+    assert button["x"] + button["width"] <= 360, button
+    bar.get_by_role("button", name="Undo").click()  # leave the session in place
+    bar.wait_for(state="detached")
