@@ -132,6 +132,11 @@ def diagnostics(request: pytest.FixtureRequest) -> Iterator[Diagnostics]:
 
 
 # -- console errors -------------------------------------------------------------------------------
+RESTART_ERRORS = (
+    r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_SOCKET_NOT_CONNECTED|status of 503"
+)
+
+
 @dataclass
 class Console:
     """Console errors and uncaught exceptions of every page in a test. A page that fails to load a
@@ -143,6 +148,11 @@ class Console:
 
     def allow(self, pattern: str) -> None:
         self.allowed.append(re.compile(pattern))
+
+    def allow_restart(self) -> None:
+        """Allow what a page logs while its server restarts: a read cut off at whichever point the
+        process died (refused, reset, empty, socket closed) and the 503 of the start-up."""
+        self.allow(RESTART_ERRORS)
 
     def watch(self, page: Any) -> None:
         def on_console(message: Any) -> None:

@@ -94,7 +94,7 @@ def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
 def test_an_answer_after_a_restart_continues_the_work(
     asking_server: BluServer, new_context: ContextFactory, console: Console
 ) -> None:
-    console.allow(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503")
+    console.allow_restart()
     context = new_context()
     login_context(context, asking_server.url)
     page = context.new_page()
@@ -176,7 +176,7 @@ def test_the_tool_policy_is_changed_in_the_ui(
 def test_a_deny_is_credited_to_the_person_and_blus_note_after_a_restart_is_not_theirs(
     asking_server: BluServer, new_context: ContextFactory, console: Console
 ) -> None:
-    console.allow(r"ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503")
+    console.allow_restart()
     context = new_context()
     login_context(context, asking_server.url)
     page = context.new_page()
