@@ -22,31 +22,36 @@ def _paired_ratio(ours: list[float], theirs: list[float]) -> str:
 def turns_rows(figures: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for tier, pairs in figures["pairs"].items():
-        ratios = [b.total / s.total for b, s in zip(pairs.blu, pairs.sdk, strict=True)]
-        firsts = [
-            b.first_text - s.first_text
-            for b, s in zip(pairs.blu, pairs.sdk, strict=True)
-            if b.first_text is not None and s.first_text is not None
-        ]
-        blu, sdk = statistics.median(s.total for s in pairs.blu), statistics.median(s.total for s in pairs.sdk)
-        rows.append((f"{tier} turn: Blu / bare SDK (paired median)", f"{_ms(blu)} / {_ms(sdk)}", ""))
-        rows.append(
-            (f"{tier} turn ratio Blu/SDK", f"{statistics.median(ratios):.2f}x", "≤ 1.10x" if tier == "hot" else "")
-        )
-        if firsts:
-            rows.append(
-                (f"{tier} first text Δ Blu − SDK", _ms(statistics.median(firsts)), "≤ 5 ms" if tier == "hot" else "")
-            )
-        if pairs.floor:
-            floor = [s.total for s in pairs.floor]
-            rows.append(("hot turn: transport floor (bench/floor.py)", _ms(statistics.median(floor)), ""))
-            rows.append(("hot turn ratio floor/SDK", _paired_ratio(floor, [s.total for s in pairs.sdk]), ""))
-            rows.append(("hot turn ratio Blu/floor", _paired_ratio([s.total for s in pairs.blu], floor), ""))
+        rows += _tier_rows(tier, pairs, targets=tier == "hot")
+    rows += _tier_rows("hot (one session per side)", figures["one_session"], targets=True)
     latency = figures["stream_latency"]
     if latency:
         rows.append(("chunk → long-poll reader (median)", _ms(statistics.median(latency)), "≤ 20 ms"))
     load = figures["load"]
     rows.append(("load run: errors/lost turns", str(len(load["errors"])), "0"))
+    return rows
+
+
+def _tier_rows(tier: str, pairs: Any, *, targets: bool) -> list[Row]:
+    """A tier's paired figures (bench/paired.py Pairs): medians, the Blu/SDK ratio, first text; the floor's if run."""
+    ratios = [b.total / s.total for b, s in zip(pairs.blu, pairs.sdk, strict=True)]
+    firsts = [
+        b.first_text - s.first_text
+        for b, s in zip(pairs.blu, pairs.sdk, strict=True)
+        if b.first_text is not None and s.first_text is not None
+    ]
+    blu, sdk = statistics.median(s.total for s in pairs.blu), statistics.median(s.total for s in pairs.sdk)
+    rows: list[Row] = [
+        (f"{tier} turn: Blu / bare SDK (paired median)", f"{_ms(blu)} / {_ms(sdk)}", ""),
+        (f"{tier} turn ratio Blu/SDK", f"{statistics.median(ratios):.2f}x", "≤ 1.10x" if targets else ""),
+    ]
+    if firsts:
+        rows.append((f"{tier} first text Δ Blu − SDK", _ms(statistics.median(firsts)), "≤ 5 ms" if targets else ""))
+    if pairs.floor:
+        floor = [s.total for s in pairs.floor]
+        rows.append((f"{tier} turn: transport floor (bench/floor.py)", _ms(statistics.median(floor)), ""))
+        rows.append((f"{tier} turn ratio floor/SDK", _paired_ratio(floor, [s.total for s in pairs.sdk]), ""))
+        rows.append((f"{tier} turn ratio Blu/floor", _paired_ratio([s.total for s in pairs.blu], floor), ""))
     return rows
 
 

@@ -224,6 +224,42 @@ def run_pairs(model: StandinServer, root: Path, pairs: int) -> dict[str, Pairs]:
     return results
 
 
+def run_one_session(model: StandinServer, root: Path, rounds: int) -> Pairs:
+    """Hot turns as one person in one session makes them: each side (Blu, the bare SDK, the floor) keeps one
+    session for every round, the order rotating. `run_pairs` times each hot turn right after its session's cold
+    one and leaves every session's CLI running, as the hot cap allows: by its end some sixty idle Claude Code
+    processes share the two cores, and each spends ~10 ms of CPU a second while idle (docs/architecture.md)."""
+    root = root / "one-session"
+    sdk = SdkSide(model, root)
+    server = BluServer(root / "blu", env={"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "bench"}).start()
+    floor = FloorServer(model, root)
+    results = Pairs()
+    try:
+        api, floor_api = server.client(), floor.client()
+        sid, floor_sid = api.new_session(), floor_api.new_session()
+        _, client, _ = sdk.call(sdk.cold(PROMPT))
+        for _ in range(2):  # cold, then hot once: every side's CLI has run a hot turn before the timed ones
+            blu_turn(api, sid, PROMPT)
+            blu_turn(floor_api, floor_sid, PROMPT)
+        sdk.call(sdk.hot(client, PROMPT))
+        blu = _blu(api, sid, "hot")
+
+        def sdk_hot() -> Sample:
+            return sdk.call(sdk.hot(client, PROMPT))
+
+        def floor_hot() -> Sample:
+            return blu_turn(floor_api, floor_sid, PROMPT)[0]
+
+        for index in range(rounds):
+            results.add(*_rotate(index, blu, sdk_hot, floor_hot))
+        sdk.call(client.disconnect())
+    finally:
+        server.stop()
+        floor.stop()
+        sdk.close()
+    return results
+
+
 def _blu(api: BluClient, sid: str, tier: str) -> Callable[[], Sample]:
     """One Blu turn in `sid` that must run in `tier` (a benchmark of the wrong tier would mislead)."""
 

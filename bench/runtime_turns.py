@@ -103,6 +103,10 @@ def run(*, pairs: int, sessions: int, per_session: int) -> dict[str, Any]:
         for line in paired.table(results):
             print(line)
         print("turn ratio: median of per-pair Blu/SDK ratios [interquartile range]; 1st-text Δ: median Blu − SDK")
+        one = paired.run_one_session(model, root, rounds=2 * pairs)
+        print("\nHot turns with one session per side for every round (paired.run_one_session: no idle CLIs pile up)")
+        for line in paired.table({"hot": one}):
+            print(line)
         lat = bench_stream_latency(model, root)
         print(
             f"stream latency, chunk reaching the server → long-poll reader: median {median_ms(lat).strip()}, "
@@ -121,4 +125,4 @@ def run(*, pairs: int, sessions: int, per_session: int) -> dict[str, Any]:
         for error in load["errors"]:
             print("  ", error)
         print(f"turns by tier: { {t: v['turns'] for t, v in load['stats']['turns'].items()} }")
-    return {"pairs": results, "stream_latency": lat, "load": load}
+    return {"pairs": results, "one_session": one, "stream_latency": lat, "load": load}
