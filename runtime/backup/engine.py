@@ -387,14 +387,19 @@ class Backups:
                 "session": snap_sessions[session_id],
                 "replaces": None if now is None else {"id": now.id, "name": now.name, "messages": now.message_count},
             }
-        counts = {"files": 0, "bytes": 0}
+        # Per folder, as a snapshot's contents count them: the person's files (the workspace) apart from Claude
+        # Code's own (its transcripts, memory and config), which a person does not think of as their files.
+        counts = {section: {"files": 0, "bytes": 0} for section in SECTIONS}
         for section in SECTIONS:
-            for folder, dirs, names in os.walk(self.sources.root(section)):
-                dirs[:] = [d for d in dirs if d not in RESERVED]
+            root = self.sources.root(section)
+            for folder, dirs, names in os.walk(root):
+                if Path(folder) == root:
+                    dirs[:] = [d for d in dirs if d not in RESERVED]
+                    names = [n for n in names if n not in EXCLUDED[section]]  # never replaced by a restore
                 for name in names:
                     with contextlib.suppress(OSError):
-                        counts["bytes"] += (Path(folder) / name).lstat().st_size
-                        counts["files"] += 1
+                        counts[section]["bytes"] += (Path(folder) / name).lstat().st_size
+                        counts[section]["files"] += 1
         return {
             "scope": "all",
             "snapshot": info.as_json(),

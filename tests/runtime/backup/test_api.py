@@ -195,6 +195,12 @@ def test_restore_preview_and_refusals(model: StandinServer, tmp_path: Path) -> N
 
         preview = api.http.post(f"/api/backups/{snapshot_id}/preview", json={}).json()
         assert [s["id"] for s in preview["sessions_removed"]] == [later]
+        # What it replaces, as a person counts it: two sessions and one file of theirs (a.txt); Claude Code's own
+        # files (the transcript of the turn, its config) are counted apart, never as the person's files.
+        current = preview["current"]
+        assert current["sessions"] == 2 and current["workspace"] == {"files": 1, "bytes": len(b"second")}
+        claude_files = [p for p in (server.data_dir / "claude").rglob("*") if p.is_file()]
+        assert current["state"]["files"] == len(claude_files) > 0
         assert api.http.post(f"/api/backups/{snapshot_id}/preview", json={"session_id": "nope"}).status_code == 400
         assert api.http.post("/api/backups/20200101T000000Z-00000000/preview", json={}).status_code == 404
         assert api.http.post("/api/backups/../../etc/preview", json={}).status_code == 404

@@ -1479,14 +1479,16 @@ export interface components {
             /** Operation */
             operation: (components["schemas"]["SnapshotOperation"] | components["schemas"]["RestoreOperation"] | components["schemas"]["ImportOperation"]) | null;
         };
-        /** CurrentTotals */
+        /**
+         * CurrentTotals
+         * @description What a full restore would replace: the sessions, the person's files (`workspace`) and, apart from them,
+         *     Claude Code's own files (`state`: its transcripts, memory and config), as a snapshot's contents count them.
+         */
         CurrentTotals: {
             /** Sessions */
             sessions: number;
-            /** Files */
-            files: number;
-            /** Bytes */
-            bytes: number;
+            workspace: components["schemas"]["FolderTotals"];
+            state: components["schemas"]["FolderTotals"];
         };
         /** Device */
         Device: {
