@@ -134,16 +134,19 @@ class BackupService:
         if self._changing.locked():
             return False  # this process's own operation follows its change when it ends
         async with self._changing:
-            change = await asyncio.to_thread(self.backups.last_change)
-            if change is None or change.get("id") == self._followed:
-                return False
-            log.warning(
-                "A %s of snapshot %s was made outside this server; following it",
-                "import" if change.get("scope") == "import" else "restore",
-                change.get("snapshot"),
-            )
-            await self._after_change(change)
-            return True
+            return await self._follow_locked()
+
+    async def _follow_locked(self) -> bool:
+        change = await asyncio.to_thread(self.backups.last_change)
+        if change is None or change.get("id") == self._followed:
+            return False
+        log.warning(
+            "A %s of snapshot %s was made outside this server; following it",
+            "import" if change.get("scope") == "import" else "restore",
+            change.get("snapshot"),
+        )
+        await self._after_change(change)
+        return True
 
     async def run_following(self, every_seconds: float = 2.0) -> None:
         """Look for a restore or import made outside this process every few seconds (a stat and a small read)."""
@@ -277,6 +280,7 @@ class BackupService:
                 self.running = None
 
         async with self._changing:
+            await self._follow_locked()  # one made outside just before: its effects first
             result = await asyncio.to_thread(run)
             if path is None:  # this restore's change, by what was asked (its record may have failed to write)
                 change = await asyncio.to_thread(self.backups.last_change) or {}
@@ -296,6 +300,7 @@ class BackupService:
                 self.running = None
 
         async with self._changing:
+            await self._follow_locked()  # one made outside just before: its effects first
             report = await asyncio.to_thread(run)
             change = await asyncio.to_thread(self.backups.last_change) or {}
             await self._after_change({**change, "scope": "import"})
