@@ -177,6 +177,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(backup_service.backups.recover)  # finish a restore a crash interrupted
     except BackupBusy:  # `python -m runtime.backup` is at work on this data: it finishes what it started
         log.warning("A backup command holds the backup lock; not checking for an interrupted restore")
+    await asyncio.to_thread(backup_service.adopt_changes)  # what is restored now, this process starts from
     app.state.backups = backup_service
     await manager.start()
     notifier, presence = Notifier(store), Presence()
@@ -205,10 +206,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         self_stop = replace(self_stop, before_sleep=lambda: keeping_heartbeat(store.sync, backup_service.before_sleep))
     heartbeat = asyncio.create_task(_heartbeat(store, self_stop))
     daily = asyncio.create_task(backup_service.run_daily()) if settings.backups_daily else None
+    following = asyncio.create_task(backup_service.run_following())  # restores `python -m runtime.backup` made
     try:
         yield
     finally:
         heartbeat.cancel()
+        following.cancel()
         if daily is not None:
             daily.cancel()
         await manager.shutdown(grace_seconds=SHUTDOWN_SECONDS)
@@ -226,11 +229,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _after_restore(scheduler: Scheduler, manager: SessionManager) -> None:
-    """After a full restore or an import: the memory on disk is the restore's (not a change of Claude's),
-    the tool policy is the restored one from the next tool call on, due schedules run now (a missed one
-    once, late), and each schedule's EventBridge wake matches the store again (AWS)."""
+    """After a full restore or an import (this process's, or one `python -m runtime.backup` made while it runs):
+    the memory on disk is the restore's (not a change of Claude's), the tool policy is the restored one from
+    the next tool call on, due schedules run now (a missed one once, late), and each schedule's EventBridge
+    wake matches the store again (AWS)."""
+    await manager.approvals.load()  # first: a client started from here on gets the restored disallowed tools
     await asyncio.to_thread(manager.memory.adopt, "restore")
-    await manager.approvals.load()
     scheduler.changed()
     await scheduler.sync_wakes()
 

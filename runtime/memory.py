@@ -147,6 +147,10 @@ class Memory:
                 return version, (self._objects / f"{version.sha}.md").read_text(encoding="utf-8")
         raise UnknownVersion(version_id)
 
+    def etag(self) -> str:
+        """The ETag of the memory now, recording nothing: whether a reader's copy is still current."""
+        return etag_of(self._read_file())
+
     def read(self) -> Snapshot:
         """The memory now (a change nobody recorded yet is recorded first, as Claude's)."""
         with self._lock:

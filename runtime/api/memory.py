@@ -5,18 +5,33 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from runtime.api.deps import ManagerDep, UserAction
+from runtime.api.deps import LoginRequired, ManagerDep, record_user_action
 from runtime.api.errors import error_responses
 from runtime.api.models import Answer, Body
 from runtime.memory import MAX_MEMORY_CHARS, Conflict, Memory, Snapshot, UnknownVersion, Version
 
-router = APIRouter(prefix="/api/memory", tags=["memory"], dependencies=UserAction, responses=error_responses(404, 428))
+# Every route needs the login; the changes (save, restore) also count as the person's action, the reads do not:
+# an open Memory dialog asks every few seconds whether the memory changed (If-None-Match), and must not keep
+# Blu awake by itself (runtime/api/deps.py).
+router = APIRouter(
+    prefix="/api/memory", tags=["memory"], dependencies=LoginRequired, responses=error_responses(404, 428)
+)
+ACTION = [Depends(record_user_action)]
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The ETag the edit started from ("sha")')]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match", description='The ETag shown ("sha"): 304 without a body while it is still the memory'
+    ),
+]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "The memory is still the version If-None-Match names (no body; its ETag header)"}
+}
 
 
 class MemoryVersion(Answer):
@@ -105,12 +120,17 @@ def _answer(memory: Memory, snapshot: Snapshot) -> JSONResponse:
     return JSONResponse(body.model_dump(), headers={"ETag": f'"{snapshot.etag}"', "Cache-Control": "no-store"})
 
 
-def _base(if_match: str | None, base_etag: str | None) -> str:
-    """The ETag the edit started from; 428 when the request names none (a blind save could undo Claude's)."""
-    value = (if_match or base_etag or "").strip()
+def _etag_value(header: str | None) -> str:
+    """An ETag as a client sends it (`"sha"`, `W/"sha"` or bare) as the sha alone; "" for none."""
+    value = (header or "").strip()
     if value.startswith("W/"):
         value = value[2:]
-    value = value.strip('"')
+    return value.strip('"')
+
+
+def _base(if_match: str | None, base_etag: str | None) -> str:
+    """The ETag the edit started from; 428 when the request names none (a blind save could undo Claude's)."""
+    value = _etag_value(if_match or base_etag)
     if not value:
         raise HTTPException(
             status.HTTP_428_PRECONDITION_REQUIRED,
@@ -127,13 +147,20 @@ def _conflict(memory: Memory, error: Conflict) -> HTTPException:
     )
 
 
-@router.get("", response_model=MemoryState)
-async def read_memory(manager: ManagerDep) -> Response:
+@router.get("", response_model=MemoryState, responses=NOT_MODIFIED)
+async def read_memory(manager: ManagerDep, if_none_match: IfNoneMatch = None) -> Response:
+    """The memory now. With If-None-Match naming its ETag, `304` and no body: how an open dialog asks every few
+    seconds whether it changed elsewhere (another device, Claude in another session) without fetching it."""
     memory = manager.memory
+    shown = _etag_value(if_none_match)
+    if shown and shown == await asyncio.to_thread(memory.etag):
+        return Response(
+            status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": f'"{shown}"', "Cache-Control": "no-store"}
+        )
     return _answer(memory, await asyncio.to_thread(memory.read))
 
 
-@router.put("", response_model=MemoryState, responses=CONFLICT)
+@router.put("", response_model=MemoryState, responses=CONFLICT, dependencies=ACTION)
 async def save_memory(body: MemorySave, manager: ManagerDep, if_match: IfMatch = None) -> Response:
     """Replace the memory if it is still the version edited; 409 with the current text otherwise."""
     memory = manager.memory
@@ -161,7 +188,7 @@ async def read_version(version_id: str, manager: ManagerDep) -> dict[str, Any]:
     return {"version": version_out(version), "content": content}
 
 
-@router.post("/versions/{version_id}/restore", response_model=MemoryState, responses=CONFLICT)
+@router.post("/versions/{version_id}/restore", response_model=MemoryState, responses=CONFLICT, dependencies=ACTION)
 async def restore_version(
     version_id: str, manager: ManagerDep, body: MemoryRestore | None = None, if_match: IfMatch = None
 ) -> Response:

@@ -499,9 +499,12 @@ class SnapshotList(Answer):
 
 
 class CurrentTotals(Answer):
+    """What a full restore would replace: the sessions, the person's files (`workspace`) and, apart from them,
+    Claude Code's own files (`state`: its transcripts, memory and config), as a snapshot's contents count them."""
+
     sessions: int
-    files: int
-    bytes: int
+    workspace: FolderTotals
+    state: FolderTotals
 
 
 class SessionName(Answer):

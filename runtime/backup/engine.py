@@ -46,6 +46,9 @@ NEW = ".blu-restore-new"
 OLD = ".blu-restore-old"
 RESERVED = (NEW, OLD)
 MARKER = "restore.json"
+# The last restore or import that finished, by whichever process (the server, `python -m runtime.backup`): a
+# running server that did not make it follows it (BackupService.follow_changes) as it follows its own.
+CHANGED = "restored.json"
 ITEMS = "restore-items.jsonl"
 LOCK = "backup.lock"
 DAY_SECONDS = 24 * 3600.0
@@ -384,14 +387,19 @@ class Backups:
                 "session": snap_sessions[session_id],
                 "replaces": None if now is None else {"id": now.id, "name": now.name, "messages": now.message_count},
             }
-        counts = {"files": 0, "bytes": 0}
+        # Per folder, as a snapshot's contents count them: the person's files (the workspace) apart from Claude
+        # Code's own (its transcripts, memory and config), which a person does not think of as their files.
+        counts = {section: {"files": 0, "bytes": 0} for section in SECTIONS}
         for section in SECTIONS:
-            for folder, dirs, names in os.walk(self.sources.root(section)):
-                dirs[:] = [d for d in dirs if d not in RESERVED]
+            root = self.sources.root(section)
+            for folder, dirs, names in os.walk(root):
+                if Path(folder) == root:
+                    dirs[:] = [d for d in dirs if d not in RESERVED]
+                    names = [n for n in names if n not in EXCLUDED[section]]  # never replaced by a restore
                 for name in names:
                     with contextlib.suppress(OSError):
-                        counts["bytes"] += (Path(folder) / name).lstat().st_size
-                        counts["files"] += 1
+                        counts[section]["bytes"] += (Path(folder) / name).lstat().st_size
+                        counts[section]["files"] += 1
         return {
             "scope": "all",
             "snapshot": info.as_json(),
@@ -467,7 +475,29 @@ class Backups:
         """Finish a restore from its marker's phase; every phase may be repeated after a crash."""
         if marker["op"] == "session":
             self._roll_forward_session(marker)
-            return
+        else:
+            self._roll_forward_all(marker)
+        self._record_change(marker["op"], str(marker.get("snapshot")), marker.get("session_id"))
+
+    def _record_change(self, scope: str, snapshot: str, session_id: str | None = None) -> None:
+        """Say that the store and Claude's state changed under whatever runs on them (scope `all`, `session`,
+        `import`), with an id of its own each time: a running server compares it with the last it followed."""
+        change = {"id": secrets.token_hex(8), "scope": scope, "snapshot": snapshot, "session_id": session_id}
+        try:
+            _write_json(self.sources.data_dir / CHANGED, {**change, "at": self.clock()})
+        except OSError:  # the restore itself is done; only a server running beside it would not notice
+            log.warning("Could not record the %s of snapshot %s for a running server", scope, snapshot, exc_info=True)
+
+    def last_change(self) -> dict[str, Any] | None:
+        """The last restore or import any process finished here ({"id", "scope", "snapshot", "session_id",
+        "at"}), or None before the first."""
+        try:
+            data: dict[str, Any] = json.loads((self.sources.data_dir / CHANGED).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data
+
+    def _roll_forward_all(self, marker: dict[str, Any]) -> None:
         phase = marker["phase"]
         if phase == "move-out":
             for section in SECTIONS:
@@ -666,6 +696,7 @@ class Backups:
                 counts[key] = counts.get(key, 0) + 1
             for section in SECTIONS:
                 self._merge_tree(unpacked / section, self.sources.root(section), section, manifest.id, report)
+            self._record_change("import", manifest.id)
             return report
 
     def _merge_tree(self, source: Path, root: Path, section: str, snapshot_id: str, report: ImportReport) -> None:

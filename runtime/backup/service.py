@@ -94,6 +94,9 @@ class BackupService:
     `schedules_replaced()` is awaited after a full restore or an import, which may bring schedules (and
     the tool policy) back: the scheduler looks again and puts the EventBridge wakes in line with them,
     and the approvals read the tool policy again (docs/backups.md).
+    Both follow a restore or import that `python -m runtime.backup` made while this Blu runs too: the
+    engine records each one it finishes (`Backups.last_change`), and `follow_changes()` (every few
+    seconds) does for one this process did not make what this process does after its own.
     """
 
     def __init__(
@@ -115,6 +118,54 @@ class BackupService:
         self.operation: Operation | None = None  # the latest one the API started
         self._due_since: float | None = None  # monotonic time a check first found a snapshot due
         self._tasks: set[asyncio.Task[None]] = set()
+        self._followed: str | None = None  # the id of the last restore or import whose effects this process applied
+        self._changing = asyncio.Lock()  # held while this process restores or imports, or follows a change
+
+    def adopt_changes(self) -> None:
+        """At start (in a thread): what is on disk and in the store now is what this process starts from,
+        so any restore or import recorded so far needs no following."""
+        change = self.backups.last_change()
+        self._followed = change["id"] if change else None
+
+    async def follow_changes(self) -> bool:
+        """A restore or import recorded since the last one followed (by `python -m runtime.backup` while this
+        Blu runs): drop the idle Claude clients and reload the readers, read the tool policy, memory and
+        schedules again, as after one of this process's own. True when there was one."""
+        if self._changing.locked():
+            return False  # this process's own operation follows its change when it ends
+        async with self._changing:
+            return await self._follow_locked()
+
+    async def _follow_locked(self) -> bool:
+        change = await asyncio.to_thread(self.backups.last_change)
+        if change is None or change.get("id") == self._followed:
+            return False
+        log.warning(
+            "A %s of snapshot %s was made outside this server; following it",
+            "import" if change.get("scope") == "import" else "restore",
+            change.get("snapshot"),
+        )
+        await self._after_change(change)
+        return True
+
+    async def run_following(self, every_seconds: float = 2.0) -> None:
+        """Look for a restore or import made outside this process every few seconds (a stat and a small read)."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.follow_changes()
+            except Exception:
+                log.exception("Could not follow a restore made outside this server")
+
+    async def _after_change(self, change: dict[str, Any]) -> None:
+        """What a restore or import leaves stale in this process, put right: `quiesce` after a restore (all, or
+        the session), `schedules_replaced` after a full restore or an import. A file restore needs neither."""
+        self._followed = change.get("id")
+        scope = change.get("scope")
+        if scope in ("all", "session"):
+            self.quiesce(change.get("session_id") if scope == "session" else None)  # on the event loop
+        if scope in ("all", "import") and self.schedules_replaced is not None:
+            await self.schedules_replaced()
 
     def launch(self, kind: str, work: Callable[[], Awaitable[Any]]) -> Operation:
         """Run `work` in the background as the current operation. Raises BackupBusy while one runs."""
@@ -228,11 +279,13 @@ class BackupService:
             finally:
                 self.running = None
 
-        result = await asyncio.to_thread(run)
-        if path is None:
-            self.quiesce(session_id)  # on the event loop: the session workers live there
-        if path is None and session_id is None and self.schedules_replaced is not None:
-            await self.schedules_replaced()
+        async with self._changing:
+            await self._follow_locked()  # one made outside just before: its effects first
+            result = await asyncio.to_thread(run)
+            if path is None:  # this restore's change, by what was asked (its record may have failed to write)
+                change = await asyncio.to_thread(self.backups.last_change) or {}
+                scope = {"scope": "all" if session_id is None else "session", "session_id": session_id}
+                await self._after_change({**change, **scope})
         return result
 
     async def import_archive(self, source: Path | IO[bytes]) -> ImportReport:
@@ -246,7 +299,9 @@ class BackupService:
             finally:
                 self.running = None
 
-        report = await asyncio.to_thread(run)
-        if self.schedules_replaced is not None:
-            await self.schedules_replaced()
+        async with self._changing:
+            await self._follow_locked()  # one made outside just before: its effects first
+            report = await asyncio.to_thread(run)
+            change = await asyncio.to_thread(self.backups.last_change) or {}
+            await self._after_change({**change, "scope": "import"})
         return report

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from runtime.agent.event_types import EVENT_ADAPTER
+from runtime.api.deps import record_user_action
+from runtime.api.memory import router
 from tests.support.server import BluClient, BluServer
 
 pytestmark = pytest.mark.slow
@@ -78,3 +83,42 @@ def test_memory_saved_in_the_ui_reaches_a_new_session_and_claudes_edit_comes_bac
     assert http.get("/api/memory/versions/0000-nope").status_code == 404
 
     assert fresh_server.client(login=False).http.get("/api/memory").status_code == 401
+
+
+def test_an_open_dialog_asks_whether_the_memory_changed_with_its_etag_and_gets_a_304(fresh_server: BluServer) -> None:
+    http = fresh_server.start().client().http
+    empty = http.get("/api/memory")
+    saved = http.put("/api/memory", json={"content": "- one\n"}, headers={"If-Match": empty.headers["etag"]})
+    assert saved.status_code == 200, saved.text
+    etag = saved.headers["etag"]
+
+    for shown in (etag, f"W/{etag}", etag.strip('"')):  # as a browser or a script may send it
+        same = http.get("/api/memory", headers={"If-None-Match": shown})
+        assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+        assert same.headers["cache-control"] == "no-store"
+    older = http.get("/api/memory", headers={"If-None-Match": empty.headers["etag"]})  # changed since: all of it
+    assert older.status_code == 200 and older.json()["content"] == "- one\n" and older.headers["etag"] == etag
+
+    # A change on disk nobody recorded yet (Claude in another session) is no longer the version shown.
+    (fresh_server.data_dir / "claude" / "CLAUDE.md").write_text("- one\n- two\n")
+    found = http.get("/api/memory", headers={"If-None-Match": etag})
+    assert found.status_code == 200 and found.json()["version"]["author"] == "Claude"
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def test_reading_the_memory_keeps_nobody_awake_changing_it_does() -> None:
+    """An open Memory dialog reads the memory every few seconds: a read is no person's action (or an open tab
+    would keep Blu awake for ever); a save and a restore are."""
+    actions = {
+        (method, route.path)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+        if record_user_action in set(_calls(route.dependant))
+    }
+    assert actions == {("PUT", "/api/memory"), ("POST", "/api/memory/versions/{version_id}/restore")}

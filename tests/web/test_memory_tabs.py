@@ -97,3 +97,47 @@ def test_a_change_from_another_device_shows_when_the_tab_is_looked_at_again(
     wait_editor(page, "- from the phone\n")
     dialog.get_by_test_id("memory-changed").wait_for()
     context.close()  # before the server of its own stops
+
+
+def test_an_open_dialog_notices_another_devices_save_while_it_stays_visible(
+    new_context: ContextFactory, own_blu: BluServer, console: Console
+) -> None:
+    """Two devices (two browser contexts: no tab of one can tell the other): the laptop's open dialog notices
+    the phone's saves by itself within seconds, without being looked at again (no focus, no visibility change),
+    and a stale save from it still meets the 409."""
+    console.allow(r"status of 409")  # the refused save below
+    laptop, phone = new_context(), new_context()
+    for context in (laptop, phone):
+        login_context(context, own_blu.url)
+    page, other = laptop.new_page(), phone.new_page()
+    for each in (page, other):
+        open_app(each, own_blu.url)
+    dialog, on_phone = open_memory(page), open_memory(other)
+    page.evaluate(
+        """() => {
+            window.__looks = 0;  // what made the old dialog re-read: the tab looked at again
+            window.addEventListener('focus', () => window.__looks++);
+            document.addEventListener('visibilitychange', () => window.__looks++);
+        }"""
+    )
+
+    save_in(on_phone, "- from the phone\n")
+    wait_editor(page, "- from the phone\n")
+    assert "changed elsewhere" in dialog.get_by_test_id("memory-changed").inner_text()
+    assert dialog.get_by_role("button", name="Save", exact=True).is_disabled()  # nothing unsaved
+
+    # Unsaved edits on the laptop are kept: it says the memory changed and offers the new version.
+    dialog.locator("#memory-editor").fill("- mine, on the laptop\n")
+    save_in(on_phone, "- again from the phone\n")
+    notice = dialog.get_by_test_id("memory-conflict")
+    notice.get_by_text("The memory changed elsewhere").wait_for()
+    assert dialog.locator("#memory-editor").input_value() == "- mine, on the laptop\n"
+    assert page.evaluate("() => [window.__looks, document.visibilityState]") == [0, "visible"]
+
+    # Saving the laptop's text over it is still refused (409) with its choices; the phone's text stays.
+    dialog.get_by_role("button", name="Save", exact=True).click()
+    notice.get_by_text("The memory changed while you were editing").wait_for()
+    assert notice.get_by_role("button", name="Save mine over theirs").is_visible()
+    assert (own_blu.data_dir / "claude" / "CLAUDE.md").read_text() == "- again from the phone\n"
+    for context in (laptop, phone):
+        context.close()  # before the server of its own stops

@@ -40,6 +40,30 @@ function holds(snapshot: Snapshot): string {
   return [items.join(", "), `${workspace.files} files`].filter(Boolean).join(" · ");
 }
 
+/** "1 session", "3 files": a count with its noun. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** The question before restoring everything: what the snapshot brings back and what it replaces, with the
+ * person's own files (the workspace) counted apart from Claude's own state (its transcripts, memory and
+ * settings), which nobody thinks of as "files" of theirs. */
+export function restoreQuestion(snapshot: Snapshot, preview: Schemas["AllPreview"]): string {
+  const { store, workspace } = snapshot.contents;
+  const { current } = preview;
+  const gone = preview.sessions_removed.length;
+  return [
+    `Restore the snapshot of ${formatTime(snapshot.created_at)}?`,
+    `It brings back ${count(store.session ?? 0, "session")} (${count(store.message ?? 0, "message")}) and ` +
+      `${count(workspace.files, "file")} in your workspace (${formatBytes(workspace.bytes)}).`,
+    `It replaces everything here now: ${count(current.sessions, "session")} and ` +
+      `${count(current.workspace.files, "file")} in your workspace (${formatBytes(current.workspace.bytes)}), ` +
+      "with Claude's own state (its conversation transcripts, memory and settings)." +
+      (gone ? ` ${count(gone, "session")} made since would go.` : ""),
+    "A snapshot of what it replaces is taken first.",
+  ].join("\n\n");
+}
+
 async function render(body: HTMLElement): Promise<void> {
   const status = h("p", { class: "muted", role: "status", "data-testid": "backups-status" });
   const list = h("ul", { class: "backups__list", "data-testid": "backups-list" });
@@ -68,14 +92,7 @@ async function render(body: HTMLElement): Promise<void> {
         restore.addEventListener("click", async () => {
           let done: Operation | null;
           try {
-            const preview = await api.preview(s.id);
-            const gone = preview.sessions_removed.length;
-            const ask =
-              `Restore the snapshot of ${formatTime(s.created_at)}? It replaces everything here now ` +
-              `(${preview.current.sessions} sessions, ${preview.current.files} files)` +
-              (gone ? `; ${gone} session${gone > 1 ? "s" : ""} made since would go` : "") +
-              ". A snapshot of what it replaces is taken first.";
-            if (!window.confirm(ask)) return;
+            if (!window.confirm(restoreQuestion(s, await api.preview(s.id)))) return;
             await api.restore(s.id);
             done = await finished(status);
           } catch (error) {

@@ -1,7 +1,7 @@
 // Claude's memory about the person (the CLAUDE.md every session reads): a dialog to edit it as Markdown
 // with a preview, saved only over the version it started from (a 409 says Claude or another tab saved
-// meanwhile), kept up to date while open (other tabs, Claude, other devices), every version listed and
-// restorable; and the chat card for a change Claude made.
+// meanwhile), kept up to date while open (other tabs at once, other devices and Claude within seconds),
+// every version listed and restorable; and the chat card for a change Claude made.
 import { ApiError, request } from "./api";
 import type { components } from "./generated/api";
 import { announce, h } from "./dom";
@@ -16,8 +16,20 @@ export type MemoryChange = components["schemas"]["MemoryChanged"];
 
 const ifMatch = (etag: string) => ({ "If-Match": `"${etag}"` });
 
+/** How often an open, visible Memory dialog asks whether the memory changed elsewhere (a 304 while it did not). */
+export const MEMORY_POLL_MS = 3000;
+
 export const memoryApi = {
   read: () => request<MemoryState>("GET", "/api/memory"),
+  /** The memory, or null while it is still the version `etag` names (the server answers 304 and no body). */
+  readIfChanged: async (etag: string): Promise<MemoryState | null> => {
+    try {
+      return await request<MemoryState>("GET", "/api/memory", { headers: { "If-None-Match": `"${etag}"` } });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 304) return null;
+      throw error;
+    }
+  },
   save: (content: string, etag: string) => request<MemoryState>("PUT", "/api/memory", { json: { content }, headers: ifMatch(etag) }),
   versions: () => request<{ versions: MemoryVersion[] }>("GET", "/api/memory/versions"),
   version: (id: string) => request<{ version: MemoryVersion; content: string }>("GET", `/api/memory/versions/${encodeURIComponent(id)}`),
@@ -67,6 +79,8 @@ export class MemoryDialog {
   private refused = false;
   private saving = false;
   private refreshToken = 0;
+  /** The next look at the memory while the dialog is open (another device or Claude may change it). */
+  private pollTimer: number | undefined;
   /** Says the text shown was replaced by a version saved elsewhere while the dialog was open. */
   private changedNote: HTMLElement;
 
@@ -129,11 +143,29 @@ export class MemoryDialog {
     this.element.addEventListener("cancel", (e) => {
       if (!this.confirmDiscard()) e.preventDefault();
     });
-    // The memory may change while the dialog is open: another tab of this browser says so at once; for
-    // another device (or Claude in another session) it is re-read when this tab is looked at again.
+    // The memory may change while the dialog is open: another tab of this browser says so at once; another
+    // device (or Claude in another session) is noticed within MEMORY_POLL_MS while the tab is visible (a
+    // conditional read: 304 while nothing changed), and at once when the tab is looked at again.
     memoryChannel()?.addEventListener("message", () => void this.refresh());
     window.addEventListener("focus", () => void this.refresh());
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && void this.refresh());
+    this.element.addEventListener("close", () => {
+      window.clearTimeout(this.pollTimer);
+      this.pollTimer = undefined;
+    });
+  }
+
+  /** Look again in MEMORY_POLL_MS, and so on while the dialog stays open; a hidden tab skips its turns. */
+  private poll(): void {
+    window.clearTimeout(this.pollTimer);
+    this.pollTimer = window.setTimeout(async () => {
+      if (!this.element.open) return;
+      if (document.visibilityState === "visible" && this.state) {
+        const shown = (this.latest ?? this.state).etag;
+        await this.refresh(() => memoryApi.readIfChanged(shown));
+      }
+      if (this.element.open) this.poll();
+    }, MEMORY_POLL_MS);
   }
 
   get dirty(): boolean {
@@ -153,6 +185,7 @@ export class MemoryDialog {
     } catch (error) {
       this.status.textContent = `Couldn't load the memory: ${(error as Error).message}`;
     }
+    if (this.element.open) this.poll();
   }
 
   close(): void {
@@ -166,15 +199,16 @@ export class MemoryDialog {
   /** Re-read the memory while the dialog is open, after it changed elsewhere (another tab, Claude, another
    * device). Unchanged text is replaced by the new version; unsaved edits are kept, and the dialog says the
    * memory changed and offers the new version (a Save still meets the 409 and its choices). */
-  async refresh(): Promise<void> {
+  async refresh(read: () => Promise<MemoryState | null> = memoryApi.read): Promise<void> {
     if (!this.element.open || !this.state || this.saving) return;
     const token = ++this.refreshToken;
-    let current: MemoryState;
+    let current: MemoryState | null;
     try {
-      current = await memoryApi.read();
+      current = await read();
     } catch {
       return; // the next look or save finds out
     }
+    if (current === null) return; // still the version shown
     if (token !== this.refreshToken || !this.element.open || !this.state || this.saving) return;
     if (current.etag === (this.latest ?? this.state).etag) return;
     const by = current.version ? AUTHOR_TEXT[current.version.author] ?? current.version.author : "someone";

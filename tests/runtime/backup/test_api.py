@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import httpx
 
 from runtime.standin import StandinServer
 from tests.runtime.conftest import model_env
-from tests.support.server import BluClient, BluServer
+from tests.support.server import REPO, BluClient, BluServer
 
 
 def wait(api: BluClient, timeout: float = 60) -> dict[str, Any]:
@@ -91,6 +93,42 @@ def test_a_restore_brings_back_the_tool_policy_and_the_next_turn_obeys_it(model:
         server.stop()
 
 
+def test_a_restore_made_by_the_command_while_blu_runs_is_followed_at_once(model: StandinServer, tmp_path: Path) -> None:
+    """`python -m runtime.backup restore --yes` beside a running Blu: the server notices the restore on its own
+    (no restart, no read of the policy) and enforces the restored tool policy, as after one through the API."""
+    server = BluServer(tmp_path / "blu", env=model_env(model)).start()
+    workspace = server.data_dir / "workspace"
+    try:
+        api = server.client()
+        sid = api.new_session()
+        assert set_mode(api, "Bash", "ask") == {"Bash": "ask"}
+        api.http.post("/api/backups")
+        snapshot_id = wait(api)["result"]["id"]
+        assert set_mode(api, "Bash", "allow") == {"Bash": "allow"}
+        status, _ = api.turn(sid, "[[bash cmd='touch before-restore.txt']]")  # allowed now: runs at once
+        assert status["status"] == "complete" and (workspace / "before-restore.txt").exists()
+        epoch = api.http.get(f"/api/sessions/{sid}").json()["epoch"]
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "BLU_"))}
+        command = [sys.executable, "-m", "runtime.backup", "restore", snapshot_id, "--yes"]
+        done = subprocess.run(
+            command, cwd=REPO, env={**env, "BLU_DATA_DIR": str(server.data_dir)}, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert not (workspace / "before-restore.txt").exists()
+        # The server follows it by itself: the session's readers are told to reload (a new epoch) ...
+        deadline = time.monotonic() + 60
+        while api.http.get(f"/api/sessions/{sid}").json()["epoch"] == epoch:
+            assert time.monotonic() < deadline, "the running server did not notice the restore"
+            time.sleep(0.1)
+        # ... and the next tool call follows the restored policy: Bash asks.
+        approval = asked_first(api, sid, workspace, "after-restore.txt")
+        assert approval["tool_name"] == "Bash"
+        assert api.http.get("/api/tools/policy").json()["run_time"] == {"Bash": "ask"}
+    finally:
+        server.stop()
+
+
 def test_export_wipe_import_into_a_fresh_blu_and_compare(model: StandinServer, tmp_path: Path) -> None:
     source = BluServer(tmp_path / "laptop", env=model_env(model)).start()
     # The importing Blu takes files up to 2,000 bytes: the archive is larger and still arrives (its own limit).
@@ -157,6 +195,12 @@ def test_restore_preview_and_refusals(model: StandinServer, tmp_path: Path) -> N
 
         preview = api.http.post(f"/api/backups/{snapshot_id}/preview", json={}).json()
         assert [s["id"] for s in preview["sessions_removed"]] == [later]
+        # What it replaces, as a person counts it: two sessions and one file of theirs (a.txt); Claude Code's own
+        # files (the transcript of the turn, its config) are counted apart, never as the person's files.
+        current = preview["current"]
+        assert current["sessions"] == 2 and current["workspace"] == {"files": 1, "bytes": len(b"second")}
+        claude_files = [p for p in (server.data_dir / "claude").rglob("*") if p.is_file()]
+        assert current["state"]["files"] == len(claude_files) > 0
         assert api.http.post(f"/api/backups/{snapshot_id}/preview", json={"session_id": "nope"}).status_code == 400
         assert api.http.post("/api/backups/20200101T000000Z-00000000/preview", json={}).status_code == 404
         assert api.http.post("/api/backups/../../etc/preview", json={}).status_code == 404

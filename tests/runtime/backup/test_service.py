@@ -133,3 +133,36 @@ def test_schedules_are_looked_at_again_after_a_full_restore_or_an_import(blu: Ba
         return calls
 
     assert asyncio.run(scenario()) == ["sch-b", "sch-b"]
+
+
+def test_a_restore_or_import_made_by_another_process_is_followed_once(blu: Backups) -> None:
+    """What `python -m runtime.backup` restores or imports beside a running server, the server follows as it
+    follows its own operations (idle clients dropped, readers reloaded, policy and schedules read again), once."""
+
+    async def scenario() -> tuple[list[str | None], int]:
+        quiesced: list[str | None] = []
+        replaced: list[None] = []
+
+        async def schedules_replaced() -> None:
+            replaced.append(None)
+
+        service = BackupService(blu, daily=False, quiesce=quiesced.append, schedules_replaced=schedules_replaced)
+        await asyncio.to_thread(service.adopt_changes)
+        snap = await service.take()
+        assert not await service.follow_changes()  # nothing was restored
+        await service.restore(snap.id)  # its own: followed as it ends, not once more
+        assert (quiesced, len(replaced)) == ([None], 1)
+        assert not await service.follow_changes()
+        command = Backups(sources=blu.sources, store=blu.store, repository=blu.repository)
+        await asyncio.to_thread(command.restore_session, snap.id, "s-one")
+        assert await service.follow_changes()
+        assert not await service.follow_changes()
+        await asyncio.to_thread(command.restore_file, snap.id, "a.txt")  # a file: nothing in memory to follow
+        await asyncio.to_thread(command.restore_all, snap.id)
+        assert await service.follow_changes()
+        with blu.repository.open(snap.id) as stream:
+            await asyncio.to_thread(command.import_archive, stream)
+        assert await service.follow_changes()
+        return quiesced, len(replaced)
+
+    assert asyncio.run(scenario()) == ([None, "s-one", None], 3)

@@ -808,7 +808,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read Memory */
+        /**
+         * Read Memory
+         * @description The memory now. With If-None-Match naming its ETag, `304` and no body: how an open dialog asks every few
+         *     seconds whether it changed elsewhere (another device, Claude in another session) without fetching it.
+         */
         get: operations["read_memory_api_memory_get"];
         /**
          * Save Memory
@@ -1479,14 +1483,16 @@ export interface components {
             /** Operation */
             operation: (components["schemas"]["SnapshotOperation"] | components["schemas"]["RestoreOperation"] | components["schemas"]["ImportOperation"]) | null;
         };
-        /** CurrentTotals */
+        /**
+         * CurrentTotals
+         * @description What a full restore would replace: the sessions, the person's files (`workspace`) and, apart from them,
+         *     Claude Code's own files (`state`: its transcripts, memory and config), as a snapshot's contents count them.
+         */
         CurrentTotals: {
             /** Sessions */
             sessions: number;
-            /** Files */
-            files: number;
-            /** Bytes */
-            bytes: number;
+            workspace: components["schemas"]["FolderTotals"];
+            state: components["schemas"]["FolderTotals"];
         };
         /** Device */
         Device: {
@@ -7204,7 +7210,10 @@ export interface operations {
     read_memory_api_memory_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag shown ("sha"): 304 without a body while it is still the memory */
+                "If-None-Match"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7218,6 +7227,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MemoryState"];
                 };
+            };
+            /** @description The memory is still the version If-None-Match names (no body; its ETag header) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed: a body that is not parseable JSON (bad UTF-8, too deep, too long a number), or a bad path */
             400: {
