@@ -207,6 +207,7 @@ class SessionManager:
         self.on_turn_finished: list[Callable[[str, RunningTurn], Awaitable[None]]] = []
         self.memory = memory_of(settings)
         self.mcp_status: tuple[float, list[ServerStatus]] | None = None  # (time.time(), statuses) of the last check
+        self._mcp_version = 0  # counts MCP configuration changes (client_options_key)
         self._mcp_check = asyncio.Lock()
         self.max_hot = hot_cap(settings)
         # The tool policy and the approvals waiting for a person; a late answer comes back as a turn.
@@ -830,11 +831,20 @@ class SessionManager:
     # -- MCP servers ----------------------------------------------------------------------
     def mcp_changed(self) -> None:
         """The MCP configuration changed: forget the last status and disconnect idle clients, so each
-        session's next turn starts Claude Code with the new servers (a running turn keeps its own)."""
+        session's next turn starts Claude Code with the new servers (a running turn keeps its own, and its
+        client is let go before the session's next turn: client_options_key)."""
         self.mcp_status = None
+        self._mcp_version += 1
         for worker in self.workers.values():
             if worker.is_hot and worker.is_idle:
                 worker.demote()
+
+    def client_options_key(self) -> tuple[object, ...]:
+        """What a session's Claude Code process is started with that can change while Blu runs: the tools the
+        policy denies (given as disallowed tools, so Claude does not see them: a tool allowed again must
+        reappear) and the MCP configuration. A hot client started under another key is let go before its next
+        turn, which resumes the session with the options of now (warm)."""
+        return (tuple(self.approvals.policy.denied()), self._mcp_version)
 
     async def check_mcp(self, *, connect_timeout_s: float = 60.0) -> list[ServerStatus]:
         """Each configured server's status from Claude Code itself: a short-lived CLI started with the

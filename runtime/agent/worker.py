@@ -70,6 +70,8 @@ class WorkerHost(Protocol):
 
     def admission(self, session_id: str) -> asyncio.Lock: ...
 
+    def client_options_key(self) -> tuple[object, ...]: ...
+
     async def turn_finished(self, worker: SessionWorker, turn: RunningTurn) -> None: ...
 
 
@@ -95,6 +97,7 @@ class SessionWorker:
         self._timer: asyncio.Timeout | None = None
         self._next_deadline: Callable[[], float] | None = None
         self._recorded: asyncio.Future[SessionRecord | None] | None = None  # the running turn's start writes
+        self._options_key: tuple[object, ...] = ()  # the host's client_options_key when the client connected
         self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
 
     # -- called from other tasks ----------------------------------------------------------
@@ -220,6 +223,8 @@ class SessionWorker:
                 turn_id=request.turn_id,
                 state="running",
             )
+            if self.client is not None and self._options_key != self.host.client_options_key():
+                await self._drop_client()  # started with tools or servers changed since: resumed with today's
             # The reply's record and the running marks, in one trip to the store's thread (one transaction). A new
             # client needs the session to connect (read after them); a hot one is sent the prompt first, and they are
             # written while Claude starts (`running` goes out at once: readers follow the events, and the record is
@@ -285,6 +290,7 @@ class SessionWorker:
         self.connection.cost_baseline = (
             await asyncio.to_thread(transcript_cost, self.host.settings, resume) if resume else 0.0
         )
+        options_key = self.host.client_options_key()
         client = self.host.client_factory(
             agent_options(
                 self.host.settings,
@@ -297,7 +303,7 @@ class SessionWorker:
             )
         )
         await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_SECONDS)
-        self.client = client
+        self.client, self._options_key = client, options_key
 
     async def _converse(self, turn: RunningTurn, translator: TurnTranslator, recorded: Awaitable[Any]) -> None:
         assert self.client is not None

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runtime.standin import StandinServer
 from tests.support.server import BluClient, BluServer
 
 QUESTION = {
@@ -107,3 +108,33 @@ def test_an_answer_after_a_restart_resumes_the_work(fresh_server: BluServer) -> 
     assert "allowed your call Bash" in next(m["text"] for m in reversed(messages) if m["role"] == "user")
     stored = api.http.get(f"/api/sessions/{sid}/approvals").json()["approvals"][0]
     assert (stored["status"], stored["delivered"]) == ("allowed", "reapplied")
+
+
+def test_a_tool_the_policy_denies_or_allows_again_changes_what_a_hot_session_offers(
+    fresh_server: BluServer, model: StandinServer
+) -> None:
+    """A denied tool is hidden from Claude (the CLI's disallowed tools), so the hot client started before the
+    change is let go and the next turn resumes the session (warm) with the tools of now, both ways."""
+    api = fresh_server.start().client()
+    sid = api.new_session()
+
+    def turn(marker: str) -> tuple[str, list[str]]:
+        status, _ = api.turn(sid, f"[[say text=ok]] {marker}")
+        assert status["status"] == "complete", status
+        request = next(r for r in model.messages_requests() if r.prompt and marker in r.prompt)
+        return status["tier"], request.tools
+
+    def set_bash(mode: str | None) -> None:
+        response = api.http.put("/api/tools/policy", json={"tool": "Bash", "mode": mode})
+        assert response.status_code == 200, response.text
+
+    tier, tools = turn("policy-one")
+    assert tier == "cold" and "Bash" in tools, (tier, tools)
+    assert turn("policy-two")[0] == "hot"
+    set_bash("deny")
+    tier, tools = turn("policy-three")
+    assert tier == "warm" and "Bash" not in tools and "Read" in tools, (tier, tools)
+    assert turn("policy-four")[0] == "hot"  # nothing changed since: the client stays
+    set_bash(None)
+    tier, tools = turn("policy-five")
+    assert tier == "warm" and "Bash" in tools, (tier, tools)
