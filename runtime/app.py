@@ -23,6 +23,7 @@ from core.observability.asgi import RequestContextMiddleware
 from core.observability.logs import scrubber
 from core.store import open_store
 from core.store.aio import AsyncStore
+from core.store.base import NotFound
 from runtime.agent.client import sdk_client
 from runtime.agent.events import EventHub
 from runtime.agent.manager import SessionManager
@@ -239,18 +240,25 @@ async def _after_restore(scheduler: Scheduler, manager: SessionManager) -> None:
     await scheduler.sync_wakes()
 
 
-def _sessions_restored(manager: SessionManager, session_id: str | None) -> None:
+async def _sessions_restored(manager: SessionManager, session_id: str | None) -> None:
     """After a restore: stop idle Claude clients (of one session, or all) so the next turn resumes from
     the restored transcript, not from a process's memory of the replaced one; and tell every tab that
-    follows one of these sessions to reload its messages (a fresh event log: its next read is `reset`)."""
+    follows one of these sessions to reload its messages (a fresh event log: its next read is `reset`), or,
+    when the restored snapshot has no such session, that it is gone (`session.deleted`, as a deletion does)."""
     for sid, worker in list(manager.workers.items()):
         if (session_id is None or sid == session_id) and worker.is_idle:
             worker.stop()
             manager.workers.pop(sid, None)
-    if session_id is None:
-        manager.hub.reopen_all()
-    elif manager.hub.has_log(session_id):
-        manager.hub.reopen(session_id)
+    followed = manager.hub.followed_sessions() if session_id is None else [session_id]
+    for sid in followed:
+        if not manager.hub.has_log(sid):
+            continue
+        try:
+            await manager.store.get_session(sid)
+        except NotFound:
+            manager.hub.end(sid, "session.deleted", {"session_id": sid})
+        else:
+            manager.hub.reopen(sid)
 
 
 # FastAPI tries the routers in this order on every request: the long-poll and the session routes, which a turn

@@ -200,10 +200,9 @@ class EventHub:
         log = self._logs[session_id] = EventLog(epoch=os.urandom(6).hex())
         return log
 
-    def reopen_all(self) -> None:
-        """`reopen` every session's log (a restore of everything)."""
-        for session_id in list(self._logs):
-            self.reopen(session_id)
+    def followed_sessions(self) -> list[str]:
+        """The sessions with an event log in this process (read or written since it started)."""
+        return list(self._logs)
 
     def close(self) -> None:
         for log in self._logs.values():

@@ -105,7 +105,7 @@ class BackupService:
         *,
         daily: bool,
         turns_running: Callable[[], bool] = lambda: False,
-        quiesce: Callable[[str | None], None] = lambda session_id: None,
+        quiesce: Callable[[str | None], Awaitable[None]] | None = None,
         schedules_replaced: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.backups = backups
@@ -162,8 +162,8 @@ class BackupService:
         the session), `schedules_replaced` after a full restore or an import. A file restore needs neither."""
         self._followed = change.get("id")
         scope = change.get("scope")
-        if scope in ("all", "session"):
-            self.quiesce(change.get("session_id") if scope == "session" else None)  # on the event loop
+        if scope in ("all", "session") and self.quiesce is not None:
+            await self.quiesce(change.get("session_id") if scope == "session" else None)
         if scope in ("all", "import") and self.schedules_replaced is not None:
             await self.schedules_replaced()
 

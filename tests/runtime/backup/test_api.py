@@ -296,3 +296,32 @@ def test_a_tab_following_a_session_a_restore_replaced_is_told_to_reload(model: S
             assert detail["epoch"] == page["epoch"]
     finally:
         server.stop()
+
+
+def test_a_tab_following_a_session_the_restored_snapshot_lacks_is_told_it_is_gone(
+    model: StandinServer, tmp_path: Path
+) -> None:
+    """A session made after the snapshot does not exist once everything is restored: its readers get
+    `session.deleted`, as after a deletion, and a read past it is 404 (not a fresh, empty stream)."""
+    server = BluServer(tmp_path / "blu", env=model_env(model)).start()
+    try:
+        api = server.client()
+        api.http.post("/api/backups")
+        snapshot_id = wait(api)["result"]["id"]
+        session = api.new_session()
+        api.turn(session, "made after the snapshot")
+        tab = server.client()
+        detail = tab.http.get(f"/api/sessions/{session}").json()
+        params = {"after": detail["events_head"], "epoch": detail["epoch"], "wait": 0}
+        assert tab.http.get(f"/api/sessions/{session}/events", params=params).json()["events"] == []
+
+        restored = api.http.post(f"/api/backups/{snapshot_id}/restore", json={})
+        assert restored.status_code == 202, restored.text
+        assert wait(api)["state"] == "done"
+        page = tab.http.get(f"/api/sessions/{session}/events", params=params).json()
+        assert [e["type"] for e in page["events"]] == ["session.deleted"], page
+        after = {**params, "after": page["next"]}
+        assert tab.http.get(f"/api/sessions/{session}/events", params=after).status_code == 404
+        assert tab.http.get(f"/api/sessions/{session}").status_code == 404
+    finally:
+        server.stop()

@@ -146,7 +146,10 @@ def test_a_restore_or_import_made_by_another_process_is_followed_once(blu: Backu
         async def schedules_replaced() -> None:
             replaced.append(None)
 
-        service = BackupService(blu, daily=False, quiesce=quiesced.append, schedules_replaced=schedules_replaced)
+        async def quiesce(session_id: str | None) -> None:
+            quiesced.append(session_id)
+
+        service = BackupService(blu, daily=False, quiesce=quiesce, schedules_replaced=schedules_replaced)
         await asyncio.to_thread(service.adopt_changes)
         snap = await service.take()
         assert not await service.follow_changes()  # nothing was restored
