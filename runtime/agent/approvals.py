@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,46 @@ REAPPLIED = "reapplied"  # the resumed turn asked for the same call again and go
 def canonical_input(tool_input: dict[str, Any]) -> str:
     """A tool input as stored and compared: JSON with sorted keys (so a re-requested call matches)."""
     return json.dumps(tool_input, sort_keys=True, ensure_ascii=False, default=str)
+
+
+# Claude Code's built-in tools, by the exact names its permission rules use (Claude Code's tools reference,
+# code.claude.com/docs/en/tools-reference, and the tools this CLI offers the model). A policy entry is matched
+# exactly, so a name typed in another case is taken as the tool's own.
+BUILT_IN_TOOLS = (
+    "Agent", "AskUserQuestion", "Bash", "BashOutput", "CronCreate", "CronDelete", "CronList", "Edit",
+    "EnterPlanMode", "EnterWorktree", "ExitPlanMode", "ExitWorktree", "Glob", "Grep", "KillShell", "LS",
+    "ListMcpResourcesTool", "LSP", "MultiEdit", "NotebookEdit", "PowerShell", "Read", "ReadMcpResourceTool",
+    "Skill", "Task", "TaskCreate", "TaskGet", "TaskList", "TaskOutput", "TaskStop", "TaskUpdate", "TodoWrite",
+    "ToolSearch", "WebFetch", "WebSearch", "Write",
+)  # fmt: skip
+_BUILT_IN_BY_FOLDED = {name.casefold(): name for name in BUILT_IN_TOOLS}
+_NEWER_TOOL = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")  # a built-in tool of a newer Claude Code: its names' shape
+_MCP_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+class UnknownTool(ValueError):
+    """A policy entry for a name no tool can have: it would match nothing and silently do nothing."""
+
+
+def policy_tool_name(name: str) -> str:
+    """The tool a policy entry names, as Claude Code spells it: a built-in tool in any case ("bash" → "Bash"),
+    an MCP server `mcp__server` or tool `mcp__server__tool`, or a PascalCase name (a tool of a newer Claude
+    Code). Raises UnknownTool for anything else (it would never match a call)."""
+    if name.startswith("mcp__"):
+        server, separator, tool = name.removeprefix("mcp__").partition("__")
+        if _MCP_PART.fullmatch(server) and (not separator or _MCP_PART.fullmatch(tool)):
+            return name
+        raise UnknownTool(
+            f"'{name}' names no MCP tool: write mcp__server for all of a server's tools, or mcp__server__tool."
+        )
+    if (built_in := _BUILT_IN_BY_FOLDED.get(name.casefold())) is not None:
+        return built_in
+    if _NEWER_TOOL.fullmatch(name):
+        return name
+    raise UnknownTool(
+        f"No Claude Code tool is named '{name}'. Tool names are written as Claude Code does (Bash, Read, "
+        "WebFetch, …); MCP tools as mcp__server or mcp__server__tool."
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth.responses import Text
 from core.store.base import NotFound
-from runtime.agent.approvals import Answer, NotAccepting, StaleAnswer, approval_event
+from runtime.agent.approvals import Answer, NotAccepting, StaleAnswer, UnknownTool, approval_event, policy_tool_name
 from runtime.agent.event_types import Approval
 from runtime.agent.manager import QueueFull, ShuttingDown
 from runtime.api.deps import ManagerDep, StoreDep, UserAction
@@ -98,5 +98,13 @@ async def get_policy(manager: ManagerDep) -> ToolPolicy:
 
 @router.put("/tools/policy")
 async def set_policy(body: ToolModeBody, manager: ManagerDep) -> ToolPolicy:
-    """Set one tool's mode at run time (`mode: null` removes the entry: the settings apply again)."""
-    return ToolPolicy(**await manager.approvals.set_mode(body.tool, body.mode))
+    """Set one tool's mode at run time (`mode: null` removes the entry, named exactly: the settings apply again).
+    A new entry must name a tool a call can have (`policy_tool_name`: a built-in tool in any case is stored as
+    Claude Code spells it); 422 for one that would match nothing."""
+    tool = body.tool
+    if body.mode is not None:
+        try:
+            tool = policy_tool_name(tool)
+        except UnknownTool as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+    return ToolPolicy(**await manager.approvals.set_mode(tool, body.mode))

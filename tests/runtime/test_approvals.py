@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from claude_agent_sdk import PermissionResult, PermissionResultAllow, PermissionResultDeny
 
-from runtime.agent.approvals import Answer, NotAccepting, StaleAnswer
+from runtime.agent.approvals import Answer, NotAccepting, StaleAnswer, UnknownTool, policy_tool_name
 from tests.runtime import test_worker
 from tests.runtime.fake_claude import Ask, Item, calls, init, result, tool_result, tool_use
 from tests.runtime.test_worker import FINAL, Blu, of_type
@@ -255,3 +255,20 @@ async def test_a_call_whose_input_is_over_the_stored_budget_still_gets_its_answe
     assert status["status"] == "complete"
     (_, answer), *_ = blu.claude.clients[0].permissions
     assert isinstance(answer, PermissionResultAllow)
+
+
+def test_a_policy_entry_names_a_tool_as_claude_code_spells_it() -> None:
+    """Entries match calls exactly: a built-in tool typed in another case is the tool's own name, and a name no
+    call can have (it would silently do nothing) is refused."""
+    assert [policy_tool_name(n) for n in ("bash", "BASH", "webfetch", "Bash", "NewToolOfNextYear")] == [
+        "Bash",
+        "Bash",
+        "WebFetch",
+        "Bash",
+        "NewToolOfNextYear",
+    ]
+    assert policy_tool_name("mcp__github") == "mcp__github"
+    assert policy_tool_name("mcp__my-server__do_it") == "mcp__my-server__do_it"
+    for name in ("rm", "x" * 200, "mcp__", "mcp____tool", "mcp__server__", "mcp__server__*", "shell_exec"):
+        with pytest.raises(UnknownTool):
+            policy_tool_name(name)

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from runtime.standin import StandinServer
 from tests.support.server import BluClient, BluServer
 
@@ -138,3 +140,20 @@ def test_a_tool_the_policy_denies_or_allows_again_changes_what_a_hot_session_off
     set_bash(None)
     tier, tools = turn("policy-five")
     assert tier == "warm" and "Bash" in tools, (tier, tools)
+
+
+def test_the_policy_api_stores_the_tools_name_and_refuses_one_that_matches_nothing(api: BluClient) -> None:
+    def put(tool: str, mode: str | None) -> httpx.Response:
+        return api.http.put("/api/tools/policy", json={"tool": tool, "mode": mode})
+
+    try:
+        answered = put("bash", "ask")
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["run_time"].get("Bash") == "ask" and "bash" not in answered.json()["run_time"]
+        for name, why in (("mcp__", "names no MCP tool"), ("rm", "No Claude Code tool"), ("x" * 200, "No Claude")):
+            refused = put(name, "ask")
+            assert refused.status_code == 422 and why in refused.json()["detail"], refused.text
+        assert "rm" not in api.http.get("/api/tools/policy").json()["run_time"]
+        assert put("stale_entry", None).status_code == 200  # removing is by the exact name, whatever it is
+    finally:
+        put("Bash", None)
