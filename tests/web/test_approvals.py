@@ -110,6 +110,10 @@ def test_an_answer_after_a_restart_continues_the_work(
     card = page.locator(CARD)
     # Reloaded from the new process (the stream reset): no turn holds it now, and the card says so.
     card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
+    # The cut turn's reply (its Bash card cut by the restart) offers Retry while its work waits for the answer.
+    cut = page.locator("li.msg--assistant").first
+    cut.locator("[data-action=retry-turn]").wait_for()
+    assert cut.get_attribute("data-state") == "interrupted"
     card.locator("[data-testid=approval-allow]").click()
     card.wait_for(state="detached")
     wait_for_file(asking_server.data_dir / "workspace" / "after-restart.txt")
@@ -119,6 +123,16 @@ def test_an_answer_after_a_restart_continues_the_work(
     assert "Ran touch after-restart.txt" in body_of(
         page.locator("li.msg--assistant").last
     )  # markdown drops the backticks
+    # Its work went on in the new turn: nothing is left to retry there, now or after a reload.
+    assert cut.locator("[data-action=retry-turn], [data-action=continue]").count() == 0
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    page.locator("li.msg--assistant[data-state=complete]").wait_for()
+    cut = page.locator("li.msg--assistant").first
+    assert cut.get_attribute("data-state") == "interrupted"
+    assert cut.locator("details.tool").count() == 1
+    assert cut.locator("[data-action=retry-turn], [data-action=continue]").count() == 0
+    screenshot(page, "desktop-continued-after-restart")
 
 
 def test_a_question_shows_choices_and_the_choice_reaches_claude(

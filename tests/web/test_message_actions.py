@@ -247,3 +247,48 @@ def test_delete_a_session_with_undo(
         assert time.monotonic() < deadline, "not deleted"
         time.sleep(0.2)
     assert link.count() == 0
+
+
+def test_retry_answers_a_scheduled_runs_prompt_again_never_as_the_persons_message(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    # A scheduled run's prompt (like Blu's note) is not the person's words: Retry on its failed reply answers it
+    # again in place (Regenerate: the failed reply kept as an earlier version), and sends nothing as "You".
+    sid = api.new_session()
+    # Three failures: the CLI's first try and its two retries (CLAUDE_CODE_MAX_RETRIES=2); the Retry succeeds.
+    prompt = f"Nightly check {time.time_ns()} [[error status=529 times=3]]"
+    made = api.http.post(
+        "/api/schedules",
+        json={
+            "name": "Nightly",
+            "prompt": prompt,
+            "repeat": "every day at 03:00",
+            "target": "session",
+            "session_id": sid,
+            "paused": True,
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert api.http.post(f"/api/schedules/{made.json()['id']}/run").status_code == 202
+    page = logged_in().new_page()
+    open_app(page, blu.url, f"/#/s/{sid}")
+    failed = wait_last_assistant(page, "error", timeout=60_000)
+    wait_idle(page)
+    asked = page.locator("li.msg--user")
+    assert asked.locator(".msg__who").all_inner_texts() == ["Scheduled run"]
+    assert failed.locator("[data-action=retry-turn]").count() == 0  # not "send the same message again"
+    retry = failed.locator(".msg__actions > [data-action=regenerate]")
+    assert retry.inner_text() == "Retry"
+    retry.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 1", timeout=60_000
+    )
+    wait_idle(page)
+    assert asked.locator(".msg__who").all_inner_texts() == ["Scheduled run"]  # still one prompt, the schedule's
+    stored = api.messages(sid)
+    assert [(m["role"], m["sent_by"]) for m in stored if m["role"] == "user"] == [("user", "schedule")]
+    assert [m["state"] for m in stored if m["role"] == "assistant"] == ["error", "complete"]
+    screenshot(page, "desktop-retry-scheduled-run")
+    # Who sent a message is the server's to say: a client cannot pass its words off as a schedule's or Blu's.
+    forged = api.http.post(f"/api/sessions/{sid}/messages", json={"text": "hi", "sent_by": "schedule"})
+    assert forged.status_code == 422, forged.text

@@ -62,3 +62,47 @@ def test_the_undo_bar_keeps_its_button_inside_at_360(
     assert button["x"] + button["width"] <= 360, button
     bar.get_by_role("button", name="Undo").click()  # leave the session in place
     bar.wait_for(state="detached")
+
+
+PHONE_360 = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+FIELD = "e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; }"
+
+
+def test_the_rename_field_and_the_message_box_have_room_at_360(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    # At 360 × 740 the name being edited and the message being written each get most of the width and a
+    # finger's height (44 px), with every button still on screen; also while a turn runs (Stop beside Send).
+    sid = api.new_session()
+    name = f"Weekly groceries and the plan for the garden {secrets.token_hex(2)}"
+    assert api.http.patch(f"/api/sessions/{sid}", json={"name": name}).status_code == 200
+    page = logged_in(**PHONE_360).new_page()
+    open_app(page, blu.url, f"/#/s/{sid}")
+
+    page.get_by_role("button", name="Rename this session").tap()
+    field = page.locator("#rename-input")
+    field.wait_for()
+    width, height = field.evaluate(FIELD)
+    screenshot(page, "phone-360-rename")
+    assert width >= 220 and height >= 44, (width, height)
+    for label in ("Save", "Cancel"):
+        box = page.locator(".topbar__rename").get_by_role("button", name=label).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360 and box["height"] >= 44, (label, box)
+    page.keyboard.press("Escape")
+
+    box = page.locator("#composer-input")
+    page.get_by_test_id("attach-button").wait_for()
+    width, height = box.evaluate(FIELD)
+    screenshot(page, "phone-360-composer")
+    assert width >= 220 and height >= 44, (width, height)
+    box.fill("[[slow ms=300]] [[words n=200]]")
+    box.press("Enter")
+    page.locator(".composer__stop").wait_for()
+    box.fill("A second thought, typed while Blu answers")
+    width, height = box.evaluate(FIELD)
+    screenshot(page, "phone-360-composer-running")
+    assert width >= 200 and height >= 44, (width, height)
+    for button in page.locator(".composer__buttons button:visible").all():
+        b = button.bounding_box()
+        assert b and b["x"] + b["width"] <= 360 and b["width"] >= 44 and b["height"] >= 44, b
+    page.locator(".composer__stop").tap()

@@ -80,3 +80,43 @@ def test_search_finds_an_old_message_and_jumps_to_it(
     results.locator(f".search__hit--session button[data-session-id='{sid}']").wait_for()
     page.locator("#session-search").fill("zzzz-nothing-here")
     results.get_by_text("Nothing found").wait_for()
+
+
+def test_a_hit_names_who_sent_the_message_as_the_chat_does(
+    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+) -> None:
+    # Blu's note (a late approval answer carried in) and a scheduled run's prompt are not the person's words:
+    # a hit names them as the chat's card does, not "You".
+    word = f"narwhal{secrets.token_hex(3)}"
+    sid = api.new_session()
+    api.http.patch(f"/api/sessions/{sid}", json={"name": f"Senders {word[-4:]}"})
+    store = LocalStore(blu.data_dir / LOCAL_DB_NAME)
+    ids: dict[str, str] = {}
+    try:
+        for n, sender in enumerate(["person", "blu", "schedule"]):
+            message = MessageRecord(
+                session_id=sid,
+                id=new_message_id(1_790_100_000.0 + n),
+                role="user",
+                text=f"The {word} report, sent by {sender}.",
+                sent_by=sender,  # type: ignore[arg-type]
+            )
+            store.put_message(message)
+            ids[sender] = message.id
+    finally:
+        store.close()
+    page = logged_in().new_page()
+    open_app(page, blu.url, "/#/new")
+    page.locator("#session-search").fill(word)
+    results = page.get_by_test_id("search-results")
+    labels = {}
+    for sender, message_id in ids.items():
+        hit = results.locator(f"button[data-message-id='{message_id}'] .search__where")
+        hit.wait_for()
+        labels[sender] = hit.inner_text().split(" · ")[0]
+    assert labels == {"person": "You", "blu": "Blu's note", "schedule": "Scheduled run"}
+    # The chat names them the same way.
+    results.locator(f"button[data-message-id='{ids['blu']}']").click()
+    page.wait_for_url(f"**/#/s/{sid}")
+    chat = {s: page.locator(f"li.msg[data-id='{m}'] .msg__who").inner_text() for s, m in ids.items()}
+    assert chat == labels

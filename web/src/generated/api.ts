@@ -2633,6 +2633,8 @@ export interface components {
              * @default
              */
             snippet: string;
+            /** Sent By */
+            sent_by: ("blu" | "person" | "schedule") | null;
         };
         /**
          * SearchResults
