@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import PASSWORD, BluServer
-from tests.web.conftest import Console, ContextFactory, login_context, screenshot
+from tests.web.conftest import AppPage, Console, ContextFactory, screenshot
 from tests.web.helpers import open_app, send, session_id, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -130,16 +130,14 @@ def test_plain_http_from_another_machine_says_why_before_and_after_the_password(
 
 
 def test_a_message_sent_after_the_login_ended_is_back_in_the_box_after_logging_in(
-    own_blu: BluServer, new_context: ContextFactory, console: Console, tmp_path: Path
+    own_blu: BluServer, app_page: AppPage, console: Console, tmp_path: Path
 ) -> None:
     # Tab B logs out (the login ends everywhere); tab A's next message gets 401 and the page shows the login
     # form. What the person typed is not lost: after logging in again it is the session's draft, in the box,
     # with the file attached to it (uploaded already: its chip comes back ready to send).
     console.allow(r"status of 401")
-    context = new_context()
-    login_context(context, own_blu.url)
-    tab_a = context.new_page()
-    open_app(tab_a, own_blu.url)
+    tab_a = app_page(own_blu)
+    context = tab_a.context
     send(tab_a, "Hello before logging out")
     wait_last_assistant(tab_a, "complete")
     opened = session_id(tab_a)
