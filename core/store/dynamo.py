@@ -961,6 +961,7 @@ class DynamoStore:
                             message_id=message.id,
                             role=message.role,
                             snippet=codec.search_snippet(message.text, terms),
+                            sent_by=message.sent_by,
                         )
                     )
         return SearchResults(hits=codec.order_hits(hits + found, limit), complete=complete)

@@ -29,6 +29,7 @@ from core.store.models import (
     ScheduleRunRecord,
     SearchHit,
     SearchResults,
+    Sender,
     SessionRecord,
     ThrottleRecord,
     ToolPolicyRecord,
@@ -255,6 +256,16 @@ class LocalStore:
                 " ORDER BY rowid DESC LIMIT ?",
                 (match, limit),
             ).fetchall()
+            # Who sent each prompt found (the index holds only the text): at most `limit` reads by key.
+            senders: dict[tuple[str, str], Sender] = {}
+            for session_id, ref, role, _, _ in rows:
+                if role != "user":
+                    continue
+                found = self._db.execute(
+                    "SELECT body FROM messages WHERE session_id = ? AND id = ?", (session_id, ref)
+                ).fetchone()
+                if found is not None:
+                    senders[(session_id, ref)] = _load(MessageRecord, found[0]).sent_by
         hits = [
             SearchHit("session", s.id, s.name, s.updated_at, snippet=s.name)
             for s in sessions.values()
@@ -276,6 +287,7 @@ class LocalStore:
                         message_id=ref,
                         role=cast(Role, role),
                         snippet=codec.search_snippet(body, terms),
+                        sent_by=senders.get((session_id, ref), "person"),
                     )
                 )
         return SearchResults(hits=codec.order_hits(hits, limit))

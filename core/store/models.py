@@ -315,6 +315,7 @@ class SearchHit:
     role: Role | None = None
     path: str | None = None
     snippet: str = ""  # the name, the path, or the part of the text around the first match
+    sent_by: Sender | None = None  # a message hit's sender (a prompt may be Blu's note or a schedule's)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.server import PASSWORD, REPO, BluClient, BluServer
+from tests.web.helpers import open_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -215,6 +216,24 @@ def logged_in(new_context: ContextFactory, blu: BluServer) -> Callable[..., Any]
         context = new_context(**options)
         login_context(context, blu.url)
         return context
+
+    return make
+
+
+AppPage = Callable[..., Any]
+
+
+@pytest.fixture
+def app_page(new_context: ContextFactory) -> AppPage:
+    """`app_page(server, path="/", **options)`: a page of the app, logged in and ready (`html[data-ready=app]`),
+    in a context of its own (a device: `options` as for `new_context`); `page.context` opens more tabs in it."""
+
+    def make(server: BluServer, path: str = "/", **options: Any) -> Any:
+        context = new_context(**options)
+        login_context(context, server.url)
+        page = context.new_page()
+        open_app(page, server.url, path)
+        return page
 
     return make
 

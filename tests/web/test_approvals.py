@@ -15,13 +15,12 @@ import pytest
 from tests.support.server import BluServer
 from tests.web.conftest import (
     PHONE,
+    AppPage,
     Console,
-    ContextFactory,
     assert_no_horizontal_overflow,
-    login_context,
     screenshot,
 )
-from tests.web.helpers import body_of, open_app, send, session_id, wait_last_assistant
+from tests.web.helpers import body_of, send, session_id, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -55,12 +54,9 @@ def wait_for_file(path: Path, timeout: float = 60) -> None:
 
 
 def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
-    asking_server: BluServer, new_context: ContextFactory, console: Console
+    asking_server: BluServer, app_page: AppPage, console: Console
 ) -> None:
-    desk = new_context()
-    login_context(desk, asking_server.url)
-    page = desk.new_page()
-    open_app(page, asking_server.url, "/#/new")
+    page = app_page(asking_server, "/#/new")
     send(page, "[[bash cmd='touch two-tabs.txt']]")
     page.wait_for_url("**/#/s/*")
     sid = session_id(page)
@@ -70,10 +66,7 @@ def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
     assert card.locator("[data-testid=approval-input] pre").first.inner_text() == "touch two-tabs.txt"
     page.locator(f"[data-session-id='{sid}'] [data-testid=needs-you]").wait_for()
 
-    phone = new_context(**PHONE_OPTIONS)
-    login_context(phone, asking_server.url)
-    other = phone.new_page()
-    open_app(other, asking_server.url, f"/#/s/{sid}")
+    other = app_page(asking_server, f"/#/s/{sid}", **PHONE_OPTIONS)
     other.locator(CARD).wait_for()
     other.reload()  # a reload shows it again: it comes from the store, not from this tab's memory
     other.wait_for_selector("html[data-ready=app]")
@@ -92,13 +85,10 @@ def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
 
 
 def test_an_answer_after_a_restart_continues_the_work(
-    asking_server: BluServer, new_context: ContextFactory, console: Console
+    asking_server: BluServer, app_page: AppPage, console: Console
 ) -> None:
     console.allow_restart()
-    context = new_context()
-    login_context(context, asking_server.url)
-    page = context.new_page()
-    open_app(page, asking_server.url, "/#/new")
+    page = app_page(asking_server, "/#/new")
     send(page, "Tidy up. [[bash cmd='touch after-restart.txt']]")
     page.wait_for_url("**/#/s/*")
     page.locator(CARD).wait_for()
@@ -110,6 +100,10 @@ def test_an_answer_after_a_restart_continues_the_work(
     card = page.locator(CARD)
     # Reloaded from the new process (the stream reset): no turn holds it now, and the card says so.
     card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
+    # The cut turn's reply (its Bash card cut by the restart) offers Retry while its work waits for the answer.
+    cut = page.locator("li.msg--assistant").first
+    cut.locator("[data-action=retry-turn]").wait_for()
+    assert cut.get_attribute("data-state") == "interrupted"
     card.locator("[data-testid=approval-allow]").click()
     card.wait_for(state="detached")
     wait_for_file(asking_server.data_dir / "workspace" / "after-restart.txt")
@@ -119,15 +113,22 @@ def test_an_answer_after_a_restart_continues_the_work(
     assert "Ran touch after-restart.txt" in body_of(
         page.locator("li.msg--assistant").last
     )  # markdown drops the backticks
+    # Its work went on in the new turn: nothing is left to retry there, now or after a reload.
+    assert cut.locator("[data-action=retry-turn], [data-action=continue]").count() == 0
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    page.locator("li.msg--assistant[data-state=complete]").wait_for()
+    cut = page.locator("li.msg--assistant").first
+    assert cut.get_attribute("data-state") == "interrupted"
+    assert cut.locator("details.tool").count() == 1
+    assert cut.locator("[data-action=retry-turn], [data-action=continue]").count() == 0
+    screenshot(page, "desktop-continued-after-restart")
 
 
 def test_a_question_shows_choices_and_the_choice_reaches_claude(
-    new_context: ContextFactory, blu: BluServer, console: Console
+    app_page: AppPage, blu: BluServer, console: Console
 ) -> None:
-    context = new_context()
-    login_context(context, blu.url)
-    page = context.new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new")
     send(page, f"[[tool name=AskUserQuestion input='{json.dumps(QUESTION)}']]")
     card = page.locator(CARD)
     card.wait_for()
@@ -139,13 +140,8 @@ def test_a_question_shows_choices_and_the_choice_reaches_claude(
     assert "Red" in body_of(reply)
 
 
-def test_the_tool_policy_is_changed_in_the_ui(
-    asking_server: BluServer, new_context: ContextFactory, console: Console
-) -> None:
-    context = new_context(**PHONE_OPTIONS)
-    login_context(context, asking_server.url)
-    page = context.new_page()
-    open_app(page, asking_server.url, "/#/new")
+def test_the_tool_policy_is_changed_in_the_ui(asking_server: BluServer, app_page: AppPage, console: Console) -> None:
+    page = app_page(asking_server, "/#/new", **PHONE_OPTIONS)
     page.get_by_role("button", name="Sessions", exact=True).tap()  # the sidebar is a drawer on a phone
     page.locator("[data-testid=policy-open]").tap()
     dialog = page.locator("[data-testid=policy]")
@@ -174,13 +170,10 @@ def test_the_tool_policy_is_changed_in_the_ui(
 
 
 def test_a_deny_is_credited_to_the_person_and_blus_note_after_a_restart_is_not_theirs(
-    asking_server: BluServer, new_context: ContextFactory, console: Console
+    asking_server: BluServer, app_page: AppPage, console: Console
 ) -> None:
     console.allow_restart()
-    context = new_context()
-    login_context(context, asking_server.url)
-    page = context.new_page()
-    open_app(page, asking_server.url, "/#/new")
+    page = app_page(asking_server, "/#/new")
     # Deny: the tool card says the person refused it (the call's recorded decision), not Claude Code's settings.
     send(page, "Deny me [[bash cmd='rm -rf /tmp/nothing']]")
     page.wait_for_url("**/#/s/*")

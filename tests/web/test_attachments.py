@@ -13,8 +13,8 @@ from runtime.standin import StandinServer
 from tests.runtime.conftest import model_env
 from tests.runtime.test_attachments import png
 from tests.support.server import BluServer
-from tests.web.conftest import ContextFactory, login_context, screenshot
-from tests.web.helpers import open_app, session_id, wait_last_assistant
+from tests.web.conftest import AppPage, screenshot
+from tests.web.helpers import session_id, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 
@@ -43,12 +43,9 @@ PASTE = """([data, name]) => {
 
 
 def test_pasted_image_and_picked_file_reach_claude(
-    new_context: ContextFactory, blu_model: BluServer, model: StandinServer, tmp_path: Path
+    app_page: AppPage, blu_model: BluServer, model: StandinServer, tmp_path: Path
 ) -> None:
-    context = new_context()
-    login_context(context, blu_model.url)
-    page = context.new_page()
-    open_app(page, blu_model.url, "/#/new")
+    page = app_page(blu_model, "/#/new")
     picture = png(3, 2)
     page.evaluate(PASTE, [base64.b64encode(picture).decode(), "shot.png"])
     notes = tmp_path / "notes.txt"

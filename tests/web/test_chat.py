@@ -6,17 +6,15 @@ from __future__ import annotations
 import secrets
 import struct
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import screenshot
+from tests.web.conftest import AppPage, screenshot
 from tests.web.helpers import (
     assistant_messages,
     body_of,
-    open_app,
     send,
     session_id,
     streamed_text_samples,
@@ -37,11 +35,8 @@ def tiny_png(width: int = 3, height: int = 2) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def test_start_a_session_and_watch_the_answer_stream(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
-) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url)
+def test_start_a_session_and_watch_the_answer_stream(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    page = app_page(blu)
     page.get_by_role("button", name="+ New session").click()
     assert page.locator("#composer-input").evaluate("e => document.activeElement === e")
     send(page, "[[slow ms=80]] [[words n=40]]")
@@ -76,9 +71,8 @@ def test_start_a_session_and_watch_the_answer_stream(
     assert "in ·" in final.locator(".msg__usage").inner_text()
 
 
-def test_tool_use_is_a_card_and_its_file_an_artifact(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_tool_use_is_a_card_and_its_file_an_artifact(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     name = f"notes-{secrets.token_hex(3)}.md"
     send(page, f'[[write path={name} content="# Shopping\\n\\n- **eggs**\\n- milk\\n\\n```python\\nprint(42)\\n```"]]')
 
@@ -137,9 +131,8 @@ def test_tool_use_is_a_card_and_its_file_an_artifact(logged_in: Callable[..., An
     page.keyboard.press("Escape")
 
 
-def test_keyboard_only(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_keyboard_only(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     # The first stop for Tab on the page is a skip link to the message box.
     first_focusable = page.evaluate("() => document.querySelector('#root a, #root button, #root input').className")
     assert first_focusable == "skip-link"
@@ -163,9 +156,8 @@ def test_keyboard_only(logged_in: Callable[..., Any], blu: BluServer) -> None:
     assert page.evaluate("() => document.activeElement.classList.contains('session-link')")
 
 
-def test_markdown_is_rendered_and_model_html_never_runs(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_markdown_is_rendered_and_model_html_never_runs(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     evil = (
         "# Title\\n\\nSome *text* and `code`.\\n\\n```python\\ndef f():\\n    return 1\\n```\\n\\n"
         '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" onerror="window.__xss=1">'
@@ -190,9 +182,8 @@ def test_markdown_is_rendered_and_model_html_never_runs(logged_in: Callable[...,
     assert "<script>" in page.locator("li.msg--user .msg__body").inner_text()
 
 
-def test_stop_a_long_turn_and_see_the_queue(logged_in: Callable[..., Any], blu: BluServer, api: BluClient) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_stop_a_long_turn_and_see_the_queue(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    page = app_page(blu, "/#/new")
     send(page, "[[sleep s=30]] take your time")
     wait_last_assistant(page, "running")
     stop = page.get_by_role("button", name="Stop the running turn")
@@ -223,9 +214,8 @@ def test_stop_a_long_turn_and_see_the_queue(logged_in: Callable[..., Any], blu: 
     assert states == ["interrupted", "complete"]
 
 
-def test_a_failed_turn_shows_its_error(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_a_failed_turn_shows_its_error(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     send(page, "[[error status=529]] are you there")
     failed = wait_last_assistant(page, "error")
     assert failed.locator(".msg__badge").inner_text() == "Failed"
@@ -234,11 +224,8 @@ def test_a_failed_turn_shows_its_error(logged_in: Callable[..., Any], blu: BluSe
     wait_idle(page)
 
 
-def test_retry_sends_the_prompt_of_a_failed_reply_again(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
-) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_retry_sends_the_prompt_of_a_failed_reply_again(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    page = app_page(blu, "/#/new")
     # Three failures: the CLI's first try and its two retries (CLAUDE_CODE_MAX_RETRIES=2); the Retry succeeds.
     send(page, "[[error status=529 times=3]] try me")
     failed = wait_last_assistant(page, "error")
@@ -261,9 +248,8 @@ def test_retry_sends_the_prompt_of_a_failed_reply_again(
     assert assistant_messages(page).last.get_by_role("button", name="Retry: send the same message again").count() == 0
 
 
-def test_right_to_left_text_runs_right_to_left(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_right_to_left_text_runs_right_to_left(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     send(page, 'هذا اختبار. [[say text="هذا اختبار."]]')
     reply = wait_last_assistant(page, "complete")
     direction = "e => getComputedStyle(e).direction"
@@ -281,9 +267,8 @@ def test_right_to_left_text_runs_right_to_left(logged_in: Callable[..., Any], bl
     assert assistant_messages(page).last.locator(".msg__body p").first.evaluate(direction) == "ltr"
 
 
-def test_a_turn_waiting_for_a_claude_process_says_so(new_context: Any, tmp_path: Any) -> None:
+def test_a_turn_waiting_for_a_claude_process_says_so(app_page: AppPage, tmp_path: Any) -> None:
     from runtime.agent.capacity import CLI_MEMORY_MIB, RESERVED_MEMORY_MIB
-    from tests.web.conftest import login_context
 
     server = BluServer(tmp_path / "data", env={"BLU_TASK_MEMORY_MIB": str(RESERVED_MEMORY_MIB + CLI_MEMORY_MIB)})
     server.start()
@@ -291,10 +276,8 @@ def test_a_turn_waiting_for_a_claude_process_says_so(new_context: Any, tmp_path:
         api = server.client()
         busy = api.new_session()
         long_turn = api.send(busy, "[[sleep s=60]]")
-        context = new_context()
-        login_context(context, server.url)
-        page = context.new_page()
-        open_app(page, server.url, "/#/new")
+        page = app_page(server, "/#/new")
+        context = page.context
         for _ in range(15):
             events = api.read(busy, wait=2)["events"]
             if any(e["type"] == "turn.status" and e["data"]["status"] == "running" for e in events):
@@ -313,11 +296,8 @@ def test_a_turn_waiting_for_a_claude_process_says_so(new_context: Any, tmp_path:
         server.stop()
 
 
-def test_a_long_message_shows_that_it_is_shortened_and_opens_whole(
-    logged_in: Callable[..., Any], blu: BluServer
-) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_a_long_message_shows_that_it_is_shortened_and_opens_whole(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     japanese = "日本語のテキスト。" * 11_000  # 99,000 characters, 297 kB
     send(page, japanese)
     wait_last_assistant(page, "complete", timeout=60_000)

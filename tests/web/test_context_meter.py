@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import screenshot
+from tests.web.conftest import AppPage, screenshot
 from tests.web.helpers import open_app, send, session_id, wait_idle, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -18,11 +17,8 @@ def _percent(session: dict[str, Any]) -> int:
     return round(session["context_tokens"] / session["context_window"] * 100)
 
 
-def test_header_shows_the_meter_and_warns_from_80_percent(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
-) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_header_shows_the_meter_and_warns_from_80_percent(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    page = app_page(blu, "/#/new")
     send(page, "[[usage cache_read=1000]] a first question")
     page.wait_for_url("**/#/s/*")
     sid = session_id(page)

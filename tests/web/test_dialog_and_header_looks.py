@@ -3,14 +3,11 @@ invalid MCP server name that says what a valid one is, and a phone header that l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, assert_no_horizontal_overflow, screenshot
-from tests.web.helpers import open_app, send
+from tests.web.conftest import DESKTOP, AppPage, assert_no_horizontal_overflow, screenshot
+from tests.web.helpers import send
 
 pytestmark = pytest.mark.browser
 
@@ -18,9 +15,8 @@ STYLE_JS = """(el) => { const s = getComputedStyle(el);
     return {font: s.fontFamily, radius: s.borderTopLeftRadius, border: s.borderTopStyle, height: el.offsetHeight}; }"""
 
 
-def test_the_tool_policy_dialog_looks_like_the_other_dialogs(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in(viewport=DESKTOP).new_page()
-    open_app(page, blu.url)
+def test_the_tool_policy_dialog_looks_like_the_other_dialogs(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, viewport=DESKTOP)
     page.get_by_test_id("open-tools").click()
     tools_title = page.locator("#servers-title").evaluate(STYLE_JS)
     page.get_by_test_id("servers-dialog").get_by_role("button", name="Close").click()
@@ -36,9 +32,8 @@ def test_the_tool_policy_dialog_looks_like_the_other_dialogs(logged_in: Callable
     screenshot(page, "desktop-tool-policy")
 
 
-def test_an_invalid_mcp_server_name_says_what_a_valid_one_is(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in(viewport=DESKTOP).new_page()
-    open_app(page, blu.url)
+def test_an_invalid_mcp_server_name_says_what_a_valid_one_is(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, viewport=DESKTOP)
     page.get_by_test_id("open-tools").click()
     dialog = page.get_by_test_id("servers-dialog")
     dialog.get_by_role("button", name="Add server").click()
@@ -52,11 +47,8 @@ def test_an_invalid_mcp_server_name_says_what_a_valid_one_is(logged_in: Callable
 
 
 @pytest.mark.parametrize("width", [390, 360])
-def test_a_phone_header_leaves_the_name_room_and_shows_the_cost(
-    logged_in: Callable[..., Any], blu: BluServer, width: int
-) -> None:
-    page = logged_in(viewport={"width": width, "height": 780}, is_mobile=True, has_touch=True).new_page()
-    open_app(page, blu.url, "/#/new")
+def test_a_phone_header_leaves_the_name_room_and_shows_the_cost(app_page: AppPage, blu: BluServer, width: int) -> None:
+    page = app_page(blu, "/#/new", viewport={"width": width, "height": 780}, is_mobile=True, has_touch=True)
     send(page, "URL check five [[say text=ok]]")
     page.wait_for_selector("li.msg--assistant[data-state=complete]")
     page.get_by_test_id("session-usage").get_by_text("$", exact=False).wait_for()

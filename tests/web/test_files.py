@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.s3 import runtime_env, s3_server
 from tests.support.server import BluServer
-from tests.web.conftest import login_context
+from tests.web.conftest import AppPage, login_context
 from tests.web.helpers import open_app
 
 MB = 1024 * 1024
@@ -121,14 +121,13 @@ def test_large_files_go_through_the_bucket(
     assert any(r.startswith(f"GET {endpoint}/{BUCKET}/downloads/") for r in requests), requests
 
 
-def test_the_files_panel_says_what_a_listing_leaves_out(logged_in: Callable[..., Any], blu: BluServer) -> None:
+def test_the_files_panel_says_what_a_listing_leaves_out(app_page: AppPage, blu: BluServer) -> None:
     folder = blu.data_dir / "workspace" / "left-out"
     folder.mkdir(exist_ok=True)
     (folder / "shown.txt").write_text("x")
     (folder / "back\\slash.txt").write_text("x")  # a name the file API refuses
     (folder / "link").symlink_to("/etc/hostname")
-    page = logged_in().new_page()
-    open_app(page, blu.url)
+    page = app_page(blu)
     panel = page.locator("#panel")
     if not panel.is_visible():
         page.get_by_role("button", name="Artifacts and files").click()

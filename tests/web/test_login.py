@@ -4,12 +4,13 @@ throttling (with the wait time), and no password anywhere but a POST body."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.server import PASSWORD, BluServer
-from tests.web.conftest import Console, ContextFactory, login_context, screenshot
+from tests.web.conftest import AppPage, Console, ContextFactory, screenshot
 from tests.web.helpers import open_app, send, session_id, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -129,18 +130,21 @@ def test_plain_http_from_another_machine_says_why_before_and_after_the_password(
 
 
 def test_a_message_sent_after_the_login_ended_is_back_in_the_box_after_logging_in(
-    own_blu: BluServer, new_context: ContextFactory, console: Console
+    own_blu: BluServer, app_page: AppPage, console: Console, tmp_path: Path
 ) -> None:
     # Tab B logs out (the login ends everywhere); tab A's next message gets 401 and the page shows the login
-    # form. What the person typed is not lost: after logging in again it is the session's draft, in the box.
+    # form. What the person typed is not lost: after logging in again it is the session's draft, in the box,
+    # with the file attached to it (uploaded already: its chip comes back ready to send).
     console.allow(r"status of 401")
-    context = new_context()
-    login_context(context, own_blu.url)
-    tab_a = context.new_page()
-    open_app(tab_a, own_blu.url)
+    tab_a = app_page(own_blu)
+    context = tab_a.context
     send(tab_a, "Hello before logging out")
     wait_last_assistant(tab_a, "complete")
     opened = session_id(tab_a)
+    notes = tmp_path / "minutes.txt"
+    notes.write_text("what was decided")
+    tab_a.get_by_test_id("attach-input").set_input_files(str(notes))
+    tab_a.locator("[data-testid=attachment-tray] [data-state=ready]").wait_for()
     tab_b = context.new_page()
     open_app(tab_b, own_blu.url, f"/#/s/{opened}")
     tab_b.get_by_role("button", name="Log out").click()
@@ -154,5 +158,19 @@ def test_a_message_sent_after_the_login_ended_is_back_in_the_box_after_logging_i
     tab_a.wait_for_selector("html[data-ready=app]")
     assert session_id(tab_a) == opened
     tab_a.wait_for_function("t => document.querySelector('#composer-input')?.value === t", arg=important)
-    # Nothing was stored for it: it waits to be sent.
+    chip = tab_a.locator("[data-testid=attachment-tray] [data-testid=attachment]")
+    assert chip.count() == 1 and chip.get_attribute("data-state") == "ready"
+    assert "minutes.txt" in chip.inner_text()
+    # Nothing was stored for it: it waits to be sent, and goes with its file.
     assert important not in tab_a.locator("li.msg--user").all_inner_texts()
+    tab_a.press("#composer-input", "Enter")
+    wait_last_assistant(tab_a, "complete")
+    sent = tab_a.locator("li.msg--user").last
+    assert important in sent.inner_text()
+    assert "minutes.txt" in sent.locator(".msg__attachments").inner_text()
+    assert tab_a.get_by_test_id("attachment-tray").is_hidden()
+    # A reload brings back neither: sending cleared the draft, its attachments with it.
+    tab_a.reload()
+    tab_a.wait_for_selector("html[data-ready=app]")
+    assert tab_a.locator("#composer-input").input_value() == ""
+    assert tab_a.locator("[data-testid=attachment-tray] [data-testid=attachment]").count() == 0

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import DESKTOP, PHONE, Console, screenshot
+from tests.web.conftest import DESKTOP, PHONE, AppPage, Console, screenshot
 from tests.web.helpers import assistant_messages, body_of, open_app, send, session_id, wait_idle, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -25,13 +24,9 @@ def menu_action(message: Any, name: str) -> None:
 
 
 @VIEWPORTS
-def test_copy_edit_and_resend(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
-) -> None:
+def test_copy_edit_and_resend(app_page: AppPage, blu: BluServer, api: BluClient, viewport: dict[str, int]) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    context = logged_in(viewport=viewport, permissions=["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport, permissions=["clipboard-read", "clipboard-write"])
     send(page, "first [[say text='**One** answer']]")
     wait_last_assistant(page, "complete")
     original = session_id(page)
@@ -85,12 +80,11 @@ def wait_current_reply_complete(page: Any, earlier: int) -> Any:
 
 @VIEWPORTS
 def test_regenerate_keeps_the_earlier_version_collapsed_in_the_same_session(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    context = logged_in(viewport=viewport)
-    page = context.new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
+    context = page.context
     send(page, "first [[say text='One']]")
     wait_last_assistant(page, "complete")
     prompt = "second [[say text='Two, **as written the first time**']]"
@@ -173,11 +167,10 @@ def test_regenerate_keeps_the_earlier_version_collapsed_in_the_same_session(
 
 @VIEWPORTS
 def test_esc_stops_continue_and_cancel_a_queued_message(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "[[slow ms=150]] [[words n=300]]")
     page.wait_for_selector("li.msg--assistant[data-state=running] .msg__text")
     send(page, "queued one [[say text='never']]")
@@ -216,11 +209,10 @@ def test_esc_stops_continue_and_cancel_a_queued_message(
 
 @VIEWPORTS
 def test_delete_a_session_with_undo(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "to be deleted [[say text='bye']]")
     wait_last_assistant(page, "complete")
     wait_idle(page)
@@ -247,3 +239,47 @@ def test_delete_a_session_with_undo(
         assert time.monotonic() < deadline, "not deleted"
         time.sleep(0.2)
     assert link.count() == 0
+
+
+def test_retry_answers_a_scheduled_runs_prompt_again_never_as_the_persons_message(
+    app_page: AppPage, blu: BluServer, api: BluClient
+) -> None:
+    # A scheduled run's prompt (like Blu's note) is not the person's words: Retry on its failed reply answers it
+    # again in place (Regenerate: the failed reply kept as an earlier version), and sends nothing as "You".
+    sid = api.new_session()
+    # Three failures: the CLI's first try and its two retries (CLAUDE_CODE_MAX_RETRIES=2); the Retry succeeds.
+    prompt = f"Nightly check {time.time_ns()} [[error status=529 times=3]]"
+    made = api.http.post(
+        "/api/schedules",
+        json={
+            "name": "Nightly",
+            "prompt": prompt,
+            "repeat": "every day at 03:00",
+            "target": "session",
+            "session_id": sid,
+            "paused": True,
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert api.http.post(f"/api/schedules/{made.json()['id']}/run").status_code == 202
+    page = app_page(blu, f"/#/s/{sid}")
+    failed = wait_last_assistant(page, "error", timeout=60_000)
+    wait_idle(page)
+    asked = page.locator("li.msg--user")
+    assert asked.locator(".msg__who").all_inner_texts() == ["Scheduled run"]
+    assert failed.locator("[data-action=retry-turn]").count() == 0  # not "send the same message again"
+    retry = failed.locator(".msg__actions > [data-action=regenerate]")
+    assert retry.inner_text() == "Retry"
+    retry.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('li.msg--assistant[data-state=complete]').length === 1", timeout=60_000
+    )
+    wait_idle(page)
+    assert asked.locator(".msg__who").all_inner_texts() == ["Scheduled run"]  # still one prompt, the schedule's
+    stored = api.messages(sid)
+    assert [(m["role"], m["sent_by"]) for m in stored if m["role"] == "user"] == [("user", "schedule")]
+    assert [m["state"] for m in stored if m["role"] == "assistant"] == ["error", "complete"]
+    screenshot(page, "desktop-retry-scheduled-run")
+    # Who sent a message is the server's to say: a client cannot pass its words off as a schedule's or Blu's.
+    forged = api.http.post(f"/api/sessions/{sid}/messages", json={"text": "hi", "sent_by": "schedule"})
+    assert forged.status_code == 422, forged.text

@@ -3,14 +3,11 @@ stand-in's notice bar) it opens below its button, lower down above it; on deskto
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, screenshot
-from tests.web.helpers import open_app, send, wait_idle, wait_last_assistant
+from tests.web.conftest import DESKTOP, PHONE, AppPage, screenshot
+from tests.web.helpers import send, wait_idle, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -32,11 +29,10 @@ COVERED_JS = """(menu) => {
 
 @VIEWPORTS
 def test_the_menu_of_a_message_at_the_top_opens_fully_visible(
-    logged_in: Callable[..., Any], blu: BluServer, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport, permissions=["clipboard-read", "clipboard-write"]).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport, permissions=["clipboard-read", "clipboard-write"])
     page.get_by_test_id("model-notice").wait_for()  # the stand-in's bar sits right above the chat
     send(page, "first [[say text='One']]")
     wait_last_assistant(page, "complete")

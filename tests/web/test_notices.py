@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, screenshot
-from tests.web.helpers import open_app, send
+from tests.web.conftest import DESKTOP, PHONE, AppPage, screenshot
+from tests.web.helpers import send
 
 pytestmark = pytest.mark.browser
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -33,11 +30,10 @@ SETTLED_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimat
 
 @VIEWPORTS
 def test_the_undo_bar_stacks_with_the_toasts_before_it(
-    logged_in: Callable[..., Any], blu: BluServer, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "toasts and undo [[say text=ok]]")
     page.wait_for_selector("li.msg--assistant[data-state=complete]")
     page.get_by_role("button", name="Archive this session").click()
@@ -53,12 +49,9 @@ def test_the_undo_bar_stacks_with_the_toasts_before_it(
 
 
 @VIEWPORTS
-def test_a_toast_never_covers_the_status_line(
-    logged_in: Callable[..., Any], blu: BluServer, viewport: dict[str, int]
-) -> None:
+def test_a_toast_never_covers_the_status_line(app_page: AppPage, blu: BluServer, viewport: dict[str, int]) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "[[slow ms=150]] [[words n=300]]")
     page.wait_for_selector("li.msg--assistant[data-state=running] .msg__text")
     send(page, "queued one [[say text='never']]")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import PHONE, assert_no_horizontal_overflow, screenshot
+from tests.web.conftest import PHONE, AppPage, assert_no_horizontal_overflow, screenshot
 from tests.web.helpers import open_app
 
 pytestmark = pytest.mark.browser
@@ -33,10 +33,8 @@ SHOWN_JS = """async () => {
 }"""
 
 
-def test_the_service_worker_registers_and_the_manifest_is_served(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    context = logged_in()
-    page = context.new_page()
-    open_app(page, blu.url)
+def test_the_service_worker_registers_and_the_manifest_is_served(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu)
     registration = page.evaluate(READY_JS)
     assert registration == {"script": f"{blu.url}/sw.js", "scope": f"{blu.url}/"}
 
@@ -95,10 +93,8 @@ def test_a_pushed_notice_is_shown_with_its_link(logged_in: Callable[..., Any], b
     }
 
 
-def test_the_dialog_sets_the_kinds_on_a_phone(logged_in: Callable[..., Any], blu: BluServer, api: BluClient) -> None:
-    context = logged_in(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    open_app(page, blu.url)
+def test_the_dialog_sets_the_kinds_on_a_phone(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    page = app_page(blu, viewport=PHONE, is_mobile=True, has_touch=True)
     page.get_by_role("button", name="Sessions").tap()
     page.get_by_test_id("notifications-open").tap()
     dialog = page.get_by_test_id("notifications-dialog")

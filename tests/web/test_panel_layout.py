@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.helpers import open_app
+from tests.web.conftest import AppPage
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +33,8 @@ def widen(page: Any) -> None:
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
-def test_the_panel_open_beside_the_chat_closes_when_the_window_narrows(
-    logged_in: Callable[..., Any], blu: BluServer
-) -> None:
-    page = logged_in(viewport={"width": 1400, "height": 800}).new_page()
-    open_app(page, blu.url, "/#/new")
+def test_the_panel_open_beside_the_chat_closes_when_the_window_narrows(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new", viewport={"width": 1400, "height": 800})
     panel = page.locator("#panel")
     files_button = page.get_by_role("button", name="Artifacts and files")
     panel.wait_for()  # open beside the chat on a wide window

@@ -8,8 +8,16 @@ import secrets
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import PHONE, Console, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
-from tests.web.helpers import open_app, wait_last_assistant
+from tests.web.conftest import (
+    PHONE,
+    AppPage,
+    Console,
+    ContextFactory,
+    assert_no_horizontal_overflow,
+    login_context,
+    screenshot,
+)
+from tests.web.helpers import wait_last_assistant
 
 pytestmark = pytest.mark.browser
 PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -72,16 +80,13 @@ def test_phone_layout_has_no_horizontal_overflow(
     screenshot(page, "phone-new-chat")
 
 
-def test_desktop_screens(new_context: ContextFactory, blu: BluServer, api: BluClient) -> None:
+def test_desktop_screens(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
     """Screenshots of the desktop chat with the panel, in the light and the dark theme."""
     sid = api.new_session()
     api.turn(sid, "[[say text='## Plan\\n\\n1. **Pack**\\n2. Go\\n\\n```bash\\necho ready\\n```']] plan my trip")
     api.turn(sid, "[[say text='Sure, done.']] and book the train", channel="voice")
     for scheme in ("light", "dark"):
-        context = new_context(color_scheme=scheme)
-        login_context(context, blu.url)
-        page = context.new_page()
-        open_app(page, blu.url, f"/#/s/{sid}")
+        page = app_page(blu, f"/#/s/{sid}", color_scheme=scheme)
         wait_last_assistant(page, "complete")
         spoken = page.locator("li.msg--user[data-channel=voice]")
         assert spoken.locator(".msg__channel").inner_text() == "Voice"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import PHONE, ContextFactory, login_context
-from tests.web.helpers import open_app, send, wait_last_assistant
+from tests.web.conftest import PHONE, AppPage
+from tests.web.helpers import send, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 
@@ -23,13 +23,9 @@ BOX = """() => {
 }"""
 
 
-def test_the_message_box_keeps_its_width_beside_stop_and_send_on_a_phone(
-    new_context: ContextFactory, blu: BluServer
-) -> None:
-    context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    login_context(context, blu.url)
-    page = context.new_page()
-    open_app(page, blu.url, "/#/new")
+def test_the_message_box_keeps_its_width_beside_stop_and_send_on_a_phone(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new", viewport=PHONE, is_mobile=True, has_touch=True)
+    context = page.context
     send(page, "a long one [[slow ms=200]] [[words n=200]]")
     wait_last_assistant(page, "running")
     stop = page.get_by_role("button", name="Stop the running turn")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import PHONE, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
+from tests.web.conftest import PHONE, AppPage, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
 from tests.web.helpers import open_app, wait_last_assistant
 
 pytestmark = pytest.mark.browser
@@ -42,9 +42,7 @@ def assert_targets_big_enough(page: Any, what: str) -> None:
     assert not small, f"{what}: targets under 44 px: {small}"
 
 
-def test_every_target_is_44px_and_wide_content_scrolls(
-    new_context: ContextFactory, blu: BluServer, api: BluClient
-) -> None:
+def test_every_target_is_44px_and_wide_content_scrolls(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
     sid = api.new_session()
     api.turn(sid, "[[write path=phone-notes.md content=hi]] [[bash cmd='echo ok']]")
     table = "| Name | Description | Amount | Status | Notes |\\n|---|---|---|---|---|\\n" + (
@@ -53,10 +51,7 @@ def test_every_target_is_44px_and_wide_content_scrolls(
     code = "```python\\nprint('" + "a very long line of code " * 8 + "')\\n```"
     api.turn(sid, f'[[say text="{table}\\n\\n{code}\\n\\nSee [the docs](https://example.com)."]] wide things')
 
-    context = new_context(**PHONE_OPTIONS)
-    login_context(context, blu.url)
-    page = context.new_page()
-    open_app(page, blu.url, f"/#/s/{sid}")
+    page = app_page(blu, f"/#/s/{sid}", **PHONE_OPTIONS)
     wait_last_assistant(page, "complete")
     reply = page.locator("li.msg--assistant").last
 
@@ -123,11 +118,8 @@ def test_the_composer_stays_above_the_keyboard(new_context: ContextFactory, blu:
     assert composer.is_visible()
 
 
-def test_pull_to_refresh_the_session_list(new_context: ContextFactory, blu: BluServer, api: BluClient) -> None:
-    context = new_context(**PHONE_OPTIONS)
-    login_context(context, blu.url)
-    page = context.new_page()
-    open_app(page, blu.url, "/#/new")
+def test_pull_to_refresh_the_session_list(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    page = app_page(blu, "/#/new", **PHONE_OPTIONS)
     page.get_by_role("button", name="Sessions").tap()
     sidebar_list = page.locator(".sidebar__list")
     sidebar_list.wait_for()

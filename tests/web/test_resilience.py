@@ -4,17 +4,16 @@ its last event, with nothing duplicated or lost."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import Console, ContextFactory, login_context, screenshot
+from tests.web.conftest import AppPage, Console, screenshot
 from tests.web.helpers import (
     body_of,
-    open_app,
     send,
     session_id,
     streamed_text_samples,
@@ -27,12 +26,11 @@ pytestmark = pytest.mark.browser
 
 
 def test_dropped_network_resumes_the_stream(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console
 ) -> None:
     console.allow(r"ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED")
-    context = logged_in()
-    page = context.new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new")
+    context = page.context
     send(page, "[[slow ms=80]] [[words n=50]]")
     page.wait_for_url("**/#/s/*")
     sid = session_id(page)
@@ -64,13 +62,10 @@ def own_server(browser: Any, tmp_path: Path) -> Iterator[BluServer]:
 
 
 def test_server_restart_mid_turn_shows_the_interrupted_answer_and_carries_on(
-    new_context: ContextFactory, own_server: BluServer, console: Console
+    app_page: AppPage, own_server: BluServer, console: Console
 ) -> None:
     console.allow_restart()
-    context = new_context()
-    login_context(context, own_server.url)
-    page = context.new_page()
-    open_app(page, own_server.url, "/#/new")
+    page = app_page(own_server, "/#/new")
     send(page, "[[slow ms=100]] [[words n=300]]")
     page.wait_for_url("**/#/s/*")
     sid = session_id(page)

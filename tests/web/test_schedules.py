@@ -4,9 +4,7 @@ desktop and phone, a field's error goes once that field is corrected."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -14,25 +12,21 @@ from tests.support.server import BluClient, BluServer
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
+    AppPage,
     Console,
-    ContextFactory,
     assert_no_horizontal_overflow,
-    login_context,
     screenshot,
 )
-from tests.web.helpers import open_app, wait_last_assistant
+from tests.web.helpers import wait_last_assistant
 
 pytestmark = pytest.mark.browser
 PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
-def test_schedules_on_a_phone(new_context: ContextFactory, blu: BluServer, api: BluClient, console: Console) -> None:
+def test_schedules_on_a_phone(app_page: AppPage, blu: BluServer, api: BluClient, console: Console) -> None:
     console.allow(r"status of 400 \(Bad Request\) \[.*/api/schedules\]")  # the repeat refused on purpose
-    context = new_context(**PHONE_OPTIONS)
-    login_context(context, blu.url)
-    page = context.new_page()
+    page = app_page(blu, "/#/new", **PHONE_OPTIONS)
     page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
-    open_app(page, blu.url, "/#/new")
     page.get_by_role("button", name="Sessions").tap()
     page.get_by_role("button", name="Schedules").tap()
     dialog = page.get_by_test_id("schedules")
@@ -102,12 +96,11 @@ def test_schedules_on_a_phone(new_context: ContextFactory, blu: BluServer, api: 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_field_error_goes_once_the_field_is_corrected(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     console.allow(r"status of 400 \(Bad Request\) \[.*/api/schedules\]")  # the zone refused on purpose
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     if viewport == PHONE:
         page.get_by_role("button", name="Sessions").click()  # the drawer with the sidebar's buttons
     page.get_by_role("button", name="Schedules").click()
@@ -155,12 +148,11 @@ ON_SCREEN_JS = """(el) => {
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_refusal_is_brought_into_view_with_its_field_focused(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     console.allow(r"status of 4\d\d \(.*\) \[.*/api/schedules\]")  # the interval refused on purpose
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     if viewport == PHONE:
         page.get_by_role("button", name="Sessions").click()
     page.get_by_role("button", name="Schedules").click()

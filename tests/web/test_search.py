@@ -4,8 +4,6 @@ session, a file's path, a session's name; the match is marked and a hit jumps to
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -13,8 +11,7 @@ from core.store import LOCAL_DB_NAME
 from core.store.local import LocalStore
 from core.store.models import MessageRecord, new_message_id
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import DESKTOP, PHONE, screenshot
-from tests.web.helpers import open_app
+from tests.web.conftest import DESKTOP, PHONE, AppPage, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -44,13 +41,12 @@ def long_session(blu: BluServer, api: BluClient, word: str, count: int = 90) -> 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_search_finds_an_old_message_and_jumps_to_it(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
     word = f"okapi{secrets.token_hex(3)}"
     sid, target = long_session(blu, api, word)
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
 
     page.keyboard.press("Control+k")  # opens the drawer on a phone
     page.locator("#session-search").fill(word[:-2].upper())  # the start of the word, any case
@@ -80,3 +76,40 @@ def test_search_finds_an_old_message_and_jumps_to_it(
     results.locator(f".search__hit--session button[data-session-id='{sid}']").wait_for()
     page.locator("#session-search").fill("zzzz-nothing-here")
     results.get_by_text("Nothing found").wait_for()
+
+
+def test_a_hit_names_who_sent_the_message_as_the_chat_does(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
+    # Blu's note (a late approval answer carried in) and a scheduled run's prompt are not the person's words:
+    # a hit names them as the chat's card does, not "You".
+    word = f"narwhal{secrets.token_hex(3)}"
+    sid = api.new_session()
+    api.http.patch(f"/api/sessions/{sid}", json={"name": f"Senders {word[-4:]}"})
+    store = LocalStore(blu.data_dir / LOCAL_DB_NAME)
+    ids: dict[str, str] = {}
+    try:
+        for n, sender in enumerate(["person", "blu", "schedule"]):
+            message = MessageRecord(
+                session_id=sid,
+                id=new_message_id(1_790_100_000.0 + n),
+                role="user",
+                text=f"The {word} report, sent by {sender}.",
+                sent_by=sender,  # type: ignore[arg-type]
+            )
+            store.put_message(message)
+            ids[sender] = message.id
+    finally:
+        store.close()
+    page = app_page(blu, "/#/new")
+    page.locator("#session-search").fill(word)
+    results = page.get_by_test_id("search-results")
+    labels = {}
+    for sender, message_id in ids.items():
+        hit = results.locator(f"button[data-message-id='{message_id}'] .search__where")
+        hit.wait_for()
+        labels[sender] = hit.inner_text().split(" · ")[0]
+    assert labels == {"person": "You", "blu": "Blu's note", "schedule": "Scheduled run"}
+    # The chat names them the same way.
+    results.locator(f"button[data-message-id='{ids['blu']}']").click()
+    page.wait_for_url(f"**/#/s/{sid}")
+    chat = {s: page.locator(f"li.msg[data-id='{m}'] .msg__who").inner_text() for s, m in ids.items()}
+    assert chat == labels

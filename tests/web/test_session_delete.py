@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import DESKTOP, PHONE, Console, screenshot
+from tests.web.conftest import DESKTOP, PHONE, AppPage, Console, screenshot
 from tests.web.helpers import open_app, send, session_id
 
 pytestmark = pytest.mark.browser
@@ -43,11 +43,10 @@ def start_long_turn(page: Any) -> str:
 
 @VIEWPORTS
 def test_delete_while_its_turn_runs_stops_it_and_never_brings_it_back(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     sid = start_long_turn(page)
     link = page.locator(f".session-link[data-session-id='{sid}']")
     link.wait_for(state="attached")
@@ -98,11 +97,10 @@ def test_a_second_tab_showing_the_session_is_told_and_leaves_it(
 
 @VIEWPORTS
 def test_a_delete_that_fails_puts_it_back_without_moving_the_page(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     console.allow(r"status of 500 .*/api/sessions/[0-9a-f]{24}\]")  # the failure made below
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "keep me [[say text=kept]]")
     page.wait_for_selector("li.msg--assistant[data-state=complete]")
     sid = session_id(page)
@@ -133,11 +131,10 @@ OVERLAP_JS = """() => {
 
 @VIEWPORTS
 def test_the_undo_bar_never_covers_the_message_box(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "undo bar [[say text=ok]]")
     page.wait_for_selector("li.msg--assistant[data-state=complete]")
     sid = session_id(page)
@@ -165,10 +162,9 @@ def test_the_undo_bar_never_covers_the_message_box(
 
 @VIEWPORTS
 def test_drafts_are_kept_per_session_and_carried_out_of_a_deleted_one(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "first [[say text=one]]")
     page.wait_for_selector("li.msg--assistant[data-state=complete]")
     sid = session_id(page)
@@ -206,11 +202,10 @@ def test_drafts_are_kept_per_session_and_carried_out_of_a_deleted_one(
 
 @VIEWPORTS
 def test_sending_in_a_session_gone_elsewhere_moves_the_text_to_a_new_chat(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
     console.allow(r"status of 404 .*/api/sessions/[0-9a-f]{24}/messages\]")  # the refusal made below
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     send(page, "first [[say text=one]]")
     page.wait_for_selector("li.msg--assistant[data-state=complete]")
     sid = session_id(page)

@@ -4,17 +4,14 @@ fork, search, and the full history loaded in pages as you scroll up."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests.support.server import BluClient, BluServer
-from tests.web.conftest import screenshot
+from tests.web.conftest import AppPage, screenshot
 from tests.web.helpers import (
     assistant_messages,
     body_of,
-    open_app,
     send,
     session_id,
     streamed_text_samples,
@@ -27,10 +24,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_reload_mid_stream_completes_without_duplicates_or_gaps(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
+    app_page: AppPage, blu: BluServer, api: BluClient
 ) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new")
     send(page, "[[slow ms=60]] [[words n=60]]")
     page.wait_for_url("**/#/s/*")
     sid = session_id(page)
@@ -51,14 +47,10 @@ def test_reload_mid_stream_completes_without_duplicates_or_gaps(
     assert page.locator("li.msg--user").count() == 1
 
 
-def test_two_pages_on_one_session_see_the_same_stream(
-    logged_in: Callable[..., Any], blu: BluServer, api: BluClient
-) -> None:
+def test_two_pages_on_one_session_see_the_same_stream(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
     sid = api.new_session()
-    laptop = logged_in().new_page()
-    phone = logged_in(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
-    open_app(laptop, blu.url, f"/#/s/{sid}")
-    open_app(phone, blu.url, f"/#/s/{sid}")
+    laptop = app_page(blu, f"/#/s/{sid}")
+    phone = app_page(blu, f"/#/s/{sid}", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     send(laptop, "[[slow ms=60]] [[words n=30]] from the laptop")
 
     # The other device sees the message and the answer stream in, live.
@@ -80,12 +72,11 @@ def test_two_pages_on_one_session_see_the_same_stream(
     laptop.locator(f".session-link[data-session-id='{other}']", has_text="From the tablet").wait_for()
 
 
-def test_rename_archive_and_fork(logged_in: Callable[..., Any], blu: BluServer, api: BluClient) -> None:
+def test_rename_archive_and_fork(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
     sid = api.new_session()
     api.turn(sid, "[[say text='first answer']] first question")
     api.turn(sid, "[[say text='second answer']] second question")
-    page = logged_in().new_page()
-    open_app(page, blu.url, f"/#/s/{sid}")
+    page = app_page(blu, f"/#/s/{sid}")
     wait_last_assistant(page, "complete")
 
     # Rename from the header; the sidebar follows.
@@ -139,12 +130,11 @@ def test_rename_archive_and_fork(logged_in: Callable[..., Any], blu: BluServer, 
     assert "in the fork" in body_of(assistant_messages(page).last)
 
 
-def test_history_loads_in_pages_as_you_scroll_up(logged_in: Callable[..., Any], blu: BluServer, api: BluClient) -> None:
+def test_history_loads_in_pages_as_you_scroll_up(app_page: AppPage, blu: BluServer, api: BluClient) -> None:
     sid = api.new_session()
     for i in range(16):  # 32 messages: more than one page of 30
         api.turn(sid, f"[[say text='answer {i:02d}']] question {i:02d}")
-    page = logged_in().new_page()
-    open_app(page, blu.url, f"/#/s/{sid}")
+    page = app_page(blu, f"/#/s/{sid}")
     page.locator("li.msg--assistant", has_text="answer 15").wait_for()
     first_page = page.locator("li.msg").count()
     assert first_page == 30

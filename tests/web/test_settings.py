@@ -3,26 +3,22 @@ sections other features will fill, marked "Not available yet"; on desktop and ph
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, Console, login_context, screenshot
-from tests.web.helpers import open_app, send, session_id
+from tests.web.conftest import DESKTOP, PHONE, AppPage, Console, screenshot
+from tests.web.helpers import send, session_id
 
 pytestmark = pytest.mark.browser
 BACKGROUND = "() => getComputedStyle(document.body).backgroundColor"
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_settings_theme_and_shortcut_help(
-    logged_in: Callable[..., Any], blu: BluServer, viewport: dict[str, int]
-) -> None:
+def test_settings_theme_and_shortcut_help(app_page: AppPage, blu: BluServer, viewport: dict[str, int]) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    page = logged_in(viewport=viewport, color_scheme="light").new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport, color_scheme="light")
     light = page.evaluate(BACKGROUND)
 
     if viewport == PHONE:
@@ -70,18 +66,14 @@ def test_settings_theme_and_shortcut_help(
     assert settings.is_hidden()
 
 
-def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(
-    new_context: Callable[..., Any], tmp_path: Any
-) -> None:
+def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(app_page: AppPage, tmp_path: Any) -> None:
     server = BluServer(tmp_path / "data").start()  # its own: a restore replaces everything
     try:
         api = server.client()
         session = api.new_session()
         api.turn(session, "[[say text=kept]]")
-        context = new_context()
-        login_context(context, server.url)
-        page = context.new_page()
-        open_app(page, server.url)
+        page = app_page(server)
+        context = page.context
         page.get_by_role("button", name="Settings").click()
         backups = page.get_by_test_id("settings").locator("#settings-backups")
         backups.get_by_text("No snapshot yet.").wait_for()
@@ -107,7 +99,7 @@ def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(
 
 
 def test_the_tab_that_restores_shows_what_the_snapshot_holds(
-    new_context: Callable[..., Any], tmp_path: Any, console: Console
+    app_page: AppPage, tmp_path: Any, console: Console
 ) -> None:
     # No reload: the list shows the snapshot's sessions, and the open session, made after the snapshot, is
     # left as a deleted one is (a notice, a new chat, its draft in the new chat's box).
@@ -117,10 +109,8 @@ def test_the_tab_that_restores_shows_what_the_snapshot_holds(
         api = server.client()
         kept = api.new_session()
         api.turn(kept, "[[say text=kept]]")
-        context = new_context()
-        login_context(context, server.url)
-        page = context.new_page()
-        open_app(page, server.url)
+        page = app_page(server)
+        context = page.context
         page.get_by_role("button", name="Settings").click()
         settings = page.get_by_test_id("settings")
         backups = settings.locator("#settings-backups")

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests.support.server import BluServer
-from tests.web.conftest import Console, ContextFactory, login_context
-from tests.web.helpers import open_app, send, session_id, streamed_text_samples, wait_last_assistant
+from tests.web.conftest import AppPage, Console
+from tests.web.helpers import send, session_id, streamed_text_samples, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_stopped_reply_says_its_output_was_not_counted(logged_in: Callable[..., Any], blu: BluServer) -> None:
-    page = logged_in().new_page()
-    open_app(page, blu.url, "/#/new")
+def test_a_stopped_reply_says_its_output_was_not_counted(app_page: AppPage, blu: BluServer) -> None:
+    page = app_page(blu, "/#/new")
     send(page, "[[slow ms=150]] [[words n=300]]")
     reply = wait_last_assistant(page, "running")
     page.wait_for_function(
@@ -47,15 +44,12 @@ def test_a_stopped_reply_says_its_output_was_not_counted(logged_in: Callable[...
 
 
 def test_a_reply_cut_by_a_restart_says_its_cost_was_not_counted(
-    own_blu: BluServer, new_context: ContextFactory, console: Console
+    own_blu: BluServer, app_page: AppPage, console: Console
 ) -> None:
     # Blu went away mid-reply: the call's input was counted when it started, but Claude's result (the
     # cost) never came. The footer and the header say so instead of a made-up "$0".
     console.allow_restart()
-    context = new_context()
-    login_context(context, own_blu.url)
-    page = context.new_page()
-    open_app(page, own_blu.url, "/#/new")
+    page = app_page(own_blu, "/#/new")
     send(page, "[[slow ms=100]] [[words n=300]]")
     page.wait_for_url("**/#/s/*")
     sid = session_id(page)

@@ -5,15 +5,21 @@ Claude's task list (TaskCreate/TaskUpdate) as a live checklist."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.server import BluServer
 from tests.support.tasks import TASK_MODEL, task_prompt
-from tests.web.conftest import DESKTOP, PHONE, ContextFactory, assert_no_horizontal_overflow, login_context, screenshot
-from tests.web.helpers import open_app, send, wait_last_assistant
+from tests.web.conftest import (
+    DESKTOP,
+    PHONE,
+    AppPage,
+    assert_no_horizontal_overflow,
+    screenshot,
+)
+from tests.web.helpers import send, wait_last_assistant
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +30,9 @@ FLOW_JS = """(li) => [...li.querySelector('.msg__body').children].map((el) =>
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_tool_cards_sit_between_the_text_live_and_after_reload(
-    logged_in: Callable[..., Any], blu: BluServer, viewport: dict[str, int]
+    app_page: AppPage, blu: BluServer, viewport: dict[str, int]
 ) -> None:
-    page = logged_in(viewport=viewport).new_page()
-    open_app(page, blu.url, "/#/new")
+    page = app_page(blu, "/#/new", viewport=viewport)
     name = f"tc-{secrets.token_hex(3)}.py"
     send(
         page,
@@ -109,13 +114,10 @@ CHECKLIST_JS = """(card) => [...card.querySelectorAll('.tasks__item')].map((li) 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_claudes_task_list_is_a_live_checklist(
-    new_context: ContextFactory, task_blu: BluServer, viewport: dict[str, int]
+    app_page: AppPage, task_blu: BluServer, viewport: dict[str, int]
 ) -> None:
     which = "phone" if viewport == PHONE else "desktop"
-    context = new_context(viewport=viewport)
-    login_context(context, task_blu.url)
-    page = context.new_page()
-    open_app(page, task_blu.url, "/#/new")
+    page = app_page(task_blu, "/#/new", viewport=viewport)
     send(page, task_prompt(pause_s=2))
     # While the turn runs, the newest task card is open on the list as it is now.
     live = page.locator("li.msg--assistant[data-state=running] details.tool--tasks[open]").last

@@ -16,6 +16,7 @@ from tests.web.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,
+    AppPage,
     ContextFactory,
     assert_no_horizontal_overflow,
     login_context,
@@ -239,11 +240,8 @@ def test_the_call_works_on_a_phone_and_escape_hangs_up(
     assert double(page, "d.hangUps") >= 1
 
 
-def test_the_mic_button_says_when_voice_is_not_configured(new_context: ContextFactory, blu_off: BluServer) -> None:
-    context = new_context()
-    login_context(context, blu_off.url)
-    page = context.new_page()
-    open_app(page, blu_off.url, "/#/new")
+def test_the_mic_button_says_when_voice_is_not_configured(app_page: AppPage, blu_off: BluServer) -> None:
+    page = app_page(blu_off, "/#/new")
     button = page.get_by_test_id("voice-button")
     assert button.get_attribute("aria-disabled") == "true"
     assert "Voice is not configured" in (button.get_attribute("title") or "")

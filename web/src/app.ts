@@ -62,8 +62,9 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     "form",
     { class: "topbar__rename", hidden: true, onsubmit: (e: Event) => (e.preventDefault(), void saveRename()) },
     renameInput,
-    h("button", { type: "submit", class: "button button--small button--primary" }, "Save"),
-    h("button", { type: "button", class: "button button--small", onclick: () => endRename() }, "Cancel"),
+    // Words on a wide screen; on a phone icons, so the name being edited keeps the row's width (styles.css).
+    h("button", { type: "submit", class: "button button--small button--primary topbar__rename-button", "aria-label": "Save the name" }, icon("check", 20), h("span", { class: "button__label" }, "Save")),
+    h("button", { type: "button", class: "button button--small topbar__rename-button", "aria-label": "Cancel renaming", onclick: () => endRename() }, icon("close", 20), h("span", { class: "button__label" }, "Cancel")),
   );
   renameInput.addEventListener("keydown", (e) => {
     if (e.key === "Escape") {

@@ -39,8 +39,8 @@ interface Question {
 const q = encodeURIComponent;
 
 export const approvalsApi = {
-  list: (sessionId: string) =>
-    request<{ approvals: Approval[]; pending: number }>("GET", `/api/sessions/${q(sessionId)}/approvals?pending=true`),
+  /** Every approval of the session, oldest first (the decided ones tell which turns a later turn continued). */
+  list: (sessionId: string) => request<{ approvals: Approval[]; pending: number }>("GET", `/api/sessions/${q(sessionId)}/approvals`),
   answer: (sessionId: string, id: string, body: { decision: Decision; answers?: Record<string, string>; message?: string }) =>
     request<{ approval: Approval; replayed: boolean }>("POST", `/api/sessions/${q(sessionId)}/approvals/${q(id)}`, {
       json: body,
@@ -63,15 +63,21 @@ export class ApprovalPanel {
     this.element = h("div", { class: "approvals", "aria-label": "Requests waiting for you", "data-testid": "approvals", hidden: true });
   }
 
-  /** Show the session's pending requests (on open, after a reload or a server restart). */
-  async load(sessionId: string | null): Promise<void> {
+  /** Show the session's pending requests (on open, after a reload or a server restart). Returns all of its
+   * approvals, decided ones too ([] when they could not be read). */
+  async load(sessionId: string | null): Promise<Approval[]> {
     this.sessionId = sessionId;
-    if (!sessionId) return this.replace([]);
+    if (!sessionId) {
+      this.replace([]);
+      return [];
+    }
     try {
       const { approvals } = await approvalsApi.list(sessionId);
-      if (sessionId === this.sessionId) this.replace(approvals);
+      if (sessionId !== this.sessionId) return [];
+      this.replace(approvals);
+      return approvals;
     } catch {
-      // the stream's reconnect or the next open tries again
+      return []; // the stream's reconnect or the next open tries again
     }
   }
 

@@ -20,11 +20,22 @@ export interface AttachmentOptions {
 }
 
 interface Pending {
-  readonly file: File;
+  /** The name the person gave the file. */
+  readonly name: string;
+  /** Its image type, or "file" (what the sent message records). */
+  readonly kind: string;
   readonly path: string;
   readonly chip: HTMLElement;
+  /** An object URL of the picked image, revoked when it leaves the tray. */
   readonly preview: string | null;
   done: Promise<boolean>;
+}
+
+/** Where a draft's attachments are kept (web/src/drafts.ts): read when the tray is attached, written as the
+ * uploaded files in it change. */
+export interface TrayDraft {
+  load(): Record<string, string>;
+  save(files: Record<string, string>): void;
 }
 
 const isImage = (type: string) => IMAGE_TYPES.has(type);
@@ -54,6 +65,7 @@ export class AttachmentTray {
   private readonly input = h("input", { type: "file", multiple: true, class: "sr-only", "data-testid": "attach-input", tabindex: "-1" });
   private pending: Pending[] = [];
   private readonly button: HTMLButtonElement;
+  private draft: TrayDraft | null = null;
 
   constructor(private readonly options: AttachmentOptions) {
     this.input.addEventListener("change", () => {
@@ -71,8 +83,11 @@ export class AttachmentTray {
     this.element.hidden = true;
   }
 
-  /** Paste and drop on the composer add attachments (text pastes stay text). */
-  attachTo(composer: HTMLElement): void {
+  /** Paste and drop on the composer add attachments (text pastes stay text). The draft's attachments (a send
+   * refused because the login ended, files attached before a reload) come back as chips, uploaded. */
+  attachTo(composer: HTMLElement, draft?: TrayDraft): void {
+    this.draft = draft ?? null;
+    this.restore(draft?.load() ?? {});
     composer.prepend(this.element);
     composer.querySelector(".composer__buttons")?.prepend(this.button);
     composer.addEventListener("paste", (event) => {
@@ -108,44 +123,68 @@ export class AttachmentTray {
       }
       const preview = image ? URL.createObjectURL(file) : null;
       const path = uploadPath(file.name || (image ? `pasted.${file.type.split("/")[1]}` : "file"));
-      const element = chip(file.name || path.split("/").pop()!, "uploading…", preview);
-      const remove = h("button", { type: "button", class: "attachment__remove", "aria-label": `Remove ${file.name}` }, "×");
-      element.append(remove);
-      const item: Pending = { file, path, chip: element, preview, done: Promise.resolve(false) };
-      remove.addEventListener("click", () => this.remove(item));
-      item.done = this.upload(item);
-      this.pending.push(item);
-      this.chips.append(element);
+      const item = this.item(file.name || path.split("/").pop()!, image ? file.type : "file", path, "uploading…", preview);
+      item.done = this.upload(item, file);
     }
     this.element.hidden = this.pending.length === 0;
   }
 
-  private async upload(item: Pending): Promise<boolean> {
+  /** Chips for files uploaded already (a draft's), ready to send. */
+  private restore(files: Record<string, string>): void {
+    for (const [path, kind] of Object.entries(files)) {
+      if (this.pending.length >= MAX_ATTACHMENTS || this.pending.some((p) => p.path === path)) continue;
+      const item = this.item(shownName(path), kind, path, kind === "file" ? "file" : "image", kind === "file" ? null : api.fileUrl(path));
+      item.chip.dataset.state = "ready";
+      item.done = Promise.resolve(true);
+    }
+    this.element.hidden = this.pending.length === 0;
+  }
+
+  private item(name: string, kind: string, path: string, detail: string, preview: string | null): Pending {
+    const element = chip(name, detail, preview);
+    const remove = h("button", { type: "button", class: "attachment__remove", "aria-label": `Remove ${name}` }, "×");
+    element.append(remove);
+    const item: Pending = { name, kind, path, chip: element, preview, done: Promise.resolve(false) };
+    remove.addEventListener("click", () => this.remove(item));
+    this.pending.push(item);
+    this.chips.append(element);
+    return item;
+  }
+
+  private async upload(item: Pending, file: File): Promise<boolean> {
     const detail = item.chip.querySelector(".attachment__detail")!;
     try {
-      if (item.file.size > this.options.directTransferBytes) {
-        const target = await api.startUpload(item.path, item.file.size);
-        await sendToTarget(target, item.file);
+      if (file.size > this.options.directTransferBytes) {
+        const target = await api.startUpload(item.path, file.size);
+        await sendToTarget(target, file);
         await api.completeUpload(target.id);
       } else {
-        await api.upload(item.path, item.file);
+        await api.upload(item.path, file);
       }
-      detail.textContent = formatBytes(item.file.size);
+      detail.textContent = formatBytes(file.size);
       item.chip.dataset.state = "ready";
+      this.keep();
       return true;
     } catch (error) {
       detail.textContent = "not uploaded";
       item.chip.dataset.state = "failed";
-      this.options.toast(`Couldn't upload ${item.file.name}: ${(error as Error).message}`, "error");
+      this.options.toast(`Couldn't upload ${item.name}: ${(error as Error).message}`, "error");
       return false;
     }
+  }
+
+  /** The uploaded files in the tray are the draft's attachments (one that failed or still uploads is not). */
+  private keep(): void {
+    const ready = this.pending.filter((p) => p.chip.dataset.state === "ready");
+    this.draft?.save(Object.fromEntries(ready.map((p) => [p.path, p.kind])));
   }
 
   private remove(item: Pending): void {
     this.pending = this.pending.filter((p) => p !== item);
     item.chip.remove();
-    if (item.preview) URL.revokeObjectURL(item.preview);
+    if (item.preview?.startsWith("blob:")) URL.revokeObjectURL(item.preview);
     this.element.hidden = this.pending.length === 0;
+    this.keep();
   }
 
   /** The attachments for the message being sent (path → image type or "file"), once their uploads
@@ -155,11 +194,12 @@ export class AttachmentTray {
     const results = await Promise.all(items.map((p) => p.done));
     const sent = items.filter((_, i) => results[i]);
     const failed = items.filter((_, i) => !results[i]);
-    if (failed.length) this.options.toast(`Sent without ${failed.map((p) => p.file.name).join(", ")}: not uploaded.`, "error");
+    if (failed.length) this.options.toast(`Sent without ${failed.map((p) => p.name).join(", ")}: not uploaded.`, "error");
     for (const p of sent) p.chip.remove();
     this.pending = this.pending.filter((p) => !sent.includes(p));
     this.element.hidden = this.pending.length === 0;
-    return Object.fromEntries(sent.map((p) => [p.path, isImage(p.file.type) ? p.file.type : "file"]));
+    this.keep();
+    return Object.fromEntries(sent.map((p) => [p.path, p.kind]));
   }
 }
 

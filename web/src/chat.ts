@@ -21,6 +21,7 @@ import {
   addOlder,
   applyEvent,
   applyRecord,
+  approvalsLoaded,
   branchPoint,
   cancellableTurn,
   emptyConversation,
@@ -31,6 +32,7 @@ import {
   loadHistory,
   promptOf,
   replaceText,
+  retryOf,
   sendAccepted,
   sendFailed,
   sendStarted,
@@ -40,7 +42,7 @@ import {
   type Step,
 } from "./conversation";
 import { announce, h } from "./dom";
-import { carryDraft, keepUnsent, loadDraft, saveDraft } from "./drafts";
+import { carryDraft, type DraftFiles, keepUnsent, loadDraft, loadDraftFiles, saveDraft, saveDraftFiles } from "./drafts";
 import { randomId, sleep } from "./format";
 import { MessageList, type MessageAction } from "./message-view";
 import { type MemoryChange, memoryChangeCard } from "./memory";
@@ -145,7 +147,10 @@ export class ChatView {
       },
       toast: (text, kind) => host.toast(text, kind),
     });
-    host.attachments?.attachTo(this.composer.element);
+    host.attachments?.attachTo(this.composer.element, {
+      load: () => loadDraftFiles(this.sessionId),
+      save: (files) => saveDraftFiles(this.sessionId, files),
+    });
     this.element = h("section", { class: "chat", "aria-label": "Conversation" }, this.scroller, this.approvals.element, this.status, this.composer.element);
     this.top.hidden = true;
   }
@@ -164,7 +169,7 @@ export class ChatView {
       const detail = await api.getSession(this.sessionId);
       if (!this.alive) return;
       this.applySessionDetail(detail);
-      await Promise.all([this.loadNewest(), this.approvals.load(this.sessionId)]);
+      await this.loadNewest();
       this.loaded = true;
       this.markOpened();
       this.status.textContent = "";
@@ -298,11 +303,11 @@ export class ChatView {
   }
 
   /** Deleted while open here (in another tab or device), or gone when sending (a backup restored elsewhere):
-   * stop following it and let the host leave it. What was typed and not sent (`unsent`, the box's draft)
-   * becomes the new chat's draft. */
-  private deleted(sessionId: string, unsent = "", why?: string): void {
+   * stop following it and let the host leave it. What was typed and not sent (`unsent` with its `files`, the
+   * box's draft) becomes the new chat's draft. */
+  private deleted(sessionId: string, unsent = "", why?: string, files: DraftFiles = {}): void {
     if (!this.alive) return;
-    carryDraft(sessionId, unsent);
+    carryDraft(sessionId, unsent, files);
     this.stream?.stop();
     this.showMissing();
     this.host.sessionDeleted(sessionId, why);
@@ -352,9 +357,14 @@ export class ChatView {
   }
 
   // -- history -----------------------------------------------------------------------------
+  /** The newest page of messages, with the approval cards: the approvals (decided ones too) say which turns'
+   * work a later turn continued (a late answer carried in), known before the page is drawn. */
   private async loadNewest(): Promise<void> {
     if (!this.sessionId) return;
-    const page = await api.messages(this.sessionId, { limit: PAGE });
+    const sessionId = this.sessionId;
+    const [page, approvals] = await Promise.all([api.messages(sessionId, { limit: PAGE }), this.approvals.load(sessionId)]);
+    if (sessionId !== this.sessionId) return;
+    this.commit(approvalsLoaded(this.conversation, approvals));
     this.commit(loadHistory(this.conversation, page));
     this.flush();
     this.scrollToBottom();
@@ -369,7 +379,7 @@ export class ChatView {
     try {
       const detail = await api.getSession(this.sessionId);
       this.applySessionDetail(detail);
-      await Promise.all([this.loadNewest(), this.approvals.load(this.sessionId)]);
+      await this.loadNewest();
     } catch {
       // the next poll retries
     }
@@ -491,7 +501,7 @@ export class ChatView {
       try {
         await this.createSession();
       } catch (error) {
-        if (this.refusedUnseen(null, text, error)) return;
+        if (this.refusedUnseen(null, text, attachments, error)) return;
         this.commit(sendFailed(this.conversation, id, `Couldn't start a session: ${(error as Error).message}`));
         this.flush();
         return;
@@ -558,13 +568,13 @@ export class ChatView {
         this.scheduleFlush();
         return;
       } catch (error) {
-        if (this.refusedUnseen(sessionId, text, error)) return;
+        if (this.refusedUnseen(sessionId, text, msg.attachments ?? {}, error)) return;
         if (!this.alive) return;
         let reason: string;
         if (error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) {
           // The session is gone (deleted or restored away elsewhere): as for `session.deleted`, and the text
           // goes to the new chat's box instead of a "Send again" that can only fail.
-          this.deleted(sessionId, text);
+          this.deleted(sessionId, text, undefined, msg.attachments ?? {});
           return;
         }
         if (error instanceof ApiError && error.status === 401) {
@@ -583,13 +593,13 @@ export class ChatView {
   }
 
   /** A send refused after this view was taken down (a 401: the page went to the login form before the
-   * answer reached here) can show no "Not sent": its text goes back into the draft of the session (null:
-   * the new chat), so it is in the box after logging in again. A refusal means nothing was stored, so
-   * sending it again cannot run it twice. True when the view is gone. */
-  private refusedUnseen(sessionId: string | null, text: string, error: unknown): boolean {
+   * answer reached here) can show no "Not sent": its text and attachments (uploaded already) go back into the
+   * draft of the session (null: the new chat), so they are in the box after logging in again. A refusal means
+   * nothing was stored, so sending it again cannot run it twice. True when the view is gone. */
+  private refusedUnseen(sessionId: string | null, text: string, files: DraftFiles, error: unknown): boolean {
     if (this.alive) return false;
-    if (sessionId && error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) carryDraft(sessionId, text);
-    else if (error instanceof ApiError && !isUnreachable(error)) keepUnsent(sessionId, text);
+    if (sessionId && error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) carryDraft(sessionId, text, files);
+    else if (error instanceof ApiError && !isUnreachable(error)) keepUnsent(sessionId, text, files);
     return true;
   }
 
@@ -611,7 +621,7 @@ export class ChatView {
     const msg = this.conversation.messages.get(id);
     if (!msg) return;
     if (action === "retry") void this.post(id);
-    if (action === "retry-turn") {
+    if (action === "retry-turn" && retryOf(this.conversation, msg) === "resend") {
       const prompt = promptOf(this.conversation, msg);
       if (prompt) void this.sendText(prompt.text, prompt.attachments);
     }

@@ -49,6 +49,9 @@ export interface Conversation {
   readonly turns: ReadonlyMap<string, Turn>;
   /** Where older history continues (null: the first message is loaded). */
   readonly olderCursor: string | null;
+  /** Turns whose work a later turn took up: an approval answered after the turn had ended (a restart, a
+   * sleep) was carried into a new turn (`delivered: "resumed"`), so the cut reply offers no Retry or Continue. */
+  readonly continued: ReadonlySet<string>;
 }
 
 /** What an update changed, for the view. */
@@ -79,7 +82,7 @@ export interface HistoryPage {
 }
 
 export function emptyConversation(sessionId: string | null): Conversation {
-  return { sessionId, messages: new Map(), order: [], turns: new Map(), olderCursor: null };
+  return { sessionId, messages: new Map(), order: [], turns: new Map(), olderCursor: null, continued: new Set() };
 }
 
 const NO_CHANGES: Changes = { reset: false, added: [], removed: [], updated: [], turns: false, session: null, artifacts: false };
@@ -90,6 +93,7 @@ class Draft {
   order: string[];
   readonly turns: Map<string, Turn>;
   olderCursor: string | null;
+  readonly continued: Set<string>;
   /** For Changes: a `session.updated` record, an `artifact.changed` event. */
   session: SessionRecord | null = null;
   artifacts = false;
@@ -107,6 +111,7 @@ class Draft {
     this.order = [...base.order];
     this.turns = new Map(base.turns);
     this.olderCursor = base.olderCursor;
+    this.continued = new Set(base.continued);
   }
 
   clear(): void {
@@ -162,6 +167,14 @@ class Draft {
     this.turnsChanged = true;
   }
 
+  /** A turn's work was taken up by a later turn: its replies lose Retry and Continue. */
+  markContinued(turnId: string): void {
+    if (this.continued.has(turnId)) return;
+    this.modified = true;
+    this.continued.add(turnId);
+    for (const m of this.messages.values()) if (m.role === "assistant" && m.turn_id === turnId) this.touch(m.id);
+  }
+
   clearTurns(): void {
     if (this.turns.size) this.turnsChanged = this.modified = true;
     this.turns.clear();
@@ -174,6 +187,7 @@ class Draft {
       order: this.order,
       turns: this.turns,
       olderCursor: this.olderCursor,
+      continued: this.continued,
     };
     const same = !this.modified && this.olderCursor === this.base.olderCursor;
     const noChanges = !this.reset && !this.added.size && !this.removed.size && !this.updated.size && !this.turnsChanged && !this.session && !this.artifacts;
@@ -317,6 +331,9 @@ export function applyEvent(state: Conversation, event: StreamEvent): Step {
     case "artifact.changed":
       draft.artifacts = true;
       break;
+    case "approval.resolved":
+      if (carriedIn(event.data.delivered)) draft.markContinued(event.data.turn_id);
+      break;
     case "error": {
       const turn = draft.turns.get(event.data.turn_id);
       const msg = turn && "message_id" in turn ? draft.messages.get(turn.message_id) : undefined;
@@ -349,6 +366,20 @@ export function addOlder(state: Conversation, page: HistoryPage): Step {
 }
 
 /** The server's log started again: the turns it told of are unknown until new events say. */
+/** An approval answered after its turn had ended: a new turn carried the answer in ("resumed"), and once that
+ * turn made the same call again the stored decision was applied to it ("reapplied"). */
+function carriedIn(delivered: string | null | undefined): boolean {
+  return delivered === "resumed" || delivered === "reapplied";
+}
+
+/** The session's approvals (GET …/approvals): those answered after their turn had ended mark that turn's work
+ * as taken up by a later turn. */
+export function approvalsLoaded(state: Conversation, approvals: readonly { turn_id: string; delivered?: string | null }[]): Step {
+  const draft = new Draft(state);
+  for (const a of approvals) if (carriedIn(a.delivered)) draft.markContinued(a.turn_id);
+  return draft.done();
+}
+
 export function forgetTurns(state: Conversation): Step {
   const draft = new Draft(state);
   draft.clearTurns();
@@ -489,9 +520,23 @@ export function versionOf(state: Conversation, msg: Message): { index: number; c
   return versions.length > 1 ? { index: versions.indexOf(msg.id) + 1, count: versions.length } : null;
 }
 
-/** A stopped or failed reply whose prompt is loaded can be asked again. */
+/** How a stopped or failed reply is asked again (null: it is not). The person's own message is sent again as a
+ * new turn ("resend"). A prompt that is not the person's words (Blu's note carrying a late approval answer in, a
+ * scheduled run's) is never sent as theirs: it is answered again in place ("regenerate", the reply kept as an
+ * earlier version), which only the newest reply allows, while nothing runs; otherwise there is no Retry. A
+ * reply whose work a later turn took up (`continued`) has nothing left to retry. */
+export function retryOf(state: Conversation, msg: Message): "resend" | "regenerate" | null {
+  if (msg.local || msg.role !== "assistant" || isEarlierVersion(msg) || !(msg.state === "interrupted" || msg.state === "error")) return null;
+  if (msg.turn_id && state.continued.has(msg.turn_id)) return null;
+  const prompt = promptOf(state, msg);
+  if (!prompt) return null;
+  if (isOwn(prompt)) return "resend";
+  return canRegenerate(state, msg) ? "regenerate" : null;
+}
+
+/** A stopped or failed reply can be asked again (`retryOf` says how). */
 export function canRetry(state: Conversation, msg: Message): boolean {
-  return !msg.local && msg.role === "assistant" && !isEarlierVersion(msg) && (msg.state === "interrupted" || msg.state === "error") && !!promptOf(state, msg);
+  return retryOf(state, msg) !== null;
 }
 
 /** Fork points: every stored message that is not being written (an earlier version is not in Claude's context). */
@@ -563,6 +608,7 @@ export function canRegenerate(state: Conversation, msg: Message): boolean {
 
 /** Continue: the newest reply was cut short (stopped, a time limit) after it wrote something. */
 export function canContinue(state: Conversation, msg: Message): boolean {
+  if (msg.turn_id && state.continued.has(msg.turn_id)) return false;
   return !msg.local && msg.role === "assistant" && msg.state === "interrupted" && !!msg.text.trim() && lastOf(state, "assistant")?.id === msg.id && !activity(state).busy;
 }
 

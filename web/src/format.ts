@@ -1,5 +1,14 @@
 // Small formatting helpers shared by the views.
 
+/** Who wrote a message, as the chat's card and a search hit both name it: the person ("You"), Blu's own note
+ * (a late approval answer carried in), a scheduled run's prompt, Blu's reply, or a system note. A record
+ * from before `sent_by` is the person's. */
+export function authorOf(role: "user" | "assistant" | "system", sentBy?: "person" | "blu" | "schedule" | null): string {
+  if (role === "assistant") return "Blu";
+  if (role === "system") return "System";
+  return { person: "You", blu: "Blu's note", schedule: "Scheduled run" }[sentBy ?? "person"];
+}
+
 export function formatTokens(n: number): string {
   if (n < 1000) return String(n);
   if (n < 100_000) return `${(n / 1000).toFixed(1).replace(/\.0$/, "")}k`;

@@ -3,18 +3,18 @@
 // so an opened card stays open. Actions (Send again, Retry, Fork from here, Show the whole message) are
 // buttons with `data-action`; the chat handles their clicks. A reply Regenerate replaced is an earlier version:
 // a one-line disclosure ("Earlier version 1 of 2") that opens to the card; that is the view's own state.
-import type { MessageRecord, ToolCall } from "./api";
+import type { ToolCall } from "./api";
 import { renderAttachments } from "./attachments";
 import {
   canContinue,
   canEdit,
   canFork,
   canRegenerate,
-  canRetry,
   cancellableTurn,
   deliveryState,
   isEarlierVersion,
   queuedAhead,
+  retryOf,
   shownText,
   turnOf,
   versionOf,
@@ -23,7 +23,7 @@ import {
   type Message,
 } from "./conversation";
 import { h } from "./dom";
-import { formatDuration, formatTime, usageText } from "./format";
+import { authorOf, formatDuration, formatTime, usageText } from "./format";
 import { icon } from "./icons";
 import { handleCopyClicks, renderMarkdown } from "./markdown";
 import {
@@ -57,12 +57,9 @@ const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
   stopped: "Stopped",
 };
 
-/** Who sent a prompt, as its card says: the person, Blu's own note (a late approval answer carried in), a schedule. */
-const SENDER: Record<MessageRecord["sent_by"], string> = { person: "You", blu: "Blu's note", schedule: "Scheduled run" };
-
 function createElement(msg: Message): HTMLLIElement {
   const sender = msg.sent_by ?? "person";
-  const who = msg.role === "user" ? SENDER[sender] : msg.role === "assistant" ? "Blu" : "System";
+  const who = authorOf(msg.role, sender);
   const li = h("li", { class: `msg msg--${msg.role}${msg.role === "user" && sender !== "person" ? ` msg--by-${sender}` : ""}`, "data-role": msg.role });
   if (msg.role === "user") li.dataset.sentBy = sender;
   if (msg.role === "assistant") {
@@ -298,7 +295,10 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   }
   if (msg.local?.failed) actions.append(action("retry", "Send again"));
   if (cancellableTurn(state, msg)) actions.append(action("cancel", "Cancel", "Cancel this queued message"));
-  if (canRetry(state, msg)) actions.append(action("retry-turn", "Retry", "Retry: send the same message again"));
+  const retry = retryOf(state, msg);
+  if (retry === "resend") actions.append(action("retry-turn", "Retry", "Retry: send the same message again"));
+  // Not the person's words (Blu's note, a scheduled run): answered again in place, never sent as theirs.
+  if (retry === "regenerate") actions.append(action("regenerate", "Retry", "Retry: answer the same prompt again"));
   if (canContinue(state, msg)) actions.append(action("continue", "Continue", "Continue the reply where it stopped"));
 
   const items: HTMLElement[] = [];

@@ -3,7 +3,7 @@
 // match marked, and opens the session at that message (the chat loads older pages until it is there).
 import { chatApi, type SearchHit } from "./api-chat";
 import { h } from "./dom";
-import { relativeTime } from "./format";
+import { authorOf, relativeTime } from "./format";
 import { matchRanges, searchTerms } from "./search-text";
 
 export interface SearchHost {
@@ -25,8 +25,6 @@ export function marked(text: string, terms: readonly string[]): (string | HTMLEl
   if (at < text.length) out.push(text.slice(at));
   return out;
 }
-
-const WHO: Record<string, string> = { user: "You", assistant: "Blu", system: "System" };
 
 export class SearchResults {
   readonly element: HTMLElement;
@@ -93,7 +91,7 @@ export class SearchResults {
     this.list.replaceChildren(
       ...hits.map((hit) => {
         const where =
-          hit.kind === "session" ? "Session" : hit.kind === "artifact" ? `File · ${hit.session_name || "Session"}` : `${WHO[hit.role ?? "user"]} · ${hit.session_name || "Session"}`;
+          hit.kind === "session" ? "Session" : hit.kind === "artifact" ? `File · ${hit.session_name || "Session"}` : `${authorOf(hit.role ?? "user", hit.sent_by)} · ${hit.session_name || "Session"}`;
         return h(
           "li",
           { class: `search__hit search__hit--${hit.kind}` },

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   addLocal,
   applyEvent,
+  approvalsLoaded,
   branchPoint,
   canContinue,
   canEdit,
@@ -11,6 +12,7 @@ import {
   lastOwnMessage,
   loadHistory,
   markdownOf,
+  retryOf,
   sendAccepted,
   type Conversation,
   type Message,
@@ -37,6 +39,45 @@ function twoExchanges(lastReply = {}): Conversation {
 }
 
 describe("message actions", () => {
+  it("retries the person's message as a new turn, and answers Blu's note or a schedule's prompt again in place", () => {
+    const failed = twoExchanges({ state: "error", error: "Claude is overloaded." });
+    expect(retryOf(failed, msg(failed, "103-a1"))).toBe("resend");
+    for (const sender of ["blu", "schedule"] as const) {
+      const messages = [
+        reply("103-a1", "t1", { state: "error" }),
+        record("102-u1", { turn_id: "t1", text: "[Blu] Blu stopped while…", sent_by: sender }),
+        reply("101-a0", "t0", { state: "interrupted" }),
+        record("100-u0", { turn_id: "t0", text: "First", sent_by: sender }),
+      ];
+      const state = loadHistory(emptyConversation("s1"), { messages, next: null }).state;
+      expect(retryOf(state, msg(state, "103-a1"))).toBe("regenerate"); // never resent as the person's words
+      expect(retryOf(state, msg(state, "101-a0"))).toBe(null); // not the newest reply: nothing to answer again in place
+      const log = new Log();
+      const busy = applyAll(state, [log.turn({ turn_id: "t2", status: "queued", user_message_id: "104-u2", position: 0 })]);
+      expect(retryOf(busy, msg(busy, "103-a1"))).toBe(null);
+    }
+  });
+
+  it("offers no Retry or Continue on a reply whose work a later turn took up (a late approval answer)", () => {
+    const cut = twoExchanges({ state: "interrupted", error: "Blu restarted." });
+    expect(retryOf(cut, msg(cut, "103-a1"))).toBe("resend");
+    expect(canContinue(cut, msg(cut, "103-a1"))).toBe(true);
+    const live = approvalsLoaded(cut, [{ turn_id: "t1", delivered: "live" }, { turn_id: "t1", delivered: null }]);
+    expect(live.changes.updated).toEqual([]);
+    expect(retryOf(live.state, msg(live.state, "103-a1"))).toBe("resend");
+    const loaded = approvalsLoaded(cut, [{ turn_id: "t1", delivered: "reapplied" }]); // the new turn made the call again
+    expect(loaded.changes.updated).toEqual(["103-a1"]); // rendered again, without its Retry
+    expect(retryOf(loaded.state, msg(loaded.state, "103-a1"))).toBe(null);
+    expect(canContinue(loaded.state, msg(loaded.state, "103-a1"))).toBe(false);
+    // The same from the stream, as the answer is given.
+    const resolved = {
+      id: "a1", session_id: "s1", turn_id: "t1", tool_use_id: "tu1", tool_name: "Bash", input: {}, kind: "tool", status: "allowed",
+      created_at: 1, decided_at: 2, decided_by: "person", message: "", answers: {}, always: false, delivered: "resumed",
+    };
+    const streamed = applyEvent(cut, { seq: 1, at: 2, type: "approval.resolved", data: resolved } as unknown as StreamEvent);
+    expect(retryOf(streamed.state, msg(streamed.state, "103-a1"))).toBe(null);
+  });
+
   it("regenerates only the newest reply, and not while a turn runs", () => {
     const state = twoExchanges();
     expect(canRegenerate(state, msg(state, "103-a1"))).toBe(true);

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.store import Store
 from core.store.codec import search_matches, search_snippet, search_terms
-from core.store.models import ArtifactRecord, MessageRecord, SessionRecord
+from core.store.models import ArtifactRecord, MessageRecord, Sender, SessionRecord
 
 T0 = 1_760_000_000.0
 
@@ -121,3 +121,25 @@ def test_a_cleared_then_imported_store_finds_exactly_what_it_holds(store: Store)
         store.import_item(item)
     found = [(h.kind, h.session_id) for h in store.search("ferry").hits]
     assert found == [("message", "s2"), ("message", "s1")]
+
+
+def test_a_message_hit_says_who_sent_it(store: Store) -> None:
+    # A prompt may be Blu's note (a late approval answer carried in) or a scheduled run's: the hit says so.
+    store.create_session(SessionRecord(id="s3", name="Nightly", created_at=T0, updated_at=T0 + 30))
+    senders: dict[str, Sender] = {"m5": "person", "m6": "blu", "m7": "schedule"}
+    for n, (mid, sender) in enumerate(senders.items()):
+        at = T0 + 10 + n
+        message_id = f"{int(at * 1000):013d}-{mid}"
+        text = f"Walrus report from {sender}"
+        store.put_message(
+            MessageRecord(session_id="s3", id=message_id, role="user", text=text, created_at=at, sent_by=sender)
+        )
+    reply_id = f"{int((T0 + 20) * 1000):013d}-m8"
+    store.put_message(MessageRecord(session_id="s3", id=reply_id, role="assistant", text="Walrus.", created_at=T0 + 20))
+    hits = store.search("walrus").hits
+    assert [(h.role, h.sent_by) for h in hits] == [
+        ("assistant", "person"),
+        ("user", "schedule"),
+        ("user", "blu"),
+        ("user", "person"),
+    ]

@@ -2639,6 +2639,8 @@ export interface components {
              * @default
              */
             snippet: string;
+            /** Sent By */
+            sent_by: ("blu" | "person" | "schedule") | null;
         };
         /**
          * SearchResults
