@@ -512,7 +512,9 @@ export interface paths {
         get: operations["get_policy_api_tools_policy_get"];
         /**
          * Set Policy
-         * @description Set one tool's mode at run time (`mode: null` removes the entry: the settings apply again).
+         * @description Set one tool's mode at run time (`mode: null` removes the entry, named exactly: the settings apply again).
+         *     A new entry must name a tool a call can have (`policy_tool_name`: a built-in tool in any case is stored as
+         *     Claude Code spells it); 422 for one that would match nothing.
          */
         put: operations["set_policy_api_tools_policy_put"];
         post?: never;
