@@ -256,7 +256,7 @@ async def _sessions_restored(manager: SessionManager, session_id: str | None) ->
         try:
             await manager.store.get_session(sid)
         except NotFound:
-            manager.hub.end(sid, "session.deleted", {"session_id": sid})
+            manager.hub.end(sid, "session.deleted", {"session_id": sid, "reason": "restore"})
         else:
             manager.hub.reopen(sid)
 

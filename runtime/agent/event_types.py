@@ -127,9 +127,11 @@ class SessionUpdated(EventData):
 
 class SessionDeleted(EventData):
     """The session was deleted (its running turn stopped first): the last event of its log; reading on answers
-    404. A page that shows it leaves it."""
+    404. A page that shows it leaves it. `reason` "restore": a restore replaced everything with a snapshot
+    that does not have it (made after the snapshot); absent: a person deleted it."""
 
     session_id: str
+    reason: Literal["restore"] | None = None
 
 
 class MemoryVersionRef(EventData):

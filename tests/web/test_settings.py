@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.server import BluServer
 from tests.web.conftest import DESKTOP, PHONE, AppPage, Console, screenshot
-from tests.web.helpers import send, session_id
+from tests.web.helpers import open_app, send, session_id
 
 pytestmark = pytest.mark.browser
 BACKGROUND = "() => getComputedStyle(document.body).backgroundColor"
@@ -80,7 +80,7 @@ def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(app_page: App
         backups.get_by_role("button", name="Take a snapshot now").click()
         item = backups.locator("li.backups__item")
         item.wait_for(timeout=60_000)
-        assert "1 sessions, 2 messages" in item.inner_text() and "manual" in item.inner_text()
+        assert "1 session, 2 messages" in item.inner_text() and "manual" in item.inner_text()
         screenshot(page, "desktop-settings-backups")
 
         api.turn(session, "[[say text=after]]")  # changed since: the restore takes it back
@@ -90,7 +90,7 @@ def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(app_page: App
         assert [m["text"] for m in api.messages(session)] == ["[[say text=kept]]", "kept"]
         # The snapshot of what the restore replaced is listed at once, newest first (no reopening).
         assert item.count() == 2
-        assert "pre-restore" in item.first.inner_text() and "1 sessions, 4 messages" in item.first.inner_text()
+        assert "pre-restore" in item.first.inner_text() and "1 session, 4 messages" in item.first.inner_text()
         assert "manual" in item.last.inner_text()
         screenshot(page, "desktop-settings-backups-restored")
         context.close()  # before its server stops
@@ -124,6 +124,10 @@ def test_the_tab_that_restores_shows_what_the_snapshot_holds(
         later = session_id(page)
         page.fill("#composer-input", "half a thought")
         page.locator(f".session-link[data-session-id='{later}']").wait_for()
+        other = context.new_page()  # another tab on the same session: told by its stream, not by the restore
+        open_app(other, server.url, f"#/s/{later}")
+        other.wait_for_selector("li.msg--assistant[data-state=complete]")
+        other.fill("#composer-input", "the other tab's thought")
 
         page.get_by_role("button", name="Settings").click()
         page.once("dialog", lambda dialog: dialog.accept())
@@ -134,6 +138,10 @@ def test_the_tab_that_restores_shows_what_the_snapshot_holds(
         page.wait_for_url("**/#/new")
         page.locator(".toast", has_text="not in the restored snapshot").wait_for()
         assert page.locator("#composer-input").input_value() == "half a thought"
+        other.wait_for_url("**/#/new")
+        other.locator(".toast", has_text="not in the restored snapshot").wait_for()
+        assert other.locator("#composer-input").input_value() == "the other tab's thought"
+        assert other.locator(f".session-link[data-session-id='{later}']").count() == 0
         context.close()  # before its server stops
     finally:
         server.stop()

@@ -36,8 +36,8 @@ async function finished(status: HTMLElement): Promise<Operation | null> {
 /** What a snapshot holds, in a line: "12 sessions, 340 messages · 52 files". */
 function holds(snapshot: Snapshot): string {
   const { store, workspace } = snapshot.contents;
-  const items = ["session", "message"].filter((kind) => store[kind]).map((kind) => `${store[kind]} ${kind}s`);
-  return [items.join(", "), `${workspace.files} files`].filter(Boolean).join(" · ");
+  const items = ["session", "message"].filter((kind) => store[kind]).map((kind) => count(store[kind], kind));
+  return [items.join(", "), count(workspace.files, "file")].filter(Boolean).join(" · ");
 }
 
 /** "1 session", "3 files": a count with its noun. */

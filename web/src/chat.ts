@@ -259,7 +259,7 @@ export class ChatView {
       epoch,
       handlers: {
         event: (event) => {
-          if (event.type === "session.deleted") return this.deleted(sessionId);
+          if (event.type === "session.deleted") return this.deleted(sessionId, "", event.data.reason === "restore" ? RESTORED_AWAY : undefined);
           this.approvals.onEvent(event);
           this.commit(applyEvent(this.conversation, event));
           if (event.type === "memory.changed") {
@@ -376,12 +376,15 @@ export class ChatView {
     // reload what is stored; the stream then continues from its head.
     this.commit(forgetTurns(this.conversation));
     if (!this.sessionId) return;
+    const sessionId = this.sessionId;
     try {
-      const detail = await api.getSession(this.sessionId);
+      const detail = await api.getSession(sessionId);
       this.applySessionDetail(detail);
       await this.loadNewest();
-    } catch {
-      // the next poll retries
+    } catch (error) {
+      // Gone (a restore without it, read before its stream said so): left as a deleted session is.
+      if (error instanceof ApiError && error.status === 404) return this.deleted(sessionId, "", RESTORED_AWAY);
+      // anything else: the next poll retries
     }
     this.renderBusy();
   }

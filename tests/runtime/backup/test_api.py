@@ -319,7 +319,9 @@ def test_a_tab_following_a_session_the_restored_snapshot_lacks_is_told_it_is_gon
         assert restored.status_code == 202, restored.text
         assert wait(api)["state"] == "done"
         page = tab.http.get(f"/api/sessions/{session}/events", params=params).json()
-        assert [e["type"] for e in page["events"]] == ["session.deleted"], page
+        assert [(e["type"], e["data"]) for e in page["events"]] == [
+            ("session.deleted", {"session_id": session, "reason": "restore"})
+        ], page
         after = {**params, "after": page["next"]}
         assert tab.http.get(f"/api/sessions/{session}/events", params=after).status_code == 404
         assert tab.http.get(f"/api/sessions/{session}").status_code == 404

@@ -2667,11 +2667,14 @@ export interface components {
         /**
          * SessionDeleted
          * @description The session was deleted (its running turn stopped first): the last event of its log; reading on answers
-         *     404. A page that shows it leaves it.
+         *     404. A page that shows it leaves it. `reason` "restore": a restore replaced everything with a snapshot
+         *     that does not have it (made after the snapshot); absent: a person deleted it.
          */
         SessionDeleted: {
             /** Session Id */
             session_id: string;
+            /** Reason */
+            reason?: "restore" | null;
         };
         /** SessionDeletedEvent */
         SessionDeletedEvent: {
