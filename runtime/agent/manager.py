@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 NOT_ANSWERED_STOP = "Blu stopped before this message was answered. Send it again."
 NOT_ANSWERED_RESTART = "Blu restarted before this message was answered. Send it again."
+CUT_BY_RESTART = "Blu restarted while this turn was running; the reply above is what was saved."
+CUT_BEFORE_SAVED = "Blu restarted while this turn was running, before any of its reply was saved."
 NOT_ANSWERED_CANCELLED = "Cancelled before it ran."
 NOT_ANSWERED = (NOT_ANSWERED_STOP, NOT_ANSWERED_RESTART)  # a reply that says its turn never ran
 
@@ -232,7 +234,12 @@ class SessionManager:
                         session.id,
                         message.id,
                         state="interrupted",
-                        error="Blu restarted while this turn was running; the reply above is what was saved.",
+                        error=CUT_BY_RESTART if message.text or message.tool_calls else CUT_BEFORE_SAVED,
+                        # A call that was running (or waiting for a person) was cut with the process.
+                        tool_calls=[
+                            replace(call, outcome="stopped") if call.outcome == "pending" else call
+                            for call in message.tool_calls
+                        ],
                     )
                     # The turn never reached _finish: count the reply and what its checkpoints saved.
                     await self.store.add_session_usage(

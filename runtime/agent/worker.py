@@ -98,6 +98,7 @@ class SessionWorker:
         self._next_deadline: Callable[[], float] | None = None
         self._recorded: asyncio.Future[SessionRecord | None] | None = None  # the running turn's start writes
         self._options_key: tuple[object, ...] = ()  # the host's client_options_key when the client connected
+        self._saving: asyncio.Future[None] | None = None  # a checkpoint as a wait for a person starts
         self.task = asyncio.create_task(self.run(), name=f"session-{session_id}")
 
     # -- called from other tasks ----------------------------------------------------------
@@ -498,6 +499,8 @@ class SessionWorker:
         now = time.monotonic()
         if approval is not None:
             turn.waiting_since[approval.id] = now
+            if self.translator is not None and self.translator.turn is turn:  # saved as it is: waits may be long
+                self._saving = asyncio.ensure_future(self.translator.checkpoint(force=True))
             self.host.hub.publish(
                 self.session_id,
                 "turn.status",

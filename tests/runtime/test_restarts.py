@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import time
 
+from runtime.agent.manager import CUT_BEFORE_SAVED, CUT_BY_RESTART
+from tests.runtime.test_approvals_cli import pending
 from tests.support.server import BluClient, BluServer, assert_totals_are_sums
 
 
@@ -92,7 +94,9 @@ def test_sigkill_leaves_no_queued_message_unanswered(fresh_server: BluServer) ->
     fresh_server.stop(signal.SIGKILL)
     api = fresh_server.start().client()
     replies = {m["turn_id"]: m for m in api.messages(sid) if m["role"] == "assistant"}
-    assert replies[running["turn_id"]]["state"] == "interrupted"
+    cut = replies[running["turn_id"]]
+    assert cut["state"] == "interrupted"  # and its note says whether any of it was saved
+    assert cut["error"] == (CUT_BY_RESTART if cut["text"] or cut["tool_calls"] else CUT_BEFORE_SAVED)
     for queued in (queued_a, queued_b):
         reply = replies[queued["turn_id"]]  # each gets a reply that offers Retry
         assert reply["state"] == "interrupted" and reply["error"].endswith(
@@ -133,3 +137,19 @@ def test_an_idempotency_key_is_honoured_across_a_restart(fresh_server: BluServer
     assert [m["role"] for m in api.messages(sid)] == ["user", "assistant"]
     other = api.send(sid, "another", **{"Idempotency-Key": "k-124"})
     assert other["turn_id"] != first["turn_id"] and "replayed" not in other
+
+
+def test_a_turn_killed_while_it_waits_for_a_person_keeps_its_tool_call(fresh_server: BluServer) -> None:
+    """The call a turn waits on is saved as the wait starts (a wait may be long, and a restart likely): after a
+    SIGKILL the reply still shows it, ended as `stopped`, and says the reply above is what was saved."""
+    fresh_server.env["BLU_ASK_TOOLS"] = "Bash"
+    api = fresh_server.start().client()
+    sid = api.new_session()
+    accepted = api.send(sid, "[[bash cmd='touch cut.txt']]")
+    approval = pending(api, sid)
+    fresh_server.stop(signal.SIGKILL)
+    api = fresh_server.start().client()
+    reply = next(m for m in api.messages(sid) if m["turn_id"] == accepted["turn_id"] and m["role"] == "assistant")
+    assert (reply["state"], reply["error"]) == ("interrupted", CUT_BY_RESTART)
+    calls = [(c["id"], c["name"], c["outcome"]) for c in reply["tool_calls"]]
+    assert calls == [(approval["tool_use_id"], "Bash", "stopped")], reply["tool_calls"]
