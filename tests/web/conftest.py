@@ -75,6 +75,16 @@ def own_blu(browser: Any, tmp_path: Path) -> Iterator[BluServer]:
     server.stop()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Before any fixture stops: a server a test started stops before the pages that still poll it close
+    (fixtures end in reverse order), and what those pages log then is not the test's."""
+    watcher = getattr(item, "funcargs", {}).get("console")
+    if isinstance(watcher, Console):
+        watcher.over = True
+    return (yield)
+
+
 # -- failure reports ------------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -146,6 +156,7 @@ class Console:
     errors: list[str] = field(default_factory=list)
     allowed: list[re.Pattern[str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # everything, for a failed test's report
+    over: bool = False  # the test's body has ended: what pages log while fixtures stop servers is not its
 
     def allow(self, pattern: str) -> None:
         self.allowed.append(re.compile(pattern))
@@ -160,11 +171,12 @@ class Console:
             location = message.location or {}
             line = f"{message.text} [{location.get('url', '')}]"
             self.messages.append(f"{time.time():.3f} {message.type}: {line}")
-            if message.type == "error":
+            if message.type == "error" and not self.over:
                 self.errors.append(line)
 
         def on_error(error: Any) -> None:
-            self.errors.append(f"uncaught: {error}")
+            if not self.over:
+                self.errors.append(f"uncaught: {error}")
             self.messages.append(f"{time.time():.3f} uncaught: {error}")
 
         page.on("console", on_console)
