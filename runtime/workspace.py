@@ -138,15 +138,13 @@ class Workspace:
         try:
             for part in parts:
                 try:
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    child = self._open_dir(part, fd)
                 except FileNotFoundError:
                     if not create:
                         raise
                     with contextlib.suppress(FileExistsError):
                         os.mkdir(part, 0o777, dir_fd=fd)
                     child = self._open_dir(part, fd)
-                except OSError as exc:
-                    raise _refusal(exc) from exc
                 os.close(fd)
                 fd = child
             yield fd
@@ -155,8 +153,16 @@ class Workspace:
 
     @staticmethod
     def _open_dir(name: str, parent: int) -> int:
+        """The folder `name` in `parent`, never through a link: a link to a folder is refused as a link (the
+        kernel says ENOTDIR for it, as for a file, since O_DIRECTORY looks at the link itself)."""
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except NotADirectoryError as exc:
+            try:
+                link = stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+            except OSError:
+                link = False
+            raise _refusal(OSError(errno.ELOOP, "link") if link else exc) from exc
         except OSError as exc:
             raise _refusal(exc) from exc
 
@@ -224,11 +230,9 @@ class Workspace:
         try:
             for part in parts[:-1]:
                 try:
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    child = self._open_dir(part, fd)
                 except FileNotFoundError:
                     return  # the rest of the folders are created by the write
-                except OSError as exc:
-                    raise _refusal(exc) from exc
                 os.close(fd)
                 fd = child
             try:

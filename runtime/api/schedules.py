@@ -33,6 +33,12 @@ router = APIRouter(prefix="/api/schedules", tags=["schedules"], dependencies=Log
 Acted = [Depends(record_user_action)]
 ScheduleId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 RECENT_RUNS = 10
+# What an empty timing field asks for, in the dialog's words.
+_SAY_WHEN = {
+    "repeat": "Say when it repeats, e.g. 'every weekday at 08:00'.",
+    "cron": "Write the cron expression: minute hour day month weekday, e.g. '0 8 * * 1-5'.",
+    "run_at": "Choose the date and time it runs.",
+}
 MAX_PROMPT_CHARS = 20_000
 
 
@@ -127,31 +133,48 @@ def _bad(message: str) -> HTTPException:
     return HTTPException(status.HTTP_400_BAD_REQUEST, message)
 
 
+def _refused(field: str, message: str) -> HTTPException:
+    """A 422 like the framework's own: `loc` names the field for API clients, `msg` says what is wrong in the
+    words of the Schedules dialog (the dialog shows it under its own label for that field)."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_ENTITY, [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+    )
+
+
 def _not_found() -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, "Schedule not found.")
 
 
 def _timing(body: Timing, timezone: str, settings: Settings, now: float) -> dict[str, object]:
     """The record's timing fields and its first run, from exactly one of cron, repeat or run_at."""
-    given = [name for name in ("cron", "repeat", "run_at") if getattr(body, name)]
-    if len(given) != 1:
-        raise _bad("Say when: exactly one of cron, repeat or run_at.")
+    given = [name for name in ("cron", "repeat", "run_at") if (getattr(body, name) or "").strip()]
+    if len(given) > 1:
+        raise _refused(given[0], "Say when in one way only: a repeat, a cron expression or a date and time.")
+    if not given:
+        sent = [name for name in ("repeat", "cron", "run_at") if name in body.model_fields_set]
+        empty = sent[0] if sent else "repeat"
+        raise _refused(empty, _SAY_WHEN[empty])
+    field = given[0]
     try:
         zone(timezone)
-        if body.run_at:
-            run_at = parse_local_time(body.run_at, timezone)
+    except RecurrenceError as exc:
+        raise _refused("timezone", str(exc)) from exc
+    try:
+        if field == "run_at":
+            run_at = parse_local_time(body.run_at or "", timezone)
             if run_at <= now:
-                raise _bad("That time has passed: choose a time in the future.")
+                raise _refused(field, "That time has passed: choose a time in the future.")
             return {"cron": "", "repeat": "", "run_at": run_at, "timezone": timezone, "next_run_at": run_at}
-        repeat = " ".join((body.repeat or "").split())
+        repeat = " ".join((body.repeat or "").split()) if field == "repeat" else ""
         cron = repeat_to_cron(repeat) if repeat else check_cron(body.cron or "")
         gap = shortest_gap_minutes(cron, timezone, after=now)
     except RecurrenceError as exc:
-        raise _bad(str(exc)) from exc
+        raise _refused(field, str(exc)) from exc
     if gap < settings.schedule_min_interval_minutes:
-        raise _bad(
+        raise _refused(
+            field,
             f"This runs every {gap:g} minutes; schedules may run at most every "
-            f"{settings.schedule_min_interval_minutes} minutes (BLU_SCHEDULE_MIN_INTERVAL_MINUTES)."
+            f"{settings.schedule_min_interval_minutes} minutes (BLU_SCHEDULE_MIN_INTERVAL_MINUTES).",
         )
     return {
         "cron": cron,
@@ -166,11 +189,11 @@ async def _check_target(store: StoreDep, target: str, session_id: str | None) ->
     if target != "session":
         return
     if not session_id:
-        raise _bad("Choose the session the runs write to (session_id), or target a new session per run.")
+        raise _refused("session_id", "Choose the session the runs write to, or let each run write to a new session.")
     try:
         await store.get_session(session_id)
     except NotFound as exc:
-        raise _bad("The chosen session does not exist.") from exc
+        raise _refused("session_id", "The chosen session does not exist.") from exc
 
 
 async def _with_runs(store: StoreDep, schedule: ScheduleRecord, count: int = RECENT_RUNS) -> Schedule:
@@ -189,7 +212,7 @@ async def _get(store: StoreDep, schedule_id: str) -> ScheduleRecord:
         raise _not_found() from exc
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400), dependencies=Acted)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(422), dependencies=Acted)
 async def create_schedule(
     body: NewSchedule, store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep
 ) -> Schedule:
@@ -197,7 +220,7 @@ async def create_schedule(
     timing = _timing(body, body.timezone or "UTC", settings, now)
     await _check_target(store, body.target, body.session_id)
     if not body.prompt.strip():
-        raise _bad("The prompt is empty.")
+        raise _refused("prompt", "The prompt is empty: say what Blu should do each time.")
     schedule = ScheduleRecord(
         id=new_id(),
         name=body.name.strip(),
@@ -233,7 +256,7 @@ async def get_schedule(schedule_id: ScheduleId, store: StoreDep) -> Schedule:
     return await _with_runs(store, await _get(store, schedule_id))
 
 
-@router.patch("/{schedule_id}", responses=error_responses(400, 404), dependencies=Acted)
+@router.patch("/{schedule_id}", responses=error_responses(404, 422), dependencies=Acted)
 async def edit_schedule(
     schedule_id: ScheduleId, body: ScheduleChanges, store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep
 ) -> Schedule:
@@ -247,17 +270,17 @@ async def edit_schedule(
         # The same times, read in another zone: the next run moves.
         again = Timing(cron=current.cron or None, timezone=body.timezone) if current.cron else None
         if again is None:
-            raise _bad("A one-shot's zone changes with its time: send run_at too.")
+            raise _refused("timezone", "A one-time schedule's time zone changes with its date and time: give both.")
         changes.update(_timing(again, body.timezone, settings, now))
         changes["repeat"] = current.repeat
     for name in ("name", "prompt", "max_minutes", "max_usd"):
         if name in sent:
             value = getattr(body, name)
             if name in ("name", "prompt") and value is None:
-                raise _bad(f"{name} cannot be null.")
+                raise _refused(name, f"The {name} cannot be null.")
             changes[name] = value.strip() if name == "name" else value
     if "prompt" in changes and not str(changes["prompt"]).strip():
-        raise _bad("The prompt is empty.")
+        raise _refused("prompt", "The prompt is empty: say what Blu should do each time.")
     target = body.target if "target" in sent and body.target else current.target
     session_id = body.session_id if "session_id" in sent else current.session_id
     if {"target", "session_id"} & sent:

@@ -43,6 +43,29 @@ def test_paths_outside_the_workspace_are_refused(api: BluClient, blu: BluServer,
     assert not (blu.data_dir / "escape.txt").exists()
 
 
+def test_a_link_to_a_folder_on_the_path_is_refused_as_a_link(api: BluClient, blu: BluServer) -> None:
+    """A linked folder on the path (or named by it) gets the link refusal, not "a name on the path is a file"
+    (O_DIRECTORY meets the link first and the kernel says ENOTDIR); a real file on the path keeps that one."""
+    workspace = blu.data_dir / "workspace"
+    (workspace / "real").mkdir(exist_ok=True)
+    (workspace / "real" / "note.txt").write_text("n")
+    if not (workspace / "etc-link").is_symlink():
+        os.symlink("/etc", workspace / "etc-link")
+        os.symlink("real", workspace / "inner-link")
+    for path in ("etc-link/passwd", "inner-link/note.txt", "inner-link/new/x.txt"):
+        for response in (
+            api.http.get("/api/files/content", params={"path": path}),
+            api.http.put("/api/files/content", params={"path": path}, content=b"x"),
+        ):
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["detail"] == "Symbolic links are not followed in the workspace.", path
+    listing = api.http.get("/api/files", params={"path": "inner-link"})
+    assert listing.status_code == 400 and "Symbolic links" in listing.json()["detail"]
+    on_a_file = api.http.get("/api/files/content", params={"path": "real/note.txt/more"})
+    assert on_a_file.json()["detail"] == "A name on the path is a file, not a folder."
+    assert not (workspace / "real" / "new").exists()
+
+
 def test_oversized_upload_is_refused_and_leaves_nothing(fresh_server: BluServer) -> None:
     fresh_server.env["BLU_MAX_UPLOAD_BYTES"] = "1000"
     api = fresh_server.start().client()

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.server import BluServer
 from tests.web.conftest import (
+    DESKTOP,
     PHONE,
     AppPage,
     Console,
@@ -207,3 +208,51 @@ def test_a_deny_is_credited_to_the_person_and_blus_note_after_a_restart_is_not_t
     page.keyboard.press("ArrowUp")
     assert page.locator("#composer-input").input_value().startswith("Approve after restart")
     screenshot(page, "desktop-blu-note-after-restart")
+
+
+# The card, its buttons, its request and the chat above it, measured where they show.
+LAYOUT_JS = """() => {
+    const box = (el) => {
+        const r = el.getBoundingClientRect();
+        return { top: r.top, bottom: r.bottom, height: r.height };
+    };
+    const card = document.querySelector('[data-testid=approval-card]');
+    const input = card.querySelector('[data-testid=approval-input]');
+    const running = [...document.querySelectorAll('li.msg--assistant')].pop();
+    return {
+        inner: innerHeight, card: box(card), list: box(document.querySelector('[data-testid=approvals]')),
+        chat: box(document.querySelector('[data-testid=chat-scroll]')), message: box(running), input: box(input),
+        buttons: [...card.querySelectorAll('.approval__actions button')].map(box),
+        inputScrolls: input.scrollHeight > input.clientHeight + 1,
+    };
+}"""
+SHAPES: dict[str, dict[str, Any]] = {
+    "landscape": {"viewport": {"width": 740, "height": 360}, "is_mobile": True, "has_touch": True},
+    "portrait": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
+    "desktop": {"viewport": DESKTOP},
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_long_request_leaves_its_message_and_its_buttons_in_view(
+    asking_server: BluServer, app_page: AppPage, console: Console, shape: str
+) -> None:
+    """A phone held sideways: the card takes about a third of the height, its long command scrolls inside it,
+    its buttons show, and the reply that asks stays in view above it. Upright and on a desktop it is drawn as
+    before: the buttons under the request, the command's own box scrolling (the card 350 and 326 px tall, as
+    before the change)."""
+    page = app_page(asking_server, "/#/new", **SHAPES[shape])
+    words = " ".join(f"word{i}" for i in range(120))
+    send(page, f"A long one [[bash cmd='echo {words} > long.txt']]")
+    page.locator(CARD).wait_for()
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    layout = page.evaluate(LAYOUT_JS)
+    screenshot(page, f"{shape}-long-approval")
+    card, listed, chat, message = layout["card"], layout["list"], layout["chat"], layout["message"]
+    for button in layout["buttons"]:  # wholly on screen, without scrolling the list of requests
+        assert listed["top"] <= button["top"] and button["bottom"] <= min(listed["bottom"], layout["inner"]), layout
+    if shape == "landscape":
+        assert card["height"] <= 0.36 * layout["inner"] and layout["inputScrolls"], layout
+        assert chat["height"] >= 40 and message["bottom"] > chat["top"] + 20 and message["top"] < chat["bottom"], layout
+    else:
+        assert not layout["inputScrolls"] and all(b["top"] >= layout["input"]["bottom"] for b in layout["buttons"])

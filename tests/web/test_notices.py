@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.server import BluServer
-from tests.web.conftest import DESKTOP, PHONE, AppPage, screenshot
+from tests.support.server import BluClient, BluServer
+from tests.web.conftest import DESKTOP, PHONE, AppPage, Console, screenshot
 from tests.web.helpers import send
 
 pytestmark = pytest.mark.browser
@@ -64,3 +64,29 @@ def test_a_toast_never_covers_the_status_line(app_page: AppPage, blu: BluServer,
     screenshot(page, f"{which}-toast-over-status")
     assert page.evaluate(OVERLAPS_JS) == []
     page.get_by_role("button", name="Stop the running turn").click()  # leave the shared server idle
+
+
+def test_the_same_toast_twice_shows_once(app_page: AppPage, blu: BluServer, api: BluClient, console: Console) -> None:
+    """Run now clicked again inside the minimum interval: each refusal says the same, and one toast says it (its
+    time starting over), not a stack of copies; a different toast still stacks."""
+    console.allow(r"status of 429 \(Too Many Requests\) \[.*/api/schedules/.*/run\]")  # refused on purpose
+    made = api.http.post(
+        "/api/schedules", json={"name": "Twice", "prompt": "[[say text=hi]]", "repeat": "every day at 8:00"}
+    )
+    assert made.status_code == 201, made.text
+    page = app_page(blu, "/#/new", viewport=DESKTOP)
+    page.get_by_role("button", name="Schedules").click()
+    item = page.get_by_test_id("schedules").locator("li.schedule", has_text="Twice")
+    run_now = item.get_by_role("button", name="Run Twice now")
+    run_now.click()
+    page.locator(".toast", has_text="Started a run.").wait_for()
+    refused = page.locator(".toast--error", has_text="Couldn't start a run")
+    for _ in range(3):
+        with page.expect_response(lambda r: r.url.endswith("/run")) as answer:
+            run_now.click()
+        assert answer.value.status == 429
+        refused.first.wait_for()
+        page.evaluate(SETTLED_JS)
+    assert refused.count() == 1, page.locator(".toast").all_inner_texts()
+    assert page.locator(".toast", has_text="Started a run.").count() == 1
+    assert api.http.delete(f"/api/schedules/{made.json()['id']}").status_code == 204

@@ -20,11 +20,12 @@ from tests.web.conftest import (
 from tests.web.helpers import wait_last_assistant
 
 pytestmark = pytest.mark.browser
+REFUSED = r"status of 422 \(Unprocessable \w+\) \[.*/api/schedules\]"  # a save refused on purpose
 PHONE_OPTIONS = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
 def test_schedules_on_a_phone(app_page: AppPage, blu: BluServer, api: BluClient, console: Console) -> None:
-    console.allow(r"status of 400 \(Bad Request\) \[.*/api/schedules\]")  # the repeat refused on purpose
+    console.allow(REFUSED)  # the repeat refused on purpose
     page = app_page(blu, "/#/new", **PHONE_OPTIONS)
     page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
     page.get_by_role("button", name="Sessions").tap()
@@ -33,15 +34,30 @@ def test_schedules_on_a_phone(app_page: AppPage, blu: BluServer, api: BluClient,
     dialog.get_by_role("heading", name="Schedules").wait_for()
     assert_no_horizontal_overflow(page, "schedules")
 
-    # A repeat Blu cannot read is refused with the forms it can.
+    # An empty repeat is refused in the form's words, on the Repeat field (not "cron, repeat or run_at").
     dialog.get_by_role("button", name="+ New schedule").tap()
     page.fill("#schedule-name", "Phone briefing")
     page.fill("#schedule-prompt", "[[say text='Scheduled hello']] brief me")
-    page.fill("#schedule-repeat", "now and then")
     dialog.get_by_role("button", name="Save schedule").tap()
     error = dialog.locator(".schedules__error")
     error.wait_for()
-    assert "every weekday at 08:00" in error.inner_text()
+    assert error.inner_text().startswith("Repeat: Say when it repeats"), error.inner_text()
+    assert "run_at" not in error.inner_text() and "exactly one" not in error.inner_text()
+    assert page.locator("#schedule-repeat").get_attribute("aria-invalid") == "true"
+
+    # A limit over the most: the field's label, not max_minutes.
+    page.fill("#schedule-repeat", "every day at 8:00")
+    page.fill("#schedule-max-minutes", "5000")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    error.get_by_text("Stop after (minutes): ", exact=False).wait_for()
+    assert "max_minutes" not in error.inner_text()
+    assert page.locator("#schedule-max-minutes").get_attribute("aria-invalid") == "true"
+    page.fill("#schedule-max-minutes", "")
+
+    # A repeat Blu cannot read is refused with the forms it can.
+    page.fill("#schedule-repeat", "now and then")
+    dialog.get_by_role("button", name="Save schedule").tap()
+    error.get_by_text("every weekday at 08:00", exact=False).wait_for()
     assert_no_horizontal_overflow(page, "schedule form")
     screenshot(page, "phone-schedule-form")
 
@@ -98,7 +114,7 @@ def test_schedules_on_a_phone(app_page: AppPage, blu: BluServer, api: BluClient,
 def test_a_field_error_goes_once_the_field_is_corrected(
     app_page: AppPage, blu: BluServer, api: BluClient, console: Console, viewport: dict[str, int]
 ) -> None:
-    console.allow(r"status of 400 \(Bad Request\) \[.*/api/schedules\]")  # the zone refused on purpose
+    console.allow(REFUSED)  # the zone refused on purpose
     which = "phone" if viewport == PHONE else "desktop"
     page = app_page(blu, "/#/new", viewport=viewport)
     if viewport == PHONE:

@@ -77,10 +77,24 @@ def test_a_snapshot_is_taken_listed_and_restored_from_the_settings(app_page: App
         page.get_by_role("button", name="Settings").click()
         backups = page.get_by_test_id("settings").locator("#settings-backups")
         backups.get_by_text("No snapshot yet.").wait_for()
-        backups.get_by_role("button", name="Take a snapshot now").click()
+        take = backups.get_by_role("button", name="Take a snapshot now")
+        # Whether the button was off while the snapshot ran, and on again after (a snapshot of this Blu takes
+        # a fraction of a second: the line saying it was taken is what stops a second click for a copy).
+        take.evaluate(
+            """(button) => { window.takeStates = [];
+            new MutationObserver(() => window.takeStates.push(button.disabled))
+                .observe(button, { attributes: true, attributeFilter: ["disabled"] }); }"""
+        )
+        take.click()
+        status = backups.get_by_test_id("backups-status")
+        status.get_by_text("Snapshot taken at", exact=False).wait_for(timeout=60_000)
+        states = page.evaluate("window.takeStates")
+        assert [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]] == [True, False], states
+        assert take.is_enabled()
         item = backups.locator("li.backups__item")
-        item.wait_for(timeout=60_000)
         assert "1 session, 2 messages" in item.inner_text() and "manual" in item.inner_text()
+        assert "backups__item--new" in (item.get_attribute("class") or "")
+        assert "first in the list" in status.inner_text()
         screenshot(page, "desktop-settings-backups")
 
         api.turn(session, "[[say text=after]]")  # changed since: the restore takes it back

@@ -118,20 +118,44 @@ async function render(body: HTMLElement): Promise<void> {
     );
     if (!page.snapshots.length) list.append(h("li", { class: "muted" }, "No snapshot yet."));
   };
+  // A snapshot takes well under a second here: the button is off while one runs (one this page started, or
+  // one still running when the section opens again), and the line then says it was taken, which snapshot
+  // it is, so the person sees their click did something and does not click again for another copy.
+  const follow = async (): Promise<void> => {
+    take.disabled = true;
+    status.textContent = "Taking a snapshot…";
+    try {
+      const done = await finished(status);
+      if (done?.state === "failed") {
+        status.textContent = `The snapshot failed: ${done.error ?? "unknown"}`;
+        return;
+      }
+      await refresh();
+      const made = done?.result as { id?: string; created_at?: number; size?: number } | null | undefined;
+      if (made?.id && typeof made.created_at === "number") {
+        list.querySelector(`[data-snapshot-id="${made.id}"]`)?.classList.add("backups__item--new");
+        status.textContent = `Snapshot taken at ${formatTime(made.created_at)} (${formatBytes(made.size ?? 0)}): it is first in the list.`;
+      }
+    } finally {
+      take.disabled = false;
+    }
+  };
   take.addEventListener("click", async () => {
     take.disabled = true;
     try {
       await api.take();
-      const done = await finished(status);
-      if (done?.state === "failed") status.textContent = `The snapshot failed: ${done.error ?? "unknown"}`;
-      else await refresh();
     } catch (error) {
       status.textContent = `Couldn't take a snapshot: ${(error as Error).message}`;
-    } finally {
       take.disabled = false;
+      return;
     }
+    await follow().catch((error: unknown) => {
+      status.textContent = `Couldn't take a snapshot: ${(error as Error).message}`;
+    });
   });
   await refresh();
+  const { operation } = await api.operation();
+  if (operation?.state === "running" && operation.kind === "snapshot") await follow();
 }
 
 registerSection({ id: "backups", title: "Backups", order: 70, render: (body) => render(body) });

@@ -18,15 +18,26 @@ export function noticeStack(): HTMLElement {
   return parts().element;
 }
 
-/** A short message that goes by itself (errors stay longer), under the earlier ones: the newest nearest the box. */
+const timers = new WeakMap<HTMLElement, number>();
+
+/** A short message that goes by itself (errors stay longer), under the earlier ones: the newest nearest the box.
+ * The same message again (a button clicked twice) does not stack a copy: the one showing moves to the newest
+ * place (so it is announced again) and its time starts over. */
 export function toast(text: string, kind: "info" | "error" = "info"): void {
-  const item = h("div", { class: `toast toast--${kind}` }, text);
-  parts().toasts.append(item);
+  const { toasts } = parts();
+  const same = (el: Element): el is HTMLElement => el instanceof HTMLElement && el.textContent === text && el.classList.contains(`toast--${kind}`);
+  const showing = [...toasts.children].find(same);
+  const item = showing ?? h("div", { class: `toast toast--${kind}` }, text);
+  window.clearTimeout(timers.get(item));
+  toasts.append(item);
   follow();
-  window.setTimeout(() => {
-    item.remove();
-    settle();
-  }, kind === "error" ? 7000 : 3500);
+  timers.set(
+    item,
+    window.setTimeout(() => {
+      item.remove();
+      settle();
+    }, kind === "error" ? 7000 : 3500),
+  );
 }
 
 /** Show a bar (Undo) at the foot of the stack, nearest the message box; returns what removes it. */

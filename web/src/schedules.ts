@@ -103,30 +103,27 @@ const BODY_FIELDS: Record<string, ScheduleField> = {
 };
 
 /** Which field of the form a refused save is about, so its error can sit on it and go once it is changed:
- * a 422 names the field (`loc`); a 400 says it in words (runtime/api/schedules.py, runtime/schedules/
- * recurrence.py). "when" is the timing the form shows (repeat, cron or date); null: the form as a whole. */
-export function errorField(status: number, body: unknown): ScheduleField | "when" | null {
+ * a 422 names the field (`loc`, runtime/api/schedules.py); null: the form as a whole. */
+export function errorField(status: number, body: unknown): ScheduleField | null {
   const detail = (body as { detail?: unknown } | null)?.detail;
-  if (status === 422 && Array.isArray(detail)) {
-    const loc = (detail[0] as { loc?: unknown[] } | undefined)?.loc ?? [];
-    return BODY_FIELDS[String(loc[loc.length - 1])] ?? null;
-  }
-  if (typeof detail !== "string") return null;
-  if (/time zone|zone changes/i.test(detail)) return "timezone";
-  if (/prompt/i.test(detail)) return "prompt";
-  if (/session/i.test(detail)) return "session";
-  if (/time has passed|date and time/i.test(detail)) return "runAt";
-  if (/repeat|cron|every|hour|the time must|\bday\b|never happens|say when/i.test(detail)) return "when";
-  return null;
+  if (status !== 422 || !Array.isArray(detail)) return null;
+  const loc = (detail[0] as { loc?: unknown[] } | undefined)?.loc ?? [];
+  return BODY_FIELDS[String(loc[loc.length - 1])] ?? null;
 }
 
-/** The message of a refused save: the server's sentence, or each refused field's reason (422). */
-function errorText(error: unknown): string {
+/** The message of a refused save: the server's sentence, or each refused field's reason (422) under the
+ * form's own label for that field (`label`), never the API's name for it. */
+export function errorText(error: unknown, label: (field: ScheduleField) => string): string {
   if (!(error instanceof ApiError)) return "Couldn't save the schedule.";
   const detail = (error.body as { detail?: unknown } | null)?.detail;
-  if (Array.isArray(detail)) {
-    const reasons = detail.map((d: { loc?: unknown[]; msg?: unknown }) => `${String(d.loc?.[d.loc.length - 1] ?? "")}: ${String(d.msg ?? "")}`);
-    if (reasons.length) return reasons.join("; ");
+  if (Array.isArray(detail) && detail.length) {
+    return detail
+      .map((d: { loc?: unknown[]; msg?: unknown }) => {
+        const field = BODY_FIELDS[String(d.loc?.[d.loc.length - 1] ?? "")];
+        const reason = String(d.msg ?? "").replace(/\.?$/, ".");
+        return field ? `${label(field)}: ${reason}` : reason;
+      })
+      .join(" ");
   }
   return error.detail || error.message;
 }
@@ -419,10 +416,9 @@ export class SchedulesDialog {
     this.clearError();
   }
 
-  private showError(text: string, field: ScheduleField | "when" | null): void {
+  private showError(text: string, field: ScheduleField | null): void {
     this.clearError();
-    const kind = this.fields.kind.value;
-    this.errorOn = field === "when" ? (kind === "once" ? "runAt" : kind === "cron" ? "cron" : "repeat") : field;
+    this.errorOn = field;
     this.formError.textContent = text;
     this.formError.hidden = false;
     const control = this.errorOn ? this.fields[this.errorOn] : null;
@@ -481,7 +477,8 @@ export class SchedulesDialog {
       this.closeForm();
       await this.refresh();
     } catch (error) {
-      this.showError(errorText(error), error instanceof ApiError ? errorField(error.status, error.body) : null);
+      const label = (field: ScheduleField) => this.form.querySelector(`label[for="${this.fields[field].id}"]`)?.textContent ?? "";
+      this.showError(errorText(error, label), error instanceof ApiError ? errorField(error.status, error.body) : null);
     }
   }
 

@@ -1,8 +1,9 @@
 // What the Memory dialog and the Schedules form say after a refused save (pure functions of their modules).
 import { describe, expect, it } from "vitest";
+import { ApiError } from "../src/api";
 import type { MemoryState } from "../src/memory";
 import { memoryStatus } from "../src/memory-status";
-import { errorField } from "../src/schedules";
+import { errorField, errorText } from "../src/schedules";
 
 function memory(etag: string, version: MemoryState["version"]): MemoryState {
   return { content: "", etag, version, max_chars: 100_000, path: "/claude/CLAUDE.md" } as MemoryState;
@@ -35,28 +36,28 @@ describe("memoryStatus: the Memory dialog's status line", () => {
 });
 
 describe("errorField: which schedule field a refused save is about", () => {
-  const refused = (detail: string) => errorField(400, { detail });
-
-  it("reads the server's sentences", () => {
-    expect(refused("Unknown time zone 'Mars/Olympus': use an IANA name such as 'Europe/Berlin' or 'UTC'.")).toBe("timezone");
-    expect(refused("A one-shot's zone changes with its time: send run_at too.")).toBe("timezone");
-    expect(refused("That time has passed: choose a time in the future.")).toBe("runAt");
-    expect(refused("'tomorrow' is not a date and time such as '2026-12-01T08:00'.")).toBe("runAt");
-    expect(refused("Blu cannot read the repeat 'now and then'. Write it like: every weekday at 08:00.")).toBe("when");
-    expect(refused("'0 8 * *' is not a cron expression Blu accepts: five fields, minute hour day-of-month month day-of-week, e.g. '0 8 * * 1-5'.")).toBe("when");
-    expect(refused("This runs every 5 minutes; schedules may run at most every 15 minutes (BLU_SCHEDULE_MIN_INTERVAL_MINUTES).")).toBe("when");
-    expect(refused("Say when: exactly one of cron, repeat or run_at.")).toBe("when");
-    expect(refused("The chosen session does not exist.")).toBe("session");
-    expect(refused("The prompt is empty.")).toBe("prompt");
-    expect(refused("Something else went wrong.")).toBeNull();
-  });
-
   it("takes the field a 422 names", () => {
     const invalid = (field: string) => errorField(422, { detail: [{ loc: ["body", field], msg: "too big", type: "less_than_equal" }] });
     expect(invalid("max_usd")).toBe("maxUsd");
     expect(invalid("max_minutes")).toBe("maxMinutes");
     expect(invalid("session_id")).toBe("session");
+    expect(invalid("run_at")).toBe("runAt");
     expect(invalid("unknown")).toBeNull();
+    expect(errorField(400, { detail: "Something else went wrong." })).toBeNull();
     expect(errorField(500, null)).toBeNull();
+  });
+});
+
+describe("errorText: a refused save in the form's words", () => {
+  const label = (field: string) => ({ repeat: "Repeat", runAt: "Date and time", maxMinutes: "Stop after (minutes)" })[field] ?? "?";
+  const refused = (...detail: { loc: string[]; msg: string }[]) => new ApiError(422, "", 0, { detail: detail.map((d) => ({ ...d, type: "value_error" })) });
+
+  it("names each refused field by its label, never by the API's name", () => {
+    const text = errorText(refused({ loc: ["body", "repeat"], msg: "Say when it repeats." }, { loc: ["body", "max_minutes"], msg: "too big" }), label);
+    expect(text).toBe("Repeat: Say when it repeats. Stop after (minutes): too big.");
+    expect(errorText(refused({ loc: ["body", "run_at"], msg: "Choose the date and time it runs." }), label)).toBe("Date and time: Choose the date and time it runs.");
+    expect(errorText(refused({ loc: ["body"], msg: "Field required" }), label)).toBe("Field required.");
+    expect(errorText(new ApiError(400, "The sentence."), label)).toBe("The sentence.");
+    expect(errorText(new Error("x"), label)).toBe("Couldn't save the schedule.");
   });
 });

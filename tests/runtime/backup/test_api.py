@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -325,5 +326,19 @@ def test_a_tab_following_a_session_the_restored_snapshot_lacks_is_told_it_is_gon
         after = {**params, "after": page["next"]}
         assert tab.http.get(f"/api/sessions/{session}/events", params=after).status_code == 404
         assert tab.http.get(f"/api/sessions/{session}").status_code == 404
+    finally:
+        server.stop()
+
+
+def test_snapshot_requests_at_once_make_one_snapshot(tmp_path: Path) -> None:
+    """Requests while a snapshot runs are refused (409), not queued: three at once make one snapshot."""
+    server = BluServer(tmp_path / "data").start()
+    try:
+        api = server.client()
+        with ThreadPoolExecutor(3) as pool:
+            codes = sorted(pool.map(lambda _: api.http.post("/api/backups").status_code, range(3)))
+        assert codes == [202, 409, 409]
+        assert wait(api)["state"] == "done"
+        assert len(api.http.get("/api/backups").json()["snapshots"]) == 1
     finally:
         server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -72,26 +73,37 @@ def store_of(server: BluServer) -> LocalStore:
 
 
 @pytest.mark.parametrize(
-    ("body", "says"),
+    ("body", "field", "says"),
     [
-        ({"cron": "0 8 * *"}, "five fields"),
-        ({"cron": "0 8 31 2 *"}, "never happens"),
-        ({"cron": "0 8 * * *", "timezone": "Mars/Olympus"}, "Unknown time zone"),
-        ({"repeat": "daily-ish"}, "every weekday at 08:00"),
-        ({"repeat": "every day at 8:00", "cron": "0 8 * * *"}, "exactly one"),
-        ({}, "exactly one"),
-        ({"run_at": "2001-01-01T08:00"}, "passed"),
-        ({"run_at": "soonish"}, "date and time"),
-        ({"repeat": "every 5 minutes"}, "at most every 15 minutes"),
-        ({"repeat": "every day at 8:00", "target": "session"}, "Choose the session"),
-        ({"repeat": "every day at 8:00", "target": "session", "session_id": "0" * 24}, "does not exist"),
+        ({"cron": "0 8 * *"}, "cron", "five fields"),
+        ({"cron": "0 8 31 2 *"}, "cron", "never happens"),
+        ({"cron": "0 8 * * *", "timezone": "Mars/Olympus"}, "timezone", "Unknown time zone"),
+        ({"repeat": "daily-ish"}, "repeat", "every weekday at 08:00"),
+        ({"repeat": ""}, "repeat", "Say when it repeats"),
+        ({"repeat": "  "}, "repeat", "Say when it repeats"),
+        ({"cron": " "}, "cron", "Write the cron expression"),
+        ({"run_at": ""}, "run_at", "Choose the date and time"),
+        ({"repeat": "every day at 8:00", "cron": "0 8 * * *"}, "cron", "one way only"),
+        ({}, "repeat", "Say when it repeats"),
+        ({"run_at": "2001-01-01T08:00"}, "run_at", "passed"),
+        ({"run_at": "soonish"}, "run_at", "date and time"),
+        ({"repeat": "every 5 minutes"}, "repeat", "at most every 15 minutes"),
+        ({"repeat": "every day at 8:00", "target": "session"}, "session_id", "Choose the session"),
+        ({"repeat": "every day at 8:00", "target": "session", "session_id": "0" * 24}, "session_id", "does not exist"),
+        ({"repeat": "every day at 8:00", "prompt": "  "}, "prompt", "The prompt is empty"),
     ],
 )
-def test_bad_timing_or_target_is_a_clear_400(blu: BluServer, body: dict[str, Any], says: str) -> None:
+def test_bad_timing_or_target_names_the_field_in_the_dialogs_words(
+    blu: BluServer, body: dict[str, Any], field: str, says: str
+) -> None:
+    """A 422 whose `loc` names the field for API clients, and whose sentence is the Schedules dialog's: the
+    dialog shows it under that field's label, so it never names the API's fields (run_at, session_id)."""
     api = blu.client()
     response = api.http.post("/api/schedules", json={"prompt": "x", **body})
-    assert response.status_code == 400, response.text
-    assert says in response.json()["detail"]
+    assert response.status_code == 422, response.text
+    (refusal,) = response.json()["detail"]
+    assert refusal["loc"] == ["body", field] and says in refusal["msg"]
+    assert not re.search(r"run_at|session_id|timezone|max_|exactly one of", refusal["msg"]), refusal
 
 
 def test_create_list_edit_pause_resume_delete(blu: BluServer) -> None:
@@ -120,7 +132,7 @@ def test_create_list_edit_pause_resume_delete(blu: BluServer) -> None:
     assert edited.status_code == 200, edited.text
     body = edited.json()
     assert (body["cron"], body["repeat"], body["max_minutes"], body["name"]) == ("30 7 * * *", "", None, "Daily")
-    assert api.http.patch(f"/api/schedules/{made['id']}", json={"cron": "nope"}).status_code == 400
+    assert api.http.patch(f"/api/schedules/{made['id']}", json={"cron": "nope"}).status_code == 422
     moved = api.http.patch(f"/api/schedules/{made['id']}", json={"timezone": "America/New_York"}).json()
     assert moved["timezone"] == "America/New_York" and moved["cron"] == "30 7 * * *"
 
