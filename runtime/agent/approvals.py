@@ -66,20 +66,27 @@ class UnknownTool(ValueError):
 def policy_tool_name(name: str) -> str:
     """The tool a policy entry names, as Claude Code spells it: a built-in tool in any case ("bash" → "Bash"),
     an MCP server `mcp__server` or tool `mcp__server__tool`, or a PascalCase name (a tool of a newer Claude
-    Code). Raises UnknownTool for anything else (it would never match a call)."""
+    Code). Raises UnknownTool for anything else (it would never match a call), saying what a tool name is."""
+    shown = name if len(name) <= 60 else f"{name[:57]}…"
     if name.startswith("mcp__"):
         server, separator, tool = name.removeprefix("mcp__").partition("__")
         if _MCP_PART.fullmatch(server) and (not separator or _MCP_PART.fullmatch(tool)):
             return name
         raise UnknownTool(
-            f"'{name}' names no MCP tool: write mcp__server for all of a server's tools, or mcp__server__tool."
+            f"'{shown}' names no MCP tool: write mcp__server for all of a server's tools, or mcp__server__tool."
         )
     if (built_in := _BUILT_IN_BY_FOLDED.get(name.casefold())) is not None:
         return built_in
     if _NEWER_TOOL.fullmatch(name):
         return name
+    tool, parenthesis, _ = name.partition("(")
+    if parenthesis and (_BUILT_IN_BY_FOLDED.get(tool.strip().casefold()) or _NEWER_TOOL.fullmatch(tool.strip())):
+        raise UnknownTool(
+            f"Blu's tool policy is set for whole tools ({tool.strip()}), not for Claude Code's rules such as "
+            f"'{shown}': choose Ask me to decide each call."
+        )
     raise UnknownTool(
-        f"No Claude Code tool is named '{name}'. Tool names are written as Claude Code does (Bash, Read, "
+        f"No Claude Code tool is named '{shown}'. Tool names are written as Claude Code does (Bash, Read, "
         "WebFetch, …); MCP tools as mcp__server or mcp__server__tool."
     )
 

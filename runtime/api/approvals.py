@@ -21,7 +21,8 @@ router = APIRouter(prefix="/api", tags=["approvals"], dependencies=UserAction)
 
 SessionId = Annotated[str, Path(pattern=SESSION_ID)]
 ApprovalId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
-ToolName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# Checked by the route (policy_tool_name): a refusal says what a tool name is, in words a person reads.
+ToolName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class AnswerBody(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -269,6 +270,11 @@ def test_a_policy_entry_names_a_tool_as_claude_code_spells_it() -> None:
     ]
     assert policy_tool_name("mcp__github") == "mcp__github"
     assert policy_tool_name("mcp__my-server__do_it") == "mcp__my-server__do_it"
-    for name in ("rm", "x" * 200, "mcp__", "mcp____tool", "mcp__server__", "mcp__server__*", "shell_exec"):
+    for name in ("rm", "x" * 200, "mcp__", "mcp____tool", "mcp__server__", "mcp__server__*", "shell_exec", "*"):
         with pytest.raises(UnknownTool):
             policy_tool_name(name)
+    rule = re.escape("whole tools (Bash), not for Claude Code's rules such as 'Bash(ls:*)'")
+    with pytest.raises(UnknownTool, match=rule):
+        policy_tool_name("Bash(ls:*)")
+    with pytest.raises(UnknownTool, match="No Claude Code tool is named 'Bash Tool; rm -rf'"):
+        policy_tool_name("Bash Tool; rm -rf")

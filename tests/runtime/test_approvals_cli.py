@@ -150,7 +150,13 @@ def test_the_policy_api_stores_the_tools_name_and_refuses_one_that_matches_nothi
         answered = put("bash", "ask")
         assert answered.status_code == 200, answered.text
         assert answered.json()["run_time"].get("Bash") == "ask" and "bash" not in answered.json()["run_time"]
-        for name, why in (("mcp__", "names no MCP tool"), ("rm", "No Claude Code tool"), ("x" * 200, "No Claude")):
+        for name, why in (
+            ("mcp__", "names no MCP tool"),
+            ("rm", "No Claude Code tool"),
+            ("x" * 200, "No Claude"),
+            ("Bash(ls:*)", "whole tools (Bash)"),
+            ("*", "No Claude Code tool is named '*'"),
+        ):
             refused = put(name, "ask")
             assert refused.status_code == 422 and why in refused.json()["detail"], refused.text
         assert "rm" not in api.http.get("/api/tools/policy").json()["run_time"]
