@@ -1,6 +1,6 @@
 // The settings page's Backups section: snapshots listed with time, size and what they hold; take one now,
 // download one as an archive, or restore everything from one (after saying what it replaces).
-import { request } from "./api";
+import { ApiError, request } from "./api";
 import { h } from "./dom";
 import { formatBytes, formatTime, sleep } from "./format";
 import type { components } from "./generated/api";
@@ -23,13 +23,33 @@ const api = {
   download: (id: string) => request<Schemas["DownloadLink"]>("POST", `/api/backups/${encodeURIComponent(id)}/download`),
 };
 
-/** Poll the background operation until it ends (a snapshot or a restore takes seconds to minutes). */
-async function finished(status: HTMLElement): Promise<Operation | null> {
+/** What `finished` answers when Blu restarted while the operation ran: a new process knows nothing of it. */
+export const RESTARTED = "restarted";
+const RESTART_POLLS = 180; // a second each: a wake of a stopped task takes a minute or two
+
+/** Poll the background operation until it ends (a snapshot or a restore takes seconds to minutes). When Blu
+ * restarts meanwhile (no answer, or 502/503 while it starts) it waits for it to answer again: the new process
+ * has no operation, and `RESTARTED` says so (a restore cut short was finished or undone as Blu started). */
+export async function finished(
+  status: HTMLElement,
+  read: () => Promise<Schemas["CurrentOperation"]> = api.operation,
+  wait: (ms: number) => Promise<void> = sleep,
+): Promise<Operation | null | typeof RESTARTED> {
+  let lost = 0;
   for (;;) {
-    const { operation } = await api.operation();
-    if (!operation || operation.state !== "running") return operation;
+    let operation: Operation | null | undefined;
+    try {
+      ({ operation } = await read());
+    } catch (error) {
+      const starting = error instanceof ApiError ? error.status === 502 || error.status === 503 : true;
+      if (!starting || ++lost > RESTART_POLLS) throw error;
+      status.textContent = "Blu is restarting…";
+      await wait(1000);
+      continue;
+    }
+    if (!operation || operation.state !== "running") return lost && !operation ? RESTARTED : (operation ?? null);
     status.textContent = operation.kind === "restore" ? "Restoring…" : "Taking a snapshot…";
-    await sleep(1000);
+    await wait(1000);
   }
 }
 
@@ -90,7 +110,7 @@ async function render(body: HTMLElement): Promise<void> {
           }
         });
         restore.addEventListener("click", async () => {
-          let done: Operation | null;
+          let done: Operation | null | typeof RESTARTED;
           try {
             if (!window.confirm(restoreQuestion(s, await api.preview(s.id)))) return;
             await api.restore(s.id);
@@ -101,7 +121,12 @@ async function render(body: HTMLElement): Promise<void> {
           }
           // The list now holds the snapshot of what was replaced ("pre-restore"): shown at once.
           await refresh().catch(() => undefined);
-          if (done?.state === "done") {
+          if (done === RESTARTED) {
+            status.textContent =
+              "Blu restarted during the restore. As it starts it finishes a restore that had begun to replace " +
+              "things, or keeps everything as it was: the sessions list shows which.";
+            window.dispatchEvent(new Event(RESTORED));
+          } else if (done?.state === "done") {
             status.textContent = "Restored. The sessions list now shows what the snapshot holds.";
             // The page shows the store as it was: the app reloads its list and leaves an open session that is gone.
             window.dispatchEvent(new Event(RESTORED));
@@ -126,6 +151,11 @@ async function render(body: HTMLElement): Promise<void> {
     status.textContent = "Taking a snapshot…";
     try {
       const done = await finished(status);
+      if (done === RESTARTED) {
+        await refresh();
+        status.textContent = "Blu restarted while taking the snapshot: the list shows whether it was kept.";
+        return;
+      }
       if (done?.state === "failed") {
         status.textContent = `The snapshot failed: ${done.error ?? "unknown"}`;
         return;
