@@ -3,6 +3,7 @@ card and its file as an artifact, read Markdown safely rendered, stop a long tur
 
 from __future__ import annotations
 
+import re
 import secrets
 import struct
 import zlib
@@ -48,6 +49,9 @@ def test_start_a_session_and_watch_the_answer_stream(app_page: AppPage, blu: Blu
     samples = streamed_text_samples(page, 3)
     assert "Blu is answering" in page.get_by_test_id("chat-status").inner_text()
     assert page.get_by_role("button", name="Stop the running turn").is_visible()
+    # The session's totals count a reply once it ends: no made-up "0 in · 0 out · $0" meanwhile.
+    made_up = re.compile(r"(?<![\d.k])0 (in|out)\b|\$0(?![.\d])")
+    assert not made_up.search(page.get_by_test_id("session-usage").inner_text())
     screenshot(page, "desktop-streaming")
 
     final = wait_last_assistant(page, "complete")
