@@ -3,6 +3,7 @@ card and its file as an artifact, read Markdown safely rendered, stop a long tur
 
 from __future__ import annotations
 
+import re
 import secrets
 import struct
 import zlib
@@ -48,6 +49,9 @@ def test_start_a_session_and_watch_the_answer_stream(app_page: AppPage, blu: Blu
     samples = streamed_text_samples(page, 3)
     assert "Blu is answering" in page.get_by_test_id("chat-status").inner_text()
     assert page.get_by_role("button", name="Stop the running turn").is_visible()
+    # The session's totals count a reply once it ends: no made-up "0 in · 0 out · $0" meanwhile.
+    made_up = re.compile(r"(?<![\d.k])0 (in|out)\b|\$0(?![.\d])")
+    assert not made_up.search(page.get_by_test_id("session-usage").inner_text())
     screenshot(page, "desktop-streaming")
 
     final = wait_last_assistant(page, "complete")
@@ -160,6 +164,7 @@ def test_markdown_is_rendered_and_model_html_never_runs(app_page: AppPage, blu: 
     page = app_page(blu, "/#/new")
     evil = (
         "# Title\\n\\nSome *text* and `code`.\\n\\n```python\\ndef f():\\n    return 1\\n```\\n\\n"
+        "- [ ] open task\\n- [x] done task\\n\\n"
         '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" onerror="window.__xss=1">'
         '<script>window.__xss=2</script> <iframe src="/"></iframe> '
         '<b onmouseover="window.__xss=4">bold</b> [bad link](javascript:window.__xss=3)'
@@ -170,6 +175,13 @@ def test_markdown_is_rendered_and_model_html_never_runs(app_page: AppPage, blu: 
     assert body.locator("h1").inner_text() == "Title"
     assert body.locator("em").inner_text() == "text"
     assert body.locator("pre code .hljs-keyword").first.inner_text() == "def"
+    # A task list keeps each item's state as a named mark (no input element), in place of the bullet.
+    assert body.locator("input").count() == 0
+    done = body.locator("li", has_text="done task")
+    assert done.locator("[role=img][aria-label='Done']").inner_text() == "☑"
+    assert body.locator("li", has_text="open task").locator("[role=img][aria-label='Not done']").inner_text() == "☐"
+    assert done.evaluate("(li) => getComputedStyle(li).listStyleType") == "none"
+    screenshot(page, "markdown-task-list")
     # The model's raw HTML is shown as text, not parsed into elements.
     assert body.locator("img, script, iframe, b, [onerror], [onmouseover]").count() == 0
     assert "<script>window.__xss=2</script>" in body.inner_text()

@@ -96,3 +96,28 @@ def test_the_rename_field_and_the_message_box_have_room_at_360(
         b = button.bounding_box()
         assert b and b["x"] + b["width"] <= 360 and b["width"] >= 44 and b["height"] >= 44, b
     page.locator(".composer__stop").tap()
+
+
+def test_the_rename_field_is_a_fingers_height_on_a_phone_held_sideways(
+    app_page: AppPage, blu: BluServer, api: BluClient
+) -> None:
+    # At 740 × 360 the rename field stays beside the name (the row of its own is for narrower screens), but it
+    # is as tall as a finger, like its Save and Cancel; a desktop keeps its compact 36 px field.
+    sid = api.new_session()
+    assert api.http.patch(f"/api/sessions/{sid}", json={"name": "Trip notes"}).status_code == 200
+    sideways = {"viewport": {"width": 740, "height": 360}, "is_mobile": True, "has_touch": True}
+    page = app_page(blu, f"/#/s/{sid}", **sideways)
+    page.get_by_role("button", name="Rename this session").tap()
+    field = page.locator("#rename-input")
+    field.wait_for()
+    width, height = field.evaluate(FIELD)
+    screenshot(page, "phone-740x360-rename")
+    assert width >= 200 and height >= 44, (width, height)
+    for label in ("Save", "Cancel"):
+        box = page.locator(".topbar__rename").get_by_role("button", name=label).bounding_box()
+        assert box and box["x"] + box["width"] <= 740 and box["height"] >= 44, (label, box)
+
+    desk = app_page(blu, f"/#/s/{sid}", viewport={"width": 1280, "height": 800})
+    desk.get_by_role("button", name="Rename this session").click()
+    desk.locator("#rename-input").wait_for()
+    assert desk.locator("#rename-input").evaluate(FIELD)[1] == 36

@@ -247,7 +247,7 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     archiveButton.querySelector(".button__icon")!.replaceChildren(icon(archived ? "unarchive" : "archive"));
     archiveButton.setAttribute("aria-label", archived ? "Unarchive this session" : "Archive this session");
     const totals = s ? sessionUsageText(s) : { text: "", title: "" };
-    usage.textContent = s ? `${totals.text}${archived ? " · archived" : ""}` : "";
+    usage.textContent = [totals.text, archived ? "archived" : ""].filter(Boolean).join(" · ");
     usage.title = totals.title;
     contextMeter.update(s);
   };

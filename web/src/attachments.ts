@@ -2,7 +2,7 @@
 // the workspace's `uploads/` folder at once (large files take the direct path of the files API); when
 // the message is sent their paths go with it, and Blu sends images to Claude as image content and names
 // other files by path. Both show as chips with a preview, in the composer and in the sent message.
-import { api, sendToTarget } from "./api";
+import { api, ApiError, sendToTarget } from "./api";
 import { h } from "./dom";
 import { formatBytes } from "./format";
 import { icon } from "./icons";
@@ -129,15 +129,26 @@ export class AttachmentTray {
     this.element.hidden = this.pending.length === 0;
   }
 
-  /** Chips for files uploaded already (a draft's), ready to send. */
-  private restore(files: Record<string, string>): void {
+  /** Chips for files uploaded already (a draft's), ready to send; those in `missing` (no longer in the
+   * workspace) are marked so and left out of a send, until removed. */
+  private restore(files: Record<string, string>, missing: readonly string[] = []): void {
     for (const [path, kind] of Object.entries(files)) {
       if (this.pending.length >= MAX_ATTACHMENTS || this.pending.some((p) => p.path === path)) continue;
-      const item = this.item(shownName(path), kind, path, kind === "file" ? "file" : "image", kind === "file" ? null : api.fileUrl(path));
-      item.chip.dataset.state = "ready";
-      item.done = Promise.resolve(true);
+      const gone = missing.includes(path);
+      const detail = gone ? "no longer in the workspace" : kind === "file" ? "file" : "image";
+      const item = this.item(shownName(path), kind, path, detail, kind === "file" || gone ? null : api.fileUrl(path));
+      item.chip.dataset.state = gone ? "missing" : "ready";
+      if (gone) item.chip.title = `${path} is no longer in the workspace: remove it, or attach the file again.`;
+      item.done = Promise.resolve(!gone);
     }
     this.element.hidden = this.pending.length === 0;
+  }
+
+  /** A message that was not sent comes back into the box: its attachments are chips again, the files in
+   * `missing` (deleted or restored away since they were attached) marked as gone. */
+  giveBack(files: Record<string, string>, missing: readonly string[]): void {
+    this.restore(files, missing);
+    this.keep();
   }
 
   private item(name: string, kind: string, path: string, detail: string, preview: string | null): Pending {
@@ -194,13 +205,48 @@ export class AttachmentTray {
     const results = await Promise.all(items.map((p) => p.done));
     const sent = items.filter((_, i) => results[i]);
     const failed = items.filter((_, i) => !results[i]);
-    if (failed.length) this.options.toast(`Sent without ${failed.map((p) => p.name).join(", ")}: not uploaded.`, "error");
+    const gone = failed.filter((p) => p.chip.dataset.state === "missing");
+    const notUploaded = failed.filter((p) => !gone.includes(p));
+    if (notUploaded.length) this.options.toast(`Sent without ${notUploaded.map((p) => p.name).join(", ")}: not uploaded.`, "error");
+    if (gone.length) this.options.toast(`Sent without ${gone.map((p) => p.name).join(", ")}: no longer in the workspace.`, "error");
     for (const p of sent) p.chip.remove();
     this.pending = this.pending.filter((p) => !sent.includes(p));
     this.element.hidden = this.pending.length === 0;
     this.keep();
     return Object.fromEntries(sent.map((p) => [p.path, p.kind]));
   }
+}
+
+/** Which of `paths` are no longer files in the workspace (deleted in the Files panel, a restore), so a
+ * message is not sent (nor a session made for it) with an attachment the server would refuse. One listing
+ * per folder; a folder that cannot be read for another reason, or is listed only in part, is left for the
+ * server to judge. */
+export async function missingFiles(paths: readonly string[]): Promise<string[]> {
+  const folders = new Map<string, string[]>();
+  for (const path of paths) {
+    const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+    folders.set(folder, [...(folders.get(folder) ?? []), path]);
+  }
+  const missing = new Set<string>();
+  await Promise.all(
+    [...folders].map(async ([folder, inside]) => {
+      try {
+        const listing = await api.listFiles(folder);
+        const files = new Set(listing.entries.filter((e) => e.type === "file").map((e) => e.path));
+        if (!listing.truncated) for (const path of inside) if (!files.has(path)) missing.add(path);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) for (const path of inside) missing.add(path);
+      }
+    }),
+  );
+  return paths.filter((p) => missing.has(p));
+}
+
+/** The attachment a refused send names as gone (the server's 400 "<path>: no such file in the workspace."). */
+export function missingIn(error: unknown, attachments: Record<string, string>): string | null {
+  if (!(error instanceof ApiError) || error.status !== 400) return null;
+  const path = /^(.+): no such file in the workspace\.$/.exec(error.detail)?.[1];
+  return path !== undefined && path in attachments ? path : null;
 }
 
 /** The name a person gave the file: the upload path without its folder and its date-and-random prefix. */

@@ -13,7 +13,7 @@
 // `reset` (server restarted / position too old) reloads the history and continues from `next`.
 import { api, ApiError, type ListedSession, type SessionDetail, type SessionRecord } from "./api";
 import { chatApi } from "./api-chat";
-import type { AttachmentTray } from "./attachments";
+import { type AttachmentTray, missingFiles, missingIn, shownName } from "./attachments";
 import { Composer, VOICE_OFF } from "./composer";
 import {
   activity,
@@ -495,11 +495,22 @@ export class ChatView {
       await this.branch(edited, text);
       return;
     }
+    // An attachment gone from the workspace since it was attached (the server would refuse the message):
+    // the message goes back into the box, before a bubble or a session is made for it.
+    if (Object.keys(attachments).length) {
+      const missing = await missingFiles(Object.keys(attachments));
+      if (!this.alive) {
+        keepUnsent(this.sessionId, text, attachments);
+        return;
+      }
+      if (missing.length) return this.giveBack(text, attachments, missing);
+    }
     const step = addLocal(this.conversation, text, randomId(), Date.now(), attachments);
     const id = step.changes.added[0]!;
     this.commit(step);
     this.flush();
     this.scrollToBottom();
+    const fresh = !this.sessionId;
     if (!this.sessionId) {
       try {
         await this.createSession();
@@ -510,7 +521,15 @@ export class ChatView {
         return;
       }
     }
-    await this.post(id);
+    await this.post(id, fresh);
+  }
+
+  /** A message refused for an attachment no longer in the workspace: its text and attachments go back into
+   * the box (the gone ones marked), with a notice naming them; nothing is lost and no "Not sent" is left. */
+  private giveBack(text: string, files: DraftFiles, missing: readonly string[]): void {
+    this.composer.giveBack(text);
+    this.host.attachments?.giveBack(files, missing);
+    this.host.toast(missingNotice(missing), "error");
   }
 
   private async createSession(): Promise<void> {
@@ -554,7 +573,7 @@ export class ChatView {
   }
 
   /** POST a local message; network errors and 502/503/504 are retried with the same Idempotency-Key. */
-  private async post(id: string): Promise<void> {
+  private async post(id: string, fresh = false): Promise<void> {
     const msg = this.conversation.messages.get(id);
     if (!this.sessionId || !msg?.local) return;
     const sessionId = this.sessionId;
@@ -573,6 +592,14 @@ export class ChatView {
       } catch (error) {
         if (this.refusedUnseen(sessionId, text, msg.attachments ?? {}, error)) return;
         if (!this.alive) return;
+        const gone = missingIn(error, msg.attachments ?? {});
+        if (gone) {
+          // Deleted after the check in sendText: nothing was stored, so the message goes back into the box.
+          if (fresh && this.conversation.order.length === 1) return this.dropEmpty(sessionId, text, msg.attachments ?? {}, gone);
+          this.commit(withoutMessage(this.conversation, id));
+          this.scheduleFlush();
+          return this.giveBack(text, msg.attachments ?? {}, [gone]);
+        }
         let reason: string;
         if (error instanceof ApiError && error.status === 404 && /^session not found/i.test(error.detail)) {
           // The session is gone (deleted or restored away elsewhere): as for `session.deleted`, and the text
@@ -593,6 +620,20 @@ export class ChatView {
         return;
       }
     }
+  }
+
+  /** The session made for a message that was then refused is deleted, so no empty session is left; the
+   * message (without the gone file, named in the notice) waits in the new chat's box. */
+  private async dropEmpty(sessionId: string, text: string, files: DraftFiles, gone: string): Promise<void> {
+    this.stream?.stop();
+    try {
+      await chatApi.deleteSession(sessionId);
+    } catch {
+      // left as an empty session: the message is still kept below
+    }
+    const { [gone]: _gone, ...kept } = files;
+    carryDraft(sessionId, text, kept);
+    this.host.sessionDeleted(sessionId, missingNotice([gone]));
   }
 
   /** A send refused after this view was taken down (a 401: the page went to the login form before the
@@ -750,4 +791,18 @@ function markWords(root: HTMLElement, terms: readonly string[]): void {
     if (at < text.length) parts.push(text.slice(at));
     node.replaceWith(...parts);
   }
+}
+
+/** What a send refused for attachments gone from the workspace tells the person. */
+function missingNotice(missing: readonly string[]): string {
+  const names = missing.map(shownName).join(", ");
+  return `Not sent: ${names} ${missing.length > 1 ? "are" : "is"} no longer in the workspace. Your message is back in the box.`;
+}
+
+/** The conversation without a message this page added (a send refused before anything was stored). */
+function withoutMessage(state: Conversation, id: string): Step {
+  const messages = new Map(state.messages);
+  messages.delete(id);
+  const changes = { reset: false, added: [], removed: [id], updated: [], turns: false, session: null, artifacts: false };
+  return { state: { ...state, messages, order: state.order.filter((m) => m !== id) }, changes };
 }

@@ -117,6 +117,14 @@ export class Composer {
     requestAnimationFrame(() => this.autosize());
   }
 
+  /** A message that was not sent goes back into the box (before what was typed since) and is its draft again. */
+  giveBack(text: string): void {
+    const parts = [text, this.textarea.value].filter((t) => t.trim());
+    this.setText([...new Set(parts)].join("\n\n"));
+    if (this.editBar.hidden) this.options.draft?.save(this.textarea.value);
+    this.textarea.focus();
+  }
+
   /** Put a message in the box to edit it; the bar above says what sending will do. */
   startEditing(text: string): void {
     this.editBar.hidden = false;

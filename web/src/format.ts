@@ -53,21 +53,34 @@ function usageLine(m: Usage, partial: boolean, costFloor: boolean): { text: stri
  * model call's output tokens only when the call ends, so a stopped (`interrupted`) reply's count covers
  * only the calls that finished: "340+ out" (at least that many), or no output figure when none finished,
  * and a cost Claude never reported is "cost not counted": never a made-up figure. Empty for a reply with no
- * usage yet. */
+ * usage yet; a reply still running shows what was reported so far and "…" for the rest. */
 export function usageText(m: Usage & { state: string }): { text: string; title: string } {
   if (!m.input_tokens && !m.output_tokens) return { text: "", title: "" };
+  if (m.state === "running") return soFar(m);
   return usageLine(m, m.state === "interrupted", false);
+}
+
+/** A running reply's usage: the figures reported so far and "…" ("4.3k in · …"), never "0 out · $0" (its
+ * output is counted as each model call ends, its cost once the reply ends). */
+function soFar(m: Usage): { text: string; title: string } {
+  const parts = [m.input_tokens ? `${formatTokens(m.input_tokens)} in` : "", m.output_tokens ? `${formatTokens(m.output_tokens)} out` : ""];
+  const counted = [m.input_tokens ? `${m.input_tokens} input tokens` : "", m.output_tokens ? `${m.output_tokens} output tokens` : ""];
+  return {
+    text: [...parts.filter(Boolean), "…"].join(" · "),
+    title: `So far ${counted.filter(Boolean).join(", ")}; the rest and the cost are reported as the reply ends`,
+  };
 }
 
 /** The session header's totals, marked as a reply's footer is (`usageText`): once any reply of the session
  * was stopped mid-call (`stopped_replies`, docs/protocol.md) its output count is at least the figure shown
  * ("94+ out"), or not known when nothing was counted, and so is its cost ("$0.018+", or "cost not counted").
- * "0 in · 0 out · $0" before any usage. */
+ * Empty before any usage is reported (during a session's first turn: the totals count a reply once it
+ * ends), never a made-up "0 in · 0 out · $0". */
 export function sessionUsageText(s: Usage & { stopped_replies: number }): {
   text: string;
   title: string;
 } {
-  if (!s.input_tokens && !s.output_tokens) return { text: `0 in · 0 out · ${formatCost(0)}`, title: "No tokens used yet" };
+  if (!s.input_tokens && !s.output_tokens) return { text: "", title: "No usage reported yet" };
   const stopped = s.stopped_replies > 0;
   return usageLine(s, stopped, stopped);
 }

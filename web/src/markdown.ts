@@ -1,99 +1,9 @@
-// Model output → safe DOM: Markdown by `marked`, code highlighted by highlight.js (a handful of
-// languages), everything sanitized by DOMPurify before it touches the page. No HTML or script from the
+// Model output → safe DOM: Markdown made HTML by web/src/markdown-html.ts (`marked`, highlight.js),
+// everything sanitized by DOMPurify before it touches the page. No HTML or script from the
 // model runs: raw HTML is sanitized away, links open in a new tab without a referrer, and images from
 // other sites become links (the page's CSP would block them anyway).
 import DOMPurify from "dompurify";
-import hljs from "highlight.js/lib/core";
-import bash from "highlight.js/lib/languages/bash";
-import diff from "highlight.js/lib/languages/diff";
-import javascript from "highlight.js/lib/languages/javascript";
-import json from "highlight.js/lib/languages/json";
-import markdown from "highlight.js/lib/languages/markdown";
-import python from "highlight.js/lib/languages/python";
-import typescript from "highlight.js/lib/languages/typescript";
-import xml from "highlight.js/lib/languages/xml";
-import yaml from "highlight.js/lib/languages/yaml";
-import { Marked } from "marked";
-
-const languages: Record<string, Parameters<typeof hljs.registerLanguage>[1]> = {
-  bash,
-  diff,
-  javascript,
-  json,
-  markdown,
-  python,
-  typescript,
-  xml,
-  yaml,
-};
-for (const [name, language] of Object.entries(languages)) hljs.registerLanguage(name, language);
-hljs.registerAliases(["sh", "shell", "zsh", "console"], { languageName: "bash" });
-hljs.registerAliases(["js", "jsx", "mjs", "cjs"], { languageName: "javascript" });
-hljs.registerAliases(["ts", "tsx"], { languageName: "typescript" });
-hljs.registerAliases(["py"], { languageName: "python" });
-hljs.registerAliases(["html", "svg"], { languageName: "xml" });
-hljs.registerAliases(["yml"], { languageName: "yaml" });
-hljs.registerAliases(["md"], { languageName: "markdown" });
-
-const EXTENSION_LANGUAGE: Record<string, string> = {
-  sh: "bash",
-  bash: "bash",
-  diff: "diff",
-  patch: "diff",
-  js: "javascript",
-  mjs: "javascript",
-  cjs: "javascript",
-  jsx: "javascript",
-  json: "json",
-  md: "markdown",
-  markdown: "markdown",
-  py: "python",
-  ts: "typescript",
-  tsx: "typescript",
-  html: "xml",
-  xml: "xml",
-  svg: "xml",
-  yml: "yaml",
-  yaml: "yaml",
-};
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
-
-export function highlight(code: string, language?: string | null): string {
-  const lang = (language || "").trim().split(/\s+/)[0]?.toLowerCase();
-  if (lang && hljs.getLanguage(lang)) {
-    try {
-      return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
-    } catch {
-      // fall through to plain text
-    }
-  }
-  return escapeHtml(code);
-}
-
-export function languageForPath(path: string): string | null {
-  const ext = path.split(".").pop()?.toLowerCase() ?? "";
-  return EXTENSION_LANGUAGE[ext] ?? null;
-}
-
-const marked = new Marked({
-  gfm: true,
-  breaks: false,
-  renderer: {
-    // Raw HTML in model output is shown as text, never parsed: nothing the model writes can carry
-    // markup or handlers (DOMPurify below is the second line of defence, the page's CSP the third).
-    html({ text }) {
-      return escapeHtml(text);
-    },
-    code({ text, lang }) {
-      const language = (lang || "").trim().split(/\s+/)[0] ?? "";
-      const cls = language ? ` class="hljs language-${escapeHtml(language)}"` : ' class="hljs"';
-      return `<pre><code${cls}>${highlight(text.replace(/\n$/, ""), language)}</code></pre>\n`;
-    },
-  },
-});
+import { highlight, languageForPath, markdownHtml } from "./markdown-html";
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A") {
@@ -121,7 +31,7 @@ function sameOriginOrData(src: string): boolean {
 
 /** Render Markdown into `target`, replacing its children. */
 export function renderMarkdown(target: HTMLElement, text: string): void {
-  const html = marked.parse(text, { async: false }) as string;
+  const html = markdownHtml(text);
   const fragment = DOMPurify.sanitize(html, PURIFY_CONFIG) as DocumentFragment;
   for (const img of Array.from(fragment.querySelectorAll("img"))) {
     const src = img.getAttribute("src") || "";

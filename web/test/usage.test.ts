@@ -25,6 +25,14 @@ describe("a reply's usage line", () => {
   it("is empty before any usage", () => {
     expect(usageText({ input_tokens: 0, output_tokens: 0, cost_usd: 0, state: "running" }).text).toBe("");
   });
+
+  it("shows a running reply's figures so far and no made-up 0 out or $0", () => {
+    const running = usageText({ input_tokens: 4300, output_tokens: 0, cost_usd: 0, state: "running" });
+    expect(running.text).toBe("4.3k in · …");
+    expect(running.title).toContain("reported as the reply ends");
+    expect(usageText({ input_tokens: 4300, output_tokens: 120, cost_usd: 0, state: "running" }).text).toBe("4.3k in · 120 out · …");
+    expect(usageText({ input_tokens: 4300, output_tokens: 120, cost_usd: 0.004, state: "complete" }).text).toBe("4.3k in · 120 out · $0.0040");
+  });
 });
 
 describe("the session header's totals", () => {
@@ -42,8 +50,8 @@ describe("the session header's totals", () => {
     expect(sessionUsageText({ ...totals, cost_usd: 0, stopped_replies: 1 }).text).toBe("4.3k in · output not counted · cost not counted");
   });
 
-  it("give plain counts when every reply was counted, and zeros before any usage", () => {
+  it("give plain counts when every reply was counted, and nothing before any usage is reported", () => {
     expect(sessionUsageText({ ...totals, output_tokens: 94 }).text).toBe("4.3k in · 94 out · $0.018");
-    expect(sessionUsageText({ input_tokens: 0, output_tokens: 0, cost_usd: 0, stopped_replies: 0 }).text).toBe("0 in · 0 out · $0");
+    expect(sessionUsageText({ input_tokens: 0, output_tokens: 0, cost_usd: 0, stopped_replies: 0 }).text).toBe("");
   });
 });
