@@ -136,6 +136,35 @@ def test_an_answer_after_a_restart_continues_the_work(
     screenshot(page, "desktop-continued-after-restart")
 
 
+def test_a_command_waiting_across_a_kill_runs_once(
+    asking_server: BluServer, app_page: AppPage, console: Console
+) -> None:
+    """Blu killed (SIGKILL) while a command waits for approval: the cut reply offers no Retry (a retried turn
+    would ask for the same command again, and allowing both cards ran it twice); the card runs it, once."""
+    console.allow_restart()
+    page = app_page(asking_server, "/#/new")
+    send(page, "[[bash cmd='echo run >> count.txt']]")
+    page.wait_for_url("**/#/s/*")
+    page.locator(CARD).wait_for()
+    asking_server.stop(signal.SIGKILL)
+    asking_server.start()
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    card = page.locator(CARD)
+    card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
+    cut = page.locator("li.msg--assistant[data-state=interrupted]")
+    cut.wait_for()
+    assert cut.locator("[data-action=retry-turn], [data-action=continue], [data-action=regenerate]").count() == 0
+    screenshot(page, "desktop-killed-while-waiting")
+    card.locator("[data-testid=approval-allow]").click()
+    card.wait_for(state="detached")
+    page.wait_for_function(
+        "() => document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'", timeout=60_000
+    )
+    assert (asking_server.data_dir / "workspace" / "count.txt").read_text() == "run\n"
+    assert page.locator(CARD).count() == 0
+
+
 # Clicks Allow on each approval card the moment it is drawn (a click meant for the card that was there before,
 # e.g. answered on another device), and notes whether the button took it.
 EARLY_CLICK_JS = """() => {
