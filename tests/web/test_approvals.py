@@ -66,9 +66,13 @@ def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
     assert "Claude wants to use Bash" in card.inner_text()
     assert card.locator("[data-testid=approval-input] pre").first.inner_text() == "touch two-tabs.txt"
     page.locator(f"[data-session-id='{sid}'] [data-testid=needs-you]").wait_for()
+    # The held call's card says it waits for the person, not that it runs.
+    tool = page.locator("li.msg--assistant details.tool[data-tool=Bash]")
+    tool.locator(".tool__outcome", has_text="Waiting for you").wait_for()
 
     other = app_page(asking_server, f"/#/s/{sid}", **PHONE_OPTIONS)
     other.locator(CARD).wait_for()
+    other.locator("details.tool[data-tool=Bash] .tool__outcome", has_text="Waiting for you").wait_for()
     other.reload()  # a reload shows it again: it comes from the store, not from this tab's memory
     other.wait_for_selector("html[data-ready=app]")
     other.locator(CARD).wait_for()
@@ -82,6 +86,7 @@ def test_every_tab_shows_the_request_and_one_answer_lets_the_turn_go_on(
     page.locator(CARD).wait_for(state="detached")  # answered elsewhere: gone here too
     wait_last_assistant(page, "complete")
     wait_for_file(workspace / "two-tabs.txt")
+    assert tool.locator(".tool__outcome").inner_text() == "Done"
     assert page.locator(f"[data-session-id='{sid}'] [data-testid=needs-you]").count() == 0
 
 
@@ -101,10 +106,15 @@ def test_an_answer_after_a_restart_continues_the_work(
     card = page.locator(CARD)
     # Reloaded from the new process (the stream reset): no turn holds it now, and the card says so.
     card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
-    # The cut turn's reply (its Bash card cut by the restart) offers Retry while its work waits for the answer.
+    # The cut turn's reply (its Bash card cut by the restart) offers no Retry, Continue or Regenerate while its
+    # work waits for the answer: the card is the way on (a retried turn would ask again, and both could run).
     cut = page.locator("li.msg--assistant").first
-    cut.locator("[data-action=retry-turn]").wait_for()
-    assert cut.get_attribute("data-state") == "interrupted"
+    page.locator("li.msg--assistant[data-state=interrupted]").wait_for()
+    assert cut.locator("[data-action=retry-turn], [data-action=continue], [data-action=regenerate]").count() == 0
+    cut.locator("[data-menu=toggle]").click()
+    cut.locator("[data-action=copy]").wait_for()
+    assert cut.locator("[data-action=regenerate]").count() == 0
+    page.keyboard.press("Escape")
     card.locator("[data-testid=approval-allow]").click()
     card.wait_for(state="detached")
     wait_for_file(asking_server.data_dir / "workspace" / "after-restart.txt")
@@ -124,6 +134,78 @@ def test_an_answer_after_a_restart_continues_the_work(
     assert cut.locator("details.tool").count() == 1
     assert cut.locator("[data-action=retry-turn], [data-action=continue]").count() == 0
     screenshot(page, "desktop-continued-after-restart")
+
+
+def test_a_command_waiting_across_a_kill_runs_once(
+    asking_server: BluServer, app_page: AppPage, console: Console
+) -> None:
+    """Blu killed (SIGKILL) while a command waits for approval: the cut reply offers no Retry (a retried turn
+    would ask for the same command again, and allowing both cards ran it twice); the card runs it, once."""
+    console.allow_restart()
+    page = app_page(asking_server, "/#/new")
+    send(page, "[[bash cmd='echo run >> count.txt']]")
+    page.wait_for_url("**/#/s/*")
+    page.locator(CARD).wait_for()
+    asking_server.stop(signal.SIGKILL)
+    asking_server.start()
+    page.reload()
+    page.wait_for_selector("html[data-ready=app]")
+    card = page.locator(CARD)
+    card.get_by_text("Your answer continues the work").wait_for(timeout=20_000)
+    cut = page.locator("li.msg--assistant[data-state=interrupted]")
+    cut.wait_for()
+    assert cut.locator("[data-action=retry-turn], [data-action=continue], [data-action=regenerate]").count() == 0
+    screenshot(page, "desktop-killed-while-waiting")
+    card.locator("[data-testid=approval-allow]").click()
+    card.wait_for(state="detached")
+    page.wait_for_function(
+        "() => document.querySelector('li.msg--assistant:last-child')?.dataset.state === 'complete'", timeout=60_000
+    )
+    assert (asking_server.data_dir / "workspace" / "count.txt").read_text() == "run\n"
+    assert page.locator(CARD).count() == 0
+
+
+# Clicks Allow on each approval card the moment it is drawn (a click meant for the card that was there before,
+# e.g. answered on another device), and notes whether the button took it.
+EARLY_CLICK_JS = """() => {
+    window.earlyClicks = [];
+    new MutationObserver(() => {
+        for (const card of document.querySelectorAll('[data-testid=approval-card]:not([data-early])')) {
+            card.dataset.early = 'clicked';
+            const allow = card.querySelector('[data-testid=approval-allow]');
+            allow.click();
+            window.earlyClicks.push({ disabled: allow.disabled, arming: card.classList.contains('approval--arming') });
+        }
+    }).observe(document.body, { childList: true, subtree: true });
+}"""
+
+
+def test_a_new_card_ignores_a_click_at_first(asking_server: BluServer, app_page: AppPage, console: Console) -> None:
+    """A card drawn where another just was (answered here or on another device) cannot be answered unseen: its
+    buttons ignore activation for a moment (drawn disabled), then answer as usual."""
+    page = app_page(asking_server, "/#/new")
+    page.evaluate(EARLY_CLICK_JS)
+    send(page, "[[bash cmd='touch early.txt']]")
+    page.wait_for_url("**/#/s/*")
+    sid = session_id(page)
+    card = page.locator(CARD)
+    card.wait_for()
+    page.wait_for_function("() => window.earlyClicks.length === 1")
+    assert page.evaluate("() => window.earlyClicks") == [{"disabled": True, "arming": True}]
+    allow = card.locator("[data-testid=approval-allow]")
+    screenshot(page, "desktop-approval-arming")
+    # Ready after the moment: the early click answered nothing, the request still waits.
+    page.wait_for_function("() => !document.querySelector('[data-testid=approval-allow]').disabled")
+    api = asking_server.client()
+    try:
+        listed = api.http.get(f"/api/sessions/{sid}/approvals").json()
+    finally:
+        api.http.close()
+    assert [a["status"] for a in listed["approvals"]] == ["pending"]
+    assert card.count() == 1 and "approval--arming" not in (card.get_attribute("class") or "")
+    allow.click()
+    card.wait_for(state="detached")
+    wait_for_file(asking_server.data_dir / "workspace" / "early.txt")
 
 
 def test_a_question_shows_choices_and_the_choice_reaches_claude(
@@ -168,6 +250,28 @@ def test_the_tool_policy_is_changed_in_the_ui(asking_server: BluServer, app_page
     page.wait_for_function(
         "() => document.querySelector('[data-testid=policy] select[data-tool=Bash]')?.value === 'ask'"
     )
+    # A built-in tool typed in another case is stored, and named, as Claude Code spells it.
+    dialog.get_by_label("Tool name").fill("read")
+    dialog.get_by_label("Mode of the new tool").select_option("ask")
+    dialog.get_by_role("button", name="Add").click()
+    dialog.get_by_label("Mode of Read").wait_for()
+    page.wait_for_function("() => document.getElementById('sr-status').textContent === 'Read: Ask me.'")
+    # A name no call can have: the server's reason shows in the dialog (a toast would be under it), the name kept.
+    refused = "frobnicate"
+    console.allow(r"status of 422 .*/api/tools/policy")
+    api = asking_server.client()
+    try:
+        answer = api.http.put("/api/tools/policy", json={"tool": refused, "mode": "deny"})
+    finally:
+        api.http.close()
+    assert answer.status_code == 422 and isinstance(answer.json()["detail"], str)
+    dialog.get_by_label("Tool name").fill(refused)
+    dialog.get_by_role("button", name="Add").click()
+    error = dialog.locator("[data-testid=policy-error]")
+    error.wait_for()
+    assert error.inner_text() == f"Couldn't change {refused}: {answer.json()['detail']}"
+    assert error.is_visible() and dialog.get_by_label("Tool name").input_value() == refused
+    screenshot(page, "phone-tool-policy-refused")
 
 
 def test_a_deny_is_credited_to_the_person_and_blus_note_after_a_restart_is_not_theirs(

@@ -2,7 +2,8 @@
 // readable (the command, the file, the text an edit replaces), Allow / Always allow / Deny, and for
 // AskUserQuestion the choices plus a free answer. Every tab shows the same cards: they come from
 // GET /api/sessions/{id}/approvals on open (so they survive a reload and a restart) and from the
-// `approval.requested` / `approval.resolved` events. Diff rendering for Edit is left to message-view.ts.
+// `approval.requested` / `approval.resolved` events; a new card's buttons wait half a second before they take
+// an answer. Diff rendering for Edit is left to message-view.ts.
 import "./approvals.css";
 import { ApiError, request } from "./api";
 import { announce, h } from "./dom";
@@ -37,6 +38,11 @@ interface Question {
 }
 
 const q = encodeURIComponent;
+
+/** How long a new card's answer buttons ignore activation, counted from when the card is in sight (as browsers
+ * do for their permission prompts): a click meant for a card just answered, here or on another device, that
+ * lands on the one drawn in its place must not answer it unseen. */
+export const ARMING_MS = 500;
 
 export const approvalsApi = {
   /** Every approval of the session, oldest first (the decided ones tell which turns a later turn continued). */
@@ -97,9 +103,12 @@ export class ApprovalPanel {
     // Only this chat's stream and list feed the panel; a chat that began as "new" learns its session here.
     if (approval.status !== "pending" || this.cards.has(approval.id)) return;
     this.sessionId ??= approval.session_id;
-    const card = renderCard(approval, (body) => void this.answer(approval, body));
+    const card = renderCard(approval, (body) => {
+      if (!card.classList.contains("approval--arming")) void this.answer(approval, body);
+    });
     this.cards.set(approval.id, card);
     this.element.append(card);
+    arm(card);
     announce(approval.kind === "question" ? "Claude asks you a question." : `Claude asks to use ${approval.tool_name}.`);
     this.changed();
   }
@@ -140,6 +149,24 @@ export class ApprovalPanel {
       this.host.toast(error instanceof ApiError && error.status === 404 ? "This request is gone." : "Couldn't send the answer. Try again.", "error");
     }
   }
+}
+
+/** A new card's answer buttons stay off (drawn disabled; a click, a tap, Enter or Space does nothing) for
+ * ARMING_MS after the card is in sight: a tab in the background starts counting when it is shown. */
+function arm(card: HTMLElement): void {
+  const buttons = [...card.querySelectorAll<HTMLButtonElement>(".approval__actions button")];
+  card.classList.add("approval--arming");
+  for (const button of buttons) button.disabled = true;
+  const start = () => {
+    if (document.visibilityState === "hidden") return;
+    document.removeEventListener("visibilitychange", start);
+    window.setTimeout(() => {
+      card.classList.remove("approval--arming");
+      for (const button of buttons) button.disabled = false;
+    }, ARMING_MS);
+  };
+  document.addEventListener("visibilitychange", start);
+  start();
 }
 
 type Answer = (body: { decision: Decision; answers?: Record<string, string>; message?: string }) => void;
@@ -255,7 +282,7 @@ function renderQuestions(approval: Approval, answer: Answer): HTMLElement {
 
 type Mode = "allow" | "ask" | "deny";
 
-interface Policy {
+export interface Policy {
   default: Mode;
   settings: Record<string, Mode>;
   run_time: Record<string, Mode>;
@@ -265,6 +292,13 @@ export const policyApi = {
   get: () => request<Policy>("GET", "/api/tools/policy"),
   set: (tool: string, mode: Mode | null) => request<Policy>("PUT", "/api/tools/policy", { json: { tool, mode } }),
 };
+
+/** The name an entry was stored under: the server stores a built-in tool as Claude Code spells it (`bash` →
+ * `Bash`), so the answer's run-time entry with the typed name in any case; the typed name when there is none. */
+export function storedName(policy: Pick<Policy, "run_time">, typed: string): string {
+  if (typed in policy.run_time) return typed;
+  return Object.keys(policy.run_time).find((name) => name.toLowerCase() === typed.toLowerCase()) ?? typed;
+}
 
 const MODES: Mode[] = ["allow", "ask", "deny"];
 const MODE_LABELS: Record<Mode, string> = { allow: "Allow", ask: "Ask me", deny: "Deny" };
@@ -276,9 +310,13 @@ export class PolicyDialog {
   /** The button that opens it (the sidebar's foot). */
   readonly opener: HTMLElement;
   private body: HTMLElement;
+  /** Why the last change was refused (the server's sentence, e.g. for a name no call can have), in the dialog:
+   * a toast would be drawn under the modal dialog. */
+  private error: HTMLElement;
 
   constructor(private toast: (text: string, kind?: "info" | "error") => void) {
     this.body = h("div", { class: "policy__body" });
+    this.error = h("p", { id: "policy-error", class: "error-text", role: "alert", "data-testid": "policy-error", hidden: true });
     this.element = h(
       "dialog",
       { class: "preview policy", "aria-labelledby": "policy-title", "data-testid": "policy" },
@@ -301,6 +339,7 @@ export class PolicyDialog {
     if (!this.element.isConnected) document.body.append(this.element);
     try {
       this.render(await policyApi.get());
+      this.error.hidden = true;
       this.element.showModal();
     } catch (error) {
       this.toast(`Couldn't load the tool policy: ${(error as Error).message}`, "error");
@@ -309,10 +348,15 @@ export class PolicyDialog {
 
   private async set(tool: string, mode: Mode | null): Promise<void> {
     try {
-      this.render(await policyApi.set(tool, mode));
-      announce(mode ? `${tool}: ${MODE_LABELS[mode]}.` : `${tool}: back to the settings.`);
+      const policy = await policyApi.set(tool, mode);
+      this.error.hidden = true;
+      this.render(policy);
+      const name = mode ? storedName(policy, tool) : tool;
+      announce(mode ? `${name}: ${MODE_LABELS[mode]}.` : `${name}: back to the settings.`);
     } catch (error) {
-      this.toast(`Couldn't change ${tool}: ${(error as Error).message}`, "error");
+      // A refused name (422) comes with the server's reason, a sentence: shown as it is, the typed name kept.
+      this.error.textContent = `Couldn't change ${tool}: ${(error as Error).message}`;
+      this.error.hidden = false;
     }
   }
 
@@ -337,7 +381,14 @@ export class PolicyDialog {
           : h("span", { class: "policy__from" }, "settings"),
       );
     });
-    const name = h("input", { type: "text", class: "approval__free", placeholder: "Tool, e.g. Bash or mcp__github", "aria-label": "Tool name", maxlength: 200 });
+    const name = h("input", {
+      type: "text",
+      class: "approval__free",
+      placeholder: "Tool, e.g. Bash or mcp__github",
+      "aria-label": "Tool name",
+      "aria-describedby": "policy-error",
+      maxlength: 200,
+    });
     const mode = h("select", { "aria-label": "Mode of the new tool" }, MODES.map((m) => h("option", { value: m, selected: m === "ask" }, MODE_LABELS[m])));
     const add = h(
       "form",
@@ -356,6 +407,7 @@ export class PolicyDialog {
       h("p", null, `Tools not listed: ${MODE_LABELS[policy.default]}. “Ask me” pauses Claude until you answer; your changes here apply at once and override Blu's settings.`),
       h("ul", { class: "policy__list" }, rows),
       add,
+      this.error,
     );
   }
 }

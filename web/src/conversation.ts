@@ -1,5 +1,6 @@
 // One session's conversation as plain data, with no DOM and no network: the messages in order, the text
-// streaming into a reply, tool calls, turns (running, queued, waiting) and messages still being sent.
+// streaming into a reply, tool calls, turns (running, queued, waiting), messages still being sent and the
+// approvals waiting for the person (a turn waiting for an answer has nothing to retry).
 //
 // Every function takes a state and returns a new one (the old one is never changed) together with
 // `Changes`: which messages were added, removed or need rendering again, so the view touches only those.
@@ -52,6 +53,24 @@ export interface Conversation {
   /** Turns whose work a later turn took up: an approval answered after the turn had ended (a restart, a
    * sleep) was carried into a new turn (`delivered: "resumed"`), so the cut reply offers no Retry or Continue. */
   readonly continued: ReadonlySet<string>;
+  /** Approvals waiting for the person, by id: while one waits its turn's work is not over (the answer goes on with
+   * it, in a new turn when the turn has ended), and its tool call waits for the person, not running. */
+  readonly pending: ReadonlyMap<string, PendingApproval>;
+}
+
+/** An approval waiting for the person: the turn that asked and the tool call it holds. */
+export interface PendingApproval {
+  readonly turn_id: string;
+  readonly tool_use_id: string;
+}
+
+/** An approval as `GET …/approvals` and the approval events carry it (the fields read here). */
+export interface ApprovalState {
+  readonly id?: string;
+  readonly turn_id: string;
+  readonly tool_use_id?: string;
+  readonly status?: string;
+  readonly delivered?: string | null;
 }
 
 /** What an update changed, for the view. */
@@ -82,7 +101,7 @@ export interface HistoryPage {
 }
 
 export function emptyConversation(sessionId: string | null): Conversation {
-  return { sessionId, messages: new Map(), order: [], turns: new Map(), olderCursor: null, continued: new Set() };
+  return { sessionId, messages: new Map(), order: [], turns: new Map(), olderCursor: null, continued: new Set(), pending: new Map() };
 }
 
 const NO_CHANGES: Changes = { reset: false, added: [], removed: [], updated: [], turns: false, session: null, artifacts: false };
@@ -94,6 +113,7 @@ class Draft {
   readonly turns: Map<string, Turn>;
   olderCursor: string | null;
   readonly continued: Set<string>;
+  readonly pending: Map<string, PendingApproval>;
   /** For Changes: a `session.updated` record, an `artifact.changed` event. */
   session: SessionRecord | null = null;
   artifacts = false;
@@ -112,6 +132,7 @@ class Draft {
     this.turns = new Map(base.turns);
     this.olderCursor = base.olderCursor;
     this.continued = new Set(base.continued);
+    this.pending = new Map(base.pending);
   }
 
   clear(): void {
@@ -175,6 +196,16 @@ class Draft {
     for (const m of this.messages.values()) if (m.role === "assistant" && m.turn_id === turnId) this.touch(m.id);
   }
 
+  /** An approval starts or stops waiting: its turn's replies change their actions and tool cards. */
+  setPending(id: string, approval: PendingApproval | null): void {
+    const before = this.pending.get(id);
+    if (approval ? before?.turn_id === approval.turn_id && before.tool_use_id === approval.tool_use_id : !before) return;
+    this.modified = true;
+    if (approval) this.pending.set(id, approval);
+    else this.pending.delete(id);
+    for (const turnId of [before?.turn_id, approval?.turn_id]) touchVersions(this, turnId);
+  }
+
   clearTurns(): void {
     if (this.turns.size) this.turnsChanged = this.modified = true;
     this.turns.clear();
@@ -188,6 +219,7 @@ class Draft {
       turns: this.turns,
       olderCursor: this.olderCursor,
       continued: this.continued,
+      pending: this.pending,
     };
     const same = !this.modified && this.olderCursor === this.base.olderCursor;
     const noChanges = !this.reset && !this.added.size && !this.removed.size && !this.updated.size && !this.turnsChanged && !this.session && !this.artifacts;
@@ -331,8 +363,9 @@ export function applyEvent(state: Conversation, event: StreamEvent): Step {
     case "artifact.changed":
       draft.artifacts = true;
       break;
+    case "approval.requested":
     case "approval.resolved":
-      if (carriedIn(event.data.delivered)) draft.markContinued(event.data.turn_id);
+      noteApproval(draft, event.data);
       break;
     case "error": {
       const turn = draft.turns.get(event.data.turn_id);
@@ -365,21 +398,46 @@ export function addOlder(state: Conversation, page: HistoryPage): Step {
   return draft.done();
 }
 
-/** The server's log started again: the turns it told of are unknown until new events say. */
 /** An approval answered after its turn had ended: a new turn carried the answer in ("resumed"), and once that
  * turn made the same call again the stored decision was applied to it ("reapplied"). */
 function carriedIn(delivered: string | null | undefined): boolean {
   return delivered === "resumed" || delivered === "reapplied";
 }
 
-/** The session's approvals (GET …/approvals): those answered after their turn had ended mark that turn's work
- * as taken up by a later turn. */
-export function approvalsLoaded(state: Conversation, approvals: readonly { turn_id: string; delivered?: string | null }[]): Step {
+/** One approval as it stands now: waiting, or answered (and then perhaps carried into a new turn). */
+function noteApproval(draft: Draft, approval: ApprovalState): void {
+  const waits = approval.status === "pending" && !!approval.id;
+  if (approval.id) draft.setPending(approval.id, waits ? { turn_id: approval.turn_id, tool_use_id: approval.tool_use_id ?? "" } : null);
+  if (carriedIn(approval.delivered)) draft.markContinued(approval.turn_id);
+}
+
+/** The session's approvals (GET …/approvals, all of them): which wait for the person now (the list replaces
+ * what the stream told before it), and those answered after their turn had ended mark that turn's work as
+ * taken up by a later turn. */
+export function approvalsLoaded(state: Conversation, approvals: readonly ApprovalState[]): Step {
   const draft = new Draft(state);
-  for (const a of approvals) if (carriedIn(a.delivered)) draft.markContinued(a.turn_id);
+  const listed = new Set(approvals.map((a) => a.id));
+  for (const id of [...draft.pending.keys()]) if (!listed.has(id)) draft.setPending(id, null);
+  for (const a of approvals) noteApproval(draft, a);
   return draft.done();
 }
 
+/** The turn waits for the person's answer to one of its approvals: that answer goes on with its work (in a new
+ * turn when the turn has ended, e.g. cut by a restart), so its reply offers no Retry, Continue or Regenerate
+ * (they would do the same work a second time). */
+export function awaitsAnswer(state: Conversation, turnId: string | null | undefined): boolean {
+  if (!turnId) return false;
+  for (const a of state.pending.values()) if (a.turn_id === turnId) return true;
+  return false;
+}
+
+/** A tool call held until the person answers its approval (shown as waiting for them, not running). */
+export function callAwaitsAnswer(state: Conversation, callId: string): boolean {
+  for (const a of state.pending.values()) if (a.tool_use_id === callId) return true;
+  return false;
+}
+
+/** The server's log started again: the turns it told of are unknown until new events say. */
 export function forgetTurns(state: Conversation): Step {
   const draft = new Draft(state);
   draft.clearTurns();
@@ -524,10 +582,11 @@ export function versionOf(state: Conversation, msg: Message): { index: number; c
  * new turn ("resend"). A prompt that is not the person's words (Blu's note carrying a late approval answer in, a
  * scheduled run's) is never sent as theirs: it is answered again in place ("regenerate", the reply kept as an
  * earlier version), which only the newest reply allows, while nothing runs; otherwise there is no Retry. A
- * reply whose work a later turn took up (`continued`) has nothing left to retry. */
+ * reply whose work a later turn took up (`continued`), or will take up once the person answers the approval it
+ * waits for (`awaitsAnswer`), has nothing to retry: the approval card is the way on. */
 export function retryOf(state: Conversation, msg: Message): "resend" | "regenerate" | null {
   if (msg.local || msg.role !== "assistant" || isEarlierVersion(msg) || !(msg.state === "interrupted" || msg.state === "error")) return null;
-  if (msg.turn_id && state.continued.has(msg.turn_id)) return null;
+  if (workGoesOn(state, msg)) return null;
   const prompt = promptOf(state, msg);
   if (!prompt) return null;
   if (isOwn(prompt)) return "resend";
@@ -593,11 +652,19 @@ export function lastOwnMessage(state: Conversation): Message | undefined {
   return undefined;
 }
 
+/** A reply's work goes on elsewhere: a later turn took it up (`continued`), or the person's answer to an approval
+ * of its turn will. */
+function workGoesOn(state: Conversation, msg: Message): boolean {
+  return !!msg.turn_id && (state.continued.has(msg.turn_id) || awaitsAnswer(state, msg.turn_id));
+}
+
 /** Regenerate: the newest reply (nothing of the person's after it), finished, with its prompt loaded, while
- * nothing else runs or waits. It is answered again in this session; the reply stays as an earlier version. */
+ * nothing else runs or waits, and no approval of its turn waits for the person. It is answered again in this
+ * session; the reply stays as an earlier version. */
 export function canRegenerate(state: Conversation, msg: Message): boolean {
   return (
     !msg.local &&
+    !awaitsAnswer(state, msg.turn_id) &&
     msg.role === "assistant" &&
     msg.state !== "running" &&
     newestReply(state)?.id === msg.id &&
@@ -608,7 +675,7 @@ export function canRegenerate(state: Conversation, msg: Message): boolean {
 
 /** Continue: the newest reply was cut short (stopped, a time limit) after it wrote something. */
 export function canContinue(state: Conversation, msg: Message): boolean {
-  if (msg.turn_id && state.continued.has(msg.turn_id)) return false;
+  if (workGoesOn(state, msg)) return false;
   return !msg.local && msg.role === "assistant" && msg.state === "interrupted" && !!msg.text.trim() && lastOf(state, "assistant")?.id === msg.id && !activity(state).busy;
 }
 

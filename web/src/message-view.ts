@@ -3,9 +3,9 @@
 // so an opened card stays open. Actions (Send again, Retry, Fork from here, Show the whole message) are
 // buttons with `data-action`; the chat handles their clicks. A reply Regenerate replaced is an earlier version:
 // a one-line disclosure ("Earlier version 1 of 2") that opens to the card; that is the view's own state.
-import type { ToolCall } from "./api";
 import { renderAttachments } from "./attachments";
 import {
+  callAwaitsAnswer,
   canContinue,
   canEdit,
   canFork,
@@ -28,6 +28,7 @@ import { icon } from "./icons";
 import { handleCopyClicks, renderMarkdown } from "./markdown";
 import {
   bashView,
+  callStatus,
   cleanResult,
   deniedBy,
   fileDiffs,
@@ -48,14 +49,6 @@ export function setWorkspaceDir(dir: string | null | undefined): void {
 }
 
 export type MessageAction = "retry" | "retry-turn" | "continue" | "cancel" | "fork" | "full-text" | "copy" | "edit" | "regenerate";
-
-const OUTCOME_LABEL: Record<ToolCall["outcome"], string> = {
-  pending: "Running",
-  ok: "Done",
-  error: "Failed",
-  denied: "Denied",
-  stopped: "Stopped",
-};
 
 function createElement(msg: Message): HTMLLIElement {
   const sender = msg.sent_by ?? "person";
@@ -139,7 +132,7 @@ function taskView(tasks: readonly Task[]): HTMLElement {
 }
 
 /** The card's inside: a diff, a command with its output, a checklist, or the input and result. */
-function toolBody(call: PlacedCall, tasks: readonly Task[] | undefined): HTMLElement[] {
+function toolBody(call: PlacedCall, tasks: readonly Task[] | undefined, awaiting: boolean): HTMLElement[] {
   const parts: HTMLElement[] = [];
   const relative = (text: string) => (workspaceDir ? text.split(`${workspaceDir.replace(/\/+$/, "")}/`).join("") : text);
   const result = relative(cleanResult(call.result_summary));
@@ -159,13 +152,13 @@ function toolBody(call: PlacedCall, tasks: readonly Task[] | undefined): HTMLEle
   } else if (bash || !tasks || call.outcome !== "ok") {
     const output = bash ? bash.output : result;
     const label = bash ? (bash.exit === null ? "Output" : `Output · exit ${bash.exit}`) : call.outcome === "error" ? "Error" : "Result";
-    const text = output || (call.outcome === "pending" ? "Waiting for the result…" : "(no output)");
+    const text = output || (call.outcome !== "pending" ? "(no output)" : awaiting ? "Waiting for your answer to the request below…" : "Waiting for the result…");
     parts.push(h("h4", { class: "tool__result-label" }, label), h("pre", { class: `tool__result${call.outcome === "error" ? " tool__result--error" : ""}`, dir: "auto" }, text));
   }
   return parts;
 }
 
-function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: readonly Task[] | undefined, last: boolean): HTMLDetailsElement {
+function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: readonly Task[] | undefined, last: boolean, awaiting: boolean): HTMLDetailsElement {
   if (!card) {
     card = h(
       "details",
@@ -194,7 +187,7 @@ function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: re
     card.open = false;
     delete card.dataset.autoOpen;
   }
-  const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, call.decision, tasks ?? null, workspaceDir]);
+  const key = JSON.stringify([call.outcome, call.input_summary, call.result_summary, call.duration_ms, call.decision, tasks ?? null, workspaceDir, awaiting]);
   if (card.dataset.key === key) return card;
   card.dataset.key = key;
   card.dataset.outcome = call.outcome;
@@ -207,15 +200,17 @@ function renderTool(card: HTMLDetailsElement | null, call: PlacedCall, tasks: re
   const exit = card.querySelector(".tool__exit") as HTMLElement;
   exit.textContent = bash && bash.exit !== null ? `exit ${bash.exit}` : "";
   const outcome = card.querySelector(".tool__outcome") as HTMLElement;
-  outcome.textContent = OUTCOME_LABEL[call.outcome] ?? call.outcome;
-  outcome.className = `tool__outcome badge badge--${call.outcome === "ok" ? "ok" : call.outcome === "pending" ? "live" : "error"}`;
+  const status = callStatus(call, awaiting);
+  outcome.textContent = status.label;
+  outcome.className = `tool__outcome badge badge--${status.kind}`;
+  card.dataset.awaiting = String(awaiting);
   (card.querySelector(".tool__duration") as HTMLElement).textContent = formatDuration(call.duration_ms);
-  (card.querySelector(".tool__body") as HTMLElement).replaceChildren(...toolBody(call, tasks));
+  (card.querySelector(".tool__body") as HTMLElement).replaceChildren(...toolBody(call, tasks, awaiting));
   return card;
 }
 
 /** The reply's text and tool cards in the order they happened; cards are kept (an open one stays open). */
-function renderFlow(body: HTMLElement, msg: Message, text: string): void {
+function renderFlow(body: HTMLElement, state: Conversation, msg: Message, text: string): void {
   const calls = msg.tool_calls as readonly PlacedCall[];
   const parts = msg.role === "assistant" ? segments(text, calls) : [{ kind: "text" as const, text }];
   const lists = taskLists(calls);
@@ -227,7 +222,7 @@ function renderFlow(body: HTMLElement, msg: Message, text: string): void {
   let t = 0;
   for (const part of parts) {
     if (part.kind === "tool") {
-      nodes.push(renderTool(cards.get(part.call.id) ?? null, part.call, lists.get(part.call.id), part.call.id === lastTaskCall));
+      nodes.push(renderTool(cards.get(part.call.id) ?? null, part.call, lists.get(part.call.id), part.call.id === lastTaskCall, callAwaitsAnswer(state, part.call.id)));
       continue;
     }
     let el = texts[t];
@@ -271,7 +266,7 @@ function renderMessage(li: HTMLLIElement, state: Conversation, msg: Message): vo
   renderAttachments(q<HTMLElement>("article"), msg.attachments);
   const body = q<HTMLElement>(".msg__body");
   const text = shownText(msg);
-  renderFlow(body, msg, text);
+  renderFlow(body, state, msg, text);
   body.hidden = !text && !msg.tool_calls.length && msg.state !== "running";
 
   const error = q<HTMLElement>(".msg__error");

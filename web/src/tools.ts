@@ -82,6 +82,16 @@ export function cleanResult(text: string): string {
   return text.replace(/<\/?tool_use_error>/g, "").trim();
 }
 
+/** What a call's badge says and how it is coloured. A call held for the person's answer to its approval waits
+ * for them ("Waiting for you"), and runs again ("Running") once allowed; the stored outcome says "pending" for
+ * both. */
+export function callStatus(call: ToolCall, awaitsAnswer: boolean): { label: string; kind: "ok" | "live" | "warn" | "error" } {
+  if (call.outcome === "pending") return awaitsAnswer ? { label: "Waiting for you", kind: "warn" } : { label: "Running", kind: "live" };
+  return { label: OUTCOME_LABEL[call.outcome] ?? call.outcome, kind: call.outcome === "ok" ? "ok" : "error" };
+}
+
+const OUTCOME_LABEL: Record<string, string> = { ok: "Done", error: "Failed", denied: "Denied", stopped: "Stopped" };
+
 const DENIERS: Record<string, string> = { person: "Denied by you", policy: "Denied by Blu's tool policy" };
 
 /** Who refused a denied call: the `decision` Blu recorded on it ("denied by person", "denied by policy",

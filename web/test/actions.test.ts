@@ -3,6 +3,8 @@ import {
   addLocal,
   applyEvent,
   approvalsLoaded,
+  awaitsAnswer,
+  callAwaitsAnswer,
   branchPoint,
   canContinue,
   canEdit,
@@ -76,6 +78,40 @@ describe("message actions", () => {
     };
     const streamed = applyEvent(cut, { seq: 1, at: 2, type: "approval.resolved", data: resolved } as unknown as StreamEvent);
     expect(retryOf(streamed.state, msg(streamed.state, "103-a1"))).toBe(null);
+  });
+
+  it("offers no Retry, Continue or Regenerate while an approval of the reply's turn waits for the person", () => {
+    // A restart cut the turn while its Bash call waited: the person's answer goes on with the work in a new turn.
+    const cut = twoExchanges({ state: "interrupted", text: "Let me run it.", error: "Blu restarted." });
+    const approval = {
+      id: "a1", session_id: "s1", turn_id: "t1", tool_use_id: "tu1", tool_name: "Bash", input: {}, kind: "tool", status: "pending",
+      created_at: 1, decided_at: null, decided_by: null, message: "", answers: {}, always: false, delivered: null,
+    };
+    const loaded = approvalsLoaded(cut, [approval]);
+    expect(loaded.changes.updated).toEqual(["103-a1"]); // rendered again, without its Retry
+    const waiting = loaded.state;
+    const reply = msg(waiting, "103-a1");
+    expect(awaitsAnswer(waiting, "t1")).toBe(true);
+    expect(callAwaitsAnswer(waiting, "tu1")).toBe(true);
+    expect(retryOf(waiting, reply)).toBe(null);
+    expect(canContinue(waiting, reply)).toBe(false);
+    expect(canRegenerate(waiting, reply)).toBe(false);
+    expect(retryOf(cut, msg(cut, "103-a1"))).toBe("resend"); // without the approval, as before
+    // From the stream: the request adds it, its answer takes it away (carried in: `continued` takes over).
+    const event = (type: string, data: object, seq: number) => ({ seq, at: seq, type, data }) as unknown as StreamEvent;
+    const requested = applyEvent(cut, event("approval.requested", approval, 1));
+    expect(requested.changes.updated).toEqual(["103-a1"]);
+    expect(retryOf(requested.state, msg(requested.state, "103-a1"))).toBe(null);
+    const denied = applyEvent(requested.state, event("approval.resolved", { ...approval, status: "denied", delivered: "live" }, 2));
+    expect(awaitsAnswer(denied.state, "t1")).toBe(false);
+    expect(callAwaitsAnswer(denied.state, "tu1")).toBe(false);
+    expect(retryOf(denied.state, msg(denied.state, "103-a1"))).toBe("resend");
+    const carried = applyEvent(requested.state, event("approval.resolved", { ...approval, status: "allowed", delivered: "resumed" }, 2));
+    expect(retryOf(carried.state, msg(carried.state, "103-a1"))).toBe(null);
+    // The list replaces what the stream said: one answered while this page was away no longer waits.
+    const reloaded = approvalsLoaded(requested.state, []);
+    expect(awaitsAnswer(reloaded.state, "t1")).toBe(false);
+    expect(reloaded.changes.updated).toEqual(["103-a1"]);
   });
 
   it("regenerates only the newest reply, and not while a turn runs", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ToolCall } from "../src/api";
-import { bashView, cleanResult, deniedBy, fileDiffs, lineDiff, relativePath, segments, taskLists, toolTarget, type PlacedCall } from "../src/tools";
+import { bashView, callStatus, cleanResult, deniedBy, fileDiffs, lineDiff, relativePath, segments, taskLists, toolTarget, type PlacedCall } from "../src/tools";
 
 function call(name: string, input: unknown, overrides: Partial<PlacedCall> = {}): PlacedCall {
   return { id: `toolu_${name}`, name, input_summary: JSON.stringify(input), outcome: "ok", result_summary: "", duration_ms: 5, text_offset: null, decision: null, ...overrides };
@@ -33,6 +33,14 @@ describe("segments: tool cards where they happened", () => {
 });
 
 describe("what a card shows", () => {
+  it("says a call held for the person's answer waits for them, and runs once allowed", () => {
+    const held = call("Bash", { command: "echo hi" }, { outcome: "pending" });
+    expect(callStatus(held, true)).toEqual({ label: "Waiting for you", kind: "warn" });
+    expect(callStatus(held, false)).toEqual({ label: "Running", kind: "live" });
+    expect(callStatus(call("Bash", {}, { outcome: "ok" }), true)).toEqual({ label: "Done", kind: "ok" }); // finished: as it ended
+    expect(callStatus(call("Bash", {}, { outcome: "denied" }), false)).toEqual({ label: "Denied", kind: "error" });
+  });
+
   it("shows paths relative to the workspace", () => {
     expect(relativePath("/srv/ws/notes/a.md", "/srv/ws")).toBe("notes/a.md");
     expect(relativePath("/srv/wsx/a.md", "/srv/ws/")).toBe("/srv/wsx/a.md");
