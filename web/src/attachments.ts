@@ -135,7 +135,7 @@ export class AttachmentTray {
     for (const [path, kind] of Object.entries(files)) {
       if (this.pending.length >= MAX_ATTACHMENTS || this.pending.some((p) => p.path === path)) continue;
       const gone = missing.includes(path);
-      const detail = gone ? "no longer in the workspace" : kind === "file" ? "file" : "image";
+      const detail = gone ? "gone" : kind === "file" ? "file" : "image";
       const item = this.item(shownName(path), kind, path, detail, kind === "file" || gone ? null : api.fileUrl(path));
       item.chip.dataset.state = gone ? "missing" : "ready";
       if (gone) item.chip.title = `${path} is no longer in the workspace: remove it, or attach the file again.`;

@@ -495,21 +495,25 @@ export class ChatView {
       await this.branch(edited, text);
       return;
     }
+    const step = addLocal(this.conversation, text, randomId(), Date.now(), attachments);
+    const id = step.changes.added[0]!;
+    this.commit(step);
+    this.flush();
+    this.scrollToBottom();
     // An attachment gone from the workspace since it was attached (the server would refuse the message):
-    // the message goes back into the box, before a bubble or a session is made for it.
+    // the message goes back into the box before it is posted or a session is made for it.
     if (Object.keys(attachments).length) {
       const missing = await missingFiles(Object.keys(attachments));
       if (!this.alive) {
         keepUnsent(this.sessionId, text, attachments);
         return;
       }
-      if (missing.length) return this.giveBack(text, attachments, missing);
+      if (missing.length) {
+        this.commit(withoutMessage(this.conversation, id));
+        this.flush();
+        return this.giveBack(text, attachments, missing);
+      }
     }
-    const step = addLocal(this.conversation, text, randomId(), Date.now(), attachments);
-    const id = step.changes.added[0]!;
-    this.commit(step);
-    this.flush();
-    this.scrollToBottom();
     const fresh = !this.sessionId;
     if (!this.sessionId) {
       try {
