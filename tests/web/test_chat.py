@@ -150,7 +150,8 @@ def test_keyboard_only(app_page: AppPage, blu: BluServer) -> None:
     page.keyboard.press("Shift+Enter")
     page.keyboard.type("line two")
     page.keyboard.press("Enter")
-    assert page.locator("li.msg--user .msg__body").first.inner_text() == "line one\nline two"
+    sent = "() => document.querySelector('li.msg--user .msg__body')?.innerText"
+    page.wait_for_function(f"{sent} === 'line one\\nline two'")  # the bubble is drawn, then filled
     wait_last_assistant(page, "complete")
     # Ctrl+K jumps to the session search; Tab reaches the sessions, Enter opens one.
     page.keyboard.press("Control+k")

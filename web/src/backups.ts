@@ -116,7 +116,11 @@ async function render(body: HTMLElement): Promise<void> {
             await api.restore(s.id);
             done = await finished(status);
           } catch (error) {
-            status.textContent = `Couldn't restore: ${(error as Error).message}`;
+            status.textContent =
+              error instanceof ApiError
+                ? `Couldn't restore: ${error.message}`
+                : "Blu did not answer (it may be restarting). A restore that had begun is finished or undone as " +
+                  "Blu starts: look at the list again in a minute.";
             return;
           }
           // The list now holds the snapshot of what was replaced ("pre-restore"): shown at once.
