@@ -272,6 +272,14 @@ def test_the_tool_policy_is_changed_in_the_ui(asking_server: BluServer, app_page
     assert error.inner_text() == f"Couldn't change {refused}: {answer.json()['detail']}"
     assert error.is_visible() and dialog.get_by_label("Tool name").input_value() == refused
     screenshot(page, "phone-tool-policy-refused")
+    # A long one is named shortly and the reason wraps inside the dialog; Add with nothing clears the refusal.
+    dialog.get_by_label("Tool name").fill("a" * 200)
+    dialog.get_by_role("button", name="Add").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=policy-error]').textContent.includes('a…:')")
+    assert error.evaluate("e => e.scrollWidth <= e.clientWidth")
+    dialog.get_by_label("Tool name").fill("   ")
+    dialog.get_by_role("button", name="Add").click()
+    error.wait_for(state="hidden")
 
 
 def test_a_deny_is_credited_to_the_person_and_blus_note_after_a_restart_is_not_theirs(

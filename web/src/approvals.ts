@@ -355,7 +355,8 @@ export class PolicyDialog {
       announce(mode ? `${name}: ${MODE_LABELS[mode]}.` : `${name}: back to the settings.`);
     } catch (error) {
       // A refused name (422) comes with the server's reason, a sentence: shown as it is, the typed name kept.
-      this.error.textContent = `Couldn't change ${tool}: ${(error as Error).message}`;
+      const shown = tool.length > 40 ? `${tool.slice(0, 39)}…` : tool;
+      this.error.textContent = `Couldn't change ${shown}: ${(error as Error).message}`;
       this.error.hidden = false;
     }
   }
@@ -397,6 +398,7 @@ export class PolicyDialog {
         onsubmit: (event: Event) => {
           event.preventDefault();
           if (name.value.trim()) void this.set(name.value.trim(), mode.value as Mode);
+          else this.error.hidden = true; // nothing to add: an earlier refusal no longer applies
         },
       },
       name,
