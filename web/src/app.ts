@@ -257,12 +257,14 @@ export function startApp(root: HTMLElement, config: Config, options: AppOptions)
     renameInput.value = current.name || "";
     renameForm.hidden = false;
     titleText.hidden = true;
+    sessionActions.hidden = true; // Save and Cancel stand in for them: the field gets their room
     renameInput.focus();
     renameInput.select();
   }
   function endRename(): void {
     renameForm.hidden = true;
     titleText.hidden = false;
+    sessionActions.hidden = false;
     renameButton.focus();
   }
   async function saveRename(): Promise<void> {
